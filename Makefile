@@ -1,0 +1,52 @@
+# routecore — every set-up and check goes through these targets; `make help` lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.ready: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip 'maturin>=1.9.4,<2'
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.ready ## create .venv, install every dependency, build the extension (release)
+	$(VENV)/bin/maturin develop --release -q -E dev
+
+.PHONY: demo
+demo: install ## the main job: a demonstration on the embedded demo plan
+	$(PY) -m routecore demo
+
+.PHONY: format
+format: ## format Rust and Python
+	cargo fmt
+	$(VENV)/bin/ruff format python tests bench tools
+	$(VENV)/bin/ruff check --fix python tests bench tools
+
+.PHONY: lint
+lint: install ## cargo fmt --check, clippy -D warnings, ruff, stubtest
+	cargo fmt --check
+	cargo clippy --all-targets -q -- -D warnings
+	$(VENV)/bin/ruff check python tests bench tools
+	$(VENV)/bin/ruff format --check python tests bench tools
+	$(PY) -m mypy.stubtest routecore._routecore --allowlist .mypy-stubtest-allowlist
+
+.PHONY: test-rs
+test-rs: ## Rust unit and property tests of the pure core
+	cargo test -q --no-default-features
+
+.PHONY: test-py
+test-py: install ## the Python test suite (acceptance vectors included)
+	$(PY) -m pytest -q
+
+.PHONY: test
+test: install lint test-rs test-py ## everything: lint, Rust tests, Python tests
+
+.PHONY: bench
+bench: install ## run the benchmarks (bench/README.md holds the latest table)
+	$(PY) -m pytest bench --benchmark-enable --benchmark-columns=median,ops -q -p no:randomly

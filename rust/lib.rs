@@ -1,0 +1,20 @@
+//! routecore's core: number normalisation, region lookup, lists, dial patterns,
+//! prefix tables and the routing decision, in pure Rust. The only PyO3 code is
+//! in `bindings/` (behind the default `python` feature).
+
+pub mod error;
+pub mod number;
+pub mod region;
+
+#[cfg(feature = "python")]
+mod bindings;
+
+#[cfg(feature = "python")]
+use pyo3::prelude::*;
+
+/// The private extension module `routecore._routecore`.
+#[cfg(feature = "python")]
+#[pymodule(gil_used = false)]
+fn _routecore(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    bindings::register(m)
+}
