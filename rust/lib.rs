@@ -5,6 +5,7 @@
 pub mod error;
 pub mod number;
 pub mod region;
+pub mod engine;
 
 #[cfg(feature = "python")]
 mod bindings;

@@ -1,0 +1,194 @@
+"""The `routecore` command line: route, check, classify, pool, demo (and serve, later issues)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import routecore
+from routecore.exceptions import RoutecoreError
+
+app = typer.Typer(
+    name="routecore",
+    help="routecore: the call-routing brain of a 400-number platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+def _engine(plan: Path | None) -> routecore.Engine:
+    return routecore.Engine.from_file(plan) if plan else routecore.Engine.demo()
+
+
+def decision_dict(d: Any) -> dict[str, Any]:
+    """A decision as a JSON-ready dict with the proto's field names."""
+    out: dict[str, Any] = {
+        "call_id": d.call_id,
+        "action": d.action,
+        "targets": [
+            {
+                "number": t.number,
+                "uri": t.uri,
+                "ring_seconds": t.ring_seconds,
+                "rate_per_minute": t.rate_per_minute,
+            }
+            for t in d.targets
+        ],
+        "parallel": d.parallel,
+        "menu": {"id": d.menu.id, "prompt": d.menu.prompt, "keys": d.menu.keys} if d.menu else None,
+        "prompt": d.prompt,
+        "voicemail_box": d.voicemail_box,
+        "reject": {"sip_code": d.reject.sip_code, "reason": d.reject.reason} if d.reject else None,
+        "display": {"name": d.display.name, "tag": d.display.tag, "certified": d.display.certified},
+        "caller": {
+            "normalized": d.caller.normalized,
+            "kind": d.caller.kind,
+            "province": d.caller.province,
+            "city": d.caller.city,
+            "carrier": d.caller.carrier,
+            "virtual_operator": d.caller.virtual_operator,
+            "country": d.caller.country,
+        },
+        "called_class": {"class": d.called_class.class_, "tags": d.called_class.tags},
+        "tenant": d.tenant,
+        "rule": d.rule,
+        "plan_version": d.plan_version,
+        "trace": d.trace,
+    }
+    if d.error is not None:
+        out["error"] = {"code": d.error.code, "message": d.error.message}
+    return out
+
+
+def render_decision(d: Any, console: Console = console) -> None:
+    """Prints a decision readably, with its trace when it has one."""
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold cyan")
+    table.add_column()
+    table.add_row("action", f"[bold]{d.action}[/bold]")
+    if d.targets:
+        rows = [
+            f"{i + 1}. {t.number or t.uri}  ring {t.ring_seconds}s  ¥{t.rate_per_minute:.2f}/min"
+            for i, t in enumerate(d.targets)
+        ]
+        table.add_row("targets" + (" (all at once)" if d.parallel else ""), "\n".join(rows))
+    if d.menu:
+        table.add_row("menu", f"{d.menu.id}: prompt {d.menu.prompt}, keys {' '.join(d.menu.keys)}")
+    if d.prompt:
+        table.add_row("announce", d.prompt)
+    if d.voicemail_box:
+        table.add_row("voicemail", d.voicemail_box)
+    if d.reject:
+        table.add_row("reject", f"SIP {d.reject.sip_code} {d.reject.reason}")
+    c = d.caller
+    where = "/".join(x for x in (c.province, c.city) if x) or "-"
+    carrier = c.carrier + (" (virtual operator)" if c.virtual_operator else "")
+    table.add_row("caller", f"{c.normalized or '(withheld)'}  {c.kind}  {where}  {carrier}  {c.country}")
+    table.add_row("tenant / rule", f"{d.tenant} / {d.rule or '(none)'}")
+    cert = "certified" if d.display.certified else "not certified"
+    table.add_row("display", f"{d.display.name or '-'}  [{d.display.tag or '-'}]  {cert}")
+    cls = d.called_class
+    if cls.class_:
+        table.add_row("called class", f"{cls.class_} {' '.join(cls.tags)}")
+    table.add_row("plan version", d.plan_version)
+    console.print(table)
+    if d.trace:
+        console.print("[bold]trace[/bold]")
+        for line in d.trace:
+            console.print(f"  • {line}")
+
+
+@app.command()
+def route(
+    called: str,
+    caller: str,
+    digits: Annotated[str, typer.Option(help="menu keys collected so far, e.g. 1 or 3T")] = "",
+    at: Annotated[str | None, typer.Option(help="call time, ISO 8601 (default: now)")] = None,
+    plan: Annotated[Path | None, typer.Option(help="plan file (default: the embedded demo plan)")] = None,
+    explain: Annotated[bool, typer.Option(help="show every rule considered and why")] = False,
+    json: Annotated[bool, typer.Option("--json", help="print the decision as JSON")] = False,
+) -> None:
+    """Decide one call and print the decision."""
+    try:
+        engine = _engine(plan)
+        d = engine.route(called=called, caller=caller, digits=digits, at=at, explain=explain or not json)
+    except RoutecoreError as e:
+        errors.print(f"[red]{type(e).__name__}[/red]: {e}")
+        raise typer.Exit(1) from None
+    if json:
+        sys.stdout.write(orjson.dumps(decision_dict(d), option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        render_decision(d)
+
+
+@app.command()
+def check(plan: Path) -> None:
+    """Validate a plan: every error with its file, line and path of keys; exit 1 on error."""
+    from routecore.plan import check_plan, render_report
+
+    report = check_plan(plan)
+    render_report(report, console)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def classify(numbers: list[str]) -> None:
+    """Classify 400/800 numbers (top, special, ordinary) and show their pattern tags."""
+    table = Table("number", "class", "tags")
+    for n in numbers:
+        try:
+            c = routecore.classify(n)
+        except RoutecoreError as e:
+            errors.print(f"[red]{n}[/red]: {e}")
+            raise typer.Exit(1) from None
+        table.add_row(n, c.class_ or "-", " ".join(c.tags))
+    console.print(table)
+
+
+@app.command()
+def pool(
+    file: Path,
+    class_: Annotated[str | None, typer.Option("--class", help="top, special or ordinary")] = None,
+    tag: Annotated[str | None, typer.Option(help="a tag such as repeat-4 or AABB")] = None,
+    pattern: Annotated[str | None, typer.Option(help="a dial pattern such as _400XXX8888")] = None,
+    limit: Annotated[int, typer.Option(help="print at most this many")] = 50,
+) -> None:
+    """Filter a file of candidate numbers (one per line) by class, tag or dial pattern."""
+    data = file.read_bytes()
+    found = routecore.pool(data, class_=class_, tag=tag, pattern=pattern)
+    for n in found[:limit]:
+        console.print(n)
+    errors.print(f"{len(found)} matching number(s)")
+
+
+@app.command()
+def demo() -> None:
+    """A short demonstration on the embedded demo plan: numbers, regions, classes, decisions."""
+    console.rule("[bold]routecore demo[/bold]")
+    for raw in ["+86 138 0013 8000", "tel:+86-755-8600-0000", "sip:anonymous@anonymous.invalid"]:
+        console.print(f"normalize({raw!r}) → {routecore.normalize(raw)!r} ({routecore.kind(raw)})")
+    engine = routecore.Engine.demo()
+    console.print(f"demo plan {engine.version}: {len(engine.numbers())} numbers")
+    calls = [
+        ("4001234567", "+86 159 0755 0000", "", "2026-11-11T10:00:00+08:00"),
+        ("4001234567", "13800138000", "1", "2026-11-11T10:00:00+08:00"),
+        ("4008888888", "13912345678", "", "2026-11-20T10:00:00+08:00"),
+        ("4006666666", "15907550000", "", "2026-11-11T10:00:00+08:00"),
+    ]
+    for called, caller, digits, at in calls:
+        console.rule(f"{caller} → {called}" + (f" keys {digits}" if digits else "") + f" at {at}")
+        render_decision(engine.route(called=called, caller=caller, digits=digits, at=at))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,91 @@
+"""`Engine`: a plan loaded, checked and compiled into the Rust core, ready to route.
+
+The heavy lifting is in `routecore._routecore.Engine`; this subclass adds the ways to build
+one (file, text, dict, the embedded demo plan) and live reload.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from routecore import _regiondata
+from routecore._routecore import Engine as _CoreEngine
+from routecore.calendar import cn_special_days, official_years
+from routecore.plan import LoadedPlan, load_plan
+
+__all__ = ["Engine", "demo_plan_text"]
+
+
+@cache
+def _cn_days() -> list[tuple[dt.date, str]]:
+    years = sorted(official_years())
+    if not years:
+        return []
+    return sorted(cn_special_days(years[0], years[-1]).items())
+
+
+def demo_plan_text() -> str:
+    """The embedded demo plan (YAML): a realistic platform of several tenants."""
+    return resources.files("routecore").joinpath("demo_plan.yaml").read_text(encoding="utf-8")
+
+
+def _compile_args(loaded: LoadedPlan) -> tuple[bytes, dict[str, str], list[tuple[dt.date, str]], str]:
+    return loaded.to_engine_json(), dict(loaded.list_texts), _cn_days(), loaded.version
+
+
+class Engine(_CoreEngine):
+    """A compiled routing plan plus its decision state (round robin, slots, caller windows)."""
+
+    loaded: LoadedPlan
+
+    @classmethod
+    def from_loaded(cls, loaded: LoadedPlan) -> Engine:
+        _regiondata.ensure_installed()
+        engine = cls(*_compile_args(loaded))
+        engine.loaded = loaded
+        return engine
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Engine:
+        """Load, check and compile a YAML or JSON plan file (list files relative to it).
+
+        Raises:
+            PlanError: the plan fails its checks (`errors` lists every problem with its place).
+        """
+        return cls.from_loaded(load_plan(Path(path)))
+
+    @classmethod
+    def from_text(cls, text: str, *, base_dir: str | Path | None = None, name: str = "<text>") -> Engine:
+        """Load a plan from YAML or JSON text; list files are relative to `base_dir`."""
+        return cls.from_loaded(load_plan(text, base_dir=base_dir, name=name))
+
+    @classmethod
+    def from_dict(cls, plan: dict[str, Any], *, base_dir: str | Path | None = None) -> Engine:
+        """Load a plan given as a dict (the parsed YAML/JSON document)."""
+        return cls.from_loaded(load_plan(plan, base_dir=base_dir))
+
+    @classmethod
+    def demo(cls) -> Engine:
+        """The embedded demo plan."""
+        return cls.from_text(demo_plan_text(), name="<demo plan>")
+
+    def reload(self, source: str | Path | dict[str, Any] | LoadedPlan) -> str:
+        """Check and compile a new plan beside the current one and swap it in atomically.
+
+        Decision state (round-robin positions, slots, caller windows) is kept. A plan that
+        fails leaves the current one serving.
+
+        Returns:
+            The new plan's version.
+
+        Raises:
+            PlanError: the new plan fails its checks; nothing changed.
+        """
+        loaded = source if isinstance(source, LoadedPlan) else load_plan(source)
+        self._reload(*_compile_args(loaded))
+        self.loaded = loaded
+        return loaded.version

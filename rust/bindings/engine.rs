@@ -1,0 +1,613 @@
+//! `Engine` (compiled plan + state) and the typed decision objects.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDateTime, PyDict, PyFloat, PyInt, PyString};
+
+use super::error::PyRoutecoreErr;
+use crate::engine::compile::{compile, CompileInput};
+use crate::engine::decide::{decide, Decision, Request, TargetOut};
+use crate::engine::doc::PlanDoc;
+use crate::engine::state::{LocalState, StateStore};
+use crate::engine::time::{parse_time, DayType};
+use crate::engine::{Engine, Plan};
+use crate::error::{Error, PlanIssue};
+use crate::number;
+use crate::region::{self, RegionTables};
+
+fn tables() -> Result<Arc<RegionTables>, PyRoutecoreErr> {
+    region::tables().ok_or_else(|| Error::NotReady("region tables are not installed".into()).into())
+}
+
+fn compile_plan(
+    doc_json: &[u8],
+    list_texts: HashMap<String, String>,
+    cn_days: Vec<(NaiveDate, String)>,
+    version: String,
+) -> Result<Plan, PyRoutecoreErr> {
+    let doc: PlanDoc = serde_json::from_slice(doc_json).map_err(|e| {
+        Error::Plan(vec![PlanIssue {
+            path: vec![],
+            message: format!("plan document does not match the engine's schema: {e}"),
+        }])
+    })?;
+    let cn_days = cn_days
+        .into_iter()
+        .filter_map(|(d, t)| DayType::parse(&t).map(|t| (d, t)))
+        .collect();
+    let t = tables()?;
+    Ok(compile(CompileInput {
+        doc,
+        list_texts,
+        cn_days,
+        version,
+        tables: &t,
+    })?)
+}
+
+/// Plan issues as Python tuples `(path, message)` for the loader to place in the file.
+fn issues_of(err: &PyRoutecoreErr) -> Option<Vec<(Vec<String>, String)>> {
+    match &err.0 {
+        Error::Plan(issues) => Some(issues.iter().map(|i| (i.path.clone(), i.message.clone())).collect()),
+        _ => None,
+    }
+}
+
+/// The compiled plan and the decision state. Routing reads an immutable snapshot; `reload`
+/// compiles beside it and swaps atomically.
+#[pyclass(name = "Engine", module = "routecore._routecore", subclass, frozen)]
+pub struct PyEngine {
+    inner: Arc<Engine>,
+    tables: Arc<RegionTables>,
+}
+
+/// Seconds since the epoch → ms, from a time given as a datetime, an ISO string or a number.
+fn time_ms(at: Option<&Bound<'_, PyAny>>, plan: &Plan) -> PyResult<i64> {
+    let Some(at) = at.filter(|a| !a.is_none()) else {
+        return Ok(chrono::Utc::now().timestamp_millis());
+    };
+    if let Ok(s) = at.cast::<PyString>() {
+        return parse_time(s.to_str()?, plan.tz)
+            .map_err(|e| PyRoutecoreErr(Error::InvalidArgument(format!("at: {e}"))).into());
+    }
+    if at.is_instance_of::<PyDateTime>() {
+        if at.getattr("tzinfo")?.is_none() {
+            let iso: String = at.call_method0("isoformat")?.extract()?;
+            return parse_time(&iso, plan.tz)
+                .map_err(|e| PyRoutecoreErr(Error::InvalidArgument(format!("at: {e}"))).into());
+        }
+        let secs: f64 = at.call_method0("timestamp")?.extract()?;
+        return Ok((secs * 1000.0).round() as i64);
+    }
+    if at.is_instance_of::<PyInt>() || at.is_instance_of::<PyFloat>() {
+        let secs: f64 = at.extract()?;
+        if !secs.is_finite() {
+            return Err(PyValueError::new_err("at: not a finite number of seconds"));
+        }
+        return Ok((secs * 1000.0).round() as i64);
+    }
+    Err(PyRoutecoreErr(Error::InvalidArgument(format!(
+        "at: expected a datetime, an ISO 8601 string or seconds since the epoch, got {}",
+        at.get_type().name()?
+    )))
+    .into())
+}
+
+/// An owned request, so a batch can run with the GIL released.
+struct OwnedRequest {
+    call_id: String,
+    called: String,
+    caller: String,
+    digits: String,
+    time_ms: i64,
+    explain: bool,
+}
+
+impl OwnedRequest {
+    fn as_request(&self) -> Request<'_> {
+        Request {
+            call_id: &self.call_id,
+            called: &self.called,
+            caller: &self.caller,
+            digits: &self.digits,
+            time_ms: self.time_ms,
+            explain: self.explain,
+        }
+    }
+}
+
+fn get_str(d: &Bound<'_, PyDict>, key: &str) -> PyResult<String> {
+    match d.get_item(key)? {
+        Some(v) if !v.is_none() => v.extract::<String>().map_err(|_| {
+            PyRoutecoreErr(Error::InvalidArgument(format!("{key}: expected a string"))).into()
+        }),
+        _ => Ok(String::new()),
+    }
+}
+
+#[pymethods]
+impl PyEngine {
+    /// Compiles a plan document (JSON bytes in plan-format shape) into a new engine.
+    #[new]
+    #[pyo3(signature = (doc_json, list_texts, cn_days, version))]
+    fn new(
+        py: Python<'_>,
+        doc_json: Vec<u8>,
+        list_texts: HashMap<String, String>,
+        cn_days: Vec<(NaiveDate, String)>,
+        version: String,
+    ) -> PyResult<Self> {
+        let tables = tables()?;
+        let plan = py.detach(|| compile_plan(&doc_json, list_texts, cn_days, version));
+        let plan = plan.map_err(|e| plan_error(py, e))?;
+        Ok(PyEngine {
+            inner: Arc::new(Engine::new(plan, Arc::new(LocalState::new()))),
+            tables,
+        })
+    }
+
+    /// Compiles a new plan beside the current one and swaps it in; state is kept.
+    /// On error the current plan keeps serving.
+    #[pyo3(signature = (doc_json, list_texts, cn_days, version))]
+    fn _reload(
+        &self,
+        py: Python<'_>,
+        doc_json: Vec<u8>,
+        list_texts: HashMap<String, String>,
+        cn_days: Vec<(NaiveDate, String)>,
+        version: String,
+    ) -> PyResult<String> {
+        let plan = py.detach(|| compile_plan(&doc_json, list_texts, cn_days, version));
+        let plan = plan.map_err(|e| plan_error(py, e))?;
+        let old = self.inner.swap(plan);
+        Ok(old.version.to_string())
+    }
+
+    /// The plan's version (checksum of the plan and its list files).
+    #[getter]
+    fn version(&self) -> String {
+        self.inner.plan().version.to_string()
+    }
+
+    /// The plan's timezone name.
+    #[getter]
+    fn timezone(&self) -> String {
+        self.inner.plan().tz.name().to_string()
+    }
+
+    /// The SIP gateway that number targets are sent through.
+    #[getter]
+    fn gateway(&self) -> String {
+        self.inner.plan().gateway.to_string()
+    }
+
+    /// The served numbers (normalised), sorted.
+    fn numbers(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.inner.plan().numbers.keys().map(|d| d.as_str().to_string()).collect();
+        v.sort();
+        v
+    }
+
+    /// Decides one call.
+    #[pyo3(signature = (called, caller, digits = "", at = None, call_id = "", explain = false))]
+    fn route(
+        &self,
+        called: &str,
+        caller: &str,
+        digits: &str,
+        at: Option<&Bound<'_, PyAny>>,
+        call_id: &str,
+        explain: bool,
+    ) -> PyResult<PyDecision> {
+        let plan = self.inner.plan();
+        let time_ms = time_ms(at, &plan)?;
+        let req = Request {
+            call_id,
+            called,
+            caller,
+            digits,
+            time_ms,
+            explain,
+        };
+        let d = decide(&plan, &self.tables, self.inner.state().as_ref(), &req).map_err(PyRoutecoreErr)?;
+        Ok(PyDecision { inner: d, error: None })
+    }
+
+    /// Decides many calls with the GIL released. `requests` is a sequence of dicts with the
+    /// request fields; or give columns (`called`, `caller`, and optionally `digits`, `at`,
+    /// `call_id` as equal-length sequences). A request that fails yields a decision whose
+    /// `error` is set (code and message) instead of raising.
+    #[pyo3(signature = (requests = None, *, called = None, caller = None, digits = None, at = None, call_id = None, explain = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn route_many(
+        &self,
+        py: Python<'_>,
+        requests: Option<Vec<Bound<'_, PyDict>>>,
+        called: Option<Vec<String>>,
+        caller: Option<Vec<String>>,
+        digits: Option<Vec<String>>,
+        at: Option<Vec<Bound<'_, PyAny>>>,
+        call_id: Option<Vec<String>>,
+        explain: bool,
+    ) -> PyResult<Vec<PyDecision>> {
+        let plan = self.inner.plan();
+        let mut owned: Vec<Result<OwnedRequest, Error>> = Vec::new();
+        if let Some(reqs) = requests {
+            owned.reserve(reqs.len());
+            for d in reqs {
+                let at = d.get_item("at")?.or(d.get_item("time")?);
+                let t = match time_ms(at.as_ref(), &plan) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        owned.push(Err(Error::InvalidArgument(e.to_string())));
+                        continue;
+                    }
+                };
+                owned.push(Ok(OwnedRequest {
+                    call_id: get_str(&d, "call_id")?,
+                    called: get_str(&d, "called")?,
+                    caller: get_str(&d, "caller")?,
+                    digits: get_str(&d, "digits")?,
+                    time_ms: t,
+                    explain: explain || d.get_item("explain")?.is_some_and(|e| e.is_truthy().unwrap_or(false)),
+                }));
+            }
+        } else {
+            let called = called.ok_or_else(|| PyValueError::new_err("route_many: give `requests` or the `called` and `caller` columns"))?;
+            let caller = caller.ok_or_else(|| PyValueError::new_err("route_many: the `caller` column is required with `called`"))?;
+            let n = called.len();
+            let check = |name: &str, len: Option<usize>| -> PyResult<()> {
+                match len {
+                    Some(l) if l != n => Err(PyValueError::new_err(format!("route_many: column `{name}` has {l} items, `called` has {n}"))),
+                    _ => Ok(()),
+                }
+            };
+            check("caller", Some(caller.len()))?;
+            check("digits", digits.as_ref().map(Vec::len))?;
+            check("at", at.as_ref().map(Vec::len))?;
+            check("call_id", call_id.as_ref().map(Vec::len))?;
+            let now = chrono::Utc::now().timestamp_millis();
+            owned.reserve(n);
+            for (i, (cd, cr)) in called.into_iter().zip(caller).enumerate() {
+                let t = match at.as_ref() {
+                    Some(a) => match time_ms(Some(&a[i]), &plan) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            owned.push(Err(Error::InvalidArgument(e.to_string())));
+                            continue;
+                        }
+                    },
+                    None => now,
+                };
+                owned.push(Ok(OwnedRequest {
+                    call_id: call_id.as_ref().map(|c| c[i].clone()).unwrap_or_default(),
+                    called: cd,
+                    caller: cr,
+                    digits: digits.as_ref().map(|d| d[i].clone()).unwrap_or_default(),
+                    time_ms: t,
+                    explain,
+                }));
+            }
+        }
+        let engine = Arc::clone(&self.inner);
+        let tables = Arc::clone(&self.tables);
+        let results: Vec<Result<Decision, Error>> = py.detach(move || {
+            let state: &dyn StateStore = engine.state().as_ref();
+            owned
+                .into_iter()
+                .map(|r| r.and_then(|r| decide(&plan, &tables, state, &r.as_request())))
+                .collect()
+        });
+        Ok(results
+            .into_iter()
+            .map(|r| match r {
+                Ok(d) => PyDecision { inner: d, error: None },
+                Err(e) => PyDecision::failed(&e),
+            })
+            .collect())
+    }
+
+    /// Reports a call event: `ANSWERED` takes a slot of `target`, `ENDED` frees it.
+    /// Duplicate, late or out-of-order events change nothing.
+    #[pyo3(signature = (call_id, r#type, target, at = None, duration_seconds = 0))]
+    fn report(
+        &self,
+        call_id: &str,
+        r#type: &str,
+        target: &str,
+        at: Option<&Bound<'_, PyAny>>,
+        duration_seconds: i64,
+    ) -> PyResult<()> {
+        let plan = self.inner.plan();
+        let t = time_ms(at, &plan)?;
+        if call_id.is_empty() {
+            return Err(PyRoutecoreErr(Error::InvalidArgument("call_id: an event needs the call's id".into())).into());
+        }
+        if duration_seconds < 0 {
+            return Err(PyRoutecoreErr(Error::InvalidArgument(format!(
+                "duration_seconds: {duration_seconds} is negative"
+            )))
+            .into());
+        }
+        let key = target_key(target, &self.tables)?;
+        match r#type.to_ascii_uppercase().as_str() {
+            "ANSWERED" => self.inner.state().answered(call_id, &key, t),
+            "ENDED" => self.inner.state().ended(call_id, &key, t),
+            other => {
+                return Err(PyRoutecoreErr(Error::InvalidArgument(format!(
+                    "type: {other:?} is not an event type (ANSWERED, ENDED)"
+                )))
+                .into())
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The slot key of a reported target: its normalised number, or the URI as written.
+fn target_key(target: &str, tables: &RegionTables) -> PyResult<String> {
+    match number::normalize(target, tables) {
+        Ok(n) if n.kind != number::Kind::Anonymous => Ok(n.as_str().to_string()),
+        _ if target.contains(':') => Ok(target.to_string()),
+        Ok(_) => Err(PyRoutecoreErr(Error::InvalidArgument("target: empty target".into())).into()),
+        Err(e) => Err(PyRoutecoreErr(Error::invalid_number("target", e)).into()),
+    }
+}
+
+/// Raises `PlanError` with `issues` = list of (path, message) tuples.
+fn plan_error(py: Python<'_>, err: PyRoutecoreErr) -> PyErr {
+    let issues = issues_of(&err);
+    let py_err: PyErr = err.into();
+    if let Some(issues) = issues {
+        let _ = py_err.value(py).setattr("issues", issues);
+    }
+    py_err
+}
+
+/// One decision. Fields follow the proto's `RouteDecision`.
+#[pyclass(name = "Decision", module = "routecore._routecore", frozen)]
+pub struct PyDecision {
+    inner: Decision,
+    error: Option<(&'static str, String)>,
+}
+
+impl PyDecision {
+    fn failed(e: &Error) -> Self {
+        let code = match e {
+            Error::NotFound(_) => "NOT_FOUND",
+            Error::NotReady(_) => "UNAVAILABLE",
+            _ => "INVALID_ARGUMENT",
+        };
+        PyDecision {
+            inner: Decision {
+                call_id: String::new(),
+                action: crate::engine::decide::ActionKind::Reject,
+                targets: Vec::new(),
+                parallel: false,
+                menu: None,
+                prompt: "".into(),
+                voicemail_box: "".into(),
+                reject: None,
+                display_name: "".into(),
+                display_tag: "".into(),
+                certified: false,
+                caller: crate::engine::decide::CallerOut::default(),
+                called_class: "",
+                called_tags: Vec::new(),
+                tenant: "".into(),
+                rule: "".into(),
+                plan_version: "".into(),
+                trace: Vec::new(),
+            },
+            error: Some((code, e.to_string())),
+        }
+    }
+}
+
+#[pyclass(name = "Target", module = "routecore._routecore", frozen, get_all)]
+pub struct PyTarget {
+    number: String,
+    uri: String,
+    ring_seconds: u32,
+    rate_per_minute: f64,
+}
+
+impl From<&TargetOut> for PyTarget {
+    fn from(t: &TargetOut) -> Self {
+        PyTarget {
+            number: t.number.to_string(),
+            uri: t.uri.to_string(),
+            ring_seconds: t.ring_seconds,
+            rate_per_minute: t.rate_per_minute,
+        }
+    }
+}
+
+#[pymethods]
+impl PyTarget {
+    fn __repr__(&self) -> String {
+        format!(
+            "Target({}{}, ring_seconds={}, rate_per_minute={})",
+            self.number, self.uri, self.ring_seconds, self.rate_per_minute
+        )
+    }
+}
+
+#[pyclass(name = "Menu", module = "routecore._routecore", frozen, get_all)]
+pub struct PyMenu {
+    id: String,
+    prompt: String,
+    keys: Vec<String>,
+}
+
+#[pyclass(name = "Reject", module = "routecore._routecore", frozen, get_all)]
+pub struct PyReject {
+    sip_code: u16,
+    reason: String,
+}
+
+#[pyclass(name = "Display", module = "routecore._routecore", frozen, get_all)]
+pub struct PyDisplay {
+    name: String,
+    tag: String,
+    certified: bool,
+}
+
+#[pyclass(name = "Caller", module = "routecore._routecore", frozen, get_all)]
+pub struct PyCaller {
+    normalized: String,
+    kind: String,
+    province: String,
+    city: String,
+    carrier: String,
+    virtual_operator: bool,
+    country: String,
+}
+
+#[pyclass(name = "CalledClass", module = "routecore._routecore", frozen, get_all)]
+pub struct PyCalledClass {
+    /// `top`, `special`, `ordinary`, or "" for numbers other than 400/800.
+    class_: String,
+    tags: Vec<String>,
+}
+
+#[pyclass(name = "ErrorInfo", module = "routecore._routecore", frozen, get_all)]
+pub struct PyErrorInfo {
+    code: String,
+    message: String,
+}
+
+#[pymethods]
+impl PyDecision {
+    #[getter]
+    fn call_id(&self) -> &str {
+        &self.inner.call_id
+    }
+    /// FORWARD, MENU, ANNOUNCE, VOICEMAIL or REJECT ("" when `error` is set).
+    #[getter]
+    fn action(&self) -> &'static str {
+        if self.error.is_some() {
+            ""
+        } else {
+            self.inner.action.as_str()
+        }
+    }
+    #[getter]
+    fn targets(&self) -> Vec<PyTarget> {
+        self.inner.targets.iter().map(PyTarget::from).collect()
+    }
+    #[getter]
+    fn parallel(&self) -> bool {
+        self.inner.parallel
+    }
+    #[getter]
+    fn menu(&self) -> Option<PyMenu> {
+        self.inner.menu.as_ref().map(|m| PyMenu {
+            id: m.id.to_string(),
+            prompt: m.prompt.to_string(),
+            keys: m.keys.iter().map(ToString::to_string).collect(),
+        })
+    }
+    #[getter]
+    fn prompt(&self) -> &str {
+        &self.inner.prompt
+    }
+    #[getter]
+    fn voicemail_box(&self) -> &str {
+        &self.inner.voicemail_box
+    }
+    #[getter]
+    fn reject(&self) -> Option<PyReject> {
+        self.inner.reject.as_ref().map(|(c, r)| PyReject {
+            sip_code: *c,
+            reason: r.to_string(),
+        })
+    }
+    #[getter]
+    fn display(&self) -> PyDisplay {
+        PyDisplay {
+            name: self.inner.display_name.to_string(),
+            tag: self.inner.display_tag.to_string(),
+            certified: self.inner.certified,
+        }
+    }
+    #[getter]
+    fn caller(&self) -> PyCaller {
+        let c = &self.inner.caller;
+        PyCaller {
+            normalized: c.normalized.clone(),
+            kind: c.kind.to_string(),
+            province: c.province.clone(),
+            city: c.city.clone(),
+            carrier: c.carrier.clone(),
+            virtual_operator: c.virtual_operator,
+            country: c.country.clone(),
+        }
+    }
+    #[getter]
+    fn called_class(&self) -> PyCalledClass {
+        PyCalledClass {
+            class_: self.inner.called_class.to_string(),
+            tags: self.inner.called_tags.clone(),
+        }
+    }
+    #[getter]
+    fn tenant(&self) -> &str {
+        &self.inner.tenant
+    }
+    #[getter]
+    fn rule(&self) -> &str {
+        &self.inner.rule
+    }
+    #[getter]
+    fn plan_version(&self) -> &str {
+        &self.inner.plan_version
+    }
+    #[getter]
+    fn trace(&self) -> Vec<String> {
+        self.inner.trace.clone()
+    }
+    /// Set when this decision stands for a request that failed (batch calls only).
+    #[getter]
+    fn error(&self) -> Option<PyErrorInfo> {
+        self.error.as_ref().map(|(c, m)| PyErrorInfo {
+            code: (*c).to_string(),
+            message: m.clone(),
+        })
+    }
+    fn __repr__(&self) -> String {
+        if let Some((c, m)) = &self.error {
+            return format!("Decision(error={c}: {m})");
+        }
+        let targets: Vec<String> = self
+            .inner
+            .targets
+            .iter()
+            .map(|t| format!("{}{}", t.number, t.uri))
+            .collect();
+        format!(
+            "Decision(action={}, tenant={}, rule={}, targets={:?})",
+            self.inner.action.as_str(),
+            self.inner.tenant,
+            self.inner.rule,
+            targets
+        )
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyEngine>()?;
+    m.add_class::<PyDecision>()?;
+    m.add_class::<PyTarget>()?;
+    m.add_class::<PyMenu>()?;
+    m.add_class::<PyReject>()?;
+    m.add_class::<PyDisplay>()?;
+    m.add_class::<PyCaller>()?;
+    m.add_class::<PyCalledClass>()?;
+    m.add_class::<PyErrorInfo>()?;
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! The routing plan compiled into an immutable snapshot, and the decision for every call.
+//!
+//! `compile` turns a validated [`doc::PlanDoc`] into a [`Plan`]; [`Engine`] holds the current
+//! plan behind an `ArcSwap` (readers never lock or wait; a reload compiles beside the old plan
+//! and swaps) together with the [`state::StateStore`]; `decide` is the hot path.
+
+pub mod compile;
+pub mod decide;
+pub mod doc;
+pub mod state;
+pub mod time;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+
+use crate::classify::Classification;
+use crate::lists::NumberList;
+use crate::number::{Digits, Kind};
+use crate::pattern::PatternSet;
+pub use decide::{Decision, Request};
+use state::StateStore;
+use time::{Calendar, Schedule};
+
+pub type Shared = Arc<str>;
+
+/// A compiled, immutable routing plan.
+pub struct Plan {
+    pub version: Shared,
+    pub tz: Tz,
+    pub gateway: Shared,
+    pub seed: u64,
+    pub numbers: HashMap<Digits, ServedNumber>,
+    pub tenants: Vec<Tenant>,
+    pub lists: Vec<CallerList>,
+    pub list_index: HashMap<String, usize>,
+    pub global_blocklists: Vec<usize>,
+    pub calendars: Vec<Calendar>,
+    pub schedules: Vec<Schedule>,
+    pub groups: Vec<Group>,
+    pub menus: Vec<Menu>,
+}
+
+/// One served number: its tenant, its flow and its 400/800 class.
+pub struct ServedNumber {
+    pub tenant: usize,
+    pub display: Shared,
+    pub flow: Vec<Rule>,
+    pub class: Classification,
+}
+
+pub struct Tenant {
+    pub name: Shared,
+    pub display_name: Option<Shared>,
+    pub display_tag: Shared,
+    pub certified_until: Option<NaiveDate>,
+    pub tags: Vec<(Shared, Option<NaiveDate>, Option<NaiveDate>)>,
+    pub blocklists: Vec<usize>,
+    pub allowlists: Vec<usize>,
+    pub per_caller: Option<(u32, i64)>,
+    /// Per-minute rates by target kind (mobile, landline, sip).
+    pub rates: [f64; 3],
+}
+
+/// A named caller list: numbers (Bloom + exact), dial patterns, or both.
+pub struct CallerList {
+    pub name: Shared,
+    pub reason: Shared,
+    pub numbers: Option<Arc<NumberList>>,
+    pub patterns: Option<PatternSet>,
+}
+
+impl CallerList {
+    pub fn contains(&self, caller: &crate::number::Number) -> bool {
+        if caller.kind == Kind::Anonymous {
+            return false;
+        }
+        self.numbers.as_ref().is_some_and(|l| l.contains(caller))
+            || self
+                .patterns
+                .as_ref()
+                .is_some_and(|p| p.matches_any(caller.digits.as_bytes()))
+    }
+}
+
+pub struct Rule {
+    pub id: Shared,
+    pub conditions: Vec<Condition>,
+    pub action: Action,
+}
+
+pub enum Condition {
+    Schedule { schedule: usize, negate: bool },
+    Region(Vec<(Shared, Option<Shared>)>),
+    Pattern(PatternSet),
+    List(Vec<usize>),
+    Kind(Vec<Kind>),
+    Carrier(Vec<Shared>),
+    Dates(Option<NaiveDate>, Option<NaiveDate>),
+}
+
+#[derive(Clone)]
+pub enum Action {
+    Forward(usize),
+    Menu(usize),
+    Announce(Shared),
+    Voicemail(Shared),
+    Reject(u16, Shared),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    Sequential,
+    RoundRobin,
+    Weighted,
+    Random,
+    LeastBusy,
+    RingAll,
+    Region,
+}
+
+impl Strategy {
+    pub fn parse(name: &str) -> Option<Strategy> {
+        Some(match name {
+            "sequential" => Strategy::Sequential,
+            "round_robin" => Strategy::RoundRobin,
+            "weighted" => Strategy::Weighted,
+            "random" => Strategy::Random,
+            "least_busy" => Strategy::LeastBusy,
+            "ring_all" => Strategy::RingAll,
+            "region" => Strategy::Region,
+            _ => return None,
+        })
+    }
+}
+
+pub struct Target {
+    /// The normalised number, or the URI: the key of its slots.
+    pub key: Shared,
+    pub is_uri: bool,
+    pub ring_seconds: u32,
+    pub weight: u32,
+    pub max_calls: Option<u32>,
+    pub schedule: Option<usize>,
+    pub regions: Vec<(Shared, Option<Shared>)>,
+    pub rate: f64,
+}
+
+pub struct Group {
+    /// `tenant/group`: the key of the group's state.
+    pub key: Shared,
+    pub strategy: Strategy,
+    pub targets: Vec<Target>,
+    pub overflow: Option<Action>,
+    pub max_targets: Option<usize>,
+    pub lease_ms: i64,
+}
+
+pub struct Menu {
+    pub id: Shared,
+    pub prompt: Shared,
+    pub options: Vec<(u8, Action)>,
+    pub keys: Vec<Shared>,
+    pub invalid: Option<Action>,
+    pub timeout: Option<Action>,
+}
+
+/// The live engine: the current plan and the decision state.
+pub struct Engine {
+    plan: ArcSwap<Plan>,
+    state: Arc<dyn StateStore>,
+}
+
+impl Engine {
+    pub fn new(plan: Plan, state: Arc<dyn StateStore>) -> Self {
+        Engine {
+            plan: ArcSwap::from_pointee(plan),
+            state,
+        }
+    }
+
+    /// The current plan (a cheap `Arc` clone; a reload does not affect a plan already held).
+    pub fn plan(&self) -> Arc<Plan> {
+        self.plan.load_full()
+    }
+
+    /// Swaps in a new plan atomically; returns the old one.
+    pub fn swap(&self, plan: Plan) -> Arc<Plan> {
+        self.plan.swap(Arc::new(plan))
+    }
+
+    pub fn state(&self) -> &Arc<dyn StateStore> {
+        &self.state
+    }
+}

@@ -1,0 +1,247 @@
+//! Decision state behind one narrow interface: round-robin positions, weighted-selection
+//! credits, least-busy history, slot leases and per-caller windows.
+//!
+//! Everything is driven by the request's and the event's time, never the wall clock, so a
+//! replay or a simulation is deterministic. [`LocalState`] is the in-process implementation;
+//! a shared one (Redis) implements the same trait, which is why every method is a single
+//! atomic step keyed by plain strings (names survive plan reloads).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Default lease of an answered call when the routing group is unknown: 4 hours.
+pub const DEFAULT_LEASE_MS: i64 = 4 * 3600 * 1000;
+
+pub trait StateStore: Send + Sync {
+    /// Round robin: the group's position, advanced by one.
+    fn next_rotation(&self, group: &str) -> u64;
+    /// Smooth weighted round robin over `members` (name, weight > 0): returns the index of the
+    /// member placed first and updates the credits in one step.
+    fn weighted_first(&self, group: &str, members: &[(&str, u32)]) -> usize;
+    /// Answered calls of `target` whose lease holds at `now_ms`.
+    fn active_calls(&self, target: &str, now_ms: i64) -> u32;
+    /// Least busy: `(time, sequence)` of the last decision that placed `target` first in `group`.
+    fn last_placed_first(&self, group: &str, target: &str) -> Option<(i64, u64)>;
+    /// Records that the current decision placed `target` first in `group`.
+    fn mark_placed_first(&self, group: &str, target: &str, now_ms: i64);
+    /// Per-caller limit: `true` (and the call counted) when fewer than `limit` calls were
+    /// admitted for `key` in `(now - window, now]`; `false` (not counted) otherwise.
+    fn admit_caller(&self, key: &str, now_ms: i64, window_ms: i64, limit: u32) -> bool;
+    /// Remembers the lease length that applies to `call_id` (from the group that routed it).
+    fn remember_call(&self, call_id: &str, lease_ms: i64, now_ms: i64);
+    /// `ANSWERED`: takes a slot of `target` for `call_id`. Idempotent.
+    fn answered(&self, call_id: &str, target: &str, now_ms: i64);
+    /// `ENDED`: frees the slot of `target` held by `call_id`. Idempotent.
+    fn ended(&self, call_id: &str, target: &str, now_ms: i64);
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Lease {
+    answered_ms: i64,
+    expires_ms: i64,
+}
+
+#[derive(Default)]
+struct Slots {
+    /// (call id, target) → lease.
+    leases: HashMap<(String, String), Lease>,
+    /// target → number of leases (some may have expired; `active_calls` checks).
+    by_target: HashMap<String, Vec<(String, Lease)>>,
+    /// (call id, target) pairs that ended, with the time they ended, so a late ANSWERED is ignored.
+    ended: HashMap<(String, String), i64>,
+    /// call id → (lease length, time remembered).
+    calls: HashMap<String, (i64, i64)>,
+    latest_ms: i64,
+}
+
+/// The in-process state store (the embedded default).
+#[derive(Default)]
+pub struct LocalState {
+    rotations: Mutex<HashMap<String, u64>>,
+    credits: Mutex<HashMap<String, HashMap<String, i64>>>,
+    placed_first: Mutex<HashMap<(String, String), (i64, u64)>>,
+    sequence: AtomicU64,
+    callers: Mutex<HashMap<String, VecDeque<i64>>>,
+    slots: Mutex<Slots>,
+}
+
+/// Bounds memory: maps are swept of stale entries when they grow past this.
+const SWEEP_AT: usize = 100_000;
+
+impl LocalState {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding a lock must not take routing down with it: the data is plain counters.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl StateStore for LocalState {
+    fn next_rotation(&self, group: &str) -> u64 {
+        let mut map = lock(&self.rotations);
+        let counter = map.entry(group.to_string()).or_insert(0);
+        let current = *counter;
+        *counter = counter.wrapping_add(1);
+        current
+    }
+
+    fn weighted_first(&self, group: &str, members: &[(&str, u32)]) -> usize {
+        let mut map = lock(&self.credits);
+        let credits = map.entry(group.to_string()).or_default();
+        let total: i64 = members.iter().map(|&(_, w)| i64::from(w)).sum();
+        let mut best = 0usize;
+        let mut best_credit = i64::MIN;
+        for (i, &(name, weight)) in members.iter().enumerate() {
+            let credit = credits.entry(name.to_string()).or_insert(0);
+            *credit += i64::from(weight);
+            if *credit > best_credit {
+                best_credit = *credit;
+                best = i;
+            }
+        }
+        if let Some(c) = credits.get_mut(members[best].0) {
+            *c -= total;
+        }
+        best
+    }
+
+    fn active_calls(&self, target: &str, now_ms: i64) -> u32 {
+        let slots = lock(&self.slots);
+        slots.by_target.get(target).map_or(0, |leases| {
+            leases
+                .iter()
+                .filter(|(_, l)| l.answered_ms <= now_ms && now_ms < l.expires_ms)
+                .count() as u32
+        })
+    }
+
+    fn last_placed_first(&self, group: &str, target: &str) -> Option<(i64, u64)> {
+        lock(&self.placed_first)
+            .get(&(group.to_string(), target.to_string()))
+            .copied()
+    }
+
+    fn mark_placed_first(&self, group: &str, target: &str, now_ms: i64) {
+        let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
+        lock(&self.placed_first).insert((group.to_string(), target.to_string()), (now_ms, seq));
+    }
+
+    fn admit_caller(&self, key: &str, now_ms: i64, window_ms: i64, limit: u32) -> bool {
+        let mut map = lock(&self.callers);
+        if map.len() > SWEEP_AT {
+            // Windows are short (seconds to minutes); a caller silent for an hour holds nothing.
+            map.retain(|_, times| times.back().is_some_and(|&t| t > now_ms - 3_600_000));
+        }
+        let times = map.entry(key.to_string()).or_default();
+        let in_window = times
+            .iter()
+            .filter(|&&t| t > now_ms - window_ms && t <= now_ms)
+            .count();
+        if in_window >= limit as usize {
+            return false;
+        }
+        // Keep the deque short: entries that can no longer fall in any window of this length.
+        while times.front().is_some_and(|&t| t <= now_ms - window_ms) {
+            times.pop_front();
+        }
+        times.push_back(now_ms);
+        true
+    }
+
+    fn remember_call(&self, call_id: &str, lease_ms: i64, now_ms: i64) {
+        if call_id.is_empty() {
+            return;
+        }
+        let mut slots = lock(&self.slots);
+        slots.latest_ms = slots.latest_ms.max(now_ms);
+        if slots.calls.len() > SWEEP_AT {
+            let horizon = slots.latest_ms - DEFAULT_LEASE_MS.max(lease_ms) * 2;
+            slots.calls.retain(|_, &mut (_, at)| at > horizon);
+        }
+        slots.calls.insert(call_id.to_string(), (lease_ms, now_ms));
+    }
+
+    fn answered(&self, call_id: &str, target: &str, now_ms: i64) {
+        let mut slots = lock(&self.slots);
+        slots.latest_ms = slots.latest_ms.max(now_ms);
+        let key = (call_id.to_string(), target.to_string());
+        if slots.leases.contains_key(&key) || slots.ended.contains_key(&key) {
+            return;
+        }
+        let lease_ms = slots.calls.get(call_id).map_or(DEFAULT_LEASE_MS, |&(l, _)| l);
+        let lease = Lease {
+            answered_ms: now_ms,
+            expires_ms: now_ms.saturating_add(lease_ms),
+        };
+        slots.leases.insert(key, lease);
+        let latest = slots.latest_ms;
+        let list = slots.by_target.entry(target.to_string()).or_default();
+        list.retain(|(_, l)| l.expires_ms > latest);
+        list.push((call_id.to_string(), lease));
+        if slots.leases.len() > SWEEP_AT {
+            slots.leases.retain(|_, l| l.expires_ms > latest);
+        }
+    }
+
+    fn ended(&self, call_id: &str, target: &str, now_ms: i64) {
+        let mut slots = lock(&self.slots);
+        slots.latest_ms = slots.latest_ms.max(now_ms);
+        let key = (call_id.to_string(), target.to_string());
+        if slots.leases.remove(&key).is_some() {
+            if let Some(list) = slots.by_target.get_mut(target) {
+                list.retain(|(c, _)| c != call_id);
+            }
+        }
+        if slots.ended.len() > SWEEP_AT {
+            let horizon = slots.latest_ms - DEFAULT_LEASE_MS * 2;
+            slots.ended.retain(|_, &mut at| at > horizon);
+        }
+        slots.ended.insert(key, now_ms);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smooth_weighted_round_robin() {
+        let s = LocalState::new();
+        let members = [("a", 3), ("b", 1)];
+        let firsts: Vec<usize> = (0..8).map(|_| s.weighted_first("g", &members)).collect();
+        assert_eq!(firsts, [0, 0, 1, 0, 0, 0, 1, 0]);
+    }
+
+    #[test]
+    fn leases_expire_and_free() {
+        let s = LocalState::new();
+        s.remember_call("c1", 1000, 0);
+        s.answered("c1", "t", 0);
+        s.answered("c1", "t", 0);
+        assert_eq!(s.active_calls("t", 500), 1);
+        assert_eq!(s.active_calls("t", 1000), 0);
+        s.answered("c2", "t", 0);
+        s.ended("c2", "t", 10);
+        s.ended("c2", "t", 10);
+        assert_eq!(s.active_calls("t", 20), 0);
+        s.answered("c2", "t", 30);
+        assert_eq!(s.active_calls("t", 40), 0, "a late ANSWERED after ENDED is ignored");
+        s.ended("c3", "t", 50);
+        s.answered("c3", "t", 60);
+        assert_eq!(s.active_calls("t", 70), 0, "ENDED before ANSWERED");
+    }
+
+    #[test]
+    fn caller_window() {
+        let s = LocalState::new();
+        assert!(s.admit_caller("k", 0, 60_000, 2));
+        assert!(s.admit_caller("k", 10_000, 60_000, 2));
+        assert!(!s.admit_caller("k", 20_000, 60_000, 2));
+        assert!(!s.admit_caller("k", 59_999, 60_000, 2));
+        assert!(s.admit_caller("k", 60_000, 60_000, 2));
+    }
+}

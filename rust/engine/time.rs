@@ -1,0 +1,232 @@
+//! Call times, calendars and schedules. The engine never reads the wall clock: every
+//! time comes with the request or the event (the binding layer supplies "now" when absent).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Weekday};
+use chrono_tz::Tz;
+
+/// A day's type for schedules (`plan-format.md`, "Schedules and calendars").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DayType {
+    Workday = 0,
+    Sat = 1,
+    Sun = 2,
+    Holiday = 3,
+}
+
+impl DayType {
+    pub fn parse(key: &str) -> Option<DayType> {
+        match key {
+            "workday" => Some(DayType::Workday),
+            "sat" => Some(DayType::Sat),
+            "sun" => Some(DayType::Sun),
+            "holiday" => Some(DayType::Holiday),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DayType::Workday => "workday",
+            DayType::Sat => "sat",
+            DayType::Sun => "sun",
+            DayType::Holiday => "holiday",
+        }
+    }
+
+    /// The type of a date by its weekday alone.
+    pub fn by_weekday(date: NaiveDate) -> DayType {
+        match date.weekday() {
+            Weekday::Sat => DayType::Sat,
+            Weekday::Sun => DayType::Sun,
+            _ => DayType::Workday,
+        }
+    }
+}
+
+/// A calendar flattened at compile time: the days whose type differs from the weekday rule.
+#[derive(Debug, Default, Clone)]
+pub struct Calendar {
+    pub special: HashMap<NaiveDate, DayType>,
+}
+
+impl Calendar {
+    /// O(1).
+    pub fn day_type(&self, date: NaiveDate) -> DayType {
+        self.special
+            .get(&date)
+            .copied()
+            .unwrap_or_else(|| DayType::by_weekday(date))
+    }
+}
+
+/// Opening hours per day type as minute ranges `[start, end)` of the local day.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub name: String,
+    pub tz: Option<Tz>,
+    pub calendar: Option<usize>,
+    pub hours: [Vec<(u16, u16)>; 4],
+}
+
+impl Schedule {
+    /// Whether `instant` (ms since the epoch) falls inside the schedule.
+    pub fn holds(&self, instant_ms: i64, plan_tz: Tz, calendars: &[Calendar]) -> bool {
+        let local = local_time(instant_ms, self.tz.unwrap_or(plan_tz));
+        let date = local.date();
+        let day = match self.calendar {
+            Some(c) => calendars[c].day_type(date),
+            None => DayType::by_weekday(date),
+        };
+        let minute = (local.hour() * 60 + local.minute()) as u16;
+        self.hours[day as usize]
+            .iter()
+            .any(|&(start, end)| start <= minute && minute < end)
+    }
+
+    /// Describes why the schedule holds or not at `instant_ms`, for traces.
+    pub fn explain(&self, instant_ms: i64, plan_tz: Tz, calendars: &[Calendar]) -> String {
+        let local = local_time(instant_ms, self.tz.unwrap_or(plan_tz));
+        let date = local.date();
+        let day = match self.calendar {
+            Some(c) => calendars[c].day_type(date),
+            None => DayType::by_weekday(date),
+        };
+        format!(
+            "{} {} is a {} ({} ranges)",
+            date,
+            local.time().format("%H:%M"),
+            day.as_str(),
+            self.hours[day as usize].len()
+        )
+    }
+}
+
+/// Parses `HH:MM-HH:MM` into minutes; `24:00` only as an end; the end must be after the start.
+pub fn parse_range(text: &str) -> Result<(u16, u16), String> {
+    let (a, b) = text
+        .split_once('-')
+        .ok_or_else(|| format!("{text:?} is not a range HH:MM-HH:MM"))?;
+    let start = parse_hhmm(a.trim(), false)?;
+    let end = parse_hhmm(b.trim(), true)?;
+    if end <= start {
+        return Err(format!("{text:?}: the end is not after the start (write a night shift as two ranges)"));
+    }
+    Ok((start, end))
+}
+
+fn parse_hhmm(text: &str, is_end: bool) -> Result<u16, String> {
+    let bad = || format!("{text:?} is not a time HH:MM");
+    let (h, m) = text.split_once(':').ok_or_else(bad)?;
+    if h.len() != 2 || m.len() != 2 {
+        return Err(bad());
+    }
+    let h: u16 = h.parse().map_err(|_| bad())?;
+    let m: u16 = m.parse().map_err(|_| bad())?;
+    if m >= 60 || h > 24 || (h == 24 && (m != 0 || !is_end)) {
+        return Err(format!("{text:?} is not a time of day{}", if h == 24 { " (24:00 is allowed only as an end)" } else { "" }));
+    }
+    Ok(h * 60 + m)
+}
+
+/// The local wall-clock time of an instant in `tz`.
+pub fn local_time(instant_ms: i64, tz: Tz) -> NaiveDateTime {
+    match DateTime::from_timestamp_millis(instant_ms) {
+        Some(utc) => utc.with_timezone(&tz).naive_local(),
+        None => NaiveDateTime::default(),
+    }
+}
+
+/// The local date of an instant in `tz`.
+pub fn local_date(instant_ms: i64, tz: Tz) -> NaiveDate {
+    local_time(instant_ms, tz).date()
+}
+
+pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|e| format!("{text:?} is not a date YYYY-MM-DD ({e})"))
+}
+
+pub fn parse_tz(name: &str) -> Result<Tz, String> {
+    name.parse::<Tz>().map_err(|_| format!("unknown timezone {name:?}"))
+}
+
+/// Parses a request or event time: RFC 3339 / ISO 8601 with an offset is an instant; without
+/// one it is local time in `tz`. Returns ms since the epoch.
+pub fn parse_time(text: &str, tz: Tz) -> Result<i64, String> {
+    let text = text.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
+        return Ok(dt.timestamp_millis());
+    }
+    let with_t = text.replacen(' ', "T", 1);
+    if let Ok(dt) = DateTime::parse_from_rfc3339(&with_t) {
+        return Ok(dt.timestamp_millis());
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(&with_t, fmt) {
+            return tz
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|dt| dt.timestamp_millis())
+                .ok_or_else(|| format!("time {text:?} does not exist in {tz}"));
+        }
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let naive = date.and_time(NaiveTime::MIN);
+        if let Some(dt) = tz.from_local_datetime(&naive).earliest() {
+            return Ok(dt.timestamp_millis());
+        }
+    }
+    Err(format!(
+        "time {text:?} is not ISO 8601 (e.g. 2026-11-11T10:00:00+08:00, or without offset in the plan's timezone)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("09:00-12:00"), Ok((540, 720)));
+        assert_eq!(parse_range("18:00-24:00"), Ok((1080, 1440)));
+        assert!(parse_range("12:00-09:00").unwrap_err().contains("not after"));
+        assert!(parse_range("24:00-24:00").is_err());
+        assert!(parse_range("9:00-12:00").is_err());
+        assert!(parse_range("09:60-12:00").is_err());
+        assert!(parse_range("0900-1200").is_err());
+    }
+
+    #[test]
+    fn times() {
+        let tz: Tz = "Asia/Shanghai".parse().unwrap();
+        let a = parse_time("2026-11-11T10:00:00+08:00", tz).unwrap();
+        let b = parse_time("2026-11-11T10:00:00", tz).unwrap();
+        let c = parse_time("2026-11-11 02:00:00Z", tz).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+        assert!(parse_time("yesterday", tz).is_err());
+        let local = local_time(a, tz);
+        assert_eq!((local.hour(), local.minute()), (10, 0));
+    }
+
+    #[test]
+    fn schedule_with_calendar() {
+        let tz: Tz = "Asia/Shanghai".parse().unwrap();
+        let mut cal = Calendar::default();
+        let makeup = NaiveDate::from_ymd_opt(2026, 10, 10).unwrap();
+        cal.special.insert(makeup, DayType::Workday);
+        let sched = Schedule {
+            name: "office".into(),
+            tz: None,
+            calendar: Some(0),
+            hours: [vec![(540, 720)], vec![(600, 960)], vec![], vec![]],
+        };
+        let cals = [cal];
+        let at = |s: &str| parse_time(s, tz).unwrap();
+        assert!(sched.holds(at("2026-10-10T09:30:00"), tz, &cals));
+        assert!(!sched.holds(at("2026-11-14T09:30:00"), tz, &cals));
+        assert!(sched.holds(at("2026-11-14T11:00:00"), tz, &cals));
+        assert!(!sched.holds(at("2026-11-11T12:00:00"), tz, &cals));
+    }
+}
