@@ -41,11 +41,12 @@ otherwise equals it:
   9月6日上班); chinesecalendar lists the 3rd and the 4th only.
 
 Known difference of the weekend rebuild from chinesecalendar (shown per year by
-`tools/calendar_agreement.py`): where a notice says only "X月X日放假，与周末连休"
-(a single weekday holiday joined to an ordinary weekend: 2014–2018 and 2024),
-chinesecalendar keeps the weekend out of the period and the rebuild takes it
-in. From 2019 the notices give every period as a date range and the two agree.
-The rebuild is only used for years chinesecalendar lacks.
+`tools/calendar_agreement.py`): where a notice names only the holiday, not a
+date range ("X月X日放假，与周末连休" or "X月X日放假，X月X日补休": 2014–2018
+and 2024's 端午), chinesecalendar keeps the ordinary weekend beside it out of
+the period and the rebuild takes it in. From 2019 the notices give every
+period as a date range, and the two agree on every year but 2024. The rebuild
+is only used for years chinesecalendar lacks.
 
 The checks of the two packages against each other live in
 `tests/test_calendar.py`.
