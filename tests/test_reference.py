@@ -468,3 +468,24 @@ def test_naive_datetime_is_plan_local_time() -> None:
         model.route("4001234567", "1", at=dt.datetime(2026, 11, 11, 9, 0, tzinfo=dt.UTC))["action"]
         == "REJECT"
     )
+
+
+def test_carrier_includes_virtual_operators_and_region_entries() -> None:
+    flow = [
+        {"id": "unicom", "when": {"carrier": ["联通"]}, "announce": "u"},
+        {"id": "sz", "when": {"caller_region": ["广东/深圳"]}, "announce": "sz"},
+        {"id": "gd", "when": {"caller_region": "广东"}, "announce": "gd"},
+        {"id": "rest", "announce": "rest"},
+    ]
+    model = ReferenceModel(_plan(MENU_GROUPS, flow))
+
+    def rule(caller: str) -> str:
+        return model.route("4001234567", caller, at=AT)["rule"]
+
+    virtual = model.route("4001234567", "17101230000", at=AT)["caller"]
+    assert (virtual["carrier"], virtual["virtual_operator"]) == ("联通", True)
+    assert rule("17101230000") == "unicom"  # 联通虚拟运营商 counts as 联通
+    assert rule("15907550000") == "sz"  # 移动, 广东/深圳
+    assert rule("13712340000") == "gd"  # 移动, 广东/东莞
+    assert rule("075586000000") == "sz"  # a landline has a region too
+    assert rule("") == "rest"  # anonymous: no carrier, no region

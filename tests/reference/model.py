@@ -266,10 +266,10 @@ class ReferenceModel:
             allowlists=list(traw.get("allowlists") or []),
         )
         for key, nraw in (traw.get("numbers") or {}).items():
-            number = _normalize_plan_number(key, f"tenants.{tname}.numbers")
-            if number.normalized in self.numbers:
+            served = _normalize_plan_number(key, f"tenants.{tname}.numbers").normalized
+            if served in self.numbers:
                 raise ReferencePlanError(f"number {key!r} is served twice")
-            self.numbers[number.normalized] = (tname, list(nraw.get("flow") or []))
+            self.numbers[served] = (tname, list(nraw.get("flow") or []))
         return tenant
 
     def _check_references(self) -> None:

@@ -312,7 +312,7 @@ def classify(national: str) -> tuple[str, list[str]]:
     repeat = _run_at_end(s, 0)
     if repeat >= 3:
         tags.append(f"repeat-{repeat}")
-    a, b, c, d, e, f = s[-6:]
+    a, b, c, d, e, f = tuple(s[-6:])
     if a == b and c == d and e == f and a != c and c != e:
         tags.append("AABBCC")
     if a == c == e and b == d == f and a != b:

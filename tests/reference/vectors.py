@@ -87,16 +87,16 @@ def check_expect(
     ):
         problems.append(f"targets_set: expected {sorted(expect['targets_set'])}, got {names}")
     if "ring_seconds" in expect:
-        got = [_get(t, "ring_seconds") for t in targets]
-        if got != list(expect["ring_seconds"]):
-            problems.append(f"ring_seconds: expected {expect['ring_seconds']}, got {got}")
+        rings = [_get(t, "ring_seconds") for t in targets]
+        if rings != list(expect["ring_seconds"]):
+            problems.append(f"ring_seconds: expected {expect['ring_seconds']}, got {rings}")
     if "rates" in expect:
-        got = [_get(t, "rate_per_minute") for t in targets]
-        if len(got) != len(expect["rates"]) or not all(
+        rates = [float(_get(t, "rate_per_minute")) for t in targets]
+        if len(rates) != len(expect["rates"]) or not all(
             math.isclose(g, e, rel_tol=0.0, abs_tol=RATE_TOLERANCE)
-            for g, e in zip(got, expect["rates"], strict=False)
+            for g, e in zip(rates, expect["rates"], strict=False)
         ):
-            problems.append(f"rates: expected {expect['rates']}, got {got}")
+            problems.append(f"rates: expected {expect['rates']}, got {rates}")
     if "menu" in expect:
         menu = _get(decision, "menu")
         for key, want in expect["menu"].items():
