@@ -36,7 +36,7 @@ def plan_loaded() -> Any:
     return load_plan(SPEC / "plan.yaml")
 
 
-def _route(engine: routecore.Engine, request: dict[str, Any]) -> dict[str, Any]:
+def _route(engine: routecore.Engine, request: dict[str, Any]) -> Any:
     try:
         d = engine.route(
             called=request["called"],
@@ -46,7 +46,7 @@ def _route(engine: routecore.Engine, request: dict[str, Any]) -> dict[str, Any]:
             call_id=request.get("call_id", ""),
         )
     except routecore.RoutecoreError as e:
-        return {"error": ERROR_CODES.get(type(e), type(e).__name__), "message": str(e)}
+        return ERROR_CODES.get(type(e), type(e).__name__)
     return decision_dict(d)
 
 
