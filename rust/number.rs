@@ -11,6 +11,9 @@ use crate::error::NumberError;
 
 /// The most digits a number may have (`numbers.md`: "more than 20 digits ... is not a number").
 pub const MAX_DIGITS: usize = 20;
+/// The most digits a *caller* may have: a longer digit string is still only a malformed caller
+/// ID (kind `unknown`, routable), up to this bound, past which it is refused as garbage.
+pub const MAX_CALLER_DIGITS: usize = 32;
 /// The longest input looked at; anything longer is refused without scanning it all.
 pub const MAX_INPUT: usize = 256;
 
@@ -57,17 +60,17 @@ impl fmt::Display for Kind {
     }
 }
 
-/// Up to [`MAX_DIGITS`] ASCII digits, stored inline.
+/// Up to [`MAX_CALLER_DIGITS`] ASCII digits, stored inline.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Digits {
     len: u8,
-    buf: [u8; MAX_DIGITS],
+    buf: [u8; MAX_CALLER_DIGITS],
 }
 
 impl Digits {
     /// Builds from ASCII digits; `None` if any byte is not a digit or there are too many.
     pub fn from_ascii(digits: &[u8]) -> Option<Digits> {
-        if digits.len() > MAX_DIGITS || !digits.iter().all(u8::is_ascii_digit) {
+        if digits.len() > MAX_CALLER_DIGITS || !digits.iter().all(u8::is_ascii_digit) {
             return None;
         }
         let mut out = Digits::default();
@@ -77,7 +80,7 @@ impl Digits {
     }
 
     fn push(&mut self, digit: u8) -> bool {
-        if (self.len as usize) >= MAX_DIGITS {
+        if (self.len as usize) >= MAX_CALLER_DIGITS {
             return false;
         }
         self.buf[self.len as usize] = digit;
@@ -174,7 +177,7 @@ impl Number {
     pub const ANONYMOUS: Number = Number {
         digits: Digits {
             len: 0,
-            buf: [0; MAX_DIGITS],
+            buf: [0; MAX_CALLER_DIGITS],
         },
         kind: Kind::Anonymous,
     };
@@ -198,6 +201,17 @@ fn is_withheld(word: &str) -> bool {
 ///
 /// O(len) with no allocation; inputs longer than [`MAX_INPUT`] bytes are refused at once.
 pub fn normalize(input: &str, countries: &dyn CountryCodes) -> Result<Number, NumberError> {
+    normalize_with(input, countries, MAX_DIGITS)
+}
+
+/// Normalises a caller: like [`normalize`], except that a digit string longer than
+/// [`MAX_DIGITS`] (up to [`MAX_CALLER_DIGITS`]) is a malformed caller ID of kind `unknown`,
+/// not an error: "the caller is never rejected for its format alone".
+pub fn normalize_caller(input: &str, countries: &dyn CountryCodes) -> Result<Number, NumberError> {
+    normalize_with(input, countries, MAX_CALLER_DIGITS)
+}
+
+fn normalize_with(input: &str, countries: &dyn CountryCodes, max_digits: usize) -> Result<Number, NumberError> {
     if input.len() > MAX_INPUT {
         return Err(NumberError::new(
             input,
@@ -221,11 +235,11 @@ pub fn normalize(input: &str, countries: &dyn CountryCodes) -> Result<Number, Nu
         match ch {
             '0'..='9' => {
                 seen_digit = true;
-                if !digits.push(ch as u8) {
+                if digits.len() >= max_digits || !digits.push(ch as u8) {
                     let total = body.chars().filter(char::is_ascii_digit).count();
                     return Err(NumberError::new(
                         input,
-                        format!("{total} digits: a number has at most {MAX_DIGITS}"),
+                        format!("{total} digits: a number has at most {max_digits}"),
                     ));
                 }
             }
@@ -254,7 +268,17 @@ pub fn normalize(input: &str, countries: &dyn CountryCodes) -> Result<Number, Nu
         }
     }
     if digits.is_empty() {
-        return Err(NumberError::new(input, "no digits".to_string()));
+        if plus {
+            return Err(NumberError::new(input, "'+' with no digits after it".to_string()));
+        }
+        // Only separators: nothing is shown, exactly as if withheld.
+        return Ok(Number::ANONYMOUS);
+    }
+    if digits.len() > MAX_DIGITS {
+        return Ok(Number {
+            digits,
+            kind: Kind::Unknown,
+        });
     }
     Ok(classify_digits(digits, plus, countries))
 }
@@ -576,6 +600,10 @@ pub(crate) mod tests {
         let e = normalize("sip:example.com", &TestCountries).unwrap_err();
         assert!(e.reason.contains("no user part"), "{e}");
         assert!(normalize(&"1".repeat(10_000), &TestCountries).is_err());
+        let long = "1".repeat(25);
+        assert_eq!(normalize_caller(&long, &TestCountries).unwrap().kind, Kind::Unknown);
+        assert_eq!(normalize_caller(&long, &TestCountries).unwrap().as_str(), long);
+        assert!(normalize_caller(&"1".repeat(33), &TestCountries).is_err());
     }
 
     #[test]

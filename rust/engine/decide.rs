@@ -156,7 +156,7 @@ pub fn decide(
             "called: the called number is empty or withheld".to_string(),
         ));
     }
-    let caller = number::normalize(req.caller, tables).map_err(|e| Error::invalid_number("caller", e))?;
+    let caller = number::normalize_caller(req.caller, tables).map_err(|e| Error::invalid_number("caller", e))?;
     valid_digits(req.digits)?;
     let Some(served) = plan.numbers.get(&called.digits) else {
         return Err(Error::NotFound(format!(

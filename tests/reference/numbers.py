@@ -17,6 +17,7 @@ from phonenumbers import geocoder as pn_geocoder
 WITHHELD = frozenset({"", "anonymous", "unknown", "unavailable", "private", "restricted"})
 FORMATTING = " -.()"
 MAX_DIGITS = 20
+MAX_CALLER_DIGITS = 32  # past this even a caller is garbage, not a malformed caller ID
 
 MOBILE = re.compile(r"1[3-9]\d{9}")
 # 010 and 02X have a 2-digit area code and 8 subscriber digits; any other area code (not starting
@@ -75,13 +76,16 @@ def _from_china(rest: str) -> Number:
     kind = _national_kind(rest)
     if kind in ("mobile", "service"):
         return Number(rest, kind)
-    national = "0" + rest
+    # `+86 0755 …` is a common slip: the trunk 0 is already there (semantics.md).
+    national = rest if rest.startswith("0") else "0" + rest
     return Number(national, "landline" if LANDLINE.fullmatch(national) else "unknown")
 
 
 def _bare_86_complete(rest: str) -> bool:
     """Whether `rest` (after a leading bare `86`) is a complete national number."""
-    return _national_kind(rest) in ("mobile", "service") or LANDLINE.fullmatch("0" + rest) is not None
+    # Only whole numbers of 10+ digits: `86` before a short code may be a local subscriber number.
+    is_400_800 = len(rest) == 10 and rest[:3] in ("400", "800")
+    return _national_kind(rest) == "mobile" or is_400_800 or LANDLINE.fullmatch("0" + rest) is not None
 
 
 def normalize(text: str) -> Number:
@@ -133,10 +137,9 @@ def normalize_caller(text: str) -> Number:
     except NotANumber:
         user = _user_part(text.strip(" "))
         compact = "".join(ch for ch in user if ch not in FORMATTING)
-        if compact.isascii() and compact.isdigit():
-            return Number(compact, "unknown")
-        if compact.startswith("+") and compact[1:].isascii() and compact[1:].isdigit():
-            return Number(compact[1:], "unknown")
+        digits = compact[1:] if compact.startswith("+") else compact
+        if digits.isascii() and digits.isdigit() and len(digits) <= MAX_CALLER_DIGITS:
+            return Number(digits, "unknown")
         raise
 
 
