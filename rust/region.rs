@@ -639,12 +639,11 @@ impl RegionTables {
         }
         tables.stats.calling_codes = tables.countries.iter().filter(|c| c.is_some()).count();
         for &(npa, region) in &pn.nanp {
-            let idx = match tables.nanp_regions.iter().position(|r| &**r == region) {
-                Some(i) => i,
-                None => {
-                    tables.nanp_regions.push(Box::from(region));
-                    tables.nanp_regions.len() - 1
-                }
+            let idx = if let Some(i) = tables.nanp_regions.iter().position(|r| &**r == region) {
+                i
+            } else {
+                tables.nanp_regions.push(Box::from(region));
+                tables.nanp_regions.len() - 1
             };
             tables.nanp[npa as usize] = u8::try_from(idx + 1)
                 .map_err(|_| bad_data("phonenumbers material", "more than 254 NANP regions"))?;
@@ -879,27 +878,39 @@ a\t268\tAG
         )
     }
 
-    fn r(p: &str, c: &str, k: &str, v: bool, n: &str) -> (String, String, String, bool, String) {
-        (p.into(), c.into(), k.into(), v, n.into())
+    fn r(
+        province: &str,
+        city: &str,
+        carrier: &str,
+        virtual_operator: bool,
+        country: &str,
+    ) -> (String, String, String, bool, String) {
+        (
+            province.into(),
+            city.into(),
+            carrier.into(),
+            virtual_operator,
+            country.into(),
+        )
     }
 
     #[test]
     fn phone_segments_win_with_their_virtual_flag() {
         let t = sample();
         assert_eq!(
-            region(&t, "13800138000"),
+            region(t, "13800138000"),
             r("北京", "北京", "移动", false, "CN")
         );
         assert_eq!(
-            region(&t, "17101230000"),
+            region(t, "17101230000"),
             r("福建", "厦门", "联通", true, "CN")
         );
         assert_eq!(
-            region(&t, "17000000000"),
+            region(t, "17000000000"),
             r("广东", "深圳", "电信", true, "CN")
         );
         assert_eq!(
-            region(&t, "19200000000"),
+            region(t, "19200000000"),
             r("广东", "深圳", "广电", true, "CN")
         );
         assert_eq!(t.stats().from_phone, 8);
@@ -909,68 +920,50 @@ a\t268\tAG
     fn segments_phone_lacks_come_from_phonenumbers_without_a_virtual_flag() {
         let t = sample();
         assert_eq!(
-            region(&t, "19900001234"),
+            region(t, "19900001234"),
             r("广东", "深圳", "电信", false, "CN")
         );
         // The longer prefix 86199001 wins over 861990 for its ten segments.
-        assert_eq!(
-            region(&t, "19900101234"),
-            r("吉林", "", "电信", false, "CN")
-        );
+        assert_eq!(region(t, "19900101234"), r("吉林", "", "电信", false, "CN"));
         // "中国" names no province: carrier only.
-        assert_eq!(region(&t, "14000000000"), r("", "", "移动", false, "CN"));
-        assert_eq!(region(&t, "14500000000"), r("", "", "", false, "CN"));
-        assert_eq!(region(&t, "16600000000"), r("", "", "", false, "CN"));
+        assert_eq!(region(t, "14000000000"), r("", "", "移动", false, "CN"));
+        assert_eq!(region(t, "14500000000"), r("", "", "", false, "CN"));
+        assert_eq!(region(t, "16600000000"), r("", "", "", false, "CN"));
     }
 
     #[test]
     fn landlines_take_the_first_city_phone_lists_for_their_area_code() {
         let t = sample();
+        assert_eq!(region(t, "01012345678"), r("北京", "北京", "", false, "CN"));
+        assert_eq!(region(t, "02887654321"), r("四川", "成都", "", false, "CN"));
         assert_eq!(
-            region(&t, "01012345678"),
-            r("北京", "北京", "", false, "CN")
-        );
-        assert_eq!(
-            region(&t, "02887654321"),
-            r("四川", "成都", "", false, "CN")
-        );
-        assert_eq!(
-            region(&t, "075586000000"),
+            region(t, "075586000000"),
             r("广东", "深圳", "", false, "CN")
         );
         // Named differently by the two sources (襄樊/襄阳): phone's only record for 0710.
-        assert_eq!(
-            region(&t, "07101234567"),
-            r("湖北", "襄阳", "", false, "CN")
-        );
+        assert_eq!(region(t, "07101234567"), r("湖北", "襄阳", "", false, "CN"));
         // 延边 is named; the 吉林 at the start of 吉林省 is the province, not the city.
-        assert_eq!(
-            region(&t, "04331234567"),
-            r("吉林", "延边", "", false, "CN")
-        );
-        assert_eq!(
-            region(&t, "04321234567"),
-            r("吉林", "吉林", "", false, "CN")
-        );
+        assert_eq!(region(t, "04331234567"), r("吉林", "延边", "", false, "CN"));
+        assert_eq!(region(t, "04321234567"), r("吉林", "吉林", "", false, "CN"));
         // A city phone lacks: province only.
-        assert_eq!(region(&t, "02012345678"), r("广东", "", "", false, "CN"));
+        assert_eq!(region(t, "02012345678"), r("广东", "", "", false, "CN"));
         // No data: country only.
-        assert_eq!(region(&t, "09991234567"), r("", "", "", false, "CN"));
+        assert_eq!(region(t, "09991234567"), r("", "", "", false, "CN"));
     }
 
     #[test]
     fn sub_ranges_that_map_elsewhere_win_by_longest_prefix() {
         let t = sample();
         assert_eq!(
-            region(&t, "075510012345"),
+            region(t, "075510012345"),
             r("福建", "厦门", "", false, "CN")
         );
         assert_eq!(
-            region(&t, "075512012345"),
+            region(t, "075512012345"),
             r("广东", "深圳", "", false, "CN")
         );
         assert_eq!(
-            region(&t, "075520012345"),
+            region(t, "075520012345"),
             r("广东", "深圳", "", false, "CN")
         );
         // 8610100 maps where 8610 does: area 010 keeps no sub-range.
@@ -982,16 +975,16 @@ a\t268\tAG
     #[test]
     fn international_service_and_the_rest() {
         let t = sample();
-        assert_eq!(region(&t, "+1 415 555 0100"), r("", "", "", false, "US"));
-        assert_eq!(region(&t, "+1 416 555 0100"), r("", "", "", false, "CA"));
-        assert_eq!(region(&t, "+1 268 555 0100"), r("", "", "", false, "AG"));
-        assert_eq!(region(&t, "+44 20 7946 0000"), r("", "", "", false, "GB"));
-        assert_eq!(region(&t, "+800 1234 5678"), r("", "", "", false, "001"));
+        assert_eq!(region(t, "+1 415 555 0100"), r("", "", "", false, "US"));
+        assert_eq!(region(t, "+1 416 555 0100"), r("", "", "", false, "CA"));
+        assert_eq!(region(t, "+1 268 555 0100"), r("", "", "", false, "AG"));
+        assert_eq!(region(t, "+44 20 7946 0000"), r("", "", "", false, "GB"));
+        assert_eq!(region(t, "+800 1234 5678"), r("", "", "", false, "001"));
         assert_eq!(normalize("+999 1234", t).unwrap().kind, Kind::Unknown);
-        assert_eq!(region(&t, "4001234567"), r("", "", "", false, "CN"));
-        assert_eq!(region(&t, "95588"), r("", "", "", false, "CN"));
-        assert_eq!(region(&t, "12"), r("", "", "", false, ""));
-        assert_eq!(region(&t, ""), r("", "", "", false, ""));
+        assert_eq!(region(t, "4001234567"), r("", "", "", false, "CN"));
+        assert_eq!(region(t, "95588"), r("", "", "", false, "CN"));
+        assert_eq!(region(t, "12"), r("", "", "", false, ""));
+        assert_eq!(region(t, ""), r("", "", "", false, ""));
     }
 
     #[test]

@@ -19,53 +19,81 @@ fn tables() -> Result<Arc<RegionTables>, PyRoutecoreErr> {
 }
 
 /// Where a caller is from: the normalised number, its kind, and its region
-/// (empty strings where unknown).
-#[pyclass(
-    name = "Region",
-    module = "routecore._routecore",
-    frozen,
-    eq,
-    hash,
-    get_all
-)]
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// (empty strings where unknown). Holds the number and the tables it was looked up in;
+/// each field is an O(1) lookup, so creating one allocates nothing but the object.
+#[pyclass(name = "Region", module = "routecore._routecore", frozen, eq, hash)]
+#[derive(Debug, Clone)]
 pub struct PyRegion {
-    normalized: String,
-    kind: &'static str,
-    province: String,
-    city: String,
-    carrier: String,
-    virtual_operator: bool,
-    country: String,
+    number: Number,
+    tables: Arc<RegionTables>,
 }
 
 impl PyRegion {
-    fn new(number: &Number, tables: &RegionTables) -> PyRegion {
-        let r = tables.lookup(number);
-        PyRegion {
-            normalized: number.as_str().to_string(),
-            kind: number.kind.as_str(),
-            province: r.province.to_string(),
-            city: r.city.to_string(),
-            carrier: r.carrier.to_string(),
-            virtual_operator: r.virtual_operator,
-            country: r.country.to_string(),
-        }
+    fn new(number: Number, tables: Arc<RegionTables>) -> PyRegion {
+        PyRegion { number, tables }
+    }
+
+    fn lookup(&self) -> core::Region<'_> {
+        self.tables.lookup(&self.number)
+    }
+}
+
+impl PartialEq for PyRegion {
+    fn eq(&self, other: &Self) -> bool {
+        self.number == other.number && self.lookup() == other.lookup()
+    }
+}
+
+impl Eq for PyRegion {}
+
+impl std::hash::Hash for PyRegion {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.number.hash(state);
     }
 }
 
 #[pymethods]
 impl PyRegion {
+    #[getter]
+    fn normalized(&self) -> &str {
+        self.number.as_str()
+    }
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.number.kind.as_str()
+    }
+    #[getter]
+    fn province(&self) -> &str {
+        self.lookup().province
+    }
+    #[getter]
+    fn city(&self) -> &str {
+        self.lookup().city
+    }
+    #[getter]
+    fn carrier(&self) -> &str {
+        self.lookup().carrier
+    }
+    #[getter]
+    fn virtual_operator(&self) -> bool {
+        self.lookup().virtual_operator
+    }
+    #[getter]
+    fn country(&self) -> &str {
+        self.lookup().country
+    }
+
     fn __repr__(&self) -> String {
+        let r = self.lookup();
         format!(
             "Region(normalized={:?}, kind={:?}, province={:?}, city={:?}, carrier={:?}, virtual_operator={}, country={:?})",
-            self.normalized,
-            self.kind,
-            self.province,
-            self.city,
-            self.carrier,
-            if self.virtual_operator { "True" } else { "False" },
-            self.country
+            self.number.as_str(),
+            self.number.kind.as_str(),
+            r.province,
+            r.city,
+            r.carrier,
+            if r.virtual_operator { "True" } else { "False" },
+            r.country
         )
     }
 }
@@ -75,7 +103,7 @@ impl PyRegion {
 fn region(number: &str) -> Result<PyRegion, PyRoutecoreErr> {
     let t = tables()?;
     let n = number::normalize(number, &*t).map_err(|e| Error::invalid_number("number", e))?;
-    Ok(PyRegion::new(&n, &t))
+    Ok(PyRegion::new(n, t))
 }
 
 /// The regions of many numbers with the GIL released; a number that is not one becomes `None`.
@@ -91,7 +119,7 @@ fn region_many(
             .map(|n| {
                 number::normalize(n, &*t)
                     .ok()
-                    .map(|n| PyRegion::new(&n, &t))
+                    .map(|n| PyRegion::new(n, Arc::clone(&t)))
             })
             .collect()
     }))
