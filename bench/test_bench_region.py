@@ -21,7 +21,8 @@ TYPES = {1: "移动", 2: "联通", 3: "电信", 4: "电信", 5: "联通", 6: "�
 def build_python_tables() -> tuple[dict[str, tuple], dict[str, tuple]]:
     buf = _regiondata.phone_dat()
     _, first = struct.unpack("<4si", buf[:8])
-    segments, areas = {}, {}
+    segments: dict[str, tuple] = {}
+    areas: dict[str, tuple] = {}
     for segment, offset, kind in struct.iter_unpack("<iiB", buf[first:]):
         province, city, _, area = buf[offset : buf.index(b"\0", offset)].decode().split("|")
         segments[str(segment)] = (province, city, TYPES[kind], kind in (4, 5, 6, 8))

@@ -54,7 +54,7 @@ def _nanp_lines() -> list[str]:
     """NANP area codes of the regions sharing +1 other than its main one (US)."""
     from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 
-    lines = []
+    lines: list[str] = []
     for region in COUNTRY_CODE_TO_REGION_CODE.get(1, ())[1:]:
         md = PhoneMetadata.metadata_for_region(region)
         if md is None:
