@@ -3,11 +3,13 @@
 
 mod error;
 mod numbers;
+mod region;
 
 use pyo3::prelude::*;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     error::register(m)?;
     numbers::register(m)?;
+    region::register(m)?;
     Ok(())
 }

@@ -1,0 +1,136 @@
+"""Region data: reads the installed `phone` and `phonenumbers` packages and installs the tables.
+
+`phone.dat` is read from the installed `phone` package at every load and parsed in Rust; nothing
+of it is copied into the repository. From `phonenumbers` only the facts about +86 (zh geodata and
+carriers), the calling codes and the NANP area codes of the regions sharing +1 are extracted, as
+one small text (see `rust/region.rs`, `PhonenumbersData`). Importing `phonenumbers.geodata` takes
+about a third of a second, so that text is cached in the user's cache directory, keyed by both
+packages' versions; a second load costs a file read and the Rust build (a few milliseconds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import importlib.resources
+import os
+import re
+import tempfile
+import threading
+from pathlib import Path
+
+from routecore import _routecore
+
+# Bump when the material's format or content rules change, so old caches are ignored.
+_FORMAT = 1
+_lock = threading.Lock()
+_installed = False
+
+
+def phone_dat() -> bytes:
+    """The bytes of the installed `phone` package's `phone.dat`."""
+    return (importlib.resources.files("phone") / "phone.dat").read_bytes()
+
+
+def versions() -> tuple[str, str]:
+    """The installed versions of `phone` and `phonenumbers`."""
+    return importlib.metadata.version("phone"), importlib.metadata.version("phonenumbers")
+
+
+def cache_dir() -> Path:
+    """`$ROUTECORE_CACHE_DIR`, else `$XDG_CACHE_HOME/routecore`, else `~/.cache/routecore`."""
+    if env := os.environ.get("ROUTECORE_CACHE_DIR"):
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "routecore"
+
+
+def _cache_path() -> Path:
+    phone, pn = versions()
+    return cache_dir() / f"region-phone{phone}-phonenumbers{pn}-v{_FORMAT}.txt"
+
+
+def _nanp_lines() -> list[str]:
+    """NANP area codes of the regions sharing +1 other than its main one (US)."""
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
+
+    lines: list[str] = []
+    for region in COUNTRY_CODE_TO_REGION_CODE.get(1, ())[1:]:
+        md = PhoneMetadata.metadata_for_region(region)
+        if md is None:
+            continue
+        if md.leading_digits:
+            # The Caribbean regions name their area codes as leading digits (`268`, `8[024]9`).
+            matches = [npa for npa in range(200, 1000) if re.match(md.leading_digits, f"{npa}2345678")]
+        else:
+            # Canada lists its area codes in its number patterns.
+            patterns = [
+                d.national_number_pattern
+                for d in (md.fixed_line, md.mobile)
+                if d is not None and d.national_number_pattern
+            ]
+            matches = [
+                npa for npa in range(200, 1000) if any(re.fullmatch(p, f"{npa}2345678") for p in patterns)
+            ]
+        lines.extend(f"a\t{npa}\t{region}" for npa in matches)
+    return lines
+
+
+def build_material() -> str:
+    """Extracts what the tables need from `phonenumbers` (about 0.4 s: it imports the geodata)."""
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+    from phonenumbers.carrierdata import CARRIER_DATA
+    from phonenumbers.geodata import GEOCODE_DATA
+
+    lines = [f"g\t{k}\t{v['zh']}" for k, v in GEOCODE_DATA.items() if k.startswith("86") and "zh" in v]
+    lines += [f"c\t{k}\t{v['zh']}" for k, v in CARRIER_DATA.items() if k.startswith("86") and "zh" in v]
+    lines += [f"n\t{code}\t{regions[0]}" for code, regions in COUNTRY_CODE_TO_REGION_CODE.items() if regions]
+    lines += _nanp_lines()
+    return "\n".join(lines) + "\n"
+
+
+def material(*, refresh: bool = False) -> str:
+    """The `phonenumbers` material, from the cache when it holds these versions' copy."""
+    path = _cache_path()
+    if not refresh:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            return path.read_text(encoding="utf-8")
+    text = build_material()
+    # A cache that cannot be written only costs the next load its time.
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    return text
+
+
+def load_tables(*, refresh: bool = False) -> None:
+    """Builds and installs the region tables once per process (again with `refresh=True`).
+
+    Raises:
+        InvalidArgumentError: the installed packages' data cannot be read.
+    """
+    global _installed
+    with _lock:
+        if _installed and not refresh:
+            return
+        dat = phone_dat()
+        try:
+            _routecore.install_region_tables(dat, material(refresh=refresh))
+        except _routecore.InvalidArgumentError:
+            if refresh:
+                raise
+            # A damaged cache: rebuild it from the packages once.
+            _routecore.install_region_tables(dat, material(refresh=True))
+        _installed = True
+
+
+def place_names() -> dict[str, list[str]]:
+    """Province -> its cities, as the `phone` data names them (what rules may name)."""
+    load_tables()
+    out: dict[str, list[str]] = {}
+    for province, city in _routecore.region_places():
+        out.setdefault(province, []).append(city)
+    return out
