@@ -370,8 +370,9 @@ fn international(d: &[u8], countries: &dyn CountryCodes) -> Number {
 fn national_after_country_code(d: &[u8]) -> Number {
     let bare = Digits::from_ascii(d).unwrap_or_default();
     if d.is_empty() {
+        // `+86` alone: "anything else gains the trunk 0", and `0` stays `0` when normalised again.
         return Number {
-            digits: bare,
+            digits: Digits::from_ascii(b"0").unwrap_or_default(),
             kind: Kind::Unknown,
         };
     }

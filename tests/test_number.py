@@ -104,7 +104,6 @@ def test_normalising_twice_changes_nothing(text):
         assert outcome(first[0]) == first
 
 
-@pytest.mark.xfail(reason="rust/number.rs: '+86' alone is ('', unknown) but '' is anonymous")
 def test_a_bare_country_code_normalises_idempotently():
     national, kind = outcome("+86")
     assert outcome(national) == (national, kind)

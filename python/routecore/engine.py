@@ -12,7 +12,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from routecore import _regiondata
 from routecore._routecore import Engine as _CoreEngine
 from routecore.calendar import cn_special_days, official_years
 from routecore.plan import LoadedPlan, load_plan
@@ -44,7 +43,6 @@ class Engine(_CoreEngine):
 
     @classmethod
     def from_loaded(cls, loaded: LoadedPlan) -> Engine:
-        _regiondata.ensure_installed()
         engine = cls(*_compile_args(loaded))
         engine.loaded = loaded
         return engine
