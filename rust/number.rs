@@ -231,7 +231,8 @@ fn normalize_with(input: &str, countries: &dyn CountryCodes, max_digits: usize) 
     let mut plus = false;
     let mut seen_digit = false;
     for (i, ch) in body.char_indices() {
-        let pos = offset + i;
+        // Positions in messages count characters, not bytes (inputs may hold CJK or full-width text).
+        let pos = || input.get(..offset + i).map_or(offset + i, |head| head.chars().count());
         match ch {
             '0'..='9' => {
                 seen_digit = true;
@@ -248,21 +249,22 @@ fn normalize_with(input: &str, countries: &dyn CountryCodes, max_digits: usize) 
             '+' => {
                 return Err(NumberError::new(
                     input,
-                    format!("'+' at position {pos}: only one leading '+' is allowed"),
+                    format!("'+' at position {}: only one leading '+' is allowed", pos()),
                 ))
             }
             c if c.is_numeric() => {
                 return Err(NumberError::new(
                     input,
                     format!(
-                        "character {c:?} at position {pos} is not an ASCII digit (full-width or other script digits are not accepted)"
+                        "character {c:?} at position {} is not an ASCII digit (full-width or other script digits are not accepted)",
+                        pos()
                     ),
                 ))
             }
             c => {
                 return Err(NumberError::new(
                     input,
-                    format!("character {c:?} at position {pos} is not a digit or a separator"),
+                    format!("character {c:?} at position {} is not a digit or a separator", pos()),
                 ))
             }
         }
@@ -596,6 +598,10 @@ pub(crate) mod tests {
         assert!(e.reason.contains("'+' at position 3"), "{e}");
         let e = normalize("123456789012345678901", &TestCountries).unwrap_err();
         assert!(e.reason.contains("21 digits"), "{e}");
+        let e = normalize("１３a", &TestCountries).unwrap_err();
+        assert!(e.reason.contains("position 0"), "{e}");
+        let e = normalize("tel:+86 １", &TestCountries).unwrap_err();
+        assert!(e.reason.contains("position 8"), "{e}");
         let e = normalize("１３８", &TestCountries).unwrap_err();
         assert!(e.reason.contains("not an ASCII digit"), "{e}");
         let e = normalize("sip:example.com", &TestCountries).unwrap_err();

@@ -397,7 +397,7 @@ impl PyDecision {
                 certified: false,
                 caller: crate::engine::decide::CallerOut::default(),
                 called_class: "",
-                called_tags: Vec::new(),
+                called_tags: Arc::from(Vec::new()),
                 tenant: "".into(),
                 rule: "".into(),
                 plan_version: "".into(),
@@ -552,7 +552,7 @@ impl PyDecision {
     fn called_class(&self) -> PyCalledClass {
         PyCalledClass {
             class_: self.inner.called_class.to_string(),
-            tags: self.inner.called_tags.clone(),
+            tags: self.inner.called_tags.to_vec(),
         }
     }
     #[getter]

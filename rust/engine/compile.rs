@@ -12,7 +12,7 @@ use super::time::{parse_date, parse_range, parse_tz, Calendar, DayType, Schedule
 use super::{Action, CallerList, Condition, Group, Menu, Plan, Rule, ServedNumber, Shared, Strategy, Target, Tenant};
 use crate::classify::classify;
 use crate::error::{Error, PlanIssue, Result};
-use crate::lists::NumberList;
+use crate::lists::{ListBuilder, ListOptions};
 use crate::number::{self, Kind};
 use crate::pattern::PatternSet;
 use crate::region::RegionTables;
@@ -185,26 +185,32 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
     let mut lists = Vec::new();
     let mut list_index = HashMap::new();
     for (name, l) in &doc.lists {
-        let mut entries: Vec<String> = l.numbers.clone().unwrap_or_default();
         let mut numbers = None;
         if l.numbers.is_some() || l.file.is_some() {
-            let mut list = NumberList::with_capacity(entries.len());
-            for (i, n) in entries.drain(..).enumerate() {
-                if let Err(e) = list.add_str(&n, c.tables) {
+            let mut builder = ListBuilder::new(ListOptions::default());
+            for (i, n) in l.numbers.iter().flatten().enumerate() {
+                if let Err(e) = builder.push_str(n, c.tables) {
                     c.issue(&["lists", name, "numbers", &i.to_string()], e.to_string());
                 }
             }
             if let Some(file) = &l.file {
                 match list_texts.get(name) {
                     Some(text) => {
-                        for (line, reason) in list.add_text(text, c.tables) {
-                            c.issue(&["lists", name, "file"], format!("{file}:{line}: {reason}"));
+                        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+                        for (i, line) in text.lines().enumerate() {
+                            let entry = line.split('#').next().unwrap_or_default();
+                            if entry.trim().is_empty() {
+                                continue;
+                            }
+                            if let Err(e) = builder.push_str(entry, c.tables) {
+                                c.issue(&["lists", name, "file"], format!("{file}:{}: {}", i + 1, e));
+                            }
                         }
                     }
                     None => c.issue(&["lists", name, "file"], format!("list file {file:?} was not read")),
                 }
             }
-            numbers = Some(Arc::new(list));
+            numbers = Some(Arc::new(builder.build()));
         }
         let patterns = l.patterns.as_ref().and_then(|p| match PatternSet::new(p) {
             Ok(set) => Some(set),
@@ -453,6 +459,7 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
                     display: shared(num),
                     flow,
                     class: classify(served.digits.as_bytes()),
+                    tags: classify(served.digits.as_bytes()).tags().map(|t| t.to_string()).collect(),
                 },
             );
         }

@@ -50,6 +50,8 @@ pub struct ServedNumber {
     pub display: Shared,
     pub flow: Vec<Rule>,
     pub class: Classification,
+    /// The class's tags, spelled once at compile time.
+    pub tags: Arc<[String]>,
 }
 
 pub struct Tenant {
