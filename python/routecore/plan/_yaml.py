@@ -141,8 +141,6 @@ def load_yaml(text: str) -> Document:
                 ) from None
             except TypeError as exc:  # an unhashable key: a mapping or list used as a key
                 raise YamlProblem(f"a mapping key must be a plain value ({exc})", None) from None
-        if not doc.duplicates:
-            doc.root = None  # dropped: millions of nodes for a big plan; composed again only to place errors
     return doc
 
 
@@ -217,26 +215,46 @@ class Place:
     exact: bool  # False when only a prefix of the path was found
 
 
-def find(root: Node | None, path: tuple[Any, ...]) -> Place | None:
-    """Walk `path` (keys and list indices) down the node tree, as far as it goes."""
-    if root is None:
-        return None
-    node: Node = root
-    key: Node | None = None
-    for elem in path:
-        if isinstance(node, MappingNode):
+class NodeIndex:
+    """Finds paths of keys in a node tree; each mapping's keys are indexed on first use, so placing
+    many problems in a plan with 10,000 tenants stays linear."""
+
+    def __init__(self, root: Node | None) -> None:
+        self.root = root
+        self._maps: dict[int, dict[Any, tuple[Node, Node]]] = {}
+
+    def _keys(self, node: MappingNode) -> dict[Any, tuple[Node, Node]]:
+        index = self._maps.get(id(node))
+        if index is None:
+            index = {}
             for k, v in node.value:
-                if scalar_value(k) == elem and type(scalar_value(k)) is type(elem):
-                    node, key = v, k
-                    break
+                key = scalar_value(k)
+                # the first occurrence wins for duplicates (reported on their own); bool and int
+                # keys are told apart from 1 and True by their type
+                index.setdefault((type(key), key), (k, v))
+            self._maps[id(node)] = index
+        return index
+
+    def find(self, path: tuple[Any, ...]) -> Place | None:
+        """Walk `path` (keys and list indices) down the tree, as far as it goes."""
+        if self.root is None:
+            return None
+        node: Node = self.root
+        key: Node | None = None
+        for elem in path:
+            if isinstance(node, MappingNode):
+                try:
+                    hit = self._keys(node).get((type(elem), elem))
+                except TypeError:  # an unhashable path element
+                    hit = None
+                if hit is None:
+                    return Place(node, key, exact=False)
+                key, node = hit
+            elif isinstance(node, SequenceNode) and isinstance(elem, int) and 0 <= elem < len(node.value):
+                node, key = node.value[elem], None
             else:
-                # merged keys (`<<`) are flattened into the node by the builder; anything else is absent
                 return Place(node, key, exact=False)
-        elif isinstance(node, SequenceNode) and isinstance(elem, int) and 0 <= elem < len(node.value):
-            node, key = node.value[elem], None
-        else:
-            return Place(node, key, exact=False)
-    return Place(node, key, exact=True)
+        return Place(node, key, exact=True)
 
 
 def path_of(root: Node | None, target: Node) -> tuple[Any, ...] | None:

@@ -205,6 +205,8 @@ def _analyse(
                 PlanIssue(file, again.start_mark.line + 1, format_path(data, (*loc, key)), message)
             )
     result.errors.extend(duplicates)
+    if result.doc is not None and not (raw_errors or findings.errors or findings.warnings):
+        result.doc.root = None  # millions of nodes for a big plan, and nothing to place
     if raw_errors or findings.errors or findings.warnings:
         locate = _Locator(result, data)
         seen: set[tuple[str, str]] = set()
@@ -219,6 +221,7 @@ def _analyse(
                 seen.add((issue.path, issue.message))
                 result.errors.append(issue)
         result.warnings = [locate.raw(w) for w in findings.warnings]
+        locate.release()
 
         # the plan's own problems first, in line order; then those inside list files
         def order(issue: PlanIssue) -> tuple[bool, str, int, str]:
@@ -460,27 +463,36 @@ class _Locator:
     def __init__(self, result: _Result, data: Any) -> None:
         self.result = result
         self.data = data
-        self._root: Any = None
+        self._index: _yaml.NodeIndex | None = None
         self._composed = False
 
     @property
-    def root(self) -> Any:
+    def index(self) -> _yaml.NodeIndex | None:
         if not self._composed:
             self._composed = True
             doc = self.result.doc
+            root = None
             if doc is not None and doc.root is not None:
-                self._root = doc.root
+                root = doc.root
             elif self.result.text and self.result.file != "<dict>":
-                try:
-                    self._root = _yaml.compose(self.result.text)
+                try:  # JSON is read by orjson, without nodes: compose it as YAML to place problems
+                    root = _yaml.compose(self.result.text)
                 except _yaml.YamlProblem:
-                    self._root = None
-        return self._root
+                    root = None
+            self._index = _yaml.NodeIndex(root) if root is not None else None
+        return self._index
+
+    def release(self) -> None:
+        """Drop the node tree once every problem is placed."""
+        self._index = None
+        if self.result.doc is not None:
+            self.result.doc.root = None
 
     def issue(self, loc: tuple[Any, ...], message: str, at_key: bool, value: Any = None) -> PlanIssue:
         line = None
         source_text = None
-        place = _yaml.find(self.root, loc) if self.root is not None else None
+        index = self.index
+        place = index.find(loc) if index is not None else None
         if place is not None:
             # a value in a mapping is placed on its key's line (a block value starts below it)
             node = place.key if place.key is not None else place.node

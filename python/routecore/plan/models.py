@@ -241,8 +241,13 @@ class Reject(_Model):
     reason: Text
 
 
+_ACTION_SET = frozenset(ACTION_KEYS)
+
+
 def _exactly_one_action(model: BaseModel, where: str) -> None:
-    given = [k for k in ACTION_KEYS if getattr(model, k) is not None]
+    # only the keys written can hold an action: intersecting is cheaper than reading all five
+    written = _ACTION_SET & model.model_fields_set
+    given = [k for k in ACTION_KEYS if k in written and getattr(model, k) is not None]
     if len(given) != 1:
         found = ", ".join(given) if given else "none"
         raise ValueError(f"{where} needs exactly one action of {', '.join(ACTION_KEYS)} (found {found})")
