@@ -1,0 +1,563 @@
+"""Checks that need the whole plan: names that refer to nothing, cycles, undecided flows, places,
+duplicate numbers, list files, unused definitions and holiday data.
+
+They walk the raw data (dicts and lists as read), not the pydantic model, so that they still run
+when some other part of the plan has a type error: `check` reports every problem at once. Values of
+the wrong type are skipped here; the model validation reports them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from routecore.plan import _syntax
+from routecore.plan.models import ACTION_KEYS
+from routecore.plan.places import Places, place_problem
+
+Loc = tuple[Any, ...]
+MAX_MENU_DEPTH = 3
+_MAX_FILE_ERRORS = 10
+
+
+@dataclass
+class RawIssue:
+    """A problem before it is given a file, line and printable path."""
+
+    loc: Loc
+    message: str
+    file: str | None = None  # set for problems inside a list file
+    line: int | None = None
+
+
+@dataclass
+class Findings:
+    errors: list[RawIssue] = field(default_factory=list)
+    warnings: list[RawIssue] = field(default_factory=list)
+    list_texts: dict[str, str] = field(default_factory=dict)
+    list_bytes: dict[str, bytes] = field(default_factory=dict)
+    list_sizes: dict[str, int] = field(default_factory=dict)
+
+    def error(self, loc: Loc, message: str) -> None:
+        self.errors.append(RawIssue(loc, message))
+
+    def warn(self, loc: Loc, message: str) -> None:
+        self.warnings.append(RawIssue(loc, message))
+
+
+def _d(x: Any) -> dict[Any, Any]:
+    return x if isinstance(x, dict) else {}
+
+
+def _l(x: Any) -> list[Any]:
+    return x if isinstance(x, list) else []
+
+
+def _s(x: Any) -> str | None:
+    return x if isinstance(x, str) else None
+
+
+def _unknown(kind: str, name: str, known: Iterable[Any], scope: str = "") -> str:
+    names = sorted(k for k in known if isinstance(k, str))
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if close:
+        hint = f" (did you mean {close[0]!r}?)"
+    elif not names:
+        hint = f" (no {kind} is defined{scope})"
+    elif len(names) <= 8:
+        hint = f" (defined{scope}: {', '.join(names)})"
+    else:
+        hint = ""
+    return f"unknown {kind} {name!r}{hint}"
+
+
+def check_plan_data(
+    data: dict[Any, Any],
+    *,
+    base_dir: Path,
+    places: Callable[[], Places],
+    normalize_many: Callable[[list[str]], list[str | None]] | None,
+    missing_years: Callable[[list[int]], Iterable[int]] | None,
+    today: date | None = None,
+) -> Findings:
+    """Run every whole-plan check over the raw plan `data`."""
+    out = Findings()
+    _Checker(data, out, base_dir, places, normalize_many, missing_years, today or date.today()).run()
+    return out
+
+
+class _Checker:
+    def __init__(
+        self,
+        data: dict[Any, Any],
+        out: Findings,
+        base_dir: Path,
+        places: Callable[[], Places],
+        normalize_many: Callable[[list[str]], list[str | None]] | None,
+        missing_years: Callable[[list[int]], Iterable[int]] | None,
+        today: date,
+    ) -> None:
+        self.plan = data
+        self.out = out
+        self.base_dir = base_dir
+        self._places_source = places
+        self._places: Places | None = None
+        self.normalize_many = normalize_many
+        self.missing_years = missing_years
+        self.today = today
+        self.calendars = _d(data.get("calendars"))
+        self.schedules = _d(data.get("schedules"))
+        self.lists = _d(data.get("lists"))
+        self.rates = _d(data.get("rates"))
+        self.used: dict[str, set[str]] = {"calendar": set(), "schedule": set(), "list": set(), "rates": set()}
+
+    @property
+    def places(self) -> Places:
+        if self._places is None:
+            self._places = self._places_source()
+        return self._places
+
+    def run(self) -> None:
+        self.check_calendars()
+        self.check_schedules()
+        self.check_lists()
+        for i, name in enumerate(_l(self.plan.get("blocklists"))):
+            self.ref_list(name, ("blocklists", i))
+        served: list[tuple[str, Loc, str]] = []
+        for tname, tenant in _d(self.plan.get("tenants")).items():
+            if isinstance(tenant, dict):
+                self.check_tenant(tname, tenant, served)
+        self.check_duplicates(served)
+        self.warn_unused()
+        self.check_holiday_years()
+
+    # --- references --------------------------------------------------------------------------
+
+    def ref(self, kind: str, name: Any, known: dict[Any, Any], loc: Loc, extra: Iterable[str] = ()) -> bool:
+        if not isinstance(name, str):
+            return False
+        if name in known or name in extra:
+            return True
+        self.out.error(loc, _unknown(kind, name, [*known, *extra]))
+        return False
+
+    def ref_list(self, name: Any, loc: Loc) -> None:
+        if self.ref("list", name, self.lists, loc):
+            self.used["list"].add(name)
+
+    def ref_schedule(self, name: Any, loc: Loc) -> None:
+        if self.ref("schedule", name, self.schedules, loc):
+            self.used["schedule"].add(name)
+
+    def check_place(self, entry: Any, loc: Loc) -> None:
+        if isinstance(entry, str) and entry.strip():
+            problem = place_problem(entry, self.places)
+            if problem:
+                self.out.error(loc, problem)
+
+    # --- calendars, schedules, lists -----------------------------------------------------------
+
+    def check_calendars(self) -> None:
+        cals = self.calendars
+        if "cn" in cals:
+            self.out.error(
+                ("calendars", "cn"), "`cn` is the built-in calendar: name yours otherwise and set `base: cn`"
+            )
+        for name, cal in cals.items():
+            base = _s(_d(cal).get("base"))
+            if base is None or base == "cn":
+                continue
+            if base == name:
+                self.out.error(("calendars", name, "base"), f"calendar {name!r} has itself as base")
+            elif self.ref("calendar", base, cals, ("calendars", name, "base"), extra=("cn",)):
+                self.used["calendar"].add(base)
+        reported: set[frozenset[str]] = set()
+        for start in cals:
+            chain = [start]
+            cur = start
+            while True:
+                nxt = _s(_d(cals.get(cur)).get("base"))
+                if nxt is None or nxt == "cn" or nxt not in cals or nxt == cur:
+                    break
+                if nxt in chain:
+                    cycle = chain[chain.index(nxt) :]
+                    key = frozenset(cycle)
+                    if key not in reported and len(cycle) > 1:
+                        reported.add(key)
+                        shown = " → ".join([*cycle, nxt])
+                        self.out.error(
+                            ("calendars", cycle[-1], "base"), f"calendar bases form a cycle: {shown}"
+                        )
+                    break
+                chain.append(nxt)
+                cur = nxt
+
+    def check_schedules(self) -> None:
+        for name, sch in self.schedules.items():
+            cal = _s(_d(sch).get("calendar"))
+            loc = ("schedules", name, "calendar")
+            if cal not in (None, "cn") and self.ref("calendar", cal, self.calendars, loc, extra=("cn",)):
+                self.used["calendar"].add(cal)
+
+    def check_lists(self) -> None:
+        for name, spec in self.lists.items():
+            spec = _d(spec)
+            if isinstance(spec.get("numbers"), list):
+                self.out.list_sizes[name] = len(spec["numbers"])
+            elif isinstance(spec.get("patterns"), list):
+                self.out.list_sizes[name] = len(spec["patterns"])
+            elif isinstance(spec.get("file"), str) and spec["file"].strip():
+                self.read_list_file(name, spec["file"])
+            else:
+                continue
+            if self.out.list_sizes.get(name) == 0:
+                self.out.warn(("lists", name), f"list {name!r} is empty")
+
+    def read_list_file(self, name: str, file: str) -> None:
+        loc = ("lists", name, "file")
+        path = Path(file)
+        if not path.is_absolute():
+            path = self.base_dir / path
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            self.out.error(loc, f"list file not found: {path}")
+            return
+        except IsADirectoryError:
+            self.out.error(loc, f"list file is a directory: {path}")
+            return
+        except OSError as exc:
+            self.out.error(loc, f"cannot read list file {path}: {exc.strerror or exc}")
+            return
+        try:
+            text = blob.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            self.out.error(loc, f"list file {path} is not UTF-8 text (byte {exc.start})")
+            return
+        self.out.list_bytes[name] = blob
+        self.out.list_texts[name] = text
+        count = 0
+        bad = 0
+        for lineno, raw in enumerate(text.splitlines(), start=1):
+            entry = raw.split("#", 1)[0].strip()
+            if not entry:
+                continue
+            count += 1
+            problem = _syntax.number_problem(entry)
+            if problem:
+                bad += 1
+                if bad <= _MAX_FILE_ERRORS:
+                    self.out.errors.append(
+                        RawIssue(
+                            loc, f"list {name!r}: {entry!r} is not a number: {problem}", str(path), lineno
+                        )
+                    )
+        if bad > _MAX_FILE_ERRORS:
+            self.out.errors.append(
+                RawIssue(
+                    loc,
+                    f"list {name!r}: {bad - _MAX_FILE_ERRORS} more lines are not numbers",
+                    str(path),
+                    None,
+                )
+            )
+        self.out.list_sizes[name] = count
+
+    # --- tenants ------------------------------------------------------------------------------
+
+    def check_tenant(self, tname: Any, tenant: dict[Any, Any], served: list[tuple[str, Loc, str]]) -> None:
+        base: Loc = ("tenants", tname)
+        groups = _d(tenant.get("groups"))
+        menus = _d(tenant.get("menus"))
+        scope = f" in tenant {tname!r}"
+        used_groups: set[str] = set()
+        used_menus: set[str] = set()
+
+        def action(act: Any, loc: Loc) -> None:
+            act = _d(act)
+            if "forward" in act and self._ref_scoped(
+                "group", act["forward"], groups, (*loc, "forward"), scope
+            ):
+                used_groups.add(act["forward"])
+            if "menu" in act and self._ref_scoped("menu", act["menu"], menus, (*loc, "menu"), scope):
+                used_menus.add(act["menu"])
+
+        for key in ("blocklists", "allowlists"):
+            for i, name in enumerate(_l(tenant.get(key))):
+                self.ref_list(name, (*base, key, i))
+        rates = _s(_d(tenant.get("package")).get("rates"))
+        if rates is not None and self.ref("rate table", rates, self.rates, (*base, "package", "rates")):
+            self.used["rates"].add(rates)
+
+        for gname, group in groups.items():
+            group = _d(group)
+            gloc = (*base, "groups", gname)
+            strategy = group.get("strategy", "sequential")
+            for i, target in enumerate(_l(group.get("targets"))):
+                target = _d(target)
+                if "schedule" in target:
+                    self.ref_schedule(target["schedule"], (*gloc, "targets", i, "schedule"))
+                regions = _l(target.get("regions"))
+                for j, entry in enumerate(regions):
+                    self.check_place(entry, (*gloc, "targets", i, "regions", j))
+                if regions and strategy != "region":
+                    self.out.warn(
+                        (*gloc, "targets", i, "regions"),
+                        f"regions are only used by the region strategy (this group is {strategy})",
+                    )
+            if "overflow" in group:
+                action(group["overflow"], (*gloc, "overflow"))
+        self.check_overflow_cycles(base, groups)
+
+        for mname, menu in menus.items():
+            menu = _d(menu)
+            mloc = (*base, "menus", mname)
+            for key, act in _d(menu.get("options")).items():
+                action(act, (*mloc, "options", key))
+            for key in ("invalid", "timeout"):
+                if key in menu:
+                    action(menu[key], (*mloc, key))
+        self.check_menu_graph(base, menus)
+
+        for number, spec in _d(tenant.get("numbers")).items():
+            nloc = (*base, "numbers", number)
+            if isinstance(number, str):
+                served.append((number, nloc, str(tname)))
+            flow = _l(_d(spec).get("flow"))
+            self.check_flow(flow, (*nloc, "flow"), action)
+        if not _d(tenant.get("numbers")):
+            self.out.warn((*base,), f"tenant {tname!r} serves no number")
+
+        for gname in groups:
+            if isinstance(gname, str) and gname not in used_groups:
+                self.out.warn((*base, "groups", gname), f"group {gname!r} is never used")
+        for mname in menus:
+            if isinstance(mname, str) and mname not in used_menus:
+                self.out.warn((*base, "menus", mname), f"menu {mname!r} is never used")
+
+    def _ref_scoped(self, kind: str, name: Any, known: dict[Any, Any], loc: Loc, scope: str) -> bool:
+        if not isinstance(name, str):
+            return False
+        if name in known:
+            return True
+        self.out.error(loc, _unknown(kind, name, known, scope))
+        return False
+
+    def check_flow(self, flow: list[Any], loc: Loc, action: Callable[[Any, Loc], None]) -> None:
+        ids: dict[str, int] = {}
+        always_at: int | None = None
+        for i, rule in enumerate(flow):
+            if not isinstance(rule, dict):
+                continue
+            rloc = (*loc, i)
+            rid = rule.get("id", f"r{i + 1}")
+            if isinstance(rid, str):
+                if rid in ids:
+                    self.out.error(
+                        (*rloc, "id") if "id" in rule else rloc,
+                        f"rule id {rid!r} is already used by rule {ids[rid] + 1}",
+                    )
+                else:
+                    ids[rid] = i
+            when = rule.get("when")
+            if isinstance(when, dict):
+                self.check_conditions(when, (*rloc, "when"))
+            if always_at is not None:
+                self.out.warn(
+                    rloc,
+                    f"rule {i + 1} can never be reached: rule {always_at + 1} has no `when` and always holds",
+                )
+            elif when is None:
+                always_at = i
+            action({k: v for k, v in rule.items() if k in ACTION_KEYS}, rloc)
+        if flow and always_at is None:
+            last = len(flow) - 1
+            self.out.error(
+                (*loc, last),
+                "the flow can leave a call undecided: every rule has a `when`; "
+                "end it with a rule without `when` (it always holds)",
+            )
+
+    def check_conditions(self, when: dict[Any, Any], loc: Loc) -> None:
+        for key in ("schedule", "not_schedule"):
+            if key in when:
+                self.ref_schedule(when[key], (*loc, key))
+        lists = when.get("caller_list")
+        if isinstance(lists, str):
+            self.ref_list(lists, (*loc, "caller_list"))
+        else:
+            for i, name in enumerate(_l(lists)):
+                self.ref_list(name, (*loc, "caller_list", i))
+        for i, entry in enumerate(_l(when.get("caller_region"))):
+            self.check_place(entry, (*loc, "caller_region", i))
+
+    def check_overflow_cycles(self, base: Loc, groups: dict[Any, Any]) -> None:
+        nxt: dict[str, str] = {}
+        for gname, group in groups.items():
+            target = _s(_d(_d(group).get("overflow")).get("forward"))
+            if isinstance(gname, str) and target is not None and target in groups:
+                nxt[gname] = target
+        reported: set[frozenset[str]] = set()
+        for start in nxt:
+            chain = [start]
+            cur = start
+            while cur in nxt:
+                cur = nxt[cur]
+                if cur in chain:
+                    cycle = chain[chain.index(cur) :]
+                    key = frozenset(cycle)
+                    if key not in reported:
+                        reported.add(key)
+                        shown = " → ".join([*cycle, cur])
+                        self.out.error(
+                            (*base, "groups", cycle[-1], "overflow", "forward"),
+                            f"overflow cycle between groups: {shown}",
+                        )
+                    break
+                chain.append(cur)
+
+    def check_menu_graph(self, base: Loc, menus: dict[Any, Any]) -> None:
+        edges: dict[str, list[tuple[str, Loc]]] = {}
+        for mname, menu in menus.items():
+            if not isinstance(mname, str):
+                continue
+            menu = _d(menu)
+            out: list[tuple[str, Loc]] = []
+            acts = [((*base, "menus", mname, "options", k), a) for k, a in _d(menu.get("options")).items()]
+            acts += [((*base, "menus", mname, k), menu[k]) for k in ("invalid", "timeout") if k in menu]
+            for loc, act in acts:
+                sub = _s(_d(act).get("menu"))
+                if sub is not None and sub in menus:
+                    out.append((sub, (*loc, "menu")))
+            edges[mname] = out
+
+        # cycles (a menu that can reach itself), each reported once
+        state: dict[str, int] = {}
+        reported: set[frozenset[str]] = set()
+        stack: list[str] = []
+
+        def visit(m: str) -> None:
+            state[m] = 1
+            stack.append(m)
+            for sub, loc in edges.get(m, []):
+                if state.get(sub) == 1:
+                    cycle = stack[stack.index(sub) :]
+                    key = frozenset(cycle)
+                    if key not in reported:
+                        reported.add(key)
+                        shown = " → ".join([*cycle, sub])
+                        self.out.error(loc, f"menu cycle: {shown}")
+                elif sub not in state:
+                    visit(sub)
+            stack.pop()
+            state[m] = 2
+
+        for m in edges:
+            if m not in state:
+                visit(m)
+
+        # depth: the longest chain from a menu no other menu leads to
+        children = {s for outs in edges.values() for s, _ in outs}
+        deep_reported: set[str] = set()
+
+        def walk(m: str, chain: list[str]) -> None:
+            for sub, loc in edges.get(m, []):
+                if sub in chain:
+                    continue  # a cycle, reported above
+                if len(chain) + 1 > MAX_MENU_DEPTH:
+                    if sub not in deep_reported:
+                        deep_reported.add(sub)
+                        shown = " → ".join([*chain, sub])
+                        self.out.error(
+                            loc,
+                            f"menu {sub!r} would be level {len(chain) + 1} ({shown}): "
+                            f"menus nest at most {MAX_MENU_DEPTH} levels",
+                        )
+                    continue
+                walk(sub, [*chain, sub])
+
+        for m in edges:
+            if m not in children:
+                walk(m, [m])
+
+    # --- whole plan ---------------------------------------------------------------------------
+
+    def check_duplicates(self, served: list[tuple[str, Loc, str]]) -> None:
+        if not served:
+            return
+        texts = [n for n, _, _ in served]
+        normal: list[str | None] | None = None
+        if self.normalize_many is not None:
+            try:
+                normal = self.normalize_many(texts)
+            except Exception:  # tables not loaded yet (NotReadyError): compare a simpler form
+                normal = None
+        if normal is None:
+            normal = [_syntax.rough_national(t) for t in texts]
+        seen: dict[str, tuple[str, str]] = {}
+        for (text, loc, tname), norm in zip(served, normal, strict=True):
+            if norm is None:
+                if _syntax.number_problem(text) is None:  # a format error is reported by the model
+                    self.out.error(loc, f"{text!r} is not a number routecore can serve")
+                continue
+            if norm in seen:
+                other_text, other_tenant = seen[norm]
+                self.out.error(
+                    loc,
+                    f"number {text!r} ({norm}) is already served by tenant {other_tenant!r} "
+                    f"as {other_text!r}: a number belongs to one flow",
+                )
+            else:
+                seen[norm] = (text, tname)
+
+    def warn_unused(self) -> None:
+        for kind, defined, key in (
+            ("calendar", self.calendars, "calendars"),
+            ("schedule", self.schedules, "schedules"),
+            ("list", self.lists, "lists"),
+            ("rates", self.rates, "rates"),
+        ):
+            for name in defined:
+                if not isinstance(name, str) or name in self.used[kind]:
+                    continue
+                if kind == "calendar" and name == "cn":
+                    continue  # already an error: `cn` is built in
+                if kind == "rates" and name == "default":
+                    continue
+                what = "rate table" if kind == "rates" else kind
+                self.out.warn((key, name), f"{what} {name!r} is never used")
+
+    def check_holiday_years(self) -> None:
+        uses_calendar = any(_s(_d(s).get("calendar")) is not None for s in self.schedules.values())
+        if not uses_calendar or self.missing_years is None:
+            return
+        years = {self.today.year, self.today.year + 1}
+        for cal in self.calendars.values():
+            for key in ("closed", "open"):
+                years.update(d.year for d in _l(_d(cal).get(key)) if isinstance(d, date))
+        try:
+            missing = sorted(set(self.missing_years(sorted(years))))
+        except Exception as exc:  # the calendar module is another helper's; never fail a check on it
+            self.out.warn(("schedules",), f"could not ask the holiday data which years it covers: {exc}")
+            return
+        if missing:
+            shown = ", ".join(str(y) for y in missing)
+            self.out.warn(
+                ("schedules",),
+                f"no official holiday data for {shown}: the cn calendar treats those years as plain weeks",
+            )
+
+
+def default_missing_years() -> Callable[[list[int]], Iterable[int]] | None:
+    """`routecore.calendar.missing_years` when that module exists (written by another helper)."""
+    try:
+        module = importlib.import_module("routecore.calendar")
+    except ImportError:
+        return None
+    fn = getattr(module, "missing_years", None)
+    return fn if callable(fn) else None

@@ -1,0 +1,439 @@
+"""The plan loader and checker (python/routecore/plan/): acceptance plan, one fixture per class of
+error (each fixture states the line, path and message it must produce), YAML/JSON equivalence, the
+engine JSON, the committed JSON Schema, and the load time of a 10,000-tenant plan."""
+
+from __future__ import annotations
+
+import gc
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import routecore
+import yaml
+from rich.console import Console
+from routecore.plan import (
+    SCHEMA_PATH,
+    _syntax,
+    check_plan,
+    load_plan,
+    loader,
+    plan_json_schema_text,
+    render_report,
+    synthetic_plan_text,
+)
+
+PLANS = Path(__file__).resolve().parent / "plans"
+BAD = sorted(PLANS.glob("bad_*.yaml"))
+
+
+def _expectations(path: Path, tag: str) -> list[tuple[int, str, str]]:
+    """`# expect: LINE | PATH | MESSAGE` header lines of a fixture."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        m = re.match(rf"# {tag}: (\d+) \| (.*?) \| (.*)$", line)
+        if m:
+            out.append((int(m.group(1)), m.group(2).strip(), m.group(3).strip()))
+    return out
+
+
+@pytest.fixture(scope="module")
+def acceptance(spec_dir: Path) -> Path:
+    return spec_dir / "acceptance" / "plan.yaml"
+
+
+def _no_holiday_warnings(issues: list[loader.PlanIssue]) -> list[loader.PlanIssue]:
+    # the holiday data module (another helper's) may warn about years; nothing else is expected
+    return [w for w in issues if "holiday data" not in w.message]
+
+
+# --- the acceptance plan ---------------------------------------------------------------------------
+
+
+def test_acceptance_plan_loads_clean(acceptance: Path) -> None:
+    plan = load_plan(acceptance)
+    assert _no_holiday_warnings(plan.warnings) == []
+    assert plan.source == acceptance
+    assert plan.base_dir == acceptance.parent.resolve()
+    assert plan.list_texts["fraud"] == (acceptance.parent / "lists" / "fraud.txt").read_text(encoding="utf-8")
+    assert plan.list_sizes["clinic_vip"] == 2
+    assert re.fullmatch(r"[0-9a-f]{16}", plan.checksum)
+    m = plan.model
+    assert sorted(m.tenants) == ["clinic", "school", "shop"]
+    doctors = m.tenants["clinic"].groups["doctors"]
+    assert [t.ring_seconds for t in doctors.targets] == [20, 20, 20]  # default
+    assert [t.weight for t in doctors.targets] == [1, 1, 1]
+    assert doctors.max_call_seconds == 14400
+    assert m.seed == 0
+    report = check_plan(acceptance)
+    assert report.ok
+    assert report.summary is not None
+    assert (report.summary.tenants, report.summary.numbers) == (3, 4)
+    assert report.summary.checksum == plan.checksum
+
+
+def test_checksum_covers_list_files(tmp_path: Path) -> None:
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "fraud.txt").write_text("13900000000\n", encoding="utf-8")
+    text = (
+        (PLANS / "good_minimal.yaml")
+        .read_text(encoding="utf-8")
+        .replace("version: 1", "version: 1\nlists:\n  fraud: {file: lists/fraud.txt}\nblocklists: [fraud]")
+    )
+    (tmp_path / "plan.yaml").write_text(text, encoding="utf-8")
+    first = load_plan(tmp_path / "plan.yaml").checksum
+    assert load_plan(tmp_path / "plan.yaml").checksum == first
+    (tmp_path / "lists" / "fraud.txt").write_text("13900000001\n", encoding="utf-8")
+    assert load_plan(tmp_path / "plan.yaml").checksum != first
+
+
+# --- one fixture per class of error ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fixture", BAD, ids=lambda p: p.stem)
+def test_bad_fixture_reports_line_path_message(fixture: Path) -> None:
+    expected = _expectations(fixture, "expect")
+    expected_files = [
+        (PLANS / f, int(line), path, msg)
+        for f, line, path, msg in (
+            [p.strip() for p in m.group(1).split("|")]
+            for m in re.finditer(r"^# expect-file: (.*)$", fixture.read_text(encoding="utf-8"), re.M)
+        )
+    ]
+    assert expected, f"{fixture.name} states no expectation"
+    report = check_plan(fixture)
+    assert not report.ok
+    in_plan = [e for e in report.errors if e.file == str(fixture)]
+    for line, path, message in expected:
+        hits = [e for e in in_plan if e.line == line and e.path == path and message in e.message]
+        assert hits, f"no error at line {line} {path!r} with {message!r}; got:\n" + "\n".join(
+            map(str, in_plan)
+        )
+    for file, line, path, message in expected_files:
+        hits = [
+            e for e in report.errors if Path(e.file) == file.resolve() and e.line == line and e.path == path
+        ]
+        assert hits and message in hits[0].message, "\n".join(map(str, report.errors))
+    # nothing else is reported: every error is stated by the fixture
+    assert len(report.errors) == len(expected) + len(expected_files), "\n".join(map(str, report.errors))
+
+    with pytest.raises(routecore.PlanError) as info:
+        load_plan(fixture)
+    err = info.value
+    assert err.errors == report.errors  # type: ignore[attr-defined]
+    assert err.file == str(fixture)  # type: ignore[attr-defined]
+    for issue in report.errors:
+        assert str(issue) in str(err)
+
+
+def test_many_errors_reported_at_once() -> None:
+    fixture = PLANS / "bad_references.yaml"
+    with pytest.raises(routecore.PlanError) as info:
+        load_plan(fixture)
+    message = str(info.value)
+    assert message.startswith(f"{fixture}: 6 errors in the plan")
+    assert len(info.value.errors) == 6  # type: ignore[attr-defined]
+    # type errors and whole-plan errors come together: the model failing does not stop the checks
+    text = (
+        (PLANS / "bad_undecided_flow.yaml")
+        .read_text(encoding="utf-8")
+        .replace('{number: "13800000010"}', '{number: "13800000010", ring_seconds: "20"}')
+    )
+    report = check_plan(text)
+    assert {e.path for e in report.errors} == {
+        "tenants.t.groups.desk.targets[0].ring_seconds",
+        "tenants.t.numbers.4001234567.flow[1]",
+    }
+    assert all(e.file == "<text>" and e.line is not None for e in report.errors)
+
+
+def test_warnings_do_not_refuse_the_plan() -> None:
+    fixture = PLANS / "warn_plan.yaml"
+    plan = load_plan(fixture)
+    got = {(w.line, w.path) for w in _no_holiday_warnings(plan.warnings)}
+    want = {(line, path) for line, path, _ in _expectations(fixture, "warn")}
+    assert got == want
+    for line, path, message in _expectations(fixture, "warn"):
+        assert any(w.line == line and w.path == path and message in w.message for w in plan.warnings)
+
+
+def test_missing_holiday_years_warn(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[list[int]] = []
+
+    def missing_years(years: list[int]) -> list[int]:
+        asked.append(years)
+        return [y for y in years if y >= 2090]
+
+    monkeypatch.setattr(loader, "default_missing_years", lambda: missing_years)
+    text = (
+        (PLANS / "good_minimal.yaml")
+        .read_text(encoding="utf-8")
+        .replace(
+            "version: 1",
+            "version: 1\ncalendars:\n  c: {base: cn, closed: [2091-01-02]}\n"
+            'schedules:\n  office: {calendar: c, hours: {all: ["09:00-18:00"]}}',
+        )
+        .replace('{number: "13800000010"}', '{number: "13800000010", schedule: office}')
+    )
+    plan = load_plan(text)
+    assert 2091 in asked[0]
+    assert [w.message for w in plan.warnings if "holiday" in w.message] == [
+        "no official holiday data for 2091: the cn calendar treats those years as plain weeks"
+    ]
+
+
+def test_known_places_are_injectable() -> None:
+    text = (PLANS / "bad_places.yaml").read_text(encoding="utf-8")
+    places = {"广东": ["深圳", "广州"], "广西": ["南宁"], "新疆": ["乌鲁木齐"], "北京": ["北京"]}
+    report = check_plan(text, known_places=places)
+    assert [e.message for e in report.errors] == [
+        "unknown place '广东省' (did you mean '广东'?)",
+        "unknown place '广西/深圳' (did you mean '广东/深圳'?)",
+        "unknown place '深圳' (did you mean '广东/深圳'?)",
+        "unknown place '新彊' (did you mean '新疆'?)",
+    ]
+    # a callable is asked only when a place is checked
+    calls = []
+    load_plan(PLANS / "good_minimal.yaml", known_places=lambda: calls.append(1) or places)
+    assert calls == []
+
+
+def test_not_a_plan() -> None:
+    for source, message in (
+        (b"", "not an empty document"),
+        ("[1, 2]", "not a list"),
+        ("x: [", "not valid YAML"),
+    ):
+        with pytest.raises(routecore.PlanError) as info:
+            load_plan(source)
+        assert message.split()[-1] in str(info.value)
+    with pytest.raises(TypeError):
+        load_plan(42)  # type: ignore[arg-type]
+
+
+# --- YAML, JSON and dicts ----------------------------------------------------------------------------
+
+
+def _as_json(path: Path) -> str:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return json.dumps(data, default=str, ensure_ascii=False, indent=1)
+
+
+def test_yaml_and_json_are_equivalent(acceptance: Path, tmp_path: Path) -> None:
+    from_yaml = load_plan(acceptance)
+    json_file = tmp_path / "plan.json"
+    json_file.write_text(_as_json(acceptance), encoding="utf-8")
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "fraud.txt").write_bytes((acceptance.parent / "lists" / "fraud.txt").read_bytes())
+    from_json = load_plan(json_file)
+    assert from_json.model == from_yaml.model
+    assert from_json.to_engine_json() == from_yaml.to_engine_json()
+    as_dict = load_plan(yaml.safe_load(acceptance.read_text(encoding="utf-8")), path=acceptance)
+    assert as_dict.model == from_yaml.model
+    assert as_dict.list_texts == from_yaml.list_texts
+
+
+def test_json_errors_have_lines(tmp_path: Path) -> None:
+    bad = PLANS / "bad_group_values.yaml"
+    as_json = tmp_path / "bad.json"
+    as_json.write_text(_as_json(bad), encoding="utf-8")
+    yaml_paths = {e.path: e.message for e in check_plan(bad).errors}
+    report = check_plan(as_json)
+    assert {e.path: e.message for e in report.errors} == yaml_paths
+    lines = as_json.read_text(encoding="utf-8").splitlines()
+    for e in report.errors:
+        assert e.line is not None
+        leaf = e.path.rsplit(".", 1)[-1].split("[")[0]
+        assert leaf in lines[e.line - 1] or "{" in lines[e.line - 1], (e, lines[e.line - 1])
+
+
+def test_dict_source_reports_paths_without_lines() -> None:
+    report = check_plan(
+        {"version": 1, "tenants": {"t": {"numbers": {"4001234567": {"flow": [{"forward": "x"}]}}}}}
+    )
+    assert [(e.file, e.line, e.path) for e in report.errors] == [
+        ("<dict>", None, "tenants.t.numbers.4001234567.flow[0].forward")
+    ]
+
+
+# --- the engine JSON -------------------------------------------------------------------------------
+
+
+def test_engine_json_shape(acceptance: Path) -> None:
+    out = orjson.loads(load_plan(acceptance).to_engine_json())
+    assert list(out) == [
+        "version",
+        "timezone",
+        "gateway",
+        "seed",
+        "calendars",
+        "schedules",
+        "lists",
+        "blocklists",
+        "rates",
+        "tenants",
+    ]
+    assert out["schedules"]["evening"] == {
+        "calendar": None,
+        "timezone": None,
+        "hours": {"workday": None, "sat": None, "sun": None, "holiday": None, "all": ["18:00-22:00"]},
+    }
+    assert out["lists"]["clinic_vip"] == {
+        "file": None,
+        "numbers": ["13800000001", "0755 8600 0001"],
+        "patterns": None,
+        "reason": "blocked",
+    }
+    clinic = out["tenants"]["clinic"]
+    assert clinic["display"] == {"name": "康宁诊所", "tag": "预约挂号", "certified_until": "2027-06-30"}
+    assert clinic["tags"] == [{"tag": "国庆门诊", "from": "2026-10-01", "until": "2026-10-07"}]
+    assert clinic["groups"]["doctors"]["targets"][0] == {
+        "number": "13800000020",
+        "uri": None,
+        "ring_seconds": 20,
+        "weight": 1,
+        "max_calls": None,
+        "schedule": None,
+        "regions": [],
+    }
+    assert clinic["groups"]["desk"]["overflow"] == {"voicemail": "clinic_box"}
+    assert clinic["groups"]["doctors"]["overflow"] is None
+    assert clinic["groups"]["doctors"]["max_call_seconds"] == 14400
+    assert clinic["groups"]["doctors"]["max_targets"] is None
+    assert clinic["menus"]["main"]["options"]["3"] == {"menu": "info"}
+    flow = clinic["numbers"]["4001234567"]["flow"]
+    assert flow[0]["when"]["caller_list"] == ["clinic_vip"]  # a single name becomes a list
+    assert flow[2] == {"id": "closed", "when": None, "announce": "clinic_closed"}
+    shop_flow = out["tenants"]["shop"]["numbers"]["4008888888"]["flow"]
+    assert shop_flow[0]["reject"] == {"code": 603, "reason": "anonymous"}
+    assert shop_flow[1]["when"]["dates"] == {"from": "2026-11-01", "until": "2026-11-12"}
+    assert out["tenants"]["shop"]["limits"] == {"per_caller": None}
+
+
+def test_default_rule_ids() -> None:
+    text = (
+        (PLANS / "good_minimal.yaml")
+        .read_text(encoding="utf-8")
+        .replace(
+            "- {forward: desk}",
+            "- {when: {caller_kind: [anonymous]}, announce: a}\n          - {forward: desk}",
+        )
+    )
+    flow = load_plan(text).model.tenants["t"].numbers["4001234567"].flow
+    assert [r.id for r in flow] == ["r1", "r2"]
+
+
+# --- syntax checks ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "13800138000",
+        "138 0013 8000",
+        "138-0013-8000",
+        "+8613800138000",
+        "008613800138000",
+        "+86 138 0013 8000",
+        "tel:+86-138-0013-8000",
+        "sip:13800138000@10.0.0.1;user=phone",
+        "(010) 1234-5678",
+        "110",
+    ],
+)
+def test_accepted_number_forms(number: str) -> None:
+    assert _syntax.number_problem(number) is None
+
+
+@pytest.mark.parametrize(
+    ("number", "reason"),
+    [
+        ("138x", "'x' at character 4"),
+        ("+86+138", "a second '+' at character 4"),
+        ("12", "only 2 digit(s)"),
+        ("1" * 21, "21 digits"),
+        ("sip:sales@host", "not a number"),
+        ("", "empty number"),
+    ],
+)
+def test_refused_number_forms(number: str, reason: str) -> None:
+    problem = _syntax.number_problem(number)
+    assert problem is not None and reason in problem
+
+
+@pytest.mark.parametrize(
+    "pattern", ["_1380013XXXX", "_170XXXXXXXX", "_NXXNXXXXXX", "_1[3-9]X.", "_[137]!", "0755", "_*#9"]
+)
+def test_valid_patterns(pattern: str) -> None:
+    assert _syntax.pattern_problem(pattern) is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "where"),
+    [
+        ("_", "empty pattern"),
+        ("_1.3", "character 3 '.'"),
+        ("_1[", "character 3 '['"),
+        ("_1[]", "empty set"),
+        ("_1[9-3]", "must go upwards"),
+        ("_1]", "character 3 ']'"),
+        ("_1Y", "character 3 'Y'"),
+        ("07x", "character 3 'x'"),
+    ],
+)
+def test_invalid_patterns(pattern: str, where: str) -> None:
+    problem = _syntax.pattern_problem(pattern)
+    assert problem is not None and where in problem
+
+
+def test_hour_ranges() -> None:
+    assert _syntax.parse_range("00:00-24:00") == (0, 1440)
+    assert _syntax.parse_range("13:30-18:00") == (810, 1080)
+    for bad in ("24:00-24:00", "10:00-10:00", "09:60-10:00", "9:00-10:00", "10:00-24:30"):
+        assert isinstance(_syntax.parse_range(bad), str)
+
+
+# --- schema, report, speed -------------------------------------------------------------------------
+
+
+def test_committed_schema_is_fresh() -> None:
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == plan_json_schema_text(), (
+        "regenerate with: python -m routecore.plan schema"
+    )
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert schema["additionalProperties"] is False
+    assert schema["required"] == ["version"]
+    target = schema["$defs"]["Target"]["properties"]
+    assert target["ring_seconds"]["default"] == 20 and target["weight"]["minimum"] == 0
+
+
+def test_render_report() -> None:
+    console = Console(record=True, width=200)
+    render_report(check_plan(PLANS / "bad_top.yaml"), console)
+    out = console.export_text()
+    assert "bad_top.yaml:5" in out and "timezone" in out and "3 errors" in out
+    console = Console(record=True, width=200)
+    render_report(check_plan(PLANS / "good_minimal.yaml"), console)
+    assert "ok: no errors" in console.export_text()
+
+
+def test_big_plan_load_time() -> None:
+    text = synthetic_plan_text(tenants=10_000, numbers_per_tenant=2)
+    was = gc.isenabled()
+    wall, cpu = time.perf_counter(), time.process_time()
+    plan = load_plan(text)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    assert gc.isenabled() == was
+    assert len(plan.model.tenants) == 10_000
+    assert sum(len(t.numbers) for t in plan.model.tenants.values()) == 20_000
+    t = time.perf_counter()
+    plan.to_engine_json()
+    dump = time.perf_counter() - t
+    print(
+        f"\n10,000 tenants / 20,000 numbers ({len(text) / 1e6:.1f} MB YAML): "
+        f"load+validate {wall:.2f} s wall, {cpu:.2f} s CPU; to_engine_json {dump:.2f} s"
+    )
