@@ -33,7 +33,7 @@ def demo_plan_text() -> str:
 
 
 def _compile_args(loaded: LoadedPlan) -> tuple[bytes, dict[str, str], list[tuple[dt.date, str]], str]:
-    return loaded.to_engine_json(), dict(loaded.list_texts), _cn_days(), loaded.version
+    return loaded.to_engine_json(), dict(loaded.list_texts), _cn_days(), loaded.checksum
 
 
 class Engine(_CoreEngine):
@@ -59,12 +59,12 @@ class Engine(_CoreEngine):
     @classmethod
     def from_text(cls, text: str, *, base_dir: str | Path | None = None, name: str = "<text>") -> Engine:
         """Load a plan from YAML or JSON text; list files are relative to `base_dir`."""
-        return cls.from_loaded(load_plan(text, base_dir=base_dir, name=name))
+        return cls.from_loaded(load_plan(text, path=Path(base_dir or ".") / name))
 
     @classmethod
     def from_dict(cls, plan: dict[str, Any], *, base_dir: str | Path | None = None) -> Engine:
         """Load a plan given as a dict (the parsed YAML/JSON document)."""
-        return cls.from_loaded(load_plan(plan, base_dir=base_dir))
+        return cls.from_loaded(load_plan(plan, path=Path(base_dir or ".") / "<dict>"))
 
     @classmethod
     def demo(cls) -> Engine:
@@ -86,4 +86,4 @@ class Engine(_CoreEngine):
         loaded = source if isinstance(source, LoadedPlan) else load_plan(source)
         self._reload(*_compile_args(loaded))
         self.loaded = loaded
-        return loaded.version
+        return loaded.checksum

@@ -149,7 +149,7 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
         });
         let mut hours: [Option<Vec<(u16, u16)>>; 4] = [None, None, None, None];
         let mut all = None;
-        for (key, ranges) in &s.hours {
+        for (key, ranges) in s.hours.iter().filter_map(|(k, r)| r.as_ref().map(|r| (k, r))) {
             let mut parsed = Vec::new();
             for r in ranges {
                 match parse_range(r) {

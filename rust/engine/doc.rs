@@ -51,8 +51,9 @@ pub struct ScheduleDoc {
     pub calendar: Option<String>,
     #[serde(default)]
     pub timezone: Option<String>,
+    /// Day type → ranges; `None` when the key was not written (`[]` means closed).
     #[serde(default)]
-    pub hours: BTreeMap<String, Vec<String>>,
+    pub hours: BTreeMap<String, Option<Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
