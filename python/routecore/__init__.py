@@ -4,7 +4,7 @@ The Rust core (`routecore._routecore`) does normalisation, region lookup, lists,
 dial patterns and the decision; this package loads data and plans, and serves.
 """
 
-from routecore._routecore import kind, normalize, normalize_many
+from routecore._routecore import NumberList, kind, normalize, normalize_many
 from routecore.exceptions import (
     InvalidArgumentError,
     InvalidNumberError,
@@ -22,6 +22,7 @@ __all__ = [
     "ListError",
     "NotFoundError",
     "NotReadyError",
+    "NumberList",
     "PatternError",
     "PlanError",
     "RoutecoreError",

@@ -1,7 +1,8 @@
-//! The PyO3 binding layer: the only place that knows about Python. One file per concept;
+//! The `PyO3` binding layer: the only place that knows about Python. One file per concept;
 //! `error` is the one place where core errors become Python exceptions.
 
 mod error;
+mod lists;
 mod numbers;
 
 use pyo3::prelude::*;
@@ -9,5 +10,6 @@ use pyo3::prelude::*;
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     error::register(m)?;
     numbers::register(m)?;
+    lists::register(m)?;
     Ok(())
 }
