@@ -7,20 +7,22 @@
 //! digits) in three parts:
 //!
 //! - a [`BlockedBloom`] filter, the fast "not listed" answer (one cache line);
-//! - the **base**: every key of the bulk load in one flat array, grouped by a
-//!   bucket derived from the key's hash (about 8 keys a bucket) and ascending within
-//!   a bucket, with a `u32` offset per bucket. A confirmation reads one offset pair
-//!   and one short run of keys (a binary search over a handful), instead of the
-//!   ~24 scattered probes of a binary search over millions; hashing the bucket
-//!   also keeps buckets even when the numbers cluster (one segment, one area code);
+//! - the **base**: the hash of every key of the bulk load (the hash is a
+//!   bijection, so it stands for the key) in one sorted array with gaps, each
+//!   hash at or just after the slot proportional to its value (hashes are
+//!   uniform). Confirming a "maybe" goes straight to that slot and scans a few
+//!   places, usually within one cache line: two memory accesses in all for a
+//!   listed number, instead of the ~24 scattered probes of a binary search over
+//!   millions of keys, and no index to read in between. Hashing keeps the slots
+//!   evenly filled however the numbers cluster (one segment, one area code);
 //! - an **overlay** for live changes: keys added since the bulk load, keys of the
 //!   base removed since, and the rare numbers with no key (20 digits), behind a
 //!   `RwLock`.
 //!
 //! Every "maybe" of the filter is confirmed exactly, so a false positive never
 //! reaches a decision: a caller is listed only if its key is in the base and not
-//! removed, or added. Memory is 8 bytes a key, plus about 1.4 (filter at 1 %) and
-//! 0.5 (offsets), under 10 bytes a number.
+//! removed, or added. Memory is 8 bytes a key at 88 % load (9.1) plus about 1.3
+//! for the filter at 1 %: about 10.4 bytes a number.
 //!
 //! # Concurrency
 //!
@@ -54,8 +56,8 @@ use crate::number::{self, CountryCodes, Digits, Kind, Number, MAX_DIGITS};
 
 /// The default target false-positive rate of a list's filter.
 pub const DEFAULT_FP_RATE: f64 = 0.01;
-/// Mean keys per base bucket: 0.5 byte of offsets a key, one short run to search.
-const KEYS_PER_BUCKET: usize = 8;
+/// Share of the base's slots in use: 8 / 0.88 = 9.1 bytes a number, scans of a few slots.
+const LOAD: f64 = 0.88;
 /// Live adds below this never trigger an automatic compaction.
 const AUTO_COMPACT_MIN: usize = 4096;
 
@@ -127,66 +129,123 @@ fn listable(number: Number, input: &str) -> Result<Number, NumberError> {
     Ok(number)
 }
 
-/// The bulk part: filter, keys grouped by hash bucket, bucket offsets.
+/// The national form of an input that is plain ASCII digits with no country code
+/// to strip, which is most lookups; `None` sends the input to the full normaliser.
+/// Per `numbers.md`, a digit string changes only when it starts with the country
+/// code `0086` or `86` (other `00…` numbers stay as written), so every other one of
+/// up to 20 digits is its own national form. A property test holds this to
+/// [`number::normalize`].
+#[inline]
+fn plain_digits(input: &str) -> Option<Digits> {
+    if input.is_empty() || input.starts_with("86") || input.starts_with("0086") {
+        return None;
+    }
+    Digits::from_ascii(input.as_bytes())
+}
+
+/// The bulk part: the filter, and the hash of every key (the hash is a bijection,
+/// so it stands for its key) in a sorted array with gaps; see [`Base::build`].
 #[derive(Debug)]
 struct Base {
     bloom: BlockedBloom,
-    /// Grouped by `reduce(hash(key), buckets)`, ascending within a bucket.
-    keys: Box<[u64]>,
-    /// `offsets[b]..offsets[b + 1]` is bucket `b`'s run in `keys`.
-    offsets: Box<[u32]>,
+    /// Ascending non-zero hashes, each at or after its home slot; 0 marks a gap.
+    slots: Box<[u64]>,
+    /// Home slots are `reduce(h, homes)`.
+    homes: usize,
+    /// The one key whose hash is 0 (the gap marker) is kept apart.
+    has_zero: bool,
+    len: usize,
 }
 
 impl Base {
-    /// O(n log n): sort and merge duplicates, then two hashing passes (count, place).
-    fn build(mut keys: Vec<u64>, capacity: usize, fp_rate: f64) -> Base {
-        keys.sort_unstable();
-        keys.dedup();
-        let n = keys.len();
-        assert!(
-            u32::try_from(n).is_ok(),
-            "a list holds at most {} numbers",
-            u32::MAX
-        );
-        let bloom = BlockedBloom::new(capacity.max(n), fp_rate);
-        let buckets = (n / KEYS_PER_BUCKET).max(1);
-        let mut offsets = vec![0u32; buckets + 1];
-        for &key in &keys {
-            let h = bloom::hash(key);
+    /// O(n log n): hash, sort, merge duplicates, place.
+    ///
+    /// Each hash goes to its home slot `reduce(h, homes)` (a position proportional
+    /// to its value, as hashes are uniform), or just after the previous hash if that
+    /// is taken, so the array stays sorted (linear probing with ordered runs, at
+    /// load [`LOAD`]). A lookup goes straight to the home slot and scans forward a
+    /// few places: one cache line, no index to read first.
+    fn build(keys: Vec<u64>, capacity: usize, fp_rate: f64) -> Base {
+        let mut hashes = keys;
+        for h in &mut hashes {
+            *h = bloom::hash(*h);
+        }
+        hashes.sort_unstable();
+        hashes.dedup();
+        let bloom = BlockedBloom::new(capacity.max(hashes.len()), fp_rate);
+        let len = hashes.len();
+        let has_zero = hashes.first() == Some(&0);
+        let homes = ((len as f64 / LOAD).ceil() as usize).max(1);
+        let mut slots = vec![0u64; homes];
+        let mut next = 0;
+        for &h in &hashes {
             bloom.insert_hash(h);
-            offsets[bloom::reduce(h, buckets) + 1] += 1;
+            if h == 0 {
+                continue;
+            }
+            let at = bloom::reduce(h, homes).max(next);
+            if at >= slots.len() {
+                // Runs near the end spill past the last home slot.
+                slots.resize(at + 1, 0);
+            }
+            slots[at] = h;
+            next = at + 1;
         }
-        for b in 1..=buckets {
-            offsets[b] += offsets[b - 1];
-        }
-        // A stable scatter of sorted keys leaves each bucket sorted.
-        let mut cursor: Vec<u32> = offsets[..buckets].to_vec();
-        let mut placed = vec![0u64; n];
-        for &key in &keys {
-            let b = bloom::reduce(bloom::hash(key), buckets);
-            placed[cursor[b] as usize] = key;
-            cursor[b] += 1;
-        }
+        drop(hashes);
         Base {
             bloom,
-            keys: placed.into_boxed_slice(),
-            offsets: offsets.into_boxed_slice(),
+            slots: slots.into_boxed_slice(),
+            homes,
+            has_zero,
+            len,
         }
     }
 
-    /// Whether `key` (with hash `h`) is in the base, ignoring the filter. O(1) expected.
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Every key of the base, in hash order. O(n).
+    fn keys(&self) -> impl Iterator<Item = u64> + '_ {
+        let zero = self.has_zero.then_some(0);
+        zero.into_iter()
+            .chain(self.slots.iter().copied().filter(|&h| h != 0))
+            .map(bloom::unhash)
+    }
+
+    /// Whether the key with hash `h` is in the base, ignoring the filter. O(1)
+    /// expected (a few slots from home, usually the same cache line); O(log n)
+    /// however the hashes crowd.
     #[inline]
-    fn contains_exact(&self, h: u64, key: u64) -> bool {
-        let b = bloom::reduce(h, self.offsets.len() - 1);
-        let run = &self.keys[self.offsets[b] as usize..self.offsets[b + 1] as usize];
-        run.binary_search(&key).is_ok()
+    fn contains_hash(&self, h: u64) -> bool {
+        if h == 0 {
+            return self.has_zero;
+        }
+        // From home on, slots hold hashes below `h` up to where `h` is or would be,
+        // with no gap before it: "non-zero and below h" is a prefix property.
+        let below = |s: u64| s != 0 && s < h;
+        let mut i = bloom::reduce(h, self.homes);
+        for _ in 0..8 {
+            match self.slots.get(i) {
+                Some(&s) if below(s) => i += 1,
+                Some(&s) => return s == h,
+                None => return false,
+            }
+        }
+        let rest = &self.slots[i..];
+        let mut bound = 1;
+        while bound < rest.len() && below(rest[bound]) {
+            bound *= 2;
+        }
+        let window = &rest[bound / 2..rest.len().min(bound + 1)];
+        let first = window.partition_point(|&s| below(s));
+        window.get(first) == Some(&h)
     }
 
     fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Base>()
             + self.bloom.memory_bytes()
-            + std::mem::size_of_val(&*self.keys)
-            + std::mem::size_of_val(&*self.offsets)
+            + std::mem::size_of_val(&*self.slots)
     }
 }
 
@@ -375,10 +434,23 @@ impl NumberList {
     /// and a short run of keys. Lock-free unless live changes are pending.
     #[inline]
     pub fn contains(&self, number: &Number) -> bool {
-        match number.digits.key() {
-            Some(key) => !number.digits.is_empty() && self.contains_key(key),
-            None => self.long_len.load(SeqCst) > 0 && self.read().long.contains(&number.digits),
+        self.contains_digits(&number.digits)
+    }
+
+    /// [`NumberList::contains`] by national form.
+    #[inline]
+    pub fn contains_digits(&self, digits: &Digits) -> bool {
+        match digits.key() {
+            Some(key) => !digits.is_empty() && self.contains_key(key),
+            None => self.long_len.load(SeqCst) > 0 && self.read().long.contains(digits),
         }
+    }
+
+    /// The answer for an input that is plain digits already in national form,
+    /// without the full normaliser; `None` for any other input. O(len).
+    #[inline]
+    pub fn contains_plain(&self, input: &str) -> Option<bool> {
+        plain_digits(input).map(|d| self.contains_digits(&d))
     }
 
     /// [`NumberList::contains`] by key.
@@ -395,8 +467,13 @@ impl NumberList {
             return false;
         }
         if !changed {
-            return base.contains_exact(h, key);
+            return base.contains_hash(h);
         }
+        self.confirm_with_overlay(key, h)
+    }
+
+    /// The exact answer for a key that passed the filter while changes are pending.
+    fn confirm_with_overlay(&self, key: u64, h: u64) -> bool {
         let overlay = self.read();
         if overlay.added.contains(&key) {
             return true;
@@ -405,7 +482,62 @@ impl NumberList {
             return false;
         }
         // Reload under the lock: a compaction may have replaced the base meanwhile.
-        self.base.load().contains_exact(h, key)
+        self.base.load().contains_hash(h)
+    }
+
+    /// [`NumberList::contains`] for many numbers, appended to `out`. O(n): each
+    /// chunk's filter lines are all requested before any answer is used, so the
+    /// cache misses of a batch overlap instead of queueing.
+    pub fn contains_into(&self, numbers: &[Digits], out: &mut Vec<bool>) {
+        const CHUNK: usize = 16;
+        for chunk in numbers.chunks(CHUNK) {
+            let changed = self.changed.load(SeqCst);
+            let base = self.base.load();
+            let mut hashes = [0u64; CHUNK];
+            let mut maybe = [false; CHUNK];
+            for (i, digits) in chunk.iter().enumerate() {
+                if let Some(key) = digits.key() {
+                    hashes[i] = bloom::hash(key);
+                    maybe[i] = !digits.is_empty() && base.bloom.contains_hash(hashes[i]);
+                }
+            }
+            for (i, digits) in chunk.iter().enumerate() {
+                out.push(match digits.key() {
+                    None => self.contains_digits(digits),
+                    Some(_) if !maybe[i] => false,
+                    Some(_) if !changed => base.contains_hash(hashes[i]),
+                    Some(key) => self.confirm_with_overlay(key, hashes[i]),
+                });
+            }
+        }
+    }
+
+    /// Normalises and looks up many inputs (see [`NumberList::contains_into`]);
+    /// the first input that is not a number fails the batch with its index. O(total len).
+    pub fn contains_many<S: AsRef<str>>(
+        &self,
+        inputs: &[S],
+        countries: &dyn CountryCodes,
+    ) -> Result<Vec<bool>, (usize, NumberError)> {
+        const CHUNK: usize = 64;
+        let mut out = Vec::with_capacity(inputs.len());
+        let mut numbers = Vec::with_capacity(CHUNK);
+        for (c, chunk) in inputs.chunks(CHUNK).enumerate() {
+            numbers.clear();
+            for (i, input) in chunk.iter().enumerate() {
+                let input = input.as_ref();
+                numbers.push(match plain_digits(input) {
+                    Some(digits) => digits,
+                    None => {
+                        number::normalize(input, countries)
+                            .map_err(|e| (c * CHUNK + i, e))?
+                            .digits
+                    }
+                });
+            }
+            self.contains_into(&numbers, &mut out);
+        }
+        Ok(out)
     }
 
     /// Normalises `input` and looks it up; the anonymous caller is never listed. O(len).
@@ -414,7 +546,10 @@ impl NumberList {
         input: &str,
         countries: &dyn CountryCodes,
     ) -> Result<bool, NumberError> {
-        Ok(self.contains(&number::normalize(input, countries)?))
+        match self.contains_plain(input) {
+            Some(answer) => Ok(answer),
+            None => Ok(self.contains(&number::normalize(input, countries)?)),
+        }
     }
 
     /// Adds a number live; `Ok(false)` if it was already listed. The anonymous
@@ -430,7 +565,7 @@ impl NumberList {
         };
         let h = bloom::hash(key);
         let base = self.base.load();
-        let fresh = if base.contains_exact(h, key) {
+        let fresh = if base.contains_hash(h) {
             overlay.removed.remove(&key)
         } else if overlay.added.insert(key) {
             base.bloom.insert_hash(h);
@@ -439,7 +574,7 @@ impl NumberList {
             false
         };
         self.changed.store(overlay.changed(), SeqCst);
-        let total = base.keys.len() + overlay.added.len();
+        let total = base.len() + overlay.added.len();
         if overlay.added.len() >= AUTO_COMPACT_MIN && total > base.bloom.capacity() {
             // The filter is past its size: grow it (doubling keeps this amortised O(1)).
             drop(base);
@@ -466,8 +601,7 @@ impl NumberList {
             return gone;
         };
         let gone = overlay.added.remove(&key)
-            || (self.base.load().contains_exact(bloom::hash(key), key)
-                && overlay.removed.insert(key));
+            || (self.base.load().contains_hash(bloom::hash(key)) && overlay.removed.insert(key));
         self.changed.store(overlay.changed(), SeqCst);
         gone
     }
@@ -497,9 +631,7 @@ impl NumberList {
         let old = self.base.load_full();
         let removed = &overlay.removed;
         let keys: Vec<u64> = old
-            .keys
-            .iter()
-            .copied()
+            .keys()
             .filter(|k| removed.is_empty() || !removed.contains(k))
             .chain(overlay.added.iter().copied())
             .collect();
@@ -514,9 +646,7 @@ impl NumberList {
     /// How many numbers are listed. O(1).
     pub fn len(&self) -> usize {
         let overlay = self.read();
-        self.base.load().keys.len() - overlay.removed.len()
-            + overlay.added.len()
-            + overlay.long.len()
+        self.base.load().len() - overlay.removed.len() + overlay.added.len() + overlay.long.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -632,9 +762,7 @@ impl Snapshot<'_> {
     pub fn keys(&self) -> impl Iterator<Item = u64> + '_ {
         let removed = &self.overlay.removed;
         self.base
-            .keys
-            .iter()
-            .copied()
+            .keys()
             .filter(move |k| removed.is_empty() || !removed.contains(k))
             .chain(self.overlay.added.iter().copied())
     }
@@ -646,7 +774,7 @@ impl Snapshot<'_> {
 
     /// How many numbers are listed. O(1).
     pub fn len(&self) -> usize {
-        self.base.keys.len() - self.overlay.removed.len()
+        self.base.len() - self.overlay.removed.len()
             + self.overlay.added.len()
             + self.overlay.long.len()
     }
@@ -727,6 +855,13 @@ mod tests {
         assert!(!l.contains(&num("13800138001")));
         assert!(!l.contains(&Number::ANONYMOUS));
         assert!(l.contains_str("138x", &TestCountries).is_err());
+        let batch = ["13800138000", "", "13800138001", "+86 10 1234 5678"];
+        assert_eq!(
+            l.contains_many(&batch, &TestCountries).unwrap(),
+            [true, false, false, true]
+        );
+        let (at, _) = l.contains_many(&["110", "x"], &TestCountries).unwrap_err();
+        assert_eq!(at, 1);
     }
 
     #[test]
@@ -842,7 +977,7 @@ mod tests {
         assert_eq!(l.len(), 20_000);
         let base = l.base.load();
         assert!(base.bloom.capacity() >= 20_000, "{}", base.bloom.capacity());
-        assert!(base.keys.len() >= AUTO_COMPACT_MIN);
+        assert!(base.len() >= AUTO_COMPACT_MIN);
         drop(base);
         let misses = (0..100_000u64)
             .filter(|i| l.contains(&num(&format!("1390{i:07}"))))
@@ -916,6 +1051,44 @@ mod tests {
         });
     }
 
+    proptest! {
+        #[test]
+        fn plain_digits_agree_with_the_normaliser(digits in "(86|0086|00|0|1)?[0-9]{0,21}") {
+            if let Some(plain) = plain_digits(&digits) {
+                prop_assert_eq!(plain, number::normalize(&digits, &TestCountries).unwrap().digits);
+            }
+        }
+
+        #[test]
+        fn base_finds_exactly_its_keys_however_the_hashes_crowd(
+            spread in proptest::collection::vec(any::<u64>(), 0..300),
+            crowd in 0u64..500,
+            zero in any::<bool>(),
+            probes in proptest::collection::vec(any::<u64>(), 0..100),
+        ) {
+            // A crowd of hashes 2 apart in one spot (crafted through `unhash`): long runs.
+            let mut hashes: HashSet<u64> = spread.iter().map(|&k| bloom::hash(k)).collect();
+            hashes.extend((0..crowd).map(|i| (1 << 62) + 2 * i));
+            if zero {
+                hashes.insert(0);
+            }
+            let base = Base::build(hashes.iter().map(|&h| bloom::unhash(h)).collect(), 0, 0.01);
+            prop_assert_eq!(base.len(), hashes.len());
+            for &h in &hashes {
+                prop_assert!(base.contains_hash(h));
+            }
+            let gaps = (0..crowd).map(|i| (1 << 62) + 2 * i + 1);
+            for h in probes.into_iter().chain(gaps).chain([0, 1, u64::MAX]) {
+                prop_assert_eq!(base.contains_hash(h), hashes.contains(&h), "{}", h);
+            }
+            let mut keys: Vec<u64> = base.keys().collect();
+            keys.sort_unstable();
+            let mut expected: Vec<u64> = hashes.iter().map(|&h| bloom::unhash(h)).collect();
+            expected.sort_unstable();
+            prop_assert_eq!(keys, expected);
+        }
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Add(u16),
@@ -957,6 +1130,10 @@ mod tests {
             for i in 0..600u16 {
                 prop_assert_eq!(l.contains(&universe(i)), model.contains(&i), "{}", i);
             }
+            let all: Vec<Digits> = (0..600u16).map(|i| universe(i).digits).collect();
+            let mut batch = Vec::new();
+            l.contains_into(&all, &mut batch);
+            prop_assert_eq!(batch, (0..600u16).map(|i| model.contains(&i)).collect::<Vec<_>>());
             let back = NumberList::from_bytes(&l.to_bytes(), 0).unwrap();
             prop_assert_eq!(back.numbers(), l.numbers());
         }

@@ -12,7 +12,7 @@ use super::error::PyRoutecoreErr;
 use crate::error::Error;
 use crate::lists::{ListBuilder, ListOptions, ListProblem, NumberList};
 use crate::number::CountryCodes;
-use crate::region;
+use crate::region::{self, RegionTables};
 
 /// Stands in until the region tables are installed. A list entry's national form
 /// does not depend on the country table (an unknown calling code keeps the same
@@ -25,11 +25,26 @@ impl CountryCodes for NoCountries {
     }
 }
 
-fn countries() -> Arc<dyn CountryCodes + Send + Sync> {
-    match region::tables() {
-        Some(tables) => tables,
-        None => Arc::new(NoCountries),
+/// The installed country table, else [`NoCountries`]. Not an `Arc<dyn …>`: building
+/// one for the stand-in would allocate on every lookup.
+enum Countries {
+    Installed(Arc<RegionTables>),
+    Missing,
+}
+
+impl std::ops::Deref for Countries {
+    type Target = dyn CountryCodes + Send + Sync;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Countries::Installed(tables) => &**tables,
+            Countries::Missing => &NoCountries,
+        }
     }
+}
+
+fn countries() -> Countries {
+    region::tables().map_or(Countries::Missing, Countries::Installed)
 }
 
 fn py_err(err: Error) -> PyErr {
@@ -210,6 +225,10 @@ impl PyNumberList {
     }
 
     fn __contains__(&self, number: &str) -> Result<bool, PyRoutecoreErr> {
+        // Most callers arrive as plain digits: skip the country table and the normaliser.
+        if let Some(answer) = self.inner.contains_plain(number) {
+            return Ok(answer);
+        }
         self.inner
             .contains_str(number, &*countries())
             .map_err(|e| Error::invalid_number("number", e).into())
@@ -223,17 +242,8 @@ impl PyNumberList {
         numbers: Vec<PyBackedStr>,
     ) -> Result<Vec<bool>, PyRoutecoreErr> {
         let countries = countries();
-        py.detach(|| {
-            numbers
-                .into_iter()
-                .enumerate()
-                .map(|(i, n)| {
-                    self.inner
-                        .contains_str(&n, &*countries)
-                        .map_err(|e| Error::invalid_number(&format!("numbers[{i}]"), e).into())
-                })
-                .collect()
-        })
+        py.detach(move || self.inner.contains_many(&numbers, &*countries))
+            .map_err(|(i, e)| Error::invalid_number(&format!("numbers[{i}]"), e).into())
     }
 
     /// Folds live changes into the bulk store (lookups lock-free again).
