@@ -205,6 +205,15 @@ impl Base {
         self.len
     }
 
+    /// The value in `h`'s home slot (0 past the end). O(1).
+    #[inline]
+    fn home_slot(&self, h: u64) -> u64 {
+        self.slots
+            .get(bloom::reduce(h, self.homes))
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Every key of the base, in hash order. O(n).
     fn keys(&self) -> impl Iterator<Item = u64> + '_ {
         let zero = self.has_zero.then_some(0);
@@ -501,6 +510,15 @@ impl NumberList {
                     maybe[i] = !digits.is_empty() && base.bloom.contains_hash(hashes[i]);
                 }
             }
+            // Touch each "maybe"'s home slot first: independent loads whose misses
+            // overlap, where the scans below would serialise them behind their branches.
+            let mut touched = 0u64;
+            for (i, &h) in hashes[..chunk.len()].iter().enumerate() {
+                if maybe[i] {
+                    touched ^= base.home_slot(h);
+                }
+            }
+            std::hint::black_box(touched);
             for (i, digits) in chunk.iter().enumerate() {
                 out.push(match digits.key() {
                     None => self.contains_digits(digits),
