@@ -1,8 +1,10 @@
 //! routecore's core: number normalisation, region lookup, lists, dial patterns,
-//! prefix tables and the routing decision, in pure Rust. The only PyO3 code is
+//! prefix tables and the routing decision, in pure Rust. The only `PyO3` code is
 //! in `bindings/` (behind the default `python` feature).
 
+pub mod bloom;
 pub mod error;
+pub mod lists;
 pub mod number;
 pub mod region;
 pub mod engine;

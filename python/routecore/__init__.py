@@ -5,7 +5,7 @@ dial patterns and the decision; this package loads data and plans, and serves.
 """
 
 from routecore._regiondata import load_tables, place_names
-from routecore._routecore import Region, kind, normalize, normalize_many, region, region_many
+from routecore._routecore import NumberList, Region, kind, normalize, normalize_many, region, region_many
 from routecore.exceptions import (
     InvalidArgumentError,
     InvalidNumberError,
@@ -23,6 +23,7 @@ __all__ = [
     "ListError",
     "NotFoundError",
     "NotReadyError",
+    "NumberList",
     "PatternError",
     "PlanError",
     "Region",

@@ -1,7 +1,8 @@
 """Type stubs of the Rust extension `routecore._routecore` (hand-written, checked by stubtest)."""
 
-from collections.abc import Sequence
-from typing import final
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Self, final
 
 # --- errors (rust/bindings/error.rs) ---------------------------------------------------------
 
@@ -126,3 +127,119 @@ def region_stats() -> list[tuple[str, int]]:
     Raises:
         NotReadyError: the region tables are not installed.
     """
+# --- lists (rust/bindings/lists.rs) ----------------------------------------------------------
+
+@final
+class NumberList:
+    """A named set of numbers, any size (10 million in under 10 bytes a number), exact.
+
+    A blocked Bloom filter answers "not listed" from one cache line; every "listed" is
+    confirmed against the exact store, so a false positive never reaches a decision.
+    Numbers are normalised (`numbers.md`) on the way in and on lookup, so every accepted
+    form of a number finds it. Thread-safe: lookups take no lock while no live change is
+    pending, and `add`/`remove` work while other threads read.
+
+    Args:
+        numbers: Numbers in any accepted input form.
+        expected: How many numbers the filter is sized for (at least those given), so that
+            live adds up to it keep `fp_rate`.
+        fp_rate: Target false-positive rate of the filter; it affects speed only.
+
+    Raises:
+        InvalidNumberError: An entry is not a number, or is anonymous (`numbers[i]` names it).
+        InvalidArgumentError: `fp_rate` is not strictly between 0 and 1.
+        TypeError: `numbers` is a single string, or holds something other than `str`.
+    """
+
+    def __new__(
+        cls, numbers: Iterable[str] | None = None, expected: int = 0, fp_rate: float = 0.01
+    ) -> Self: ...
+    @staticmethod
+    def from_text(
+        text: str, source: str = "<text>", *, strict: bool = False, expected: int = 0, fp_rate: float = 0.01
+    ) -> NumberList:
+        """Load a list file's text: one number per line in any accepted form; `#` starts a comment.
+
+        Blank and comment-only lines are skipped. A line that is not a number, or is anonymous
+        (`anonymous`, `unknown`, ...), is skipped and recorded in `problems` as `(line, reason)`;
+        every other line still loads.
+
+        Raises:
+            ListError: `strict` is set and a line is bad (the first one, with the count of others).
+            InvalidArgumentError: `fp_rate` is not strictly between 0 and 1.
+        """
+
+    @staticmethod
+    def from_file(
+        path: str | os.PathLike[str], *, strict: bool = False, expected: int = 0, fp_rate: float = 0.01
+    ) -> NumberList:
+        """Read and load a list file (see `from_text`); its name is the `source`.
+
+        Raises:
+            OSError: The file cannot be read.
+            ListError: `strict` is set and a line is bad.
+            InvalidArgumentError: `fp_rate` is not strictly between 0 and 1.
+        """
+
+    @staticmethod
+    def from_bytes(data: bytes, expected: int = 0) -> NumberList:
+        """Read the form written by `to_bytes`, checking every entry.
+
+        Raises:
+            InvalidArgumentError: `data` is not a saved list.
+        """
+
+    def to_bytes(self) -> bytes:
+        """The persistent form: a 32-byte header, then 8 bytes a number."""
+
+    @property
+    def source(self) -> str:
+        """Where the list came from: a file name, `<text>`, `<numbers>` or `<bytes>`."""
+
+    @property
+    def problems(self) -> list[tuple[int, str]]:
+        """The bad lines skipped at load: `(line, reason)`, lines numbered from 1."""
+
+    @property
+    def fp_rate(self) -> float:
+        """The filter's target false-positive rate."""
+
+    def add(self, number: str, /) -> bool:
+        """List a number live; `False` if it was already listed.
+
+        Raises:
+            InvalidNumberError: `number` is not a number, or is anonymous.
+        """
+
+    def remove(self, number: str, /) -> bool:
+        """Unlist a number live; `False` if it was not listed.
+
+        Raises:
+            InvalidNumberError: `number` is not a number.
+        """
+
+    def __contains__(self, number: object, /) -> bool:
+        """Whether `number` (any accepted form) is listed; the anonymous caller never is.
+
+        Raises:
+            InvalidNumberError: `number` is not a number.
+            TypeError: `number` is not a `str`.
+        """
+
+    def contains_many(self, numbers: Sequence[str], /) -> list[bool]:
+        """`number in self` for each number, with the GIL released.
+
+        Raises:
+            InvalidNumberError: One of `numbers` is not a number (`numbers[i]` names it).
+        """
+
+    def compact(self) -> None:
+        """Fold live changes into the bulk store, so lookups are lock-free again."""
+
+    def numbers(self) -> list[str]:
+        """Every listed number in national form, shortest first, then in numeric order."""
+
+    def __iter__(self) -> Iterator[str]: ...
+    def __len__(self) -> int: ...
+    def memory_bytes(self) -> int:
+        """Bytes used by the filter, the keys, the bucket offsets and the live overlay."""

@@ -1,7 +1,8 @@
-//! The PyO3 binding layer: the only place that knows about Python. One file per concept;
+//! The `PyO3` binding layer: the only place that knows about Python. One file per concept;
 //! `error` is the one place where core errors become Python exceptions.
 
 mod error;
+mod lists;
 mod numbers;
 mod region;
 
@@ -11,5 +12,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     error::register(m)?;
     numbers::register(m)?;
     region::register(m)?;
+    lists::register(m)?;
     Ok(())
 }

@@ -1,0 +1,132 @@
+"""NumberList at 10 million numbers vs rbloom.Bloom and a Python set, measured in the same run.
+
+Run (release build first: `maturin develop --release`):
+
+    python -m pytest bench/test_bench_lists.py --benchmark-enable -s
+
+Each benchmark answers the same 100,000 queries (listed or not, separately); the answers are
+checked against the truth after timing: NumberList must never answer wrong, rbloom's false
+positives are counted and printed. Memory per number is printed and bounded (12 bytes).
+"""
+
+import random
+import sys
+import time
+from collections.abc import Callable
+from itertools import islice
+from typing import Any
+
+import pytest
+from routecore import NumberList
+
+rbloom = pytest.importorskip("rbloom")
+
+N = 10_000_000
+BASE = 13_000_000_000
+STRIDE = 7  # listed: BASE + 7 i; every other number in the range is not listed
+QUERIES = 100_000
+
+
+def _listed(i: int) -> int:
+    return BASE + STRIDE * i
+
+
+class World:
+    """The three structures, built once, and the query sets with their truth."""
+
+    def __init__(self) -> None:
+        rng = random.Random(400)
+        started = time.perf_counter()
+        text = "\n".join(map(str, range(BASE, BASE + STRIDE * N, STRIDE)))
+        self.text_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        self.numbers = NumberList.from_text(text)
+        self.build_seconds = time.perf_counter() - started
+        del text
+        started = time.perf_counter()
+        self.bloom = rbloom.Bloom(N, 0.01)
+        self.bloom.update(map(str, range(BASE, BASE + STRIDE * N, STRIDE)))
+        self.rbloom_seconds = time.perf_counter() - started
+        self.ints = set(range(BASE, BASE + STRIDE * N, STRIDE))
+        hit_ints = [_listed(rng.randrange(N)) for _ in range(QUERIES)]
+        miss_ints = [_listed(rng.randrange(N)) + rng.randrange(1, STRIDE) for _ in range(QUERIES)]
+        self.queries = {"listed": [str(n) for n in hit_ints], "not_listed": [str(n) for n in miss_ints]}
+        self.query_ints = {"listed": hit_ints, "not_listed": miss_ints}
+        self.false_positives: dict[str, int] = {}
+
+
+@pytest.fixture(scope="module")
+def world() -> Any:
+    w = World()
+    yield w
+    per_number = w.numbers.memory_bytes() / N
+    set_bytes = sys.getsizeof(w.ints) + sum(map(sys.getsizeof, islice(w.ints, 1000))) / 1000 * N
+    print(
+        f"\n[lists] {N:,} numbers: NumberList {per_number:.2f} B/number, "
+        f"rbloom {w.bloom.size_in_bits / 8 / N:.2f} B/number (no exact answers), "
+        f"set of ints {set_bytes / N:.1f} B/number"
+    )
+    print(
+        f"[lists] build: text {w.text_seconds:.2f} s, NumberList.from_text {w.build_seconds:.2f} s, "
+        f"rbloom.update {w.rbloom_seconds:.2f} s"
+    )
+    print(f"[lists] rbloom false positives out of {QUERIES:,} not-listed queries: {w.false_positives}")
+
+
+def _truth(kind: str) -> list[bool]:
+    return [kind == "listed"] * QUERIES
+
+
+KINDS = ["listed", "not_listed"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.benchmark(group="in: single lookup from Python")
+def test_numberlist_in(benchmark: Any, world: World, kind: str) -> None:
+    queries, numbers = world.queries[kind], world.numbers
+    answers = benchmark(lambda: [q in numbers for q in queries])
+    assert answers == _truth(kind)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.benchmark(group="in: single lookup from Python")
+def test_rbloom_in(benchmark: Any, world: World, kind: str) -> None:
+    queries, bloom = world.queries[kind], world.bloom
+    answers = benchmark(lambda: [q in bloom for q in queries])
+    if kind == "listed":
+        assert all(answers)
+    else:
+        world.false_positives["in"] = sum(answers)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.benchmark(group="in: single lookup from Python")
+def test_set_of_ints_in(benchmark: Any, world: World, kind: str) -> None:
+    queries, ints = world.query_ints[kind], world.ints
+    answers = benchmark(lambda: [q in ints for q in queries])
+    assert answers == _truth(kind)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.benchmark(group="batch: 100k lookups")
+def test_numberlist_contains_many(benchmark: Any, world: World, kind: str) -> None:
+    queries, numbers = world.queries[kind], world.numbers
+    answers = benchmark(numbers.contains_many, queries)
+    assert answers == _truth(kind)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.benchmark(group="batch: 100k lookups")
+def test_rbloom_batch(benchmark: Any, world: World, kind: str) -> None:
+    # rbloom has no per-item batch call; a comprehension over `in` is its batch.
+    queries, bloom = world.queries[kind], world.bloom
+    contains: Callable[[str], bool] = bloom.__contains__
+    answers = benchmark(lambda: list(map(contains, queries)))
+    if kind == "not_listed":
+        world.false_positives["batch"] = sum(answers)
+
+
+def test_memory_per_number(world: World) -> None:
+    assert len(world.numbers) == N
+    assert world.numbers.problems == []
+    assert world.numbers.memory_bytes() <= 12 * N

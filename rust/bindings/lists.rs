@@ -1,0 +1,296 @@
+//! `NumberList`: a named number list (Bloom filter in front of an exact store).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
+use pyo3::types::{PyBytes, PyString};
+
+use super::error::PyRoutecoreErr;
+use crate::error::Error;
+use crate::lists::{ListBuilder, ListOptions, ListProblem, NumberList};
+use crate::number::CountryCodes;
+use crate::region::{self, RegionTables};
+
+/// Stands in until the region tables are installed. A list entry's national form
+/// does not depend on the country table (an unknown calling code keeps the same
+/// `00…` digits; only its kind differs), so lists work before `load_tables()`.
+struct NoCountries;
+
+impl CountryCodes for NoCountries {
+    fn country_of(&self, _calling_code: u16) -> Option<&str> {
+        None
+    }
+}
+
+/// The installed country table, else [`NoCountries`]. Not an `Arc<dyn …>`: building
+/// one for the stand-in would allocate on every lookup.
+enum Countries {
+    Installed(Arc<RegionTables>),
+    Missing,
+}
+
+impl std::ops::Deref for Countries {
+    type Target = dyn CountryCodes + Send + Sync;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Countries::Installed(tables) => &**tables,
+            Countries::Missing => &NoCountries,
+        }
+    }
+}
+
+fn countries() -> Countries {
+    region::tables().map_or(Countries::Missing, Countries::Installed)
+}
+
+fn py_err(err: Error) -> PyErr {
+    PyRoutecoreErr(err).into()
+}
+
+fn options(expected: usize, fp_rate: f64) -> PyResult<ListOptions> {
+    ListOptions::new(expected, fp_rate).map_err(py_err)
+}
+
+/// A named set of numbers, any size, exact: a Bloom filter answers "not listed",
+/// every "listed" is confirmed. Thread-safe; live `add`/`remove`.
+#[pyclass(name = "NumberList", module = "routecore._routecore", frozen)]
+pub struct PyNumberList {
+    inner: NumberList,
+    source: String,
+    problems: Vec<(usize, String)>,
+}
+
+impl PyNumberList {
+    fn loaded(
+        inner: NumberList,
+        source: String,
+        problems: Vec<ListProblem>,
+        strict: bool,
+    ) -> PyResult<Self> {
+        if strict {
+            if let Some(first) = problems.first() {
+                let more = problems.len() - 1;
+                let mut err = first.clone();
+                if more > 0 {
+                    err.reason = format!("{} (and {more} more bad line(s))", err.reason);
+                }
+                return Err(py_err(err.into()));
+            }
+        }
+        Ok(PyNumberList {
+            inner,
+            source,
+            problems: problems.into_iter().map(|p| (p.line, p.reason)).collect(),
+        })
+    }
+}
+
+#[pymethods]
+impl PyNumberList {
+    /// Builds a list from numbers in any accepted form; the first bad or anonymous
+    /// entry raises `InvalidNumberError` naming its index.
+    #[new]
+    #[pyo3(signature = (numbers = None, expected = 0, fp_rate = 0.01))]
+    fn new(
+        py: Python<'_>,
+        numbers: Option<&Bound<'_, PyAny>>,
+        expected: usize,
+        fp_rate: f64,
+    ) -> PyResult<Self> {
+        let mut builder = ListBuilder::new(options(expected, fp_rate)?);
+        if let Some(numbers) = numbers {
+            if numbers.is_instance_of::<PyString>() || numbers.is_instance_of::<PyBytes>() {
+                // Iterating a string would list its single digits.
+                return Err(PyTypeError::new_err(
+                    "numbers must be an iterable of str, not a single string",
+                ));
+            }
+            let countries = countries();
+            for (i, item) in numbers.try_iter()?.enumerate() {
+                let item = item?;
+                let text = item.cast::<PyString>()?.to_str()?;
+                builder
+                    .push_str(text, &*countries)
+                    .map_err(|e| py_err(Error::invalid_number(&format!("numbers[{i}]"), e)))?;
+            }
+        }
+        let inner = py.detach(move || builder.build());
+        Ok(PyNumberList {
+            inner,
+            source: "<numbers>".to_string(),
+            problems: Vec::new(),
+        })
+    }
+
+    /// Loads a list file's text; bad lines are skipped and listed in `problems`
+    /// (or raise `ListError` when `strict`). Parsing runs with the GIL released.
+    #[staticmethod]
+    #[pyo3(signature = (text, source = "<text>", *, strict = false, expected = 0, fp_rate = 0.01))]
+    fn from_text(
+        py: Python<'_>,
+        text: &str,
+        source: &str,
+        strict: bool,
+        expected: usize,
+        fp_rate: f64,
+    ) -> PyResult<Self> {
+        let options = options(expected, fp_rate)?;
+        let countries = countries();
+        let (inner, problems) =
+            py.detach(|| NumberList::from_text(source, text, &*countries, options));
+        Self::loaded(inner, source.to_string(), problems, strict)
+    }
+
+    /// Reads and loads a list file (UTF-8; undecodable bytes only spoil their own
+    /// line). The file name is the `source` of every problem.
+    #[staticmethod]
+    #[pyo3(signature = (path, *, strict = false, expected = 0, fp_rate = 0.01))]
+    fn from_file(
+        py: Python<'_>,
+        path: PathBuf,
+        strict: bool,
+        expected: usize,
+        fp_rate: f64,
+    ) -> PyResult<Self> {
+        let options = options(expected, fp_rate)?;
+        let countries = countries();
+        let source = path.display().to_string();
+        let (inner, problems) = py.detach(|| {
+            let bytes = std::fs::read(path)?;
+            let text = String::from_utf8_lossy(&bytes);
+            Ok::<_, std::io::Error>(NumberList::from_text(&source, &text, &*countries, options))
+        })?;
+        Self::loaded(inner, source, problems, strict)
+    }
+
+    /// Reads the form written by `to_bytes`; the filter is sized for `expected`.
+    #[staticmethod]
+    #[pyo3(signature = (data, expected = 0))]
+    fn from_bytes(py: Python<'_>, data: &[u8], expected: usize) -> PyResult<Self> {
+        let inner = py
+            .detach(|| NumberList::from_bytes(data, expected))
+            .map_err(py_err)?;
+        Ok(PyNumberList {
+            inner,
+            source: "<bytes>".to_string(),
+            problems: Vec::new(),
+        })
+    }
+
+    /// The persistent form: a small header, then 8 bytes a number.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let snapshot = self.inner.snapshot();
+        PyBytes::new_with(py, snapshot.serialized_len(), |buf| {
+            snapshot.serialize_into(buf);
+            Ok(())
+        })
+    }
+
+    /// Where the list came from (a file name, `<text>`, `<numbers>` or `<bytes>`).
+    #[getter]
+    fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The bad lines skipped at load: `(line, reason)`, line numbers from 1.
+    #[getter]
+    fn problems(&self) -> Vec<(usize, String)> {
+        self.problems.clone()
+    }
+
+    /// The filter's target false-positive rate.
+    #[getter]
+    fn fp_rate(&self) -> f64 {
+        self.inner.fp_rate()
+    }
+
+    /// Lists a number live; `False` if it was already listed.
+    #[pyo3(signature = (number, /))]
+    fn add(&self, number: &str) -> Result<bool, PyRoutecoreErr> {
+        self.inner
+            .add_str(number, &*countries())
+            .map_err(|e| Error::invalid_number("number", e).into())
+    }
+
+    /// Unlists a number live; `False` if it was not listed.
+    #[pyo3(signature = (number, /))]
+    fn remove(&self, number: &str) -> Result<bool, PyRoutecoreErr> {
+        self.inner
+            .remove_str(number, &*countries())
+            .map_err(|e| Error::invalid_number("number", e).into())
+    }
+
+    fn __contains__(&self, number: &str) -> Result<bool, PyRoutecoreErr> {
+        // Most callers arrive as plain digits: skip the country table and the normaliser.
+        if let Some(answer) = self.inner.contains_plain(number) {
+            return Ok(answer);
+        }
+        self.inner
+            .contains_str(number, &*countries())
+            .map_err(|e| Error::invalid_number("number", e).into())
+    }
+
+    /// Looks many numbers up with the GIL released.
+    #[pyo3(signature = (numbers, /))]
+    fn contains_many(
+        &self,
+        py: Python<'_>,
+        numbers: Vec<PyBackedStr>,
+    ) -> Result<Vec<bool>, PyRoutecoreErr> {
+        let countries = countries();
+        py.detach(move || self.inner.contains_many(&numbers, &*countries))
+            .map_err(|(i, e)| Error::invalid_number(&format!("numbers[{i}]"), e).into())
+    }
+
+    /// Folds live changes into the bulk store (lookups lock-free again).
+    fn compact(&self, py: Python<'_>) {
+        py.detach(|| self.inner.compact());
+    }
+
+    /// Every listed number (national form), shortest first, then in numeric order.
+    fn numbers(&self, py: Python<'_>) -> Vec<String> {
+        py.detach(|| {
+            self.inner
+                .numbers()
+                .iter()
+                .map(|d| d.as_str().to_string())
+                .collect()
+        })
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(self
+            .numbers(py)
+            .into_pyobject(py)?
+            .into_any()
+            .try_iter()?
+            .into_any())
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Bytes used by the filter, the keys, the offsets and the live overlay.
+    fn memory_bytes(&self) -> usize {
+        self.inner.memory_bytes()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "NumberList(len={}, source={:?}, problems={})",
+            self.inner.len(),
+            self.source,
+            self.problems.len()
+        )
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyNumberList>()?;
+    Ok(())
+}

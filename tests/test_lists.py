@@ -1,0 +1,280 @@
+"""NumberList (rust/lists.rs, rust/bloom.rs) through Python: forms, list files, live changes, exactness."""
+
+import random
+import threading
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from routecore import (
+    InvalidArgumentError,
+    InvalidNumberError,
+    ListError,
+    NumberList,
+)
+
+# numbers.md: every one of these is 13800138000.
+MOBILE_FORMS = [
+    "13800138000",
+    "138 0013 8000",
+    "138-0013-8000",
+    "+8613800138000",
+    "008613800138000",
+    "8613800138000",
+    "+86 138 0013 8000",
+    "tel:+86-138-0013-8000",
+    "sip:13800138000@10.0.0.1;user=phone",
+]
+
+
+@pytest.mark.parametrize("listed", MOBILE_FORMS)
+def test_every_form_finds_every_form(listed: str) -> None:
+    numbers = NumberList([listed])
+    assert len(numbers) == 1
+    assert numbers.numbers() == ["13800138000"]
+    for query in MOBILE_FORMS:
+        assert query in numbers, query
+    assert "13800138001" not in numbers
+
+
+def test_landlines_and_international_forms() -> None:
+    numbers = NumberList(["+86 10 1234 5678", "0755-8600-0000", "+1 415 555 0100"])
+    assert "01012345678" in numbers
+    assert "8675586000000" in numbers
+    assert "+86 755 8600 0000" in numbers
+    assert "0014155550100" in numbers
+    assert "075586000001" not in numbers
+    assert sorted(numbers) == ["0014155550100", "01012345678", "075586000000"]
+
+
+def test_anonymous_caller_is_never_listed_and_cannot_be_listed() -> None:
+    numbers = NumberList(["13800138000"])
+    for withheld in ["", "anonymous", "Private", "sip:anonymous@anonymous.invalid"]:
+        assert withheld not in numbers
+        with pytest.raises(InvalidNumberError, match="anonymous"):
+            numbers.add(withheld)
+    with pytest.raises(InvalidNumberError, match=r"numbers\[1\]"):
+        NumberList(["13800138000", "unknown"])
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(InvalidNumberError, match=r"numbers\[2\].*'x'"):
+        NumberList(["110", "120", "13x"])
+    with pytest.raises(TypeError):
+        NumberList("13800138000")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        NumberList([13800138000])  # type: ignore[list-item]
+    for rate in [0.0, 1.0, -0.1, float("nan")]:
+        with pytest.raises(InvalidArgumentError, match="fp_rate"):
+            NumberList([], fp_rate=rate)
+    numbers = NumberList(["13800138000"])
+    with pytest.raises(InvalidNumberError, match="number"):
+        _ = "138abc" in numbers
+    with pytest.raises(TypeError):
+        _ = 13800138000 in numbers
+    with pytest.raises(InvalidNumberError, match=r"numbers\[1\]"):
+        numbers.contains_many(["13800138000", "+86+138"])
+
+
+FILE_TEXT = (
+    "\ufeff# numbers reported as fraud (诈骗)\n"  # 1 (with a byte-order mark)
+    "13700000000\n"  # 2
+    "\n"  # 3
+    "150 0000 0000   # reported twice\n"  # 4
+    "   # an indented comment\n"  # 5
+    "13800000001#no space before the comment\n"  # 6
+    "call me\n"  # 7: bad
+    "021-0000-0000\r\n"  # 8: CRLF
+    "anonymous\n"  # 9: bad (withheld)
+    "１３８００１３８０００\n"  # 10: bad (full-width digits)
+    "+86 186 0000 0000\n"  # 11
+    "13700000000\n"  # 12: duplicate, merged
+    "  \t  \n"  # 13
+    "123456789012345678901"  # 14: bad (21 digits), no final newline
+)
+
+
+def test_list_text_comments_and_bad_lines() -> None:
+    numbers = NumberList.from_text(FILE_TEXT, source="fraud.txt")
+    assert numbers.source == "fraud.txt"
+    assert numbers.numbers() == ["02100000000", "13700000000", "13800000001", "15000000000", "18600000000"]
+    assert [line for line, _ in numbers.problems] == [7, 9, 10, 14]
+    reasons = dict(numbers.problems)
+    assert "'c' at position 0" in reasons[7]
+    assert "anonymous" in reasons[9]
+    assert "ASCII digit" in reasons[10]
+    assert "21 digits" in reasons[14]
+    assert "#" not in "".join(numbers)
+
+
+def test_strict_load_raises_on_the_first_bad_line() -> None:
+    with pytest.raises(ListError, match=r"^fraud\.txt:7: .*and 3 more bad line"):
+        NumberList.from_text(FILE_TEXT, "fraud.txt", strict=True)
+    clean = NumberList.from_text("13700000000\n# ok\n", strict=True)
+    assert len(clean) == 1
+    assert clean.problems == []
+
+
+def test_from_file(tmp_path: Path, spec_dir: Path) -> None:
+    fraud = NumberList.from_file(spec_dir / "acceptance" / "lists" / "fraud.txt")
+    assert fraud.problems == []
+    lines = (spec_dir / "acceptance" / "lists" / "fraud.txt").read_text().splitlines()
+    entries = [e for e in (line.split("#")[0].strip() for line in lines) if e]
+    assert entries
+    assert len(fraud) == len(entries)
+    assert all(entry in fraud for entry in entries)
+
+    # A GBK comment is not UTF-8: it spoils nothing but its own comment.
+    path = tmp_path / "gbk.txt"
+    path.write_bytes("13700000000 # 诈骗\n".encode("gbk") + b"\xff\xfe oops\n13900000000\n")
+    loaded = NumberList.from_file(str(path))
+    assert loaded.source == str(path)
+    assert "13700000000" in loaded
+    assert "13900000000" in loaded
+    assert [line for line, _ in loaded.problems] == [2]
+    with pytest.raises(FileNotFoundError):
+        NumberList.from_file(tmp_path / "missing.txt")
+    with pytest.raises(ListError, match=r"gbk\.txt:2:"):
+        NumberList.from_file(path, strict=True)
+
+
+def test_add_and_remove() -> None:
+    numbers = NumberList(["13800138000", "075586000000"])
+    assert numbers.add("+86 139 0013 9000") is True
+    assert numbers.add("13900139000") is False
+    assert numbers.add("138-0013-8000") is False
+    assert len(numbers) == 3
+    assert "139 0013 9000" in numbers
+    assert numbers.remove("+86 755 8600 0000") is True
+    assert numbers.remove("075586000000") is False
+    assert numbers.remove("13600136000") is False
+    assert "075586000000" not in numbers
+    assert len(numbers) == 2
+    numbers.compact()
+    assert sorted(numbers) == ["13800138000", "13900139000"]
+    assert numbers.add("075586000000") is True
+    assert "075586000000" in numbers
+    with pytest.raises(InvalidNumberError):
+        numbers.remove("nope")
+
+
+def test_bytes_round_trip() -> None:
+    numbers = NumberList(["13800138000", "075586000000", "110", "00123456789012345678"], fp_rate=0.001)
+    numbers.add("13900139000")
+    numbers.remove("110")
+    data = numbers.to_bytes()
+    assert isinstance(data, bytes)
+    back = NumberList.from_bytes(data)
+    assert back.numbers() == numbers.numbers()
+    assert back.fp_rate == pytest.approx(0.001)
+    assert back.source == "<bytes>"
+    assert "00123456789012345678" in back
+    for broken in [b"", b"RCNL", data[:-1], data + b"\0", b"XXXX" + data[4:]]:
+        with pytest.raises(InvalidArgumentError, match="data"):
+            NumberList.from_bytes(broken)
+
+
+def test_memory_is_reported() -> None:
+    empty = NumberList()
+    grown = NumberList.from_text("\n".join(str(13000000000 + 17 * i) for i in range(100_000)))
+    assert len(grown) == 100_000
+    assert grown.memory_bytes() > empty.memory_bytes() + 8 * 100_000
+    assert grown.memory_bytes() <= 12 * 100_000
+
+
+@pytest.mark.parametrize("fp_rate", [0.01, 0.3])
+def test_no_false_positive_over_a_large_sample(fp_rate: float) -> None:
+    # 0.3: the filter lets a third of the foreign numbers through; the exact store must stop them all.
+    rng = random.Random(20260401)
+    sample = rng.sample(range(13_000_000_000, 19_999_999_999), 2_000_000)
+    listed = [str(n) for n in sample[:1_000_000]]
+    foreign = [str(n) for n in sample[1_000_000:]]
+    numbers = NumberList.from_text("\n".join(listed), fp_rate=fp_rate)
+    assert len(numbers) == 1_000_000
+    assert numbers.problems == []
+    assert all(numbers.contains_many(listed))
+    assert not any(numbers.contains_many(foreign))
+    # The single-number path agrees on a part of each.
+    assert all(n in numbers for n in listed[:20_000])
+    assert not any(n in numbers for n in foreign[:20_000])
+
+
+FORMATS = [
+    lambda n: n,
+    lambda n: f"+86{n}",
+    lambda n: f"0086 {n[:3]} {n[3:7]} {n[7:]}",
+    lambda n: f"{n[:3]}-{n[3:7]}-{n[7:]}",
+    lambda n: f"tel:+86-{n}",
+    lambda n: f"sip:{n}@10.0.0.1;user=phone",
+]
+
+universe = st.integers(0, 299).map(lambda i: f"1380000{i:04}")
+formatted = st.tuples(universe, st.sampled_from(FORMATS)).map(lambda t: (t[0], t[1](t[0])))
+
+
+@given(
+    initial=st.lists(universe, max_size=100),
+    ops=st.lists(st.tuples(st.sampled_from(["add", "remove", "compact"]), formatted), max_size=120),
+)
+def test_matches_a_set_model(initial: list[str], ops: list[tuple[str, tuple[str, str]]]) -> None:
+    model = set(initial)
+    numbers = NumberList(initial)
+    for op, (plain, form) in ops:
+        if op == "add":
+            assert numbers.add(form) is (plain not in model)
+            model.add(plain)
+        elif op == "remove":
+            assert numbers.remove(form) is (plain in model)
+            model.discard(plain)
+        else:
+            numbers.compact()
+        assert len(numbers) == len(model)
+    everything = [f"1380000{i:04}" for i in range(300)]
+    assert numbers.contains_many(everything) == [n in model for n in everything]
+    assert sorted(numbers) == sorted(model)
+
+
+def test_threads_read_while_one_writes() -> None:
+    stable = [f"1390000{i:04}" for i in range(2000)]
+    absent = [f"1370000{i:04}" for i in range(2000)]
+    churn = [f"1360000{i:04}" for i in range(500)]
+    numbers = NumberList.from_text("\n".join(stable))
+    stop = threading.Event()
+    failures: list[str] = []
+
+    def reader(batch: bool) -> None:
+        while not stop.is_set():
+            if batch:
+                ok = all(numbers.contains_many(stable)) and not any(numbers.contains_many(absent))
+            else:
+                ok = all(n in numbers for n in stable[::7]) and not any(n in numbers for n in absent[::7])
+            if not ok:
+                failures.append("wrong answer")
+                return
+
+    def writer() -> None:
+        try:
+            for rnd in range(40):
+                for n in churn:
+                    numbers.add(n)
+                for n in churn:
+                    assert n in numbers
+                for n in churn:
+                    numbers.remove(n)
+                if rnd % 10 == 9:
+                    numbers.compact()
+        except AssertionError:
+            failures.append("writer lost an add")
+        finally:
+            stop.set()
+
+    readers = [threading.Thread(target=reader, args=(i % 2 == 0,)) for i in range(4)]
+    for t in readers:
+        t.start()
+    writer()
+    for t in readers:
+        t.join()
+    assert failures == []
+    assert len(numbers) == len(stable)
+    assert not any(numbers.contains_many(churn))
