@@ -2,8 +2,11 @@
 //! prefix tables and the routing decision, in pure Rust. The only PyO3 code is
 //! in `bindings/` (behind the default `python` feature).
 
+pub mod classify;
 pub mod error;
 pub mod number;
+pub mod pattern;
+pub mod prefix;
 pub mod region;
 
 #[cfg(feature = "python")]
