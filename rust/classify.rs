@@ -9,6 +9,7 @@
 //! classifying allocates nothing.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::pattern::PatternSet;
@@ -342,8 +343,8 @@ pub fn classify_subscriber(s: &[u8; S_LEN]) -> Classification {
 pub struct Filter {
     pub class: Option<Class>,
     pub tag: Option<TagFilter>,
-    /// Kept when any of the patterns matches.
-    pub pattern: Option<PatternSet>,
+    /// Kept when any of the patterns matches (shared: a set may be large).
+    pub pattern: Option<Arc<PatternSet>>,
 }
 
 impl Filter {
@@ -557,14 +558,14 @@ mod tests {
         };
         assert_eq!(keep(&top), [&b"4008888888"[..]]);
         let pat = Filter {
-            pattern: Some(PatternSet::new(["_400XXX8888", "_138!"]).unwrap()),
+            pattern: Some(Arc::new(PatternSet::new(["_400XXX8888", "_138!"]).unwrap())),
             ..Filter::default()
         };
         assert_eq!(keep(&pat), [&b"4008888888"[..], b"13800138000"]);
         let both = Filter {
             class: Some(Class::Special),
             tag: Some(TagFilter::AnyAscending),
-            pattern: Some(PatternSet::new(["_4001!"]).unwrap()),
+            pattern: Some(Arc::new(PatternSet::new(["_4001!"]).unwrap())),
         };
         assert_eq!(keep(&both), [&b"4001234567"[..]]);
     }

@@ -4,7 +4,17 @@ The Rust core (`routecore._routecore`) does normalisation, region lookup, lists,
 dial patterns and the decision; this package loads data and plans, and serves.
 """
 
-from routecore._routecore import kind, normalize, normalize_many
+from routecore._routecore import (
+    Classification,
+    PatternSet,
+    PrefixTable,
+    classify,
+    classify_many,
+    kind,
+    normalize,
+    normalize_many,
+    pool,
+)
 from routecore.exceptions import (
     InvalidArgumentError,
     InvalidNumberError,
@@ -17,16 +27,22 @@ from routecore.exceptions import (
 )
 
 __all__ = [
+    "Classification",
     "InvalidArgumentError",
     "InvalidNumberError",
     "ListError",
     "NotFoundError",
     "NotReadyError",
     "PatternError",
+    "PatternSet",
     "PlanError",
+    "PrefixTable",
     "RoutecoreError",
+    "classify",
+    "classify_many",
     "kind",
     "normalize",
     "normalize_many",
+    "pool",
 ]
 __version__ = "0.1.0"

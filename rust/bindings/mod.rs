@@ -3,11 +3,15 @@
 
 mod error;
 mod numbers;
+mod patterns;
+mod prefix;
 
 use pyo3::prelude::*;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     error::register(m)?;
     numbers::register(m)?;
+    patterns::register(m)?;
+    prefix::register(m)?;
     Ok(())
 }
