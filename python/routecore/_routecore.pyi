@@ -161,6 +161,8 @@ class PrefixTable:
     def longest_match_many(self, numbers: Sequence[str] | bytes) -> list[tuple[str, Any] | None]:
         """`longest_match` of every number (input as for `classify_many`), the walk without the GIL.
 
+        Hits on the same prefix share one tuple object.
+
         Raises:
             TypeError: `numbers` is one str, or an item is not a str.
         """

@@ -1,10 +1,11 @@
 //! `PrefixTable`: longest-prefix match to arbitrary Python values.
 
+use std::collections::hash_map::{Entry, HashMap};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyList, PyString};
 
 use super::error::PyRoutecoreErr;
 use super::patterns::Batch;
@@ -117,31 +118,51 @@ impl PyPrefixTable {
     }
 
     /// `longest_match` of every number, the walk done with the GIL released.
-    fn longest_match_many(
+    fn longest_match_many<'py>(
         &self,
-        py: Python<'_>,
-        numbers: &Bound<'_, PyAny>,
-    ) -> PyResult<Vec<Option<Match>>> {
+        py: Python<'py>,
+        numbers: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let batch = Batch::extract(numbers, "numbers")?;
         let found: Vec<Option<(&[u8], u32)>> = py.detach(|| {
             let inner = self.read();
             let mut out = Vec::new();
             batch.for_each(|n| {
-                out.push(inner.table.longest_match(n).map(|(len, &i)| (&n[..len], i)))
+                out.push(inner.table.longest_match(n).map(|(len, &i)| (&n[..len], i)));
             });
             out
         });
-        let inner = self.read();
-        Ok(found
-            .into_iter()
-            .map(|hit| {
-                hit.map(|(prefix, i)| {
-                    // Only ASCII digits are ever matched.
-                    let prefix = String::from_utf8_lossy(prefix).into_owned();
-                    (prefix, inner.values[i as usize].clone_ref(py))
-                })
-            })
-            .collect())
+        // Take the values out under the lock, but build Python objects only after it is
+        // released: an allocation may run the garbage collector and arbitrary `__del__` code.
+        let mut values: HashMap<u32, Py<PyAny>> = HashMap::new();
+        {
+            let inner = self.read();
+            for &(_, i) in found.iter().flatten() {
+                values
+                    .entry(i)
+                    .or_insert_with(|| inner.values[i as usize].clone_ref(py));
+            }
+        }
+        // A value's slot always belongs to the same prefix, so all hits on one slot are the
+        // same (prefix, value) tuple: build it once and share it (tuples are immutable).
+        let mut tuples: HashMap<u32, Bound<'py, PyAny>> = HashMap::new();
+        let none = py.None().into_bound(py);
+        let mut items = Vec::with_capacity(found.len());
+        for hit in found {
+            items.push(match hit {
+                None => none.clone(),
+                Some((prefix, i)) => match tuples.entry(i) {
+                    Entry::Occupied(e) => e.get().clone(),
+                    Entry::Vacant(e) => {
+                        // Only ASCII digits are ever matched.
+                        let prefix = String::from_utf8_lossy(prefix);
+                        let pair = (prefix, values[&i].clone_ref(py)).into_pyobject(py)?;
+                        e.insert(pair.into_any()).clone()
+                    }
+                },
+            });
+        }
+        PyList::new(py, items)
     }
 
     fn __len__(&self) -> usize {
