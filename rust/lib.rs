@@ -3,9 +3,12 @@
 //! in `bindings/` (behind the default `python` feature).
 
 pub mod bloom;
+pub mod classify;
 pub mod error;
 pub mod lists;
 pub mod number;
+pub mod pattern;
+pub mod prefix;
 pub mod region;
 pub mod engine;
 

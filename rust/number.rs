@@ -190,7 +190,13 @@ pub trait CountryCodes {
 }
 
 /// The words a switch uses for a withheld caller, in any case.
-const WITHHELD: [&str; 5] = ["anonymous", "unknown", "unavailable", "private", "restricted"];
+const WITHHELD: [&str; 5] = [
+    "anonymous",
+    "unknown",
+    "unavailable",
+    "private",
+    "restricted",
+];
 
 fn is_withheld(word: &str) -> bool {
     WITHHELD.iter().any(|w| w.eq_ignore_ascii_case(word))
@@ -215,7 +221,10 @@ fn normalize_with(input: &str, countries: &dyn CountryCodes, max_digits: usize) 
     if input.len() > MAX_INPUT {
         return Err(NumberError::new(
             input,
-            format!("{} bytes long: a number is at most {MAX_INPUT}", input.len()),
+            format!(
+                "{} bytes long: a number is at most {MAX_INPUT}",
+                input.len()
+            ),
         ));
     }
     let trimmed = input.trim();
@@ -558,8 +567,14 @@ pub(crate) mod tests {
             norm("0086 898 1234567"),
             ("08981234567".into(), Kind::Landline)
         );
-        assert_eq!(norm("8675586000000"), ("075586000000".into(), Kind::Landline));
-        assert_eq!(norm("+86 0755 8600 0000"), ("075586000000".into(), Kind::Landline));
+        assert_eq!(
+            norm("8675586000000"),
+            ("075586000000".into(), Kind::Landline)
+        );
+        assert_eq!(
+            norm("+86 0755 8600 0000"),
+            ("075586000000".into(), Kind::Landline)
+        );
         assert_eq!(norm("+8612"), ("012".into(), Kind::Unknown));
     }
 
@@ -569,16 +584,43 @@ pub(crate) mod tests {
         assert_eq!(norm("075586000000").1, Kind::Landline);
         assert_eq!(norm("08981234567").1, Kind::Landline);
         assert_eq!(norm("0101234567").1, Kind::Unknown);
-        for s in ["4001234567", "8001234567", "95588", "955880", "10086", "12345", "110"] {
+        for s in [
+            "4001234567",
+            "8001234567",
+            "95588",
+            "955880",
+            "10086",
+            "12345",
+            "110",
+        ] {
             assert_eq!(norm(s).1, Kind::Service, "{s}");
         }
-        assert_eq!(norm("+86 400 123 4567"), ("4001234567".into(), Kind::Service));
-        assert_eq!(norm("0014155550100"), ("0014155550100".into(), Kind::International));
-        assert_eq!(norm("+1 415 555 0100"), ("0014155550100".into(), Kind::International));
+        assert_eq!(
+            norm("+86 400 123 4567"),
+            ("4001234567".into(), Kind::Service)
+        );
+        assert_eq!(
+            norm("0014155550100"),
+            ("0014155550100".into(), Kind::International)
+        );
+        assert_eq!(
+            norm("+1 415 555 0100"),
+            ("0014155550100".into(), Kind::International)
+        );
         assert_eq!(norm("+999 1234"), ("009991234".into(), Kind::Unknown));
         assert_eq!(norm("12").1, Kind::Unknown);
         assert_eq!(norm("1380013800").1, Kind::Unknown);
-        for s in ["", "  ", "anonymous", "Anonymous", "PRIVATE", "restricted", "unknown", "unavailable", "sip:anonymous@anonymous.invalid"] {
+        for s in [
+            "",
+            "  ",
+            "anonymous",
+            "Anonymous",
+            "PRIVATE",
+            "restricted",
+            "unknown",
+            "unavailable",
+            "sip:anonymous@anonymous.invalid",
+        ] {
             assert_eq!(norm(s), (String::new(), Kind::Anonymous), "{s:?}");
         }
     }
@@ -615,11 +657,23 @@ pub(crate) mod tests {
 
     #[test]
     fn keys_round_trip() {
-        for s in ["", "0", "00", "9", "99", "13800138000", "012345678901234567", "9999999999999999999"] {
+        for s in [
+            "",
+            "0",
+            "00",
+            "9",
+            "99",
+            "13800138000",
+            "012345678901234567",
+            "9999999999999999999",
+        ] {
             let d = Digits::from_ascii(s.as_bytes()).unwrap();
             assert_eq!(Digits::from_key(d.key().unwrap()), d);
         }
-        assert!(Digits::from_ascii(b"01234567890123456789").unwrap().key().is_none());
+        assert!(Digits::from_ascii(b"01234567890123456789")
+            .unwrap()
+            .key()
+            .is_none());
         assert_ne!(
             Digits::from_ascii(b"01").unwrap().key(),
             Digits::from_ascii(b"1").unwrap().key()

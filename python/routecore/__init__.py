@@ -4,8 +4,24 @@ The Rust core (`routecore._routecore`) does normalisation, region lookup, lists,
 dial patterns and the decision; this package loads data and plans, and serves.
 """
 
+from typing import Any
+
 from routecore._regiondata import load_tables, place_names
-from routecore._routecore import NumberList, Region, kind, normalize, normalize_many, region, region_many
+from routecore._routecore import (
+    Classification,
+    NumberList,
+    PatternSet,
+    PrefixTable,
+    Region,
+    classify,
+    classify_many,
+    kind,
+    normalize,
+    normalize_many,
+    pool,
+    region,
+    region_many,
+)
 from routecore.exceptions import (
     InvalidArgumentError,
     InvalidNumberError,
@@ -18,16 +34,22 @@ from routecore.exceptions import (
 )
 
 __all__ = [
+    "Classification",
     "InvalidArgumentError",
     "InvalidNumberError",
+    "Engine",
     "ListError",
     "NotFoundError",
     "NotReadyError",
     "NumberList",
     "PatternError",
+    "PatternSet",
     "PlanError",
     "Region",
+    "PrefixTable",
     "RoutecoreError",
+    "classify",
+    "classify_many",
     "kind",
     "load_tables",
     "normalize",
@@ -35,8 +57,19 @@ __all__ = [
     "place_names",
     "region",
     "region_many",
+    "pool",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # `Engine` pulls in the plan loader (pydantic, yaml): imported on first use, so that
+    # `import routecore` for the primitives stays light.
+    if name == "Engine":
+        from routecore.engine import Engine
+
+        return Engine
+    raise AttributeError(f"module 'routecore' has no attribute {name!r}")
 
 # The region tables back normalisation too (which calling codes exist): install them now.
 load_tables()

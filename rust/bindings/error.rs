@@ -6,14 +6,54 @@ use pyo3::prelude::*;
 
 use crate::error::Error;
 
-create_exception!(routecore.exceptions, RoutecoreError, PyException, "Root of every routecore error.");
-create_exception!(routecore.exceptions, InvalidNumberError, RoutecoreError, "A number that is not a number: which field, and why.");
-create_exception!(routecore.exceptions, InvalidArgumentError, RoutecoreError, "A malformed argument other than a number (digits, time, event).");
-create_exception!(routecore.exceptions, NotFoundError, RoutecoreError, "The called number is not served by the plan.");
-create_exception!(routecore.exceptions, PatternError, RoutecoreError, "A dial pattern that does not compile: position and reason.");
-create_exception!(routecore.exceptions, ListError, RoutecoreError, "A list file or entry that cannot be loaded: source, line and reason.");
-create_exception!(routecore.exceptions, PlanError, RoutecoreError, "A plan that fails its checks; `errors` lists every problem.");
-create_exception!(routecore.exceptions, NotReadyError, RoutecoreError, "Data needed for the call is not loaded yet.");
+create_exception!(
+    routecore.exceptions,
+    RoutecoreError,
+    PyException,
+    "Root of every routecore error."
+);
+create_exception!(
+    routecore.exceptions,
+    InvalidNumberError,
+    RoutecoreError,
+    "A number that is not a number: which field, and why."
+);
+create_exception!(
+    routecore.exceptions,
+    InvalidArgumentError,
+    RoutecoreError,
+    "A malformed argument other than a number (digits, time, event)."
+);
+create_exception!(
+    routecore.exceptions,
+    NotFoundError,
+    RoutecoreError,
+    "The called number is not served by the plan."
+);
+create_exception!(
+    routecore.exceptions,
+    PatternError,
+    RoutecoreError,
+    "A dial pattern that does not compile: position and reason."
+);
+create_exception!(
+    routecore.exceptions,
+    ListError,
+    RoutecoreError,
+    "A list file or entry that cannot be loaded: source, line and reason."
+);
+create_exception!(
+    routecore.exceptions,
+    PlanError,
+    RoutecoreError,
+    "A plan that fails its checks; `errors` lists every problem."
+);
+create_exception!(
+    routecore.exceptions,
+    NotReadyError,
+    RoutecoreError,
+    "Data needed for the call is not loaded yet."
+);
 
 pub(crate) struct PyRoutecoreErr(pub Error);
 
@@ -42,7 +82,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("RoutecoreError", py.get_type::<RoutecoreError>())?;
     m.add("InvalidNumberError", py.get_type::<InvalidNumberError>())?;
-    m.add("InvalidArgumentError", py.get_type::<InvalidArgumentError>())?;
+    m.add(
+        "InvalidArgumentError",
+        py.get_type::<InvalidArgumentError>(),
+    )?;
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;
     m.add("PatternError", py.get_type::<PatternError>())?;
     m.add("ListError", py.get_type::<ListError>())?;

@@ -1,17 +1,23 @@
 //! The `PyO3` binding layer: the only place that knows about Python. One file per concept;
 //! `error` is the one place where core errors become Python exceptions.
 
+mod engine;
 mod error;
 mod lists;
 mod numbers;
 mod region;
+mod patterns;
+mod prefix;
 
 use pyo3::prelude::*;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     error::register(m)?;
+    engine::register(m)?;
     numbers::register(m)?;
     region::register(m)?;
     lists::register(m)?;
+    patterns::register(m)?;
+    prefix::register(m)?;
     Ok(())
 }

@@ -9,7 +9,10 @@ use crate::region::{self, RegionTables};
 
 fn tables() -> Result<std::sync::Arc<RegionTables>, PyRoutecoreErr> {
     region::tables().ok_or_else(|| {
-        Error::NotReady("region tables are not installed; call routecore.load_tables() first".into()).into()
+        Error::NotReady(
+            "region tables are not installed; call routecore.load_tables() first".into(),
+        )
+        .into()
     })
 }
 
@@ -31,12 +34,19 @@ fn kind(number: &str) -> Result<&'static str, PyRoutecoreErr> {
 
 /// Normalise many numbers with the GIL released; a bad one becomes `None`.
 #[pyfunction]
-fn normalize_many(py: Python<'_>, numbers: Vec<String>) -> Result<Vec<Option<String>>, PyRoutecoreErr> {
+fn normalize_many(
+    py: Python<'_>,
+    numbers: Vec<String>,
+) -> Result<Vec<Option<String>>, PyRoutecoreErr> {
     let t = tables()?;
     Ok(py.detach(move || {
         numbers
             .iter()
-            .map(|n| number::normalize(n, &*t).ok().map(|n| n.as_str().to_string()))
+            .map(|n| {
+                number::normalize(n, &*t)
+                    .ok()
+                    .map(|n| n.as_str().to_string())
+            })
             .collect()
     }))
 }

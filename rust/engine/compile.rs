@@ -227,7 +227,7 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
             patterns,
         });
     }
-    let mut resolve_lists = |c: &mut Compiler<'_>, names: &[String], path: &[&str]| -> Vec<usize> {
+    let resolve_lists = |c: &mut Compiler<'_>, names: &[String], path: &[&str]| -> Vec<usize> {
         names
             .iter()
             .filter_map(|n| {

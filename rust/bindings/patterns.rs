@@ -1,0 +1,291 @@
+//! Dial patterns and 400/800 classes: `PatternSet`, `Classification`, `classify`,
+//! `classify_many` and `pool`, plus the bulk input every batch call here accepts.
+
+use std::sync::Arc;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString};
+
+use super::error::PyRoutecoreErr;
+use crate::classify::{self as classes, Class, Classification, Filter, TagFilter};
+use crate::pattern::PatternSet;
+
+/// Numbers handed over from Python: the lines of a `bytes` buffer (borrowed: bytes are
+/// immutable, so the slice stays valid with the GIL released while the caller holds the
+/// object), or the items of a sequence of `str`, copied into one buffer.
+pub(crate) enum Batch<'a> {
+    Lines(&'a [u8]),
+    Items { buf: Vec<u8>, ends: Vec<usize> },
+}
+
+impl Batch<'_> {
+    /// Reads `obj`, naming `param` in any `TypeError`. O(total length) for a sequence.
+    pub(crate) fn extract<'a>(obj: &'a Bound<'_, PyAny>, param: &str) -> PyResult<Batch<'a>> {
+        if let Ok(bytes) = obj.cast::<PyBytes>() {
+            return Ok(Batch::Lines(bytes.as_bytes()));
+        }
+        if obj.is_instance_of::<PyString>() {
+            return Err(PyTypeError::new_err(format!(
+                "{param}: expected a sequence of str or a bytes buffer of lines, not one str"
+            )));
+        }
+        let (mut buf, mut ends) = (Vec::new(), Vec::new());
+        if let Ok(list) = obj.cast::<PyList>() {
+            ends.reserve(list.len());
+        }
+        let mut push = |i: usize, item: &Bound<'_, PyAny>| -> PyResult<()> {
+            let s = item.cast::<PyString>().map_err(|_| {
+                let got = item
+                    .get_type()
+                    .name()
+                    .map_or_else(|_| "?".to_string(), |n| n.to_string());
+                PyTypeError::new_err(format!("{param}[{i}]: expected str, got {got}"))
+            })?;
+            buf.extend_from_slice(s.to_str()?.as_bytes());
+            ends.push(buf.len());
+            Ok(())
+        };
+        if let Ok(list) = obj.cast::<PyList>() {
+            for (i, item) in list.iter().enumerate() {
+                push(i, &item)?;
+            }
+        } else {
+            let iter = obj.try_iter().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "{param}: expected a sequence of str or a bytes buffer of lines"
+                ))
+            })?;
+            for (i, item) in iter.enumerate() {
+                push(i, &item?)?;
+            }
+        }
+        Ok(Batch::Items { buf, ends })
+    }
+
+    /// Calls `f` on every number in order. O(total length).
+    pub(crate) fn for_each<'s>(&'s self, mut f: impl FnMut(&'s [u8])) {
+        match self {
+            Batch::Lines(buf) => classes::lines(buf).for_each(f),
+            Batch::Items { buf, ends } => {
+                let mut start = 0;
+                for &end in ends {
+                    f(&buf[start..end]);
+                    start = end;
+                }
+            }
+        }
+    }
+}
+
+/// `['a', 'b']`, as Python shows a list of str that need no escaping (tags and compiled
+/// patterns hold no quotes or backslashes).
+fn py_list<S: AsRef<str>>(items: &[S]) -> String {
+    let inner: Vec<String> = items.iter().map(|s| format!("'{}'", s.as_ref())).collect();
+    format!("[{}]", inner.join(", "))
+}
+
+/// The class and tags of a 400/800 number; the class is `""` for other numbers.
+#[pyclass(
+    name = "Classification",
+    module = "routecore._routecore",
+    frozen,
+    eq,
+    hash
+)]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PyClassification {
+    inner: Classification,
+}
+
+#[pymethods]
+impl PyClassification {
+    /// `top`, `special`, `ordinary`, or `""` for a number that is not 400/800 + 7 digits.
+    #[getter]
+    fn class_(&self) -> &'static str {
+        self.inner.class_str()
+    }
+
+    /// The tags, in the spec's table order.
+    #[getter]
+    fn tags(&self) -> Vec<&'static str> {
+        self.inner.tags().map(classes::Tag::as_str).collect()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Classification(class_='{}', tags={})",
+            self.inner.class_str(),
+            py_list(&self.tags())
+        )
+    }
+}
+
+/// Classify one number, matched as given (normalise first).
+#[pyfunction]
+fn classify(number: &str) -> PyClassification {
+    PyClassification {
+        inner: classes::classify(number.as_bytes()),
+    }
+}
+
+/// Classify many numbers with the GIL released; one result object per distinct result.
+#[pyfunction]
+fn classify_many<'py>(
+    py: Python<'py>,
+    numbers: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    let batch = Batch::extract(numbers, "numbers")?;
+    let results: Vec<Classification> = py.detach(|| {
+        let mut out = Vec::new();
+        batch.for_each(|n| out.push(classes::classify(n)));
+        out
+    });
+    // Results are frozen and repeat a lot (a few hundred distinct values), so each distinct
+    // one becomes one Python object, shared: the list then costs a reference per number.
+    let mut slot = vec![u32::MAX; 1 << 16];
+    let mut objects: Vec<Bound<'py, PyClassification>> = Vec::new();
+    let mut order = Vec::with_capacity(results.len());
+    for c in results {
+        let key = usize::from(c.key());
+        if slot[key] == u32::MAX {
+            slot[key] = objects.len() as u32;
+            objects.push(Bound::new(py, PyClassification { inner: c })?);
+        }
+        order.push(slot[key]);
+    }
+    PyList::new(py, order.into_iter().map(|i| &objects[i as usize]))
+}
+
+/// A compiled set of dial patterns; immutable, shareable between threads.
+#[pyclass(name = "PatternSet", module = "routecore._routecore", frozen)]
+pub struct PyPatternSet {
+    inner: Arc<PatternSet>,
+}
+
+fn pattern_sources(patterns: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    if patterns.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(
+            "patterns: expected a sequence of str, not one str",
+        ));
+    }
+    patterns
+        .try_iter()?
+        .map(|p| p?.extract::<String>())
+        .collect()
+}
+
+#[pymethods]
+impl PyPatternSet {
+    #[new]
+    fn new(patterns: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let sources = pattern_sources(patterns)?;
+        let set = PatternSet::new(&sources).map_err(PyRoutecoreErr::from)?;
+        Ok(PyPatternSet {
+            inner: Arc::new(set),
+        })
+    }
+
+    /// Whether any pattern matches `number`.
+    fn matches(&self, number: &str) -> bool {
+        self.inner.matches_any(number.as_bytes())
+    }
+
+    /// Index of the first pattern (in the order given) that matches, else `None`.
+    fn first_match(&self, number: &str) -> Option<usize> {
+        self.inner.first_match(number.as_bytes())
+    }
+
+    /// Indices of every matching pattern, ascending.
+    fn matching(&self, number: &str) -> Vec<usize> {
+        self.inner.matching(number.as_bytes())
+    }
+
+    /// `first_match` of every number, with the GIL released.
+    fn match_many(
+        &self,
+        py: Python<'_>,
+        numbers: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<Option<usize>>> {
+        let batch = Batch::extract(numbers, "numbers")?;
+        let set = &*self.inner;
+        Ok(py.detach(|| {
+            let mut out = Vec::new();
+            batch.for_each(|n| out.push(set.first_match(n)));
+            out
+        }))
+    }
+
+    /// The patterns as given, in order.
+    #[getter]
+    fn patterns(&self) -> Vec<String> {
+        self.inner
+            .patterns()
+            .iter()
+            .map(|p| p.source().to_string())
+            .collect()
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("PatternSet({})", py_list(&self.patterns()))
+    }
+}
+
+/// Filter candidate numbers by class, tag and/or dial pattern, with the GIL released.
+#[pyfunction]
+#[pyo3(signature = (numbers, *, class_=None, tag=None, pattern=None))]
+fn pool<'py>(
+    py: Python<'py>,
+    numbers: &Bound<'py, PyAny>,
+    class_: Option<&str>,
+    tag: Option<&str>,
+    pattern: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let class = class_
+        .map(Class::parse)
+        .transpose()
+        .map_err(PyRoutecoreErr::from)?;
+    let tag = tag
+        .map(TagFilter::parse)
+        .transpose()
+        .map_err(PyRoutecoreErr::from)?;
+    let pattern = match pattern {
+        None => None,
+        Some(p) => Some(if let Ok(set) = p.cast::<PyPatternSet>() {
+            Arc::clone(&set.get().inner)
+        } else if let Ok(one) = p.cast::<PyString>() {
+            Arc::new(PatternSet::new([one.to_str()?]).map_err(PyRoutecoreErr::from)?)
+        } else {
+            Arc::new(PatternSet::new(pattern_sources(p)?).map_err(PyRoutecoreErr::from)?)
+        }),
+    };
+    let filter = Filter {
+        class,
+        tag,
+        pattern,
+    };
+    let batch = Batch::extract(numbers, "numbers")?;
+    let kept: Vec<&[u8]> = py.detach(|| {
+        let mut out = Vec::new();
+        batch.for_each(|n| {
+            if filter.accepts(n) {
+                out.push(n);
+            }
+        });
+        out
+    });
+    PyList::new(py, kept.into_iter().map(|n| String::from_utf8_lossy(n)))
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyClassification>()?;
+    m.add_class::<PyPatternSet>()?;
+    m.add_function(wrap_pyfunction!(classify, m)?)?;
+    m.add_function(wrap_pyfunction!(classify_many, m)?)?;
+    m.add_function(wrap_pyfunction!(pool, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,181 @@
+"""400/800 classes (rust/classify.rs): tags, class, bulk classification and pool filtering."""
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from routecore import (
+    Classification,
+    InvalidArgumentError,
+    PatternError,
+    PatternSet,
+    classify,
+    classify_many,
+    pool,
+)
+
+
+def reference(number: str) -> tuple[str, list[str]]:
+    """numbers.md's table, read literally."""
+    if len(number) != 10 or not number.isascii() or not number.isdigit() or number[:3] not in ("400", "800"):
+        return "", []
+    s = [int(c) for c in number[3:]]
+
+    def final_run(step: int) -> int:
+        n = 1
+        while n < 7 and s[-n - 1] + step == s[-n]:
+            n += 1
+        return n
+
+    tags = []
+    repeat, up, down = final_run(0), final_run(1), final_run(-1)
+    if repeat >= 3:
+        tags.append(f"repeat-{repeat}")
+    a, b, c, d, e, f = s[1:]
+    if (a, c, e) == (b, d, f) and a != c and c != e:
+        tags.append("AABBCC")
+    if a == c == e and b == d == f and a != b:
+        tags.append("ABABAB")
+    if (a, b, c) == (d, e, f) and not a == b == c:
+        tags.append("ABCABC")
+    if c == d and e == f and c != e:
+        tags.append("AABB")
+    if c == e and d == f and c != d:
+        tags.append("ABAB")
+    if up >= 4:
+        tags.append(f"ascending-{up}")
+    if down >= 4:
+        tags.append(f"descending-{down}")
+    if repeat >= 5 or {"AABBCC", "ABABAB", "ABCABC"} & set(tags):
+        return "top", tags
+    if repeat == 4 or {"AABB", "ABAB"} & set(tags) or up >= 4 or down >= 4:
+        return "special", tags
+    return "ordinary", tags
+
+
+@pytest.mark.parametrize(
+    ("number", "klass", "tag"),
+    [
+        ("4008888888", "top", "repeat-7"),
+        ("4001234567", "special", "ascending-7"),
+        ("4001238888", "special", "repeat-4"),
+        ("4001112233", "top", "AABBCC"),
+        ("4001121212", "top", "ABABAB"),
+        ("4001123123", "top", "ABCABC"),
+        ("4001235566", "special", "AABB"),
+        ("4001231212", "special", "ABAB"),
+        ("8007654321", "special", "descending-7"),
+        ("4001266666", "top", "repeat-5"),
+    ],
+)
+def test_spec_examples(number, klass, tag):
+    c = classify(number)
+    assert c.class_ == klass
+    assert tag in c.tags
+    assert (c.class_, c.tags) == reference(number)
+
+
+def test_ordinary_and_unclassified():
+    assert classify("4001689527").class_ == "ordinary"
+    assert classify("4001689527").tags == []
+    repeat3 = classify("4001234555")
+    assert (repeat3.class_, repeat3.tags) == ("ordinary", ["repeat-3"])
+    for other in ["13800138000", "95588", "", "400 123 4567", "+864001234567", "40012345678"]:
+        c = classify(other)
+        assert (c.class_, c.tags) == ("", []), other
+
+
+def test_no_wrap():
+    assert classify("4005678901").tags == []
+    assert classify("4005890123").tags == ["ascending-4"]
+
+
+def test_acceptance_vectors_agree(spec_dir):
+    seen = 0
+    for line in (spec_dir / "acceptance" / "vectors.jsonl").read_text().splitlines():
+        case = json.loads(line)
+        for step in case.get("steps", [case]):
+            want = step.get("expect", {}).get("called_class")
+            if want is None:
+                continue
+            got = classify(step["request"]["called"])
+            assert got.class_ == want["class"], case["name"]
+            assert set(want.get("tags_include", [])) <= set(got.tags), case["name"]
+            seen += 1
+    assert seen >= 3
+
+
+def test_classification_value_semantics():
+    a, b = classify("4008888888"), classify("8001111111")
+    assert a == b and hash(a) == hash(b)
+    assert a != classify("4001234567")
+    assert repr(a) == "Classification(class_='top', tags=['repeat-7'])"
+    assert isinstance(a, Classification)
+    with pytest.raises(AttributeError):
+        a.class_ = "ordinary"  # type: ignore[misc]
+
+
+def test_classify_many_lists_and_bytes():
+    numbers = ["4008888888", "4001234567", "4001689527", "13800138000", "4008888888"]
+    got = classify_many(numbers)
+    assert [c.class_ for c in got] == ["top", "special", "ordinary", "", "top"]
+    assert got[0] is got[4], "equal results are one shared object"
+    from_bytes = classify_many(("\r\n".join(numbers) + "\n\n").encode())
+    assert from_bytes == got
+    assert classify_many([]) == []
+    assert classify_many(b"") == []
+    with pytest.raises(TypeError, match="not one str"):
+        classify_many("4008888888")
+
+
+def test_pool_filters():
+    numbers = ["4008888888", "4001234567", "4001689527", "4001238888", "4005558888", "13800138000"]
+    buf = "\n".join(numbers).encode()
+    for src in (numbers, buf):
+        assert pool(src, class_="top") == ["4008888888"]
+        assert pool(src, class_="特号号码") == ["4001234567", "4001238888", "4005558888"]
+        assert pool(src, tag="repeat-4") == ["4001238888", "4005558888"]
+        assert pool(src, tag="repeat") == ["4008888888", "4001238888", "4005558888"]
+        assert pool(src, tag="ascending") == ["4001234567"]
+        assert pool(src, pattern="_400XXX8888") == ["4008888888", "4001238888", "4005558888"]
+        assert pool(src, pattern=["_4001X!", "138"]) == [
+            "4001234567",
+            "4001689527",
+            "4001238888",
+            "13800138000",
+        ]
+        assert pool(src, pattern=PatternSet(["_400[5-9]!"])) == ["4008888888", "4005558888"]
+        assert pool(src, class_="special", pattern="_4001!") == ["4001234567", "4001238888"]
+        assert pool(src) == numbers
+
+
+def test_pool_refuses_unknown_names():
+    with pytest.raises(InvalidArgumentError, match="class_"):
+        pool([], class_="gold")
+    with pytest.raises(InvalidArgumentError, match="tag"):
+        pool([], tag="repeat-9")
+    with pytest.raises(PatternError):
+        pool([], pattern="_[")
+
+
+subscriber = st.one_of(st.text("0123456789", min_size=7, max_size=7), st.text("012", min_size=7, max_size=7))
+
+
+@given(st.sampled_from(["400", "800"]), subscriber)
+def test_agrees_with_reference(prefix, s):
+    c = classify(prefix + s)
+    assert (c.class_, c.tags) == reference(prefix + s)
+
+
+@given(
+    st.lists(
+        st.sampled_from(["400", "800", "138"]).flatmap(lambda p: subscriber.map(lambda s: p + s)), max_size=40
+    )
+)
+def test_bulk_agrees_with_single(numbers):
+    assert classify_many(numbers) == [classify(n) for n in numbers]
+    for klass in ("top", "special", "ordinary"):
+        want = [n for n in numbers if reference(n)[0] == klass]
+        assert pool(numbers, class_=klass) == want
+        assert pool("\n".join(numbers).encode(), class_=klass) == want
