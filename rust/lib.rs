@@ -4,13 +4,13 @@
 
 pub mod bloom;
 pub mod classify;
+pub mod engine;
 pub mod error;
 pub mod lists;
 pub mod number;
 pub mod pattern;
 pub mod prefix;
 pub mod region;
-pub mod engine;
 
 #[cfg(feature = "python")]
 mod bindings;

@@ -217,7 +217,11 @@ pub fn normalize_caller(input: &str, countries: &dyn CountryCodes) -> Result<Num
     normalize_with(input, countries, MAX_CALLER_DIGITS)
 }
 
-fn normalize_with(input: &str, countries: &dyn CountryCodes, max_digits: usize) -> Result<Number, NumberError> {
+fn normalize_with(
+    input: &str,
+    countries: &dyn CountryCodes,
+    max_digits: usize,
+) -> Result<Number, NumberError> {
     if input.len() > MAX_INPUT {
         return Err(NumberError::new(
             input,
@@ -241,7 +245,11 @@ fn normalize_with(input: &str, countries: &dyn CountryCodes, max_digits: usize) 
     let mut seen_digit = false;
     for (i, ch) in body.char_indices() {
         // Positions in messages count characters, not bytes (inputs may hold CJK or full-width text).
-        let pos = || input.get(..offset + i).map_or(offset + i, |head| head.chars().count());
+        let pos = || {
+            input
+                .get(..offset + i)
+                .map_or(offset + i, |head| head.chars().count())
+        };
         match ch {
             '0'..='9' => {
                 seen_digit = true;
@@ -280,7 +288,10 @@ fn normalize_with(input: &str, countries: &dyn CountryCodes, max_digits: usize) 
     }
     if digits.is_empty() {
         if plus {
-            return Err(NumberError::new(input, "'+' with no digits after it".to_string()));
+            return Err(NumberError::new(
+                input,
+                "'+' with no digits after it".to_string(),
+            ));
         }
         // Only separators: nothing is shown, exactly as if withheld.
         return Ok(Number::ANONYMOUS);
@@ -650,8 +661,14 @@ pub(crate) mod tests {
         assert!(e.reason.contains("no user part"), "{e}");
         assert!(normalize(&"1".repeat(10_000), &TestCountries).is_err());
         let long = "1".repeat(25);
-        assert_eq!(normalize_caller(&long, &TestCountries).unwrap().kind, Kind::Unknown);
-        assert_eq!(normalize_caller(&long, &TestCountries).unwrap().as_str(), long);
+        assert_eq!(
+            normalize_caller(&long, &TestCountries).unwrap().kind,
+            Kind::Unknown
+        );
+        assert_eq!(
+            normalize_caller(&long, &TestCountries).unwrap().as_str(),
+            long
+        );
         assert!(normalize_caller(&"1".repeat(33), &TestCountries).is_err());
     }
 

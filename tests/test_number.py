@@ -72,6 +72,7 @@ def test_every_accepted_form_of_one_mobile(form):
         ("", "", "anonymous"),
         ("Restricted", "", "anonymous"),
         ("sip:anonymous@anonymous.invalid", "", "anonymous"),
+        ("--", "", "anonymous"),  # separators only: nothing shown, as if withheld
     ],
 )
 def test_spec_examples(text, national, kind):

@@ -52,7 +52,12 @@ fn compile_plan(
 /// Plan issues as Python tuples `(path, message)` for the loader to place in the file.
 fn issues_of(err: &PyRoutecoreErr) -> Option<Vec<(Vec<String>, String)>> {
     match &err.0 {
-        Error::Plan(issues) => Some(issues.iter().map(|i| (i.path.clone(), i.message.clone())).collect()),
+        Error::Plan(issues) => Some(
+            issues
+                .iter()
+                .map(|i| (i.path.clone(), i.message.clone()))
+                .collect(),
+        ),
         _ => None,
     }
 }
@@ -187,7 +192,13 @@ impl PyEngine {
 
     /// The served numbers (normalised), sorted.
     fn numbers(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.inner.plan().numbers.keys().map(|d| d.as_str().to_string()).collect();
+        let mut v: Vec<String> = self
+            .inner
+            .plan()
+            .numbers
+            .keys()
+            .map(|d| d.as_str().to_string())
+            .collect();
         v.sort();
         v
     }
@@ -213,8 +224,12 @@ impl PyEngine {
             time_ms,
             explain,
         };
-        let d = decide(&plan, &self.tables, self.inner.state().as_ref(), &req).map_err(PyRoutecoreErr)?;
-        Ok(PyDecision { inner: d, error: None })
+        let d = decide(&plan, &self.tables, self.inner.state().as_ref(), &req)
+            .map_err(PyRoutecoreErr)?;
+        Ok(PyDecision {
+            inner: d,
+            error: None,
+        })
     }
 
     /// Decides many calls with the GIL released. `requests` is a sequence of dicts with the
@@ -253,16 +268,26 @@ impl PyEngine {
                     caller: get_str(&d, "caller")?,
                     digits: get_str(&d, "digits")?,
                     time_ms: t,
-                    explain: explain || d.get_item("explain")?.is_some_and(|e| e.is_truthy().unwrap_or(false)),
+                    explain: explain
+                        || d.get_item("explain")?
+                            .is_some_and(|e| e.is_truthy().unwrap_or(false)),
                 }));
             }
         } else {
-            let called = called.ok_or_else(|| PyValueError::new_err("route_many: give `requests` or the `called` and `caller` columns"))?;
-            let caller = caller.ok_or_else(|| PyValueError::new_err("route_many: the `caller` column is required with `called`"))?;
+            let called = called.ok_or_else(|| {
+                PyValueError::new_err(
+                    "route_many: give `requests` or the `called` and `caller` columns",
+                )
+            })?;
+            let caller = caller.ok_or_else(|| {
+                PyValueError::new_err("route_many: the `caller` column is required with `called`")
+            })?;
             let n = called.len();
             let check = |name: &str, len: Option<usize>| -> PyResult<()> {
                 match len {
-                    Some(l) if l != n => Err(PyValueError::new_err(format!("route_many: column `{name}` has {l} items, `called` has {n}"))),
+                    Some(l) if l != n => Err(PyValueError::new_err(format!(
+                        "route_many: column `{name}` has {l} items, `called` has {n}"
+                    ))),
                     _ => Ok(()),
                 }
             };
@@ -305,7 +330,10 @@ impl PyEngine {
         Ok(results
             .into_iter()
             .map(|r| match r {
-                Ok(d) => PyDecision { inner: d, error: None },
+                Ok(d) => PyDecision {
+                    inner: d,
+                    error: None,
+                },
                 Err(e) => PyDecision::failed(&e),
             })
             .collect())
@@ -325,7 +353,10 @@ impl PyEngine {
         let plan = self.inner.plan();
         let t = time_ms(at, &plan)?;
         if call_id.is_empty() {
-            return Err(PyRoutecoreErr(Error::InvalidArgument("call_id: an event needs the call's id".into())).into());
+            return Err(PyRoutecoreErr(Error::InvalidArgument(
+                "call_id: an event needs the call's id".into(),
+            ))
+            .into());
         }
         if duration_seconds < 0 {
             return Err(PyRoutecoreErr(Error::InvalidArgument(format!(

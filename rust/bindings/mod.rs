@@ -5,9 +5,9 @@ mod engine;
 mod error;
 mod lists;
 mod numbers;
-mod region;
 mod patterns;
 mod prefix;
+mod region;
 
 use pyo3::prelude::*;
 

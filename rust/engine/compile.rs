@@ -9,7 +9,10 @@ use chrono::NaiveDate;
 
 use super::doc::{ActionDoc, OneOrMany, PlanDoc, WhenDoc};
 use super::time::{parse_date, parse_range, parse_tz, Calendar, DayType, Schedule};
-use super::{Action, CallerList, Condition, Group, Menu, Plan, Rule, ServedNumber, Shared, Strategy, Target, Tenant};
+use super::{
+    Action, CallerList, Condition, Group, Menu, Plan, Rule, ServedNumber, Shared, Strategy, Target,
+    Tenant,
+};
 use crate::classify::classify;
 use crate::error::{Error, PlanIssue, Result};
 use crate::lists::{ListBuilder, ListOptions};
@@ -67,7 +70,10 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
         tables,
     };
     if doc.version != 1 {
-        c.issue(&["version"], format!("format version {} is not supported (only 1)", doc.version));
+        c.issue(
+            &["version"],
+            format!("format version {} is not supported (only 1)", doc.version),
+        );
     }
     let tz = parse_tz(&doc.timezone).unwrap_or_else(|e| {
         c.issue(&["timezone"], e);
@@ -138,7 +144,10 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
         let calendar = s.calendar.as_ref().and_then(|cal| {
             let found = calendar_index.get(cal).copied();
             if found.is_none() {
-                c.issue(&[path[0], path[1], "calendar"], format!("unknown calendar {cal:?}"));
+                c.issue(
+                    &[path[0], path[1], "calendar"],
+                    format!("unknown calendar {cal:?}"),
+                );
             }
             found
         });
@@ -149,7 +158,11 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
         });
         let mut hours: [Option<Vec<(u16, u16)>>; 4] = [None, None, None, None];
         let mut all = None;
-        for (key, ranges) in s.hours.iter().filter_map(|(k, r)| r.as_ref().map(|r| (k, r))) {
+        for (key, ranges) in s
+            .hours
+            .iter()
+            .filter_map(|(k, r)| r.as_ref().map(|r| (k, r)))
+        {
             let mut parsed = Vec::new();
             for r in ranges {
                 match parse_range(r) {
@@ -203,11 +216,17 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
                                 continue;
                             }
                             if let Err(e) = builder.push_str(entry, c.tables) {
-                                c.issue(&["lists", name, "file"], format!("{file}:{}: {}", i + 1, e));
+                                c.issue(
+                                    &["lists", name, "file"],
+                                    format!("{file}:{}: {}", i + 1, e),
+                                );
                             }
                         }
                     }
-                    None => c.issue(&["lists", name, "file"], format!("list file {file:?} was not read")),
+                    None => c.issue(
+                        &["lists", name, "file"],
+                        format!("list file {file:?} was not read"),
+                    ),
                 }
             }
             numbers = Some(Arc::new(builder.build()));
@@ -261,11 +280,13 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
         let tpath = ["tenants", tname.as_str()];
         let tenant_index = plan.tenants.len();
         let display = t.display.as_ref();
-        let certified_until = display.and_then(|d| d.certified_until.as_ref()).and_then(|s| {
-            parse_date(s)
-                .map_err(|e| c.issue(&[tpath[0], tpath[1], "display", "certified_until"], e))
-                .ok()
-        });
+        let certified_until = display
+            .and_then(|d| d.certified_until.as_ref())
+            .and_then(|s| {
+                parse_date(s)
+                    .map_err(|e| c.issue(&[tpath[0], tpath[1], "display", "certified_until"], e))
+                    .ok()
+            });
         let mut tags = Vec::new();
         for (i, tag) in t.tags.iter().enumerate() {
             let idx = i.to_string();
@@ -287,7 +308,10 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
             .and_then(|name| {
                 let found = doc.rates.get(name);
                 if found.is_none() {
-                    c.issue(&[tpath[0], tpath[1], "package", "rates"], format!("unknown rate table {name:?}"));
+                    c.issue(
+                        &[tpath[0], tpath[1], "package", "rates"],
+                        format!("unknown rate table {name:?}"),
+                    );
                 }
                 found
             })
@@ -325,22 +349,40 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
         for (gname, g) in &t.groups {
             let gpath = [tpath[0], tpath[1], "groups", gname.as_str()];
             let strategy = Strategy::parse(&g.strategy).unwrap_or_else(|| {
-                c.issue(&[gpath[0], gpath[1], gpath[2], gpath[3], "strategy"], format!("unknown strategy {:?}", g.strategy));
+                c.issue(
+                    &[gpath[0], gpath[1], gpath[2], gpath[3], "strategy"],
+                    format!("unknown strategy {:?}", g.strategy),
+                );
                 Strategy::Sequential
             });
             let mut targets = Vec::new();
             for (i, td) in g.targets.iter().enumerate() {
                 let idx = i.to_string();
-                let tp = [gpath[0], gpath[1], gpath[2], gpath[3], "targets", idx.as_str()];
+                let tp = [
+                    gpath[0],
+                    gpath[1],
+                    gpath[2],
+                    gpath[3],
+                    "targets",
+                    idx.as_str(),
+                ];
                 let (key, is_uri, kind) = match (&td.number, &td.uri) {
                     (Some(n), None) => match number::normalize(n, c.tables) {
-                        Ok(num) if num.kind != Kind::Anonymous => (shared(num.as_str()), false, num.kind),
+                        Ok(num) if num.kind != Kind::Anonymous => {
+                            (shared(num.as_str()), false, num.kind)
+                        }
                         Ok(_) => {
-                            c.issue(&[tp[0], tp[1], tp[2], tp[3], tp[4], tp[5], "number"], "empty target number");
+                            c.issue(
+                                &[tp[0], tp[1], tp[2], tp[3], tp[4], tp[5], "number"],
+                                "empty target number",
+                            );
                             continue;
                         }
                         Err(e) => {
-                            c.issue(&[tp[0], tp[1], tp[2], tp[3], tp[4], tp[5], "number"], e.to_string());
+                            c.issue(
+                                &[tp[0], tp[1], tp[2], tp[3], tp[4], tp[5], "number"],
+                                e.to_string(),
+                            );
                             continue;
                         }
                     },
@@ -353,7 +395,10 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
                 let schedule = td.schedule.as_ref().and_then(|s| {
                     let found = schedule_index.get(s).copied();
                     if found.is_none() {
-                        c.issue(&[tp[0], tp[1], tp[2], tp[3], tp[4], tp[5], "schedule"], format!("unknown schedule {s:?}"));
+                        c.issue(
+                            &[tp[0], tp[1], tp[2], tp[3], tp[4], tp[5], "schedule"],
+                            format!("unknown schedule {s:?}"),
+                        );
                     }
                     found
                 });
@@ -371,12 +416,22 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
                     weight: td.weight,
                     max_calls: td.max_calls,
                     schedule,
-                    regions: td.regions.iter().flatten().map(|r| parse_place(r)).collect(),
+                    regions: td
+                        .regions
+                        .iter()
+                        .flatten()
+                        .map(|r| parse_place(r))
+                        .collect(),
                     rate,
                 });
             }
             let overflow = g.overflow.as_ref().and_then(|a| {
-                compile_action(&mut c, a, &names, &[gpath[0], gpath[1], gpath[2], gpath[3], "overflow"])
+                compile_action(
+                    &mut c,
+                    a,
+                    &names,
+                    &[gpath[0], gpath[1], gpath[2], gpath[3], "overflow"],
+                )
             });
             plan.groups.push(Group {
                 key: shared(&format!("{tname}/{gname}")),
@@ -384,7 +439,9 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
                 targets,
                 overflow,
                 max_targets: g.max_targets.map(|m| m as usize),
-                lease_ms: g.max_call_seconds.map_or(super::state::DEFAULT_LEASE_MS, |s| i64::from(s) * 1000),
+                lease_ms: g
+                    .max_call_seconds
+                    .map_or(super::state::DEFAULT_LEASE_MS, |s| i64::from(s) * 1000),
             });
         }
         for (mname, m) in &t.menus {
@@ -394,16 +451,38 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
             for (key, a) in &m.options {
                 let kb = key.as_bytes();
                 if kb.len() != 1 || !matches!(kb[0], b'0'..=b'9' | b'*' | b'#') {
-                    c.issue(&[mpath[0], mpath[1], mpath[2], mpath[3], "options", key], "a menu key is one of 0-9, * or #");
+                    c.issue(
+                        &[mpath[0], mpath[1], mpath[2], mpath[3], "options", key],
+                        "a menu key is one of 0-9, * or #",
+                    );
                     continue;
                 }
-                if let Some(action) = compile_action(&mut c, a, &names, &[mpath[0], mpath[1], mpath[2], mpath[3], "options", key]) {
+                if let Some(action) = compile_action(
+                    &mut c,
+                    a,
+                    &names,
+                    &[mpath[0], mpath[1], mpath[2], mpath[3], "options", key],
+                ) {
                     options.push((kb[0], action));
                     keys.push(shared(key));
                 }
             }
-            let invalid = m.invalid.as_ref().and_then(|a| compile_action(&mut c, a, &names, &[mpath[0], mpath[1], mpath[2], mpath[3], "invalid"]));
-            let timeout = m.timeout.as_ref().and_then(|a| compile_action(&mut c, a, &names, &[mpath[0], mpath[1], mpath[2], mpath[3], "timeout"]));
+            let invalid = m.invalid.as_ref().and_then(|a| {
+                compile_action(
+                    &mut c,
+                    a,
+                    &names,
+                    &[mpath[0], mpath[1], mpath[2], mpath[3], "invalid"],
+                )
+            });
+            let timeout = m.timeout.as_ref().and_then(|a| {
+                compile_action(
+                    &mut c,
+                    a,
+                    &names,
+                    &[mpath[0], mpath[1], mpath[2], mpath[3], "timeout"],
+                )
+            });
             plan.menus.push(Menu {
                 id: shared(mname),
                 prompt: shared(m.prompt.as_deref().unwrap_or("")),
@@ -446,7 +525,10 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
                 });
             }
             if n.flow.last().is_none_or(|r| r.when.is_some()) {
-                c.issue(&[npath[0], npath[1], npath[2], npath[3], "flow"], "the flow can leave a call undecided: its last rule must have no `when`");
+                c.issue(
+                    &[npath[0], npath[1], npath[2], npath[3], "flow"],
+                    "the flow can leave a call undecided: its last rule must have no `when`",
+                );
             }
             if plan.numbers.contains_key(&served.digits) {
                 c.issue(&npath, format!("number {} is served twice", served.digits));
@@ -459,7 +541,10 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
                     display: shared(num),
                     flow,
                     class: classify(served.digits.as_bytes()),
-                    tags: classify(served.digits.as_bytes()).tags().map(|t| t.to_string()).collect(),
+                    tags: classify(served.digits.as_bytes())
+                        .tags()
+                        .map(|t| t.to_string())
+                        .collect(),
                 },
             );
         }
@@ -490,11 +575,22 @@ struct Names<'a> {
     menus: &'a HashMap<&'a str, usize>,
 }
 
-fn compile_action(c: &mut Compiler<'_>, a: &ActionDoc, names: &Names<'_>, path: &[&str]) -> Option<Action> {
-    let set = [a.forward.is_some(), a.menu.is_some(), a.announce.is_some(), a.voicemail.is_some(), a.reject.is_some()]
-        .iter()
-        .filter(|&&x| x)
-        .count();
+fn compile_action(
+    c: &mut Compiler<'_>,
+    a: &ActionDoc,
+    names: &Names<'_>,
+    path: &[&str],
+) -> Option<Action> {
+    let set = [
+        a.forward.is_some(),
+        a.menu.is_some(),
+        a.announce.is_some(),
+        a.voicemail.is_some(),
+        a.reject.is_some(),
+    ]
+    .iter()
+    .filter(|&&x| x)
+    .count();
     if set != 1 {
         c.issue(path, format!("exactly one action (forward, menu, announce, voicemail, reject) is required, found {set}"));
         return None;
@@ -519,7 +615,9 @@ fn compile_action(c: &mut Compiler<'_>, a: &ActionDoc, names: &Names<'_>, path: 
     if let Some(b) = &a.voicemail {
         return Some(Action::Voicemail(shared(b)));
     }
-    a.reject.as_ref().map(|r| Action::Reject(r.code, shared(&r.reason)))
+    a.reject
+        .as_ref()
+        .map(|r| Action::Reject(r.code, shared(&r.reason)))
 }
 
 fn compile_when(
@@ -536,10 +634,16 @@ fn compile_when(
         p.push(key.into());
         p
     };
-    for (name, negate, key) in [(&w.schedule, false, "schedule"), (&w.not_schedule, true, "not_schedule")] {
+    for (name, negate, key) in [
+        (&w.schedule, false, "schedule"),
+        (&w.not_schedule, true, "not_schedule"),
+    ] {
         if let Some(s) = name {
             match schedules.get(s) {
-                Some(&i) => out.push(Condition::Schedule { schedule: i, negate }),
+                Some(&i) => out.push(Condition::Schedule {
+                    schedule: i,
+                    negate,
+                }),
                 None => c.issues.push(PlanIssue {
                     path: sub(key),
                     message: format!("unknown schedule {s:?}"),
@@ -554,7 +658,9 @@ fn compile_when(
         })
     };
     if let Some(regions) = many(&w.caller_region) {
-        out.push(Condition::Region(regions.iter().map(|r| parse_place(r)).collect()));
+        out.push(Condition::Region(
+            regions.iter().map(|r| parse_place(r)).collect(),
+        ));
     }
     if let Some(patterns) = many(&w.caller_pattern) {
         match PatternSet::new(&patterns) {
@@ -592,7 +698,9 @@ fn compile_when(
         out.push(Condition::Kind(parsed));
     }
     if let Some(carriers) = many(&w.carrier) {
-        out.push(Condition::Carrier(carriers.iter().map(|s| shared(s)).collect()));
+        out.push(Condition::Carrier(
+            carriers.iter().map(|s| shared(s)).collect(),
+        ));
     }
     if let Some(d) = &w.dates {
         let mut date = |s: &Option<String>| {

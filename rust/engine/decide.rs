@@ -150,13 +150,15 @@ pub fn decide(
     state: &dyn StateStore,
     req: &Request<'_>,
 ) -> Result<Decision> {
-    let called = number::normalize(req.called, tables).map_err(|e| Error::invalid_number("called", e))?;
+    let called =
+        number::normalize(req.called, tables).map_err(|e| Error::invalid_number("called", e))?;
     if called.kind == Kind::Anonymous {
         return Err(Error::InvalidArgument(
             "called: the called number is empty or withheld".to_string(),
         ));
     }
-    let caller = number::normalize_caller(req.caller, tables).map_err(|e| Error::invalid_number("caller", e))?;
+    let caller = number::normalize_caller(req.caller, tables)
+        .map_err(|e| Error::invalid_number("caller", e))?;
     valid_digits(req.digits)?;
     let Some(served) = plan.numbers.get(&called.digits) else {
         return Err(Error::NotFound(format!(
@@ -182,7 +184,11 @@ pub fn decide(
             called.digits,
             tenant.name,
             served.display,
-            if caller.digits.is_empty() { "(withheld)" } else { caller.as_str() },
+            if caller.digits.is_empty() {
+                "(withheld)"
+            } else {
+                caller.as_str()
+            },
             caller.kind,
             if region.province.is_empty() {
                 String::new()
@@ -193,7 +199,8 @@ pub fn decide(
     });
 
     let date = local_date(req.time_ms, plan.tz);
-    let certified = tenant.display_name.is_some() && tenant.certified_until.is_none_or(|u| date <= u);
+    let certified =
+        tenant.display_name.is_some() && tenant.certified_until.is_none_or(|u| date <= u);
     let display_tag = tenant
         .tags
         .iter()
@@ -202,13 +209,21 @@ pub fn decide(
         .map_or_else(|| tenant.display_tag.clone(), |(t, _, _)| t.clone());
 
     let outcome = 'decided: {
-        if tenant.allowlists.iter().any(|&l| plan.lists[l].contains(&caller)) {
-            ctx.note(|| "caller is on an allowlist: block checks and the per-caller limit skipped".into());
+        if tenant
+            .allowlists
+            .iter()
+            .any(|&l| plan.lists[l].contains(&caller))
+        {
+            ctx.note(|| {
+                "caller is on an allowlist: block checks and the per-caller limit skipped".into()
+            });
         } else {
             for &l in plan.global_blocklists.iter().chain(&tenant.blocklists) {
                 let list = &plan.lists[l];
                 if list.contains(&caller) {
-                    ctx.note(|| format!("blocked: caller is on list {} ({})", list.name, list.reason));
+                    ctx.note(|| {
+                        format!("blocked: caller is on list {} ({})", list.name, list.reason)
+                    });
                     break 'decided (Outcome::Reject(603, list.reason.clone()), empty());
                 }
             }
@@ -217,10 +232,23 @@ pub fn decide(
                 if req.digits.is_empty() && caller.kind != Kind::Anonymous {
                     let key = format!("{}|{}", tenant.name, caller.digits);
                     if !state.admit_caller(&key, req.time_ms, window_ms, calls) {
-                        ctx.note(|| format!("rate limited: {calls} calls within {} s already", window_ms / 1000));
-                        break 'decided (Outcome::Reject(603, Shared::from("rate_limited")), empty());
+                        ctx.note(|| {
+                            format!(
+                                "rate limited: {calls} calls within {} s already",
+                                window_ms / 1000
+                            )
+                        });
+                        break 'decided (
+                            Outcome::Reject(603, Shared::from("rate_limited")),
+                            empty(),
+                        );
                     }
-                    ctx.note(|| format!("per-caller limit: admitted (limit {calls} per {} s)", window_ms / 1000));
+                    ctx.note(|| {
+                        format!(
+                            "per-caller limit: admitted (limit {calls} per {} s)",
+                            window_ms / 1000
+                        )
+                    });
                 }
             }
         }
@@ -307,9 +335,9 @@ pub fn decide(
 
 fn region_matches(region: &Region<'_>, wanted: &[(Shared, Option<Shared>)]) -> bool {
     !region.province.is_empty()
-        && wanted.iter().any(|(p, c)| {
-            &**p == region.province && c.as_ref().is_none_or(|c| &**c == region.city)
-        })
+        && wanted
+            .iter()
+            .any(|(p, c)| &**p == region.province && c.as_ref().is_none_or(|c| &**c == region.city))
 }
 
 fn rule_holds(ctx: &mut Ctx<'_>, rule: &super::Rule) -> bool {
@@ -331,7 +359,9 @@ fn rule_holds(ctx: &mut Ctx<'_>, rule: &super::Rule) -> bool {
             }
             Condition::Region(wanted) => (
                 region_matches(&ctx.region, wanted),
-                ctx.trace.is_some().then(|| format!("caller_region {}", names(wanted))),
+                ctx.trace
+                    .is_some()
+                    .then(|| format!("caller_region {}", names(wanted))),
             ),
             Condition::Pattern(set) => (
                 !ctx.caller.digits.is_empty() && set.matches_any(ctx.caller.digits.as_bytes()),
@@ -342,23 +372,40 @@ fn rule_holds(ctx: &mut Ctx<'_>, rule: &super::Rule) -> bool {
                 ctx.trace.is_some().then(|| {
                     format!(
                         "caller_list {}",
-                        lists.iter().map(|&l| &*plan.lists[l].name).collect::<Vec<_>>().join(",")
+                        lists
+                            .iter()
+                            .map(|&l| &*plan.lists[l].name)
+                            .collect::<Vec<_>>()
+                            .join(",")
                     )
                 }),
             ),
             Condition::Kind(kinds) => (
                 kinds.contains(&ctx.caller.kind),
-                ctx.trace.is_some().then(|| format!("caller_kind {:?}", kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>())),
+                ctx.trace.is_some().then(|| {
+                    format!(
+                        "caller_kind {:?}",
+                        kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>()
+                    )
+                }),
             ),
             Condition::Carrier(carriers) => (
-                !ctx.region.carrier.is_empty() && carriers.iter().any(|c| &**c == ctx.region.carrier),
-                ctx.trace.is_some().then(|| format!("carrier {:?}", carriers.iter().map(|c| &**c).collect::<Vec<_>>())),
+                !ctx.region.carrier.is_empty()
+                    && carriers.iter().any(|c| &**c == ctx.region.carrier),
+                ctx.trace.is_some().then(|| {
+                    format!(
+                        "carrier {:?}",
+                        carriers.iter().map(|c| &**c).collect::<Vec<_>>()
+                    )
+                }),
             ),
             Condition::Dates(from, until) => {
                 let date = local_date(ctx.time_ms, plan.tz);
                 (
                     from.is_none_or(|f| f <= date) && until.is_none_or(|u| date <= u),
-                    ctx.trace.is_some().then(|| format!("dates {from:?}..{until:?} on {date}")),
+                    ctx.trace
+                        .is_some()
+                        .then(|| format!("dates {from:?}..{until:?} on {date}")),
                 )
             }
         };
@@ -409,7 +456,12 @@ fn run_action(ctx: &mut Ctx<'_>, action: &Action, keys: &[u8], depth: usize) -> 
                 ctx.note(|| format!("menu {}: key {}", menu.id, key as char));
                 Some(a)
             } else {
-                ctx.note(|| format!("menu {}: key {} is not an option (invalid)", menu.id, key as char));
+                ctx.note(|| {
+                    format!(
+                        "menu {}: key {} is not an option (invalid)",
+                        menu.id, key as char
+                    )
+                });
                 menu.invalid.as_ref()
             };
             match next {
@@ -455,7 +507,8 @@ fn forward(ctx: &mut Ctx<'_>, g: usize, depth: usize) -> Outcome {
         };
     }
     let order = order_targets(ctx, group, eligible);
-    ctx.state.remember_call(ctx.call_id, group.lease_ms, ctx.time_ms);
+    ctx.state
+        .remember_call(ctx.call_id, group.lease_ms, ctx.time_ms);
     let limit = group.max_targets.unwrap_or(usize::MAX);
     let targets: Vec<_> = order
         .into_iter()
@@ -501,7 +554,10 @@ fn region_order(region: &Region<'_>, group: &Group, eligible: &[usize]) -> Vec<u
             })
             .min()
     };
-    let mut tiered: Vec<(u8, usize)> = eligible.iter().filter_map(|&i| tier(i).map(|t| (t, i))).collect();
+    let mut tiered: Vec<(u8, usize)> = eligible
+        .iter()
+        .filter_map(|&i| tier(i).map(|t| (t, i)))
+        .collect();
     tiered.sort_by_key(|&(t, i)| (t, i));
     tiered.into_iter().map(|(_, i)| i).collect()
 }
@@ -517,7 +573,11 @@ fn order_targets(ctx: &mut Ctx<'_>, group: &Group, mut eligible: Vec<usize>) -> 
             eligible
         }
         Strategy::Weighted => {
-            let weighted: Vec<usize> = eligible.iter().copied().filter(|&i| group.targets[i].weight > 0).collect();
+            let weighted: Vec<usize> = eligible
+                .iter()
+                .copied()
+                .filter(|&i| group.targets[i].weight > 0)
+                .collect();
             if weighted.is_empty() {
                 return eligible;
             }
@@ -536,7 +596,11 @@ fn order_targets(ctx: &mut Ctx<'_>, group: &Group, mut eligible: Vec<usize>) -> 
         }
         Strategy::Random => {
             let draw = ctx.state.next_rotation(&format!("{}#random", group.key));
-            let mut rng = SplitMix64(ctx.plan.seed ^ fnv1a(group.key.as_bytes()) ^ draw.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut rng = SplitMix64(
+                ctx.plan.seed
+                    ^ fnv1a(group.key.as_bytes())
+                    ^ draw.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
             for i in (1..eligible.len()).rev() {
                 let j = rng.below(i as u64 + 1) as usize;
                 eligible.swap(i, j);
@@ -559,7 +623,8 @@ fn order_targets(ctx: &mut Ctx<'_>, group: &Group, mut eligible: Vec<usize>) -> 
             keyed.sort();
             let order: Vec<usize> = keyed.into_iter().map(|(_, _, i)| i).collect();
             if let Some(&first) = order.first() {
-                ctx.state.mark_placed_first(&group.key, &group.targets[first].key, ctx.time_ms);
+                ctx.state
+                    .mark_placed_first(&group.key, &group.targets[first].key, ctx.time_ms);
             }
             order
         }
@@ -567,7 +632,9 @@ fn order_targets(ctx: &mut Ctx<'_>, group: &Group, mut eligible: Vec<usize>) -> 
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// SplitMix64: small, fast, and good enough to draw uniform permutations.

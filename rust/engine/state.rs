@@ -172,7 +172,10 @@ impl StateStore for LocalState {
         if slots.leases.contains_key(&key) || slots.ended.contains_key(&key) {
             return;
         }
-        let lease_ms = slots.calls.get(call_id).map_or(DEFAULT_LEASE_MS, |&(l, _)| l);
+        let lease_ms = slots
+            .calls
+            .get(call_id)
+            .map_or(DEFAULT_LEASE_MS, |&(l, _)| l);
         let lease = Lease {
             answered_ms: now_ms,
             expires_ms: now_ms.saturating_add(lease_ms),
@@ -229,7 +232,11 @@ mod tests {
         s.ended("c2", "t", 10);
         assert_eq!(s.active_calls("t", 20), 0);
         s.answered("c2", "t", 30);
-        assert_eq!(s.active_calls("t", 40), 0, "a late ANSWERED after ENDED is ignored");
+        assert_eq!(
+            s.active_calls("t", 40),
+            0,
+            "a late ANSWERED after ENDED is ignored"
+        );
         s.ended("c3", "t", 50);
         s.answered("c3", "t", 60);
         assert_eq!(s.active_calls("t", 70), 0, "ENDED before ANSWERED");

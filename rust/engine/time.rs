@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Weekday};
+use chrono::{
+    DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Weekday,
+};
 use chrono_tz::Tz;
 
 /// A day's type for schedules (`plan-format.md`, "Schedules and calendars").
@@ -111,7 +113,9 @@ pub fn parse_range(text: &str) -> Result<(u16, u16), String> {
     let start = parse_hhmm(a.trim(), false)?;
     let end = parse_hhmm(b.trim(), true)?;
     if end <= start {
-        return Err(format!("{text:?}: the end is not after the start (write a night shift as two ranges)"));
+        return Err(format!(
+            "{text:?}: the end is not after the start (write a night shift as two ranges)"
+        ));
     }
     Ok((start, end))
 }
@@ -125,7 +129,14 @@ fn parse_hhmm(text: &str, is_end: bool) -> Result<u16, String> {
     let h: u16 = h.parse().map_err(|_| bad())?;
     let m: u16 = m.parse().map_err(|_| bad())?;
     if m >= 60 || h > 24 || (h == 24 && (m != 0 || !is_end)) {
-        return Err(format!("{text:?} is not a time of day{}", if h == 24 { " (24:00 is allowed only as an end)" } else { "" }));
+        return Err(format!(
+            "{text:?} is not a time of day{}",
+            if h == 24 {
+                " (24:00 is allowed only as an end)"
+            } else {
+                ""
+            }
+        ));
     }
     Ok(h * 60 + m)
 }
@@ -144,11 +155,13 @@ pub fn local_date(instant_ms: i64, tz: Tz) -> NaiveDate {
 }
 
 pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|e| format!("{text:?} is not a date YYYY-MM-DD ({e})"))
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|e| format!("{text:?} is not a date YYYY-MM-DD ({e})"))
 }
 
 pub fn parse_tz(name: &str) -> Result<Tz, String> {
-    name.parse::<Tz>().map_err(|_| format!("unknown timezone {name:?}"))
+    name.parse::<Tz>()
+        .map_err(|_| format!("unknown timezone {name:?}"))
 }
 
 /// Parses a request or event time: RFC 3339 / ISO 8601 with an offset is an instant; without
@@ -190,7 +203,9 @@ mod tests {
     fn ranges() {
         assert_eq!(parse_range("09:00-12:00"), Ok((540, 720)));
         assert_eq!(parse_range("18:00-24:00"), Ok((1080, 1440)));
-        assert!(parse_range("12:00-09:00").unwrap_err().contains("not after"));
+        assert!(parse_range("12:00-09:00")
+            .unwrap_err()
+            .contains("not after"));
         assert!(parse_range("24:00-24:00").is_err());
         assert!(parse_range("9:00-12:00").is_err());
         assert!(parse_range("09:60-12:00").is_err());

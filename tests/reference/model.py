@@ -669,6 +669,9 @@ class _Call:
             return {"action": "REJECT", "reject": {"sip_code": 480, "reason": "no_target"}}
         seen = seen | {group_name}
         eligible = [t for t in group.targets if self._eligible(t)]
+        if group.strategy == "region":
+            # Targets of other regions are left out; if that leaves none, the overflow applies.
+            eligible = self._order(group, eligible)
         if not eligible:
             self.trace.append(f"group {group_name}: no eligible target")
             if group.overflow is None:
