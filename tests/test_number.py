@@ -175,7 +175,7 @@ def test_huge_inputs_are_refused_at_once(size):
             " (full-width or other script digits are not accepted)",
         ),
         ("sip:example.com", "sip URI has no user part"),
-        ("--", "no digits"),
+        ("+", "'+' with no digits after it"),
     ],
 )
 def test_precise_error_messages(text, message):
