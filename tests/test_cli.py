@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
-
 from routecore.cli import app
+from typer.testing import CliRunner
 
 SPEC = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "acceptance"
 runner = CliRunner()

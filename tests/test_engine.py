@@ -8,7 +8,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
 import routecore
 
 SPEC = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "acceptance"
@@ -100,7 +99,7 @@ def test_reload_keeps_state_and_a_bad_plan_keeps_the_old_one(tmp_path: Path) -> 
     assert new != old and engine.version == new
     # Round-robin positions survive the reload: the third call continues the rotation.
     third = engine.route("4001234567", "13800138000", digits="2", at=AT).targets[0].number
-    assert first + [third] == ["13800000020", "13800000021", "13800000022"]
+    assert [*first, third] == ["13800000020", "13800000021", "13800000022"]
     assert engine.route("4001234567", "13800138000", at="2026-11-11T12:30:00").prompt == "clinic_shut"
     (tmp_path / "plan.yaml").write_text(
         text.replace("strategy: weighted", "strategy: fastest"), encoding="utf-8"

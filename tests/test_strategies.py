@@ -16,7 +16,6 @@ from typing import Any
 
 import chinese_calendar
 import pytest
-
 import routecore
 
 AT = "2026-11-11T10:00:00+08:00"
