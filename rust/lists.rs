@@ -137,7 +137,11 @@ fn listable(number: Number, input: &str) -> Result<Number, NumberError> {
 /// [`number::normalize`].
 #[inline]
 fn plain_digits(input: &str) -> Option<Digits> {
-    if input.is_empty() || input.starts_with("86") || input.starts_with("0086") {
+    if input.is_empty()
+        || input.len() > number::MAX_DIGITS
+        || input.starts_with("86")
+        || input.starts_with("0086")
+    {
         return None;
     }
     Digits::from_ascii(input.as_bytes())

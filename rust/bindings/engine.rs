@@ -429,7 +429,10 @@ impl PyDecision {
                 display_name: "".into(),
                 display_tag: "".into(),
                 certified: false,
-                caller: crate::engine::decide::CallerOut::default(),
+                caller: crate::engine::decide::CallerOut {
+                    number: number::Number::ANONYMOUS,
+                    tables: Arc::new(RegionTables::default()),
+                },
                 called_class: "",
                 called_tags: Arc::from(Vec::new()),
                 tenant: "".into(),
@@ -572,14 +575,15 @@ impl PyDecision {
     #[getter]
     fn caller(&self) -> PyCaller {
         let c = &self.inner.caller;
+        let r = c.region();
         PyCaller {
-            normalized: c.normalized.clone(),
-            kind: c.kind.to_string(),
-            province: c.province.clone(),
-            city: c.city.clone(),
-            carrier: c.carrier.clone(),
-            virtual_operator: c.virtual_operator,
-            country: c.country.clone(),
+            normalized: c.number.as_str().to_string(),
+            kind: c.number.kind.as_str().to_string(),
+            province: r.province.to_string(),
+            city: r.city.to_string(),
+            carrier: r.carrier.to_string(),
+            virtual_operator: r.virtual_operator,
+            country: r.country.to_string(),
         }
     }
     #[getter]

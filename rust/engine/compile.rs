@@ -265,7 +265,7 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
         tz,
         gateway: shared(doc.gateway.as_deref().unwrap_or("")),
         seed: doc.seed,
-        numbers: HashMap::new(),
+        numbers: rustc_hash::FxHashMap::default(),
         tenants: Vec::new(),
         lists: Vec::new(),
         list_index: HashMap::new(),

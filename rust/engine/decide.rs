@@ -1,9 +1,12 @@
 //! The decision for one call (`spec/README.md`, "What one decision does"), the hot path.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use super::state::StateStore;
-use super::time::local_date;
+use chrono::NaiveDateTime;
+
+use super::time::local_time;
 use super::{Action, Condition, Group, Plan, Shared, Strategy};
 use crate::error::{Error, Result};
 use crate::number::{self, Kind, Number};
@@ -58,15 +61,18 @@ pub struct MenuOut {
     pub keys: Vec<Shared>,
 }
 
-#[derive(Debug, Clone, Default)]
+/// The caller as normalised; its region is looked up again on demand (O(1), no allocation
+/// on the hot path).
+#[derive(Debug, Clone)]
 pub struct CallerOut {
-    pub normalized: String,
-    pub kind: &'static str,
-    pub province: String,
-    pub city: String,
-    pub carrier: String,
-    pub virtual_operator: bool,
-    pub country: String,
+    pub number: Number,
+    pub tables: Arc<RegionTables>,
+}
+
+impl CallerOut {
+    pub fn region(&self) -> Region<'_> {
+        self.tables.lookup(&self.number)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +111,8 @@ enum Outcome {
 
 struct Ctx<'a> {
     plan: &'a Plan,
+    /// The call's local time in the plan's timezone, converted once.
+    local: NaiveDateTime,
     state: &'a dyn StateStore,
     caller: &'a Number,
     region: Region<'a>,
@@ -146,18 +154,18 @@ fn valid_digits(digits: &str) -> Result<()> {
 /// Decides one call against `plan`.
 pub fn decide(
     plan: &Plan,
-    tables: &RegionTables,
+    tables: &Arc<RegionTables>,
     state: &dyn StateStore,
     req: &Request<'_>,
 ) -> Result<Decision> {
     let called =
-        number::normalize(req.called, tables).map_err(|e| Error::invalid_number("called", e))?;
+        number::normalize(req.called, &**tables).map_err(|e| Error::invalid_number("called", e))?;
     if called.kind == Kind::Anonymous {
         return Err(Error::InvalidArgument(
             "called: the called number is empty or withheld".to_string(),
         ));
     }
-    let caller = number::normalize_caller(req.caller, tables)
+    let caller = number::normalize_caller(req.caller, &**tables)
         .map_err(|e| Error::invalid_number("caller", e))?;
     valid_digits(req.digits)?;
     let Some(served) = plan.numbers.get(&called.digits) else {
@@ -169,8 +177,10 @@ pub fn decide(
     let tenant = &plan.tenants[served.tenant];
     let region = tables.lookup(&caller);
 
+    let local = local_time(req.time_ms, plan.tz);
     let mut ctx = Ctx {
         plan,
+        local,
         state,
         caller: &caller,
         region,
@@ -198,7 +208,7 @@ pub fn decide(
         )
     });
 
-    let date = local_date(req.time_ms, plan.tz);
+    let date = local.date();
     let certified =
         tenant.display_name.is_some() && tenant.certified_until.is_none_or(|u| date <= u);
     let display_tag = tenant
@@ -286,13 +296,8 @@ pub fn decide(
         display_tag,
         certified,
         caller: CallerOut {
-            normalized: caller.digits.as_str().to_string(),
-            kind: caller.kind.as_str(),
-            province: region.province.to_string(),
-            city: region.city.to_string(),
-            carrier: region.carrier.to_string(),
-            virtual_operator: region.virtual_operator,
-            country: region.country.to_string(),
+            number: caller,
+            tables: Arc::clone(tables),
         },
         called_class: served.class.class_str(),
         called_tags: served.tags.clone(),
@@ -346,7 +351,7 @@ fn rule_holds(ctx: &mut Ctx<'_>, rule: &super::Rule) -> bool {
         let (holds, why) = match cond {
             Condition::Schedule { schedule, negate } => {
                 let s = &plan.schedules[*schedule];
-                let inside = s.holds(ctx.time_ms, plan.tz, &plan.calendars);
+                let inside = s.holds_local(ctx.time_ms, ctx.local, &plan.calendars);
                 let why = ctx.trace.is_some().then(|| {
                     format!(
                         "{}schedule {}: {}",
@@ -400,7 +405,7 @@ fn rule_holds(ctx: &mut Ctx<'_>, rule: &super::Rule) -> bool {
                 }),
             ),
             Condition::Dates(from, until) => {
-                let date = local_date(ctx.time_ms, plan.tz);
+                let date = ctx.local.date();
                 (
                     from.is_none_or(|f| f <= date) && until.is_none_or(|u| date <= u),
                     ctx.trace
@@ -479,7 +484,7 @@ fn forward(ctx: &mut Ctx<'_>, g: usize, depth: usize) -> Outcome {
     let mut eligible: Vec<usize> = Vec::with_capacity(group.targets.len());
     for (i, t) in group.targets.iter().enumerate() {
         if let Some(s) = t.schedule {
-            if !plan.schedules[s].holds(ctx.time_ms, plan.tz, &plan.calendars) {
+            if !plan.schedules[s].holds_local(ctx.time_ms, ctx.local, &plan.calendars) {
                 ctx.note(|| format!("group {}: {} off shift", group.key, t.key));
                 continue;
             }

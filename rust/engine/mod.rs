@@ -16,6 +16,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
+use rustc_hash::FxHashMap;
 
 use crate::classify::Classification;
 use crate::lists::NumberList;
@@ -33,7 +34,7 @@ pub struct Plan {
     pub tz: Tz,
     pub gateway: Shared,
     pub seed: u64,
-    pub numbers: HashMap<Digits, ServedNumber>,
+    pub numbers: FxHashMap<Digits, ServedNumber>,
     pub tenants: Vec<Tenant>,
     pub lists: Vec<CallerList>,
     pub list_index: HashMap<String, usize>,

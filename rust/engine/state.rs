@@ -7,6 +7,8 @@
 //! atomic step keyed by plain strings (names survive plan reloads).
 
 use std::collections::{HashMap, VecDeque};
+
+use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -58,11 +60,11 @@ struct Slots {
 /// The in-process state store (the embedded default).
 #[derive(Default)]
 pub struct LocalState {
-    rotations: Mutex<HashMap<String, u64>>,
-    credits: Mutex<HashMap<String, HashMap<String, i64>>>,
-    placed_first: Mutex<HashMap<(String, String), (i64, u64)>>,
+    rotations: Mutex<FxHashMap<String, u64>>,
+    credits: Mutex<FxHashMap<String, FxHashMap<String, i64>>>,
+    placed_first: Mutex<FxHashMap<String, FxHashMap<String, (i64, u64)>>>,
     sequence: AtomicU64,
-    callers: Mutex<HashMap<String, VecDeque<i64>>>,
+    callers: Mutex<FxHashMap<String, VecDeque<i64>>>,
     slots: Mutex<Slots>,
 }
 
@@ -83,20 +85,30 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl StateStore for LocalState {
     fn next_rotation(&self, group: &str) -> u64 {
         let mut map = lock(&self.rotations);
-        let counter = map.entry(group.to_string()).or_insert(0);
-        let current = *counter;
-        *counter = counter.wrapping_add(1);
-        current
+        // Look up by `&str` first: the key is allocated once per group, not per decision.
+        if let Some(counter) = map.get_mut(group) {
+            let current = *counter;
+            *counter = counter.wrapping_add(1);
+            return current;
+        }
+        map.insert(group.to_string(), 1);
+        0
     }
 
     fn weighted_first(&self, group: &str, members: &[(&str, u32)]) -> usize {
         let mut map = lock(&self.credits);
-        let credits = map.entry(group.to_string()).or_default();
+        if !map.contains_key(group) {
+            map.insert(group.to_string(), FxHashMap::default());
+        }
+        let credits = map.get_mut(group).expect("inserted above");
         let total: i64 = members.iter().map(|&(_, w)| i64::from(w)).sum();
         let mut best = 0usize;
         let mut best_credit = i64::MIN;
         for (i, &(name, weight)) in members.iter().enumerate() {
-            let credit = credits.entry(name.to_string()).or_insert(0);
+            if !credits.contains_key(name) {
+                credits.insert(name.to_string(), 0);
+            }
+            let credit = credits.get_mut(name).expect("inserted above");
             *credit += i64::from(weight);
             if *credit > best_credit {
                 best_credit = *credit;
@@ -121,13 +133,17 @@ impl StateStore for LocalState {
 
     fn last_placed_first(&self, group: &str, target: &str) -> Option<(i64, u64)> {
         lock(&self.placed_first)
-            .get(&(group.to_string(), target.to_string()))
+            .get(group)
+            .and_then(|g| g.get(target))
             .copied()
     }
 
     fn mark_placed_first(&self, group: &str, target: &str, now_ms: i64) {
         let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
-        lock(&self.placed_first).insert((group.to_string(), target.to_string()), (now_ms, seq));
+        lock(&self.placed_first)
+            .entry(group.to_string())
+            .or_default()
+            .insert(target.to_string(), (now_ms, seq));
     }
 
     fn admit_caller(&self, key: &str, now_ms: i64, window_ms: i64, limit: u32) -> bool {
@@ -136,7 +152,10 @@ impl StateStore for LocalState {
             // Windows are short (seconds to minutes); a caller silent for an hour holds nothing.
             map.retain(|_, times| times.back().is_some_and(|&t| t > now_ms - 3_600_000));
         }
-        let times = map.entry(key.to_string()).or_default();
+        if !map.contains_key(key) {
+            map.insert(key.to_string(), VecDeque::new());
+        }
+        let times = map.get_mut(key).expect("inserted above");
         let in_window = times
             .iter()
             .filter(|&&t| t > now_ms - window_ms && t <= now_ms)
@@ -226,20 +245,21 @@ mod tests {
         s.answered("c1", "t", 0);
         s.answered("c1", "t", 0);
         assert_eq!(s.active_calls("t", 500), 1);
-        assert_eq!(s.active_calls("t", 1000), 0);
-        s.answered("c2", "t", 0);
-        s.ended("c2", "t", 10);
-        s.ended("c2", "t", 10);
-        assert_eq!(s.active_calls("t", 20), 0);
-        s.answered("c2", "t", 30);
+        assert_eq!(s.active_calls("t", 1000), 0, "the lease expired");
+        s.answered("c2", "t", 2000);
+        assert_eq!(s.active_calls("t", 2005), 1);
+        s.ended("c2", "t", 2010);
+        s.ended("c2", "t", 2010);
+        assert_eq!(s.active_calls("t", 2020), 0);
+        s.answered("c2", "t", 2030);
         assert_eq!(
-            s.active_calls("t", 40),
+            s.active_calls("t", 2040),
             0,
             "a late ANSWERED after ENDED is ignored"
         );
-        s.ended("c3", "t", 50);
-        s.answered("c3", "t", 60);
-        assert_eq!(s.active_calls("t", 70), 0, "ENDED before ANSWERED");
+        s.ended("c3", "t", 2050);
+        s.answered("c3", "t", 2060);
+        assert_eq!(s.active_calls("t", 2070), 0, "ENDED before ANSWERED");
     }
 
     #[test]
