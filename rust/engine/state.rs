@@ -57,12 +57,15 @@ struct Slots {
     latest_ms: i64,
 }
 
+/// When a target was last placed first: (time, decision sequence number).
+type Placed = (i64, u64);
+
 /// The in-process state store (the embedded default).
 #[derive(Default)]
 pub struct LocalState {
     rotations: Mutex<FxHashMap<String, u64>>,
     credits: Mutex<FxHashMap<String, FxHashMap<String, i64>>>,
-    placed_first: Mutex<FxHashMap<String, FxHashMap<String, (i64, u64)>>>,
+    placed_first: Mutex<FxHashMap<String, FxHashMap<String, Placed>>>,
     sequence: AtomicU64,
     callers: Mutex<FxHashMap<String, VecDeque<i64>>>,
     slots: Mutex<Slots>,
