@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from routecore.records._base import _EVENTS, _LIST, GroupCommitStore, _Item
+from routecore.records._base import _EVENTS, _LIST, GroupCommitStore, _Item, log
 from routecore.records._model import (
     ANSWERED,
     Ack,
@@ -121,8 +121,16 @@ _HINTS: Final = {
 
 
 def _explain(path: Path, doing: str, e: sqlite3.Error) -> StoreUnavailableError:
-    code = getattr(e, "sqlite_errorcode", None)
-    hint = _HINTS.get(code & 0xFF) if isinstance(code, int) else None
+    code = (getattr(e, "sqlite_errorcode", None) or 0) & 0xFF
+    hint = _HINTS.get(code)
+    if hint is None or code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR):
+        # SQLite says "unable to open database file" for a read-only directory (WAL needs to
+        # create its -wal and -shm files there): name the likely cause.
+        parent = path.resolve().parent
+        if not parent.is_dir():
+            hint = f"the directory {parent} does not exist"
+        elif not os.access(parent, os.W_OK):
+            hint = f"the directory {parent} is read-only"
     return StoreUnavailableError(f"record store {path}: {doing}: {hint + ': ' if hint else ''}{e}")
 
 
@@ -183,9 +191,14 @@ class SqliteRecordStore(GroupCommitStore):
             crashes only); see the module docstring.
         max_batch, max_pending, decision_ttl, decision_max: see `GroupCommitStore`.
         busy_timeout: seconds to wait for a lock held by another process.
+        strict: raise at once if the database cannot be opened (default). With `strict=False`
+            the store starts anyway: every write fails with `StoreUnavailableError` (and is
+            retried on the next write) until the database can be opened, so a service can keep
+            routing while its record disk is read-only or full.
 
     Raises:
-        StoreUnavailableError: the file cannot be opened or written, or WAL is not available.
+        StoreUnavailableError: (strict) the file cannot be opened or written, or WAL is not
+            available; the message names the file and the cause.
     """
 
     def __init__(
@@ -198,6 +211,7 @@ class SqliteRecordStore(GroupCommitStore):
         decision_ttl: float = 900.0,
         decision_max: int = 1_000_000,
         busy_timeout: float = 5.0,
+        strict: bool = True,
     ) -> None:
         if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError(f"synchronous: {synchronous!r} is not FULL, NORMAL or EXTRA")
@@ -210,7 +224,14 @@ class SqliteRecordStore(GroupCommitStore):
         self.path = Path(path)
         self.synchronous = synchronous.upper()
         self._busy_timeout = busy_timeout
-        self._conn = self._open()
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self._conn = self._open()
+        except StoreUnavailableError as e:
+            if strict:
+                raise
+            self._last_error = str(e)
+            log.error("%s; writes fail until it can be opened", e)
         self._start()
 
     def _open(self) -> sqlite3.Connection:
@@ -258,6 +279,8 @@ class SqliteRecordStore(GroupCommitStore):
     # --- writes (the writer thread) --------------------------------------------------------------
 
     def _commit(self, batch: Sequence[_Item]) -> list[Any]:
+        if self._conn is None:
+            self._conn = self._open()
         conn = self._conn
         now = time.time_ns() // 1_000_000
         try:
@@ -285,6 +308,12 @@ class SqliteRecordStore(GroupCommitStore):
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
+            code = getattr(e, "sqlite_errorcode", 0) & 0xFF
+            if code in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+                # The connection may be unusable: start afresh with the next batch.
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+                self._conn = None
             raise _explain(self.path, "cannot write", e) from e
 
     @staticmethod
@@ -318,6 +347,8 @@ class SqliteRecordStore(GroupCommitStore):
         return Ack(ev.call_id, ev.type, False, seq)
 
     def _close_backend(self) -> None:
+        if self._conn is None:
+            return
         # Fold the WAL back into the database so the file is whole on its own; not needed
         # for durability (the WAL is), so a failure here only costs disk space.
         with contextlib.suppress(sqlite3.Error):
