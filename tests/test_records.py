@@ -378,12 +378,14 @@ def test_bounded_queue_refuses_with_overloaded(tmp_path: Path) -> None:
         except RecordStoreError as e:
             results.append(e)
 
-    pool = [threading.Thread(target=one, args=(i,)) for i in range(6)]
-    for th in pool:
-        th.start()
+    pool: list[threading.Thread] = []
     deadline = time.monotonic() + 10
     while store.pending < 5 and time.monotonic() < deadline:
-        time.sleep(0.01)
+        # The writer holds the first batch (its size depends on timing); the rest queue up.
+        th = threading.Thread(target=one, args=(len(pool),))
+        th.start()
+        pool.append(th)
+        time.sleep(0.02)
     assert store.pending == 5
     with pytest.raises(StoreOverloadedError, match="max_pending=5"):
         store.append(ev("refused", "ENDED"))

@@ -9,8 +9,9 @@ import datetime as dt
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 import orjson
@@ -103,8 +104,12 @@ def _utc(ms: int | None) -> dt.datetime | None:
     return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
 
+@lru_cache(maxsize=1 << 16)
 def _target_key(target: str) -> str:
-    """How a target is matched against a decision's targets: its normalised number, or the URI."""
+    """How a target is matched against a decision's targets: its normalised number, or the URI.
+
+    Cached: a platform's targets (agents, desks) are few and recur on every call.
+    """
     if not target or ":" in target:
         return target
     try:
@@ -197,11 +202,11 @@ class Ack:
 
 
 def _get(obj: Any, name: str, default: Any = "") -> Any:
-    if obj is None:
-        return default
-    if isinstance(obj, Mapping):
+    # A dict (a JSON decision) or an object with attributes (routecore.Decision, a proto message);
+    # no `Mapping` ABC check: it costs more than the rest of the lookup.
+    if isinstance(obj, dict):
         return obj.get(name, default)
-    return getattr(obj, name, default)
+    return default if obj is None else getattr(obj, name, default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +230,7 @@ class DecisionContext:
 
     @classmethod
     def from_decision(cls, decision: Any, called: str = "") -> DecisionContext:
-        """From a `routecore.Decision`, or a mapping with the proto's field names (a JSON decision).
+        """From a `routecore.Decision`, or a dict with the proto's field names (a JSON decision).
 
         `called` is the request's called number (a decision does not repeat it); normalised when
         it is a number.
@@ -233,9 +238,10 @@ class DecisionContext:
         caller = _get(decision, "caller", None)
         rates = []
         for t in _get(decision, "targets", ()) or ():
+            # The engine's targets are normalised already.
             key = _get(t, "number") or _get(t, "uri")
             if key:
-                rates.append((_target_key(str(key)), float(_get(t, "rate_per_minute", 0.0) or 0.0)))
+                rates.append((str(key), float(_get(t, "rate_per_minute", 0.0) or 0.0)))
         action = _get(decision, "action")
         return cls(
             tenant=str(_get(decision, "tenant")),
@@ -253,10 +259,10 @@ class DecisionContext:
 
     def rate_for(self, target: str) -> float | None:
         """The per-minute rate the decision gave `target`; None if it did not offer it."""
-        key = _target_key(target)
-        for t, rate in self.rates:
-            if t == key:
-                return rate
+        for key in (target, _target_key(target)):
+            for t, rate in self.rates:
+                if t == key:
+                    return rate
         return None
 
     def to_json(self) -> bytes:
