@@ -149,7 +149,7 @@ class GroupCommitStore(ABC):
         """Keep a call's decision (in memory, `decision_ttl`) so that its events make a full CDR.
 
         O(1) and conversion-free: call it on the routing hot path with the `routecore.Decision`
-        (or a mapping with the proto's field names, or a `DecisionContext`) and the request's
+        (or a dict with the proto's field names, or a `DecisionContext` with `call_id=`) and the request's
         called number. Decisions without a call_id or with an error are ignored. The context is
         stored durably with the call's ANSWERED event, so a restart after ANSWERED loses nothing.
         """
