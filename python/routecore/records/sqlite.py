@@ -1,0 +1,436 @@
+"""`SqliteRecordStore`: call events and CDRs in one SQLite file (WAL, group commit).
+
+Durability, and which setting gives what:
+
+- `synchronous="FULL"` (the default) with WAL: every COMMIT fsyncs the WAL before it returns, and
+  an event is acknowledged only after its batch's COMMIT returned. An acknowledged record
+  survives SIGKILL, a crash of the process, a kernel panic and a power loss (as far as the disk
+  honours fsync). Group commit shares that one fsync among every event of the batch.
+- `synchronous="NORMAL"` with WAL: COMMIT writes the WAL without fsync (only checkpoints sync).
+  An acknowledged record survives SIGKILL and any crash of the process (the OS has the data),
+  but a power loss or kernel panic may roll back the last transactions. Faster on slow disks;
+  it breaks the "an acknowledged record is never lost" promise on power loss, so not the default.
+
+The directory is fsynced once after the database and its WAL exist, so the files themselves
+survive a power loss too. Reads open their own connections: WAL readers never block the writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from routecore.records._base import _EVENTS, _LIST, GroupCommitStore, _Item, log
+from routecore.records._model import (
+    ANSWERED,
+    Ack,
+    CallEvent,
+    CallRecord,
+    DecisionContext,
+    StoreUnavailableError,
+    build_record,
+    to_ms,
+)
+
+__all__ = ["SCHEMA_VERSION", "SqliteRecordStore"]
+
+SCHEMA_VERSION: Final = 1
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS events (          -- every ReportCall event, once per (call_id, type)
+    seq              INTEGER PRIMARY KEY,
+    call_id          TEXT    NOT NULL,
+    type             TEXT    NOT NULL,       -- ANSWERED | ENDED
+    target           TEXT    NOT NULL,
+    at_ms            INTEGER NOT NULL,       -- event time, ms since the epoch (UTC)
+    duration_seconds INTEGER NOT NULL,
+    disposition      TEXT    NOT NULL,
+    context          BLOB,                   -- ANSWERED: the decision context (JSON), if known
+    received_ms      INTEGER NOT NULL,
+    UNIQUE (call_id, type)
+);
+CREATE INDEX IF NOT EXISTS events_at ON events (at_ms);
+CREATE TABLE IF NOT EXISTS calls (           -- the call detail records, written on ENDED
+    call_id          TEXT PRIMARY KEY,
+    tenant           TEXT    NOT NULL,
+    called           TEXT    NOT NULL,
+    caller           TEXT    NOT NULL,
+    caller_kind      TEXT    NOT NULL,
+    province         TEXT    NOT NULL,
+    city             TEXT    NOT NULL,
+    carrier          TEXT    NOT NULL,
+    rule             TEXT    NOT NULL,
+    target           TEXT    NOT NULL,
+    answered_at_ms   INTEGER,
+    ended_at_ms      INTEGER NOT NULL,
+    duration_seconds INTEGER NOT NULL,
+    disposition      TEXT    NOT NULL,
+    rate_per_minute  REAL,                   -- NULL: the decision is unknown
+    billed_minutes   INTEGER NOT NULL,
+    cost             REAL,                   -- NULL: unknown (no rate), never "free" by mistake
+    plan_version     TEXT    NOT NULL,
+    context_known    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calls_ended ON calls (ended_at_ms);
+CREATE INDEX IF NOT EXISTS calls_tenant_ended ON calls (tenant, ended_at_ms);
+CREATE TABLE IF NOT EXISTS list_changes (    -- live UpdateList changes: the latest op per number
+    list_name        TEXT    NOT NULL,
+    number           TEXT    NOT NULL,
+    op               TEXT    NOT NULL CHECK (op IN ('add', 'remove')),
+    changed_ms       INTEGER NOT NULL,
+    PRIMARY KEY (list_name, number)
+) WITHOUT ROWID;
+"""
+
+_INSERT_EVENT: Final = (
+    "INSERT INTO events (call_id, type, target, at_ms, duration_seconds, disposition, context, "
+    "received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (call_id, type) DO NOTHING"
+)
+_CALL_COLUMNS: Final = (
+    "call_id, tenant, called, caller, caller_kind, province, city, carrier, rule, target, "
+    "answered_at_ms, ended_at_ms, duration_seconds, disposition, rate_per_minute, billed_minutes, "
+    "cost, plan_version, context_known"
+)
+_INSERT_CALL: Final = f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES ({', '.join('?' * 19)})"
+# An ANSWERED that arrives after its call's ENDED completes the record's answer time.
+_LATE_ANSWER: Final = (
+    "UPDATE calls SET answered_at_ms = ?, target = CASE WHEN target = '' THEN ? ELSE target END, "
+    "disposition = CASE WHEN disposition = 'unanswered' THEN 'answered' ELSE disposition END "
+    "WHERE call_id = ? AND answered_at_ms IS NULL"
+)
+_UPSERT_LIST: Final = (
+    "INSERT INTO list_changes (list_name, number, op, changed_ms) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (list_name, number) DO UPDATE SET op = excluded.op, changed_ms = excluded.changed_ms"
+)
+
+_HINTS: Final = {
+    sqlite3.SQLITE_FULL: "the disk is full",
+    sqlite3.SQLITE_READONLY: "the database is read-only",
+    sqlite3.SQLITE_IOERR: "I/O error",
+    sqlite3.SQLITE_BUSY: "another process holds the write lock",
+    sqlite3.SQLITE_CANTOPEN: "the file cannot be opened",
+    sqlite3.SQLITE_CORRUPT: "the database file is corrupt",
+    sqlite3.SQLITE_NOTADB: "the file is not an SQLite database",
+}
+
+
+def _explain(path: Path, doing: str, e: sqlite3.Error) -> StoreUnavailableError:
+    code = (getattr(e, "sqlite_errorcode", None) or 0) & 0xFF
+    hint = _HINTS.get(code)
+    if hint is None or code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR):
+        # SQLite says "unable to open database file" for a read-only directory (WAL needs to
+        # create its -wal and -shm files there): name the likely cause.
+        parent = path.resolve().parent
+        if not parent.is_dir():
+            hint = f"the directory {parent} does not exist"
+        elif not os.access(parent, os.W_OK):
+            hint = f"the directory {parent} is read-only"
+    return StoreUnavailableError(f"record store {path}: {doing}: {hint + ': ' if hint else ''}{e}")
+
+
+def _ms(t: dt.datetime | None) -> int | None:
+    return None if t is None else round(t.timestamp() * 1000)
+
+
+def _utc(ms: int | None) -> dt.datetime | None:
+    return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+
+
+def _record_row(r: CallRecord) -> tuple[Any, ...]:
+    return (
+        r.call_id,
+        r.tenant,
+        r.called,
+        r.caller,
+        r.caller_kind,
+        r.province,
+        r.city,
+        r.carrier,
+        r.rule,
+        r.target,
+        _ms(r.answered_at),
+        _ms(r.ended_at),
+        r.duration_seconds,
+        r.disposition,
+        r.rate_per_minute,
+        r.billed_minutes,
+        r.cost,
+        r.plan_version,
+        int(r.context_known),
+    )
+
+
+def _row_record(row: Sequence[Any]) -> CallRecord:
+    ended = _utc(row[11])
+    assert ended is not None
+    (call_id, tenant, called, caller, kind, province, city, carrier, rule, target) = row[:10]
+    return CallRecord(
+        call_id, tenant, called, caller, kind, province, city, carrier, rule, target,
+        _utc(row[10]), ended, row[12], row[13], row[14], row[15], row[16], row[17], bool(row[18]),
+    )  # fmt: skip
+
+
+def _range(since: Any, until: Any) -> tuple[int, int]:
+    lo = -(2**62) if since is None else to_ms(since, field="since")
+    hi = 2**62 if until is None else to_ms(until, field="until")
+    return lo, hi
+
+
+class SqliteRecordStore(GroupCommitStore):
+    """The default record store: one SQLite file, WAL, `synchronous=FULL`, group commit.
+
+    Args:
+        path: the database file (created with its schema if missing).
+        synchronous: "FULL" (default: survives power loss) or "NORMAL" (survives process
+            crashes only); see the module docstring.
+        max_batch, max_pending, decision_ttl, decision_max: see `GroupCommitStore`.
+        busy_timeout: seconds to wait for a lock held by another process.
+        strict: raise at once if the database cannot be opened (default). With `strict=False`
+            the store starts anyway: every write fails with `StoreUnavailableError` (and is
+            retried on the next write) until the database can be opened, so a service can keep
+            routing while its record disk is read-only or full.
+
+    Raises:
+        StoreUnavailableError: (strict) the file cannot be opened or written, or WAL is not
+            available; the message names the file and the cause.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: str = "FULL",
+        max_batch: int = 2048,
+        max_pending: int = 20_000,
+        decision_ttl: float = 900.0,
+        decision_max: int = 1_000_000,
+        busy_timeout: float = 5.0,
+        strict: bool = True,
+    ) -> None:
+        if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
+            raise ValueError(f"synchronous: {synchronous!r} is not FULL, NORMAL or EXTRA")
+        super().__init__(
+            max_batch=max_batch,
+            max_pending=max_pending,
+            decision_ttl=decision_ttl,
+            decision_max=decision_max,
+        )
+        self.path = Path(path)
+        self.synchronous = synchronous.upper()
+        self._busy_timeout = busy_timeout
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self._conn = self._open()
+        except StoreUnavailableError as e:
+            if strict:
+                raise
+            self._last_error = str(e)
+            log.error("%s; writes fail until it can be opened", e)
+        self._start()
+
+    def _open(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = None
+        try:
+            # Autocommit mode: the writer issues BEGIN IMMEDIATE / COMMIT itself, one per batch.
+            conn = sqlite3.connect(
+                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreUnavailableError(
+                    f"record store {self.path}: WAL journal not available here (got {mode!r})"
+                )
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute("PRAGMA journal_size_limit=67108864")
+            conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            elif version != SCHEMA_VERSION:
+                raise StoreUnavailableError(
+                    f"record store {self.path}: schema version {version}, this routecore knows "
+                    f"{SCHEMA_VERSION}"
+                )
+        except sqlite3.Error as e:
+            if conn is not None:
+                conn.close()
+            raise _explain(self.path, "cannot open", e) from e
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+        # The database and WAL files exist now; make their directory entries durable too.
+        try:
+            fd = os.open(self.path.resolve().parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:  # some filesystems refuse fsync on directories; the data is synced
+            pass
+        return conn
+
+    # --- writes (the writer thread) --------------------------------------------------------------
+
+    def _commit(self, batch: Sequence[_Item]) -> list[Any]:
+        if self._conn is None:
+            self._conn = self._open()
+        conn = self._conn
+        now = time.time_ns() // 1_000_000
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            results: list[Any] = []
+            for item in batch:
+                if item.kind == _EVENTS:
+                    results.append(
+                        [
+                            self._put(conn, ev, ctx, now)
+                            for ev, ctx in zip(item.events, item.contexts, strict=True)
+                        ]
+                    )
+                elif item.kind == _LIST:
+                    assert item.list_change is not None
+                    name, add, remove = item.list_change
+                    conn.executemany(_UPSERT_LIST, [(name, n, "add", now) for n in add])
+                    conn.executemany(_UPSERT_LIST, [(name, n, "remove", now) for n in remove])
+                    results.append(None)
+                else:
+                    results.append(None)
+            conn.execute("COMMIT")
+            return results
+        except sqlite3.Error as e:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            code = getattr(e, "sqlite_errorcode", 0) & 0xFF
+            if code in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+                # The connection may be unusable: start afresh with the next batch.
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+                self._conn = None
+            raise _explain(self.path, "cannot write", e) from e
+
+    @staticmethod
+    def _put(conn: sqlite3.Connection, ev: CallEvent, ctx: DecisionContext | None, now: int) -> Ack:
+        stored_ctx = ctx.to_json() if ctx is not None and ev.type == ANSWERED else None
+        cur = conn.execute(
+            _INSERT_EVENT,
+            (ev.call_id, ev.type, ev.target, ev.at_ms, ev.duration_seconds, ev.disposition, stored_ctx, now),
+        )
+        if cur.rowcount != 1:
+            row = conn.execute(
+                "SELECT seq FROM events WHERE call_id = ? AND type = ?", (ev.call_id, ev.type)
+            ).fetchone()
+            return Ack(ev.call_id, ev.type, True, row[0])
+        seq = cur.lastrowid
+        assert seq is not None
+        if ev.type == ANSWERED:
+            conn.execute(_LATE_ANSWER, (ev.at_ms, ev.target, ev.call_id))
+        else:
+            row = conn.execute(
+                "SELECT target, at_ms, duration_seconds, disposition, context FROM events "
+                "WHERE call_id = ? AND type = 'ANSWERED'",
+                (ev.call_id,),
+            ).fetchone()
+            answered = None
+            if row is not None:
+                answered = CallEvent(ev.call_id, ANSWERED, row[0], row[1], row[2], row[3])
+                if ctx is None and row[4] is not None:
+                    ctx = DecisionContext.from_json(row[4])
+            conn.execute(_INSERT_CALL, _record_row(build_record(ev, answered, ctx)))
+        return Ack(ev.call_id, ev.type, False, seq)
+
+    def _close_backend(self) -> None:
+        if self._conn is None:
+            return
+        # Fold the WAL back into the database so the file is whole on its own; not needed
+        # for durability (the WAL is), so a failure here only costs disk space.
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._conn.close()
+
+    # --- reads (any thread) ----------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
+            conn.execute("PRAGMA query_only=1")
+        except sqlite3.Error as e:
+            raise _explain(self.path, "cannot read", e) from e
+        return conn
+
+    def _query(self, sql: str, args: Sequence[Any]) -> Iterator[Sequence[Any]]:
+        conn = self._reader()
+        try:
+            # One read transaction: the whole iteration sees one snapshot.
+            conn.execute("BEGIN")
+            cur = conn.execute(sql, args)
+            while rows := cur.fetchmany(1024):
+                yield from rows
+        except sqlite3.Error as e:
+            raise _explain(self.path, "cannot read", e) from e
+        finally:
+            conn.close()
+
+    def records(
+        self,
+        since: dt.datetime | float | str | None = None,
+        until: dt.datetime | float | str | None = None,
+        *,
+        tenant: str | None = None,
+    ) -> Iterator[CallRecord]:
+        """CDRs of calls that ended in [since, until) (None = unbounded), by end time.
+
+        A lazy iterator over one snapshot (O(1) memory); stop early and it closes its connection.
+
+        Raises:
+            InvalidArgumentError: `since`/`until` is not an instant.
+            StoreUnavailableError: the database cannot be read.
+        """
+        lo, hi = _range(since, until)
+        sql = f"SELECT {_CALL_COLUMNS} FROM calls WHERE ended_at_ms >= ? AND ended_at_ms < ?"
+        args: list[Any] = [lo, hi]
+        if tenant is not None:
+            sql += " AND tenant = ?"
+            args.append(tenant)
+        sql += " ORDER BY ended_at_ms, call_id"
+        return map(_row_record, self._query(sql, args))
+
+    def events(
+        self,
+        since: dt.datetime | float | str | None = None,
+        until: dt.datetime | float | str | None = None,
+    ) -> Iterator[CallEvent]:
+        """Raw events with time in [since, until), by time then arrival."""
+        lo, hi = _range(since, until)
+        rows = self._query(
+            "SELECT call_id, type, target, at_ms, duration_seconds, disposition FROM events "
+            "WHERE at_ms >= ? AND at_ms < ? ORDER BY at_ms, seq",
+            (lo, hi),
+        )
+        return (CallEvent(*row) for row in rows)
+
+    def record(self, call_id: str) -> CallRecord | None:
+        """The CDR of one call, or None (not ended, or unknown)."""
+        for row in self._query(f"SELECT {_CALL_COLUMNS} FROM calls WHERE call_id = ?", (call_id,)):
+            return _row_record(row)
+        return None
+
+    def list_changes(self) -> dict[str, tuple[list[str], list[str]]]:
+        """Every persisted live list change: {list name: (added numbers, removed numbers)}, sorted.
+
+        Apply them over the plan's lists at start and after every reload.
+        """
+        out: dict[str, tuple[list[str], list[str]]] = {}
+        for name, number, op in self._query(
+            "SELECT list_name, number, op FROM list_changes ORDER BY list_name, number", ()
+        ):
+            added, removed = out.setdefault(name, ([], []))
+            (added if op == "add" else removed).append(number)
+        return out
