@@ -492,6 +492,23 @@ class Decision:
     def error(self) -> ErrorInfo | None:
         """Set when this decision stands for a request that failed (batch calls only)."""
 
+@final
+class DecisionBatch:
+    """The decisions of `route_many`, in request order. Holds them in Rust: a `Decision`
+    object is made only when one is read."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: int, /) -> Decision:
+        """The decision of request `index` (negative counts from the end).
+
+        Raises:
+            IndexError: out of range.
+        """
+    def actions(self) -> list[str]:
+        """Every decision's action, in order ("" for a failed request)."""
+    def error_count(self) -> int:
+        """How many requests failed (their decisions carry `error`)."""
+
 _Time: TypeAlias = datetime.datetime | str | float | int | None
 
 @disjoint_base
@@ -566,7 +583,7 @@ class Engine:
         at: Sequence[_Time] | None = None,
         call_id: Sequence[str] | None = None,
         explain: bool = False,
-    ) -> list[Decision]:
+    ) -> DecisionBatch:
         """Decide many calls with the GIL released: dicts of request fields, or columns.
 
         A request that fails yields a decision whose `error` is set instead of raising.

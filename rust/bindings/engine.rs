@@ -230,8 +230,11 @@ impl PyEngine {
         let d = decide(&plan, &self.tables, self.inner.state().as_ref(), &req)
             .map_err(PyRoutecoreErr)?;
         Ok(PyDecision {
-            inner: d,
-            error: None,
+            batch: Arc::from([Slot {
+                decision: d,
+                error: None,
+            }]),
+            index: 0,
         })
     }
 
@@ -251,7 +254,7 @@ impl PyEngine {
         at: Option<Vec<Bound<'_, PyAny>>>,
         call_id: Option<Vec<String>>,
         explain: bool,
-    ) -> PyResult<Vec<PyDecision>> {
+    ) -> PyResult<PyDecisionBatch> {
         let plan = self.inner.plan();
         let mut owned: Vec<Result<OwnedRequest, Error>> = Vec::new();
         if let Some(reqs) = requests {
@@ -330,16 +333,17 @@ impl PyEngine {
                 .map(|r| r.and_then(|r| decide(&plan, &tables, state, &r.as_request())))
                 .collect()
         });
-        Ok(results
+        let batch: Arc<[Slot]> = results
             .into_iter()
             .map(|r| match r {
-                Ok(d) => PyDecision {
-                    inner: d,
+                Ok(d) => Slot {
+                    decision: d,
                     error: None,
                 },
-                Err(e) => PyDecision::failed(&e),
+                Err(e) => Slot::failed(&e),
             })
-            .collect())
+            .collect();
+        Ok(PyDecisionBatch { batch })
     }
 
     /// Reports a call event: `ANSWERED` takes a slot of `target`, `ENDED` frees it.
@@ -402,22 +406,84 @@ fn plan_error(py: Python<'_>, err: PyRoutecoreErr) -> PyErr {
     py_err
 }
 
-/// One decision. Fields follow the proto's `RouteDecision`.
-#[pyclass(name = "Decision", module = "routecore._routecore", frozen)]
-pub struct PyDecision {
-    inner: Decision,
-    error: Option<(&'static str, String)>,
+/// A decision, or the error that stood in its place in a batch.
+pub(crate) struct Slot {
+    pub(crate) decision: Decision,
+    pub(crate) error: Option<(&'static str, String)>,
 }
 
-impl PyDecision {
+/// One decision. Fields follow the proto's `RouteDecision`. It points into the batch that
+/// produced it, so a batch of a million decisions makes no Python object until one is read.
+#[pyclass(name = "Decision", module = "routecore._routecore", frozen)]
+pub struct PyDecision {
+    batch: Arc<[Slot]>,
+    index: usize,
+}
+
+/// The decisions of `route_many`, in request order: a sequence of `Decision`.
+#[pyclass(
+    name = "DecisionBatch",
+    module = "routecore._routecore",
+    frozen,
+    sequence
+)]
+pub struct PyDecisionBatch {
+    batch: Arc<[Slot]>,
+}
+
+#[pymethods]
+impl PyDecisionBatch {
+    fn __len__(&self) -> usize {
+        self.batch.len()
+    }
+
+    fn __getitem__(&self, index: isize) -> PyResult<PyDecision> {
+        let len = self.batch.len() as isize;
+        let i = if index < 0 { index + len } else { index };
+        if !(0..len).contains(&i) {
+            return Err(pyo3::exceptions::PyIndexError::new_err(format!(
+                "decision index {index} out of range for a batch of {len}"
+            )));
+        }
+        Ok(PyDecision {
+            batch: Arc::clone(&self.batch),
+            index: i as usize,
+        })
+    }
+
+    /// Every decision's action, in order ("" for a failed request).
+    fn actions(&self) -> Vec<&'static str> {
+        self.batch
+            .iter()
+            .map(|s| {
+                if s.error.is_some() {
+                    ""
+                } else {
+                    s.decision.action.as_str()
+                }
+            })
+            .collect()
+    }
+
+    /// How many requests failed (their decisions carry `error`).
+    fn error_count(&self) -> usize {
+        self.batch.iter().filter(|s| s.error.is_some()).count()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("DecisionBatch({} decisions)", self.batch.len())
+    }
+}
+
+impl Slot {
     fn failed(e: &Error) -> Self {
         let code = match e {
             Error::NotFound(_) => "NOT_FOUND",
             Error::NotReady(_) => "UNAVAILABLE",
             _ => "INVALID_ARGUMENT",
         };
-        PyDecision {
-            inner: Decision {
+        Slot {
+            decision: Decision {
                 call_id: String::new(),
                 action: crate::engine::decide::ActionKind::Reject,
                 targets: Vec::new(),
@@ -518,32 +584,43 @@ pub struct PyErrorInfo {
     message: String,
 }
 
+impl PyDecision {
+    fn slot(&self) -> &Slot {
+        &self.batch[self.index]
+    }
+}
+
 #[pymethods]
 impl PyDecision {
     #[getter]
     fn call_id(&self) -> &str {
-        &self.inner.call_id
+        &self.slot().decision.call_id
     }
     /// FORWARD, MENU, ANNOUNCE, VOICEMAIL or REJECT ("" when `error` is set).
     #[getter]
     fn action(&self) -> &'static str {
-        if self.error.is_some() {
+        if self.slot().error.is_some() {
             ""
         } else {
-            self.inner.action.as_str()
+            self.slot().decision.action.as_str()
         }
     }
     #[getter]
     fn targets(&self) -> Vec<PyTarget> {
-        self.inner.targets.iter().map(PyTarget::from).collect()
+        self.slot()
+            .decision
+            .targets
+            .iter()
+            .map(PyTarget::from)
+            .collect()
     }
     #[getter]
     fn parallel(&self) -> bool {
-        self.inner.parallel
+        self.slot().decision.parallel
     }
     #[getter]
     fn menu(&self) -> Option<PyMenu> {
-        self.inner.menu.as_ref().map(|m| PyMenu {
+        self.slot().decision.menu.as_ref().map(|m| PyMenu {
             id: m.id.to_string(),
             prompt: m.prompt.to_string(),
             keys: m.keys.iter().map(ToString::to_string).collect(),
@@ -551,15 +628,15 @@ impl PyDecision {
     }
     #[getter]
     fn prompt(&self) -> &str {
-        &self.inner.prompt
+        &self.slot().decision.prompt
     }
     #[getter]
     fn voicemail_box(&self) -> &str {
-        &self.inner.voicemail_box
+        &self.slot().decision.voicemail_box
     }
     #[getter]
     fn reject(&self) -> Option<PyReject> {
-        self.inner.reject.as_ref().map(|(c, r)| PyReject {
+        self.slot().decision.reject.as_ref().map(|(c, r)| PyReject {
             sip_code: *c,
             reason: r.to_string(),
         })
@@ -567,14 +644,14 @@ impl PyDecision {
     #[getter]
     fn display(&self) -> PyDisplay {
         PyDisplay {
-            name: self.inner.display_name.to_string(),
-            tag: self.inner.display_tag.to_string(),
-            certified: self.inner.certified,
+            name: self.slot().decision.display_name.to_string(),
+            tag: self.slot().decision.display_tag.to_string(),
+            certified: self.slot().decision.certified,
         }
     }
     #[getter]
     fn caller(&self) -> PyCaller {
-        let c = &self.inner.caller;
+        let c = &self.slot().decision.caller;
         let r = c.region();
         PyCaller {
             normalized: c.number.as_str().to_string(),
@@ -589,49 +666,50 @@ impl PyDecision {
     #[getter]
     fn called_class(&self) -> PyCalledClass {
         PyCalledClass {
-            class_: self.inner.called_class.to_string(),
-            tags: self.inner.called_tags.to_vec(),
+            class_: self.slot().decision.called_class.to_string(),
+            tags: self.slot().decision.called_tags.to_vec(),
         }
     }
     #[getter]
     fn tenant(&self) -> &str {
-        &self.inner.tenant
+        &self.slot().decision.tenant
     }
     #[getter]
     fn rule(&self) -> &str {
-        &self.inner.rule
+        &self.slot().decision.rule
     }
     #[getter]
     fn plan_version(&self) -> &str {
-        &self.inner.plan_version
+        &self.slot().decision.plan_version
     }
     #[getter]
     fn trace(&self) -> Vec<String> {
-        self.inner.trace.clone()
+        self.slot().decision.trace.clone()
     }
     /// Set when this decision stands for a request that failed (batch calls only).
     #[getter]
     fn error(&self) -> Option<PyErrorInfo> {
-        self.error.as_ref().map(|(c, m)| PyErrorInfo {
+        self.slot().error.as_ref().map(|(c, m)| PyErrorInfo {
             code: (*c).to_string(),
             message: m.clone(),
         })
     }
     fn __repr__(&self) -> String {
-        if let Some((c, m)) = &self.error {
+        if let Some((c, m)) = &self.slot().error {
             return format!("Decision(error={c}: {m})");
         }
         let targets: Vec<String> = self
-            .inner
+            .slot()
+            .decision
             .targets
             .iter()
             .map(|t| format!("{}{}", t.number, t.uri))
             .collect();
         format!(
             "Decision(action={}, tenant={}, rule={}, targets={:?})",
-            self.inner.action.as_str(),
-            self.inner.tenant,
-            self.inner.rule,
+            self.slot().decision.action.as_str(),
+            self.slot().decision.tenant,
+            self.slot().decision.rule,
             targets
         )
     }
@@ -640,6 +718,7 @@ impl PyDecision {
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEngine>()?;
     m.add_class::<PyDecision>()?;
+    m.add_class::<PyDecisionBatch>()?;
     m.add_class::<PyTarget>()?;
     m.add_class::<PyMenu>()?;
     m.add_class::<PyReject>()?;
