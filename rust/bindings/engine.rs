@@ -230,7 +230,7 @@ impl PyEngine {
         let d = decide(&plan, &self.tables, self.inner.state().as_ref(), &req)
             .map_err(PyRoutecoreErr)?;
         Ok(PyDecision {
-            batch: Arc::from([Slot {
+            batch: Arc::new(vec![Slot {
                 decision: d,
                 error: None,
             }]),
@@ -326,24 +326,23 @@ impl PyEngine {
         }
         let engine = Arc::clone(&self.inner);
         let tables = Arc::clone(&self.tables);
-        let results: Vec<Result<Decision, Error>> = py.detach(move || {
+        // Slots are built in place, in one allocation that the batch then owns (no copy).
+        let batch: Vec<Slot> = py.detach(move || {
             let state: &dyn StateStore = engine.state().as_ref();
             owned
                 .into_iter()
-                .map(|r| r.and_then(|r| decide(&plan, &tables, state, &r.as_request())))
+                .map(|r| match r.and_then(|r| decide(&plan, &tables, state, &r.as_request())) {
+                    Ok(d) => Slot {
+                        decision: d,
+                        error: None,
+                    },
+                    Err(e) => Slot::failed(&e),
+                })
                 .collect()
         });
-        let batch: Arc<[Slot]> = results
-            .into_iter()
-            .map(|r| match r {
-                Ok(d) => Slot {
-                    decision: d,
-                    error: None,
-                },
-                Err(e) => Slot::failed(&e),
-            })
-            .collect();
-        Ok(PyDecisionBatch { batch })
+        Ok(PyDecisionBatch {
+            batch: Arc::new(batch),
+        })
     }
 
     /// Reports a call event: `ANSWERED` takes a slot of `target`, `ENDED` frees it.
@@ -416,7 +415,7 @@ pub(crate) struct Slot {
 /// produced it, so a batch of a million decisions makes no Python object until one is read.
 #[pyclass(name = "Decision", module = "routecore._routecore", frozen)]
 pub struct PyDecision {
-    batch: Arc<[Slot]>,
+    batch: Arc<Vec<Slot>>,
     index: usize,
 }
 
@@ -428,7 +427,7 @@ pub struct PyDecision {
     sequence
 )]
 pub struct PyDecisionBatch {
-    batch: Arc<[Slot]>,
+    batch: Arc<Vec<Slot>>,
 }
 
 #[pymethods]
