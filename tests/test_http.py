@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
 import re
 import socket
 import threading
@@ -39,6 +40,14 @@ AT = "2026-11-11T10:00:00+08:00"
 ROUTE_OK = {"called": "4001234567", "caller": "13800138000", "digits": "1", "time": AT}
 
 
+def new_loop() -> asyncio.AbstractEventLoop:
+    """asyncio's loop, or uvloop's with ROUTECORE_TEST_LOOP=uvloop (the server must work on both)."""
+    if os.environ.get("ROUTECORE_TEST_LOOP") == "uvloop":
+        uvloop = pytest.importorskip("uvloop")
+        return uvloop.new_event_loop()  # type: ignore[no-any-return]
+    return asyncio.new_event_loop()
+
+
 class Holder:
     """What a serving process keeps: the current engine (reloads and tests swap it)."""
 
@@ -50,7 +59,7 @@ class Served:
     """A server on its own loop thread, driven from the (blocking) test."""
 
     def __init__(self, engine_ref: Any, records: Any = None, **kw: Any) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.metrics = kw.pop("metrics", None) or Metrics()
@@ -365,6 +374,27 @@ def test_methods_and_paths(served: Served, method: str, path: str, status: int, 
     assert json.loads(body)["error"]["code"] in ("INVALID_ARGUMENT", "NOT_FOUND")
 
 
+class Broken:
+    """An engine whose core fails in a way no request should: the server answers 500 and goes on."""
+
+    gateway = "gw"
+    version = "v"
+
+    def route(self, *args: Any) -> Any:
+        raise RuntimeError("core exploded")
+
+
+def test_an_internal_failure_is_one_500() -> None:
+    s = Served(Broken())
+    try:
+        ok = b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"
+        got = responses(s.raw(f"GET {get_path(ROUTE_OK)} HTTP/1.1\r\n\r\n".encode() + ok))
+        assert [r[0] for r in got] == [500, 200]
+        assert json.loads(got[0][2])["error"] == {"code": "INTERNAL", "message": "core exploded"}
+    finally:
+        s.close()
+
+
 def test_healthz(served: Served, holder: Holder) -> None:
     status, body = served.json("GET", "/healthz")
     assert status == 200 and body == {"status": "SERVING", "plan_version": holder.engine.version}
@@ -468,7 +498,7 @@ def stored(holder: Holder, plan_loaded: Any) -> Iterator[tuple[Served, FakeRecor
     fresh(holder, plan_loaded)
     box: list[FakeRecords] = []
     s = Served.__new__(Served)
-    s.loop = asyncio.new_event_loop()
+    s.loop = new_loop()
     s.thread = threading.Thread(target=s.loop.run_forever, daemon=True)
     s.thread.start()
 
@@ -579,6 +609,15 @@ def test_byte_by_byte(served: Served) -> None:
     req = b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
     got = responses(served.raw([req[i : i + 1] for i in range(len(req))], pause=0.001))
     assert [r[0] for r in got] == [200]
+
+
+def test_a_body_in_pieces(served: Served, holder: Holder, plan_loaded: Any) -> None:
+    fresh(holder, plan_loaded)
+    body = json.dumps(ROUTE_OK).encode()
+    req = b"POST /v1/route HTTP/1.1\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+    cut = req.index(b"\r\n\r\n") + 4
+    got = responses(served.raw([req[:cut], *(body[i : i + 3] for i in range(0, len(body), 3))], pause=0.001))
+    assert [r[0] for r in got] == [200] and json.loads(got[0][2])["action"] == "FORWARD"
 
 
 def test_keep_alive_and_http10(served: Served) -> None:

@@ -286,6 +286,9 @@ JSON = b"application/json"
 _JSON_404 = _error_body("NOT_FOUND", "no such path (/v1/route, /v1/events, /metrics, /healthz)")
 
 
+_FATAL = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
+
+
 class _App:
     def __init__(
         self,
@@ -318,7 +321,9 @@ class _App:
         try:
             d = engine.route(*args)
             body = encode_decision(d, engine.gateway)
-        except Exception as e:
+        except _FATAL:
+            raise
+        except BaseException as e:  # a Rust panic (PanicException) is a BaseException: one 500
             status, code = _status_of(e)
             m.observe_error(code)
             m.observe_latency(time.perf_counter() - t0)
@@ -512,6 +517,7 @@ class _Conn(asyncio.Protocol):
         self.write_paused = False
         self.read_paused = False
         self.continued = False  # `100 Continue` sent for the request at the head of `buf`
+        self.need = 0  # `buf` can't hold a complete request before it has this many bytes
         self.paused_at = 0.0
         self.eof = False
 
@@ -573,7 +579,9 @@ class _Conn(asyncio.Protocol):
                 self.read_paused = True
                 self.transport.pause_reading()
             return
-        self._process()
+        # A body arriving in small pieces is not re-parsed for every piece.
+        if len(self.buf) >= self.need:
+            self._process()
 
     # --- parsing and answering ---
 
@@ -589,6 +597,7 @@ class _Conn(asyncio.Protocol):
         limits = self.app.limits
         n = len(buf)
         pos = 0
+        self.need = 0
         out: list[bytes] = []
         while pos < n and not self.closing and not self.busy:
             while buf.startswith(b"\r\n", pos):  # empty lines before a request are allowed
@@ -612,6 +621,7 @@ class _Conn(asyncio.Protocol):
                 if head.continue_ and not self.continued:
                     self.continued = True
                     out.append(b"HTTP/1.1 100 Continue\r\n\r\n")
+                self.need = start + head.clen - pos
                 break
             body = buf[start : start + head.clen]
             pos = start + head.clen
@@ -792,7 +802,10 @@ class HttpServer:
             await asyncio.sleep(0.01)
         for conn in list(app.conns):
             conn.closing = True
-            conn.transport.abort() if conn.busy else conn.transport.close()
+            if conn.busy:
+                conn.transport.abort()
+            else:
+                conn.transport.close()
         self._sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._sweeper
