@@ -89,6 +89,16 @@ def serve_child(use_uvloop: bool = False) -> None:
         asyncio.run(main())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc; NaN elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class ServerChild:
     """The server in a child process (ended by its own pid at exit)."""
 
@@ -101,6 +111,10 @@ class ServerChild:
         )
         assert self.proc.stdout is not None
         self.port = int(self.proc.stdout.readline())
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server has used so far (Linux /proc)."""
+        return cpu_seconds(self.proc.pid)
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -227,6 +241,7 @@ class Result:
     p90_us: float
     p99_us: float
     offered: float = 0.0
+    server_cpu_us: float = float("nan")  # server CPU time per request
 
     @property
     def rps(self) -> float:
@@ -237,15 +252,16 @@ class Result:
         return (
             f"| {self.name:<14} | {self.connections:>5} | {self.count:>8} | {offered:>11} | "
             f"{self.rps:>9,.0f} | "
-            f"{self.p50_us:>8.0f} | {self.p90_us:>8.0f} | {self.p99_us:>8.0f} | {self.errors:>6} |"
+            f"{self.p50_us:>8.0f} | {self.p90_us:>8.0f} | {self.p99_us:>8.0f} | {self.server_cpu_us:>7.1f} | "
+            f"{self.errors:>6} |"
         )
 
 
 HEADER = (
     "| scenario       | conns | requests | offered/s   |   req/s   "
-    "| p50 µs   | p90 µs   | p99 µs   | errors |\n"
+    "| p50 µs   | p90 µs   | p99 µs   | CPU µs  | errors |\n"
     "| -------------- | ----: | -------: | ----------: | --------: "
-    "| -------: | -------: | -------: | -----: |"
+    "| -------: | -------: | -------: | ------: | -----: |"
 )
 
 
@@ -256,9 +272,17 @@ def _pct(sorted_ns: Sequence[int], p: float) -> float:
 
 
 def run(
-    name: str, port: int, connections: int, clients: int, per_conn: int, seconds: float, rate: float = 0.0
+    name: str,
+    port: int,
+    connections: int,
+    clients: int,
+    per_conn: int,
+    seconds: float,
+    rate: float = 0.0,
+    server_pid: int = 0,
 ) -> Result:
     """One scenario: `connections` spread over `clients` processes; returns the merged figures."""
+    cpu0 = cpu_seconds(server_pid) if server_pid else float("nan")
     ctx = mp.get_context("fork")
     q: mp.Queue = ctx.Queue()
     split = [connections // clients + (1 if i < connections % clients else 0) for i in range(clients)]
@@ -279,6 +303,7 @@ def run(
     for p in procs:
         p.join(10)
     ordered = sorted(lat)
+    cpu = (cpu_seconds(server_pid) - cpu0) / len(ordered) * 1e6 if server_pid and ordered else float("nan")
     return Result(
         name,
         connections,
@@ -288,6 +313,8 @@ def run(
         _pct(ordered, 0.5),
         _pct(ordered, 0.9),
         _pct(ordered, 0.99),
+        offered=rate,
+        server_cpu_us=cpu,
     )
 
 
@@ -323,16 +350,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     child = None if args.port else ServerChild(args.uvloop)
     port = args.port or child.port  # type: ignore[union-attr]
+    pid = child.proc.pid if child is not None else 0
     try:
         run("warm-up", port, 1, 1, 2000, 2.0)
-        results = [run("one client", port, 1, 1, args.requests, args.seconds)]
-        peak = run("peak", port, args.connections, args.clients, args.requests, args.seconds)
+        results = [run("one client", port, 1, 1, args.requests, args.seconds, server_pid=pid)]
+        peak = run("peak", port, args.connections, args.clients, args.requests, args.seconds, server_pid=pid)
         results.append(peak)
         for share in (0.5, 0.9):
             results.append(
                 run(
                     f"at {share:.0%} of peak", port, args.connections, args.clients,
-                    args.requests, args.seconds, rate=share * peak.rps,
+                    args.requests, args.seconds, rate=share * peak.rps, server_pid=pid,
                 )
             )  # fmt: skip
     finally:

@@ -284,6 +284,39 @@ def test_time_absent_is_now(served: Served, holder: Holder, plan_loaded: Any) ->
     assert status == 200 and body["tenant"] == "clinic"
 
 
+def test_swapping_engines_under_load(served: Served, holder: Holder, plan_loaded: Any) -> None:
+    acceptance, demo = routecore.Engine.from_loaded(plan_loaded), routecore.Engine.demo()
+    tenant_of = {acceptance.version: "clinic", demo.version: "hospital"}  # who serves 4001234567
+    holder.engine = acceptance
+    seen: list[tuple[int, str, str]] = []
+
+    def client(k: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=5)
+        try:
+            for i in range(150):
+                path = get_path({"called": "4001234567", "caller": f"1390000{k:02d}{i:02d}", "time": AT})
+                conn.request("GET", path)
+                r = conn.getresponse()
+                body = json.loads(r.read())
+                seen.append((r.status, body.get("plan_version", ""), body.get("tenant", "")))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    swaps = 0
+    while any(t.is_alive() for t in threads):
+        holder.engine = demo if holder.engine is acceptance else acceptance
+        swaps += 1
+        time.sleep(0.002)
+    for t in threads:
+        t.join()
+    assert len(seen) == 600 and swaps > 5
+    assert all(status == 200 and tenant_of[version] == tenant for status, version, tenant in seen), seen[:5]
+    assert {v for _, v, _ in seen} == set(tenant_of), "both plans answered"
+
+
 # --- errors -------------------------------------------------------------------------------------
 
 

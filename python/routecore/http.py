@@ -137,19 +137,19 @@ def _parse_query(q: bytes, *, plus_is_space: bool = False) -> dict[str, str]:
     if not q:
         return out
     try:
-        for pair in q.split(b"&"):
-            if not pair:
-                continue
-            k, _, v = pair.partition(b"=")
-            if plus_is_space:
-                k, v = k.replace(b"+", b" "), v.replace(b"+", b" ")
-            if b"%" in k:
-                k = unquote_to_bytes(k)
-            if b"%" in v:
-                v = unquote_to_bytes(v)
-            out[k.decode()] = v.decode()
+        text = q.decode()
+        if plus_is_space:
+            text = text.replace("+", " ")
+        for pair in text.split("&"):
+            k, _, v = pair.partition("=")
+            if "%" in v:
+                v = unquote_to_bytes(v).decode()
+            if "%" in k:
+                k = unquote_to_bytes(k).decode()
+            out[k] = v
     except UnicodeDecodeError:
         raise _HttpError(400, "INVALID_ARGUMENT", "the query is not UTF-8 (percent-encode UTF-8)") from None
+    out.pop("", None)
     return out
 
 
