@@ -803,6 +803,9 @@ def test_a_client_that_never_reads_is_paused_not_buffered(served: Served) -> Non
             except BlockingIOError:
                 break
         assert time.monotonic() < deadline, "the server kept reading from a peer that does not read"
+        t0 = time.monotonic()
+        assert served.json("GET", "/healthz")[0] == 200  # the others are still served meanwhile
+        assert time.monotonic() - t0 < 1.0
     assert sent < 50_000_000
     assert served.json("GET", "/healthz")[0] == 200
 

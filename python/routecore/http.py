@@ -407,6 +407,7 @@ _REASONS = {
     503: b"Service Unavailable",
     505: b"HTTP Version Not Supported",
 }
+MAX_BATCH = 64  # pipelined requests answered per loop turn and connection
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _date = [0, b""]
 
@@ -518,6 +519,7 @@ class _Conn(asyncio.Protocol):
         self.read_paused = False
         self.continued = False  # `100 Continue` sent for the request at the head of `buf`
         self.need = 0  # `buf` can't hold a complete request before it has this many bytes
+        self.scheduled = False  # more pipelined requests are waiting for the next loop turn
         self.paused_at = 0.0
         self.eof = False
 
@@ -574,7 +576,7 @@ class _Conn(asyncio.Protocol):
         else:
             self.buf = data
             self.started = now
-        if self.busy or self.write_paused:
+        if self.busy or self.write_paused or self.scheduled:
             if len(self.buf) > self.app.backlog and not self.read_paused:
                 self.read_paused = True
                 self.transport.pause_reading()
@@ -592,6 +594,11 @@ class _Conn(asyncio.Protocol):
         if self.buf:
             self._process()
 
+    def _continue(self) -> None:
+        self.scheduled = False
+        if not (self.closing or self.busy or self.write_paused):
+            self._resume()
+
     def _process(self) -> None:
         buf = self.buf if isinstance(self.buf, bytes) else bytes(self.buf)
         limits = self.app.limits
@@ -599,7 +606,14 @@ class _Conn(asyncio.Protocol):
         pos = 0
         self.need = 0
         out: list[bytes] = []
+        # One turn answers at most MAX_BATCH requests, so a peer pipelining thousands neither
+        # starves the other connections nor escapes write back-pressure.
+        budget = MAX_BATCH
         while pos < n and not self.closing and not self.busy:
+            if not budget:
+                self.scheduled = True
+                break
+            budget -= 1
             while buf.startswith(b"\r\n", pos):  # empty lines before a request are allowed
                 pos += 2
             if pos >= n:
@@ -638,6 +652,8 @@ class _Conn(asyncio.Protocol):
             self.transport.write(b"".join(out) if len(out) > 1 else out[0])
         if self.closing and not self.busy:
             self.transport.close()
+        elif self.scheduled:
+            asyncio.get_running_loop().call_soon(self._continue)
 
     def _fail(self, status: int, message: str) -> bytes:
         return self._error(_HttpError(status, "INVALID_ARGUMENT", message, close=True), False, False)
