@@ -1,0 +1,192 @@
+"""Prometheus metrics shared by the HTTP and gRPC servers.
+
+One `Metrics` holds its own registry (so tests and several servers in one process do not
+collide); `METRICS` is the process default that `routecore serve` exposes on `GET /metrics`.
+The hot-path calls (`observe_decision`, `observe_error`) cache the labelled children, so a
+decision costs two dict lookups and two lock-protected increments, not prometheus-client's label
+validation.
+
+What is measured (labels in brackets):
+
+- `routecore_decisions_total` [transport, action, tenant, reason]: decisions answered; `reason`
+  is the reject reason (`blocked`, `rate_limited`, `no_target`, …), else "".
+- `routecore_route_errors_total` [transport, code]: refused routing requests by status name.
+- `routecore_decision_seconds` [transport]: time to decide and encode one request, in the server.
+- `routecore_call_events_total` [transport, type, outcome]: call events; outcome `recorded`,
+  `duplicate`, `applied` (no record store) or the error's status name.
+- `routecore_http_responses_total` [status], `routecore_http_connections`: the HTTP side.
+- `routecore_records_pending`: events waiting for the record store's writer.
+- `routecore_plan_info` [version, source] (1 for the plan serving now), `routecore_plan_numbers`,
+  `routecore_list_size` [list]: read from the engine at scrape time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+
+__all__ = [
+    "CONTENT_TYPE",
+    "LATENCY_BUCKETS",
+    "METRICS",
+    "Metrics",
+    "observe_decision",
+    "observe_error",
+    "observe_event",
+]
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+# A decision takes tens of microseconds in process: the buckets start well below a millisecond.
+LATENCY_BUCKETS = (
+    25e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1.0,
+)  # fmt: skip
+
+EngineRef = Callable[[], Any]
+
+
+class _PlanCollector(Collector):
+    """Reads the plan serving now at scrape time, so a reload needs no hook."""
+
+    def __init__(self, engine_ref: EngineRef) -> None:
+        self.engine_ref = engine_ref
+
+    def collect(self) -> Iterable[Metric]:
+        info = GaugeMetricFamily(
+            "routecore_plan_info", "The plan serving now (value 1)", labels=["version", "source"]
+        )
+        numbers = GaugeMetricFamily("routecore_plan_numbers", "Numbers the plan serves")
+        sizes = GaugeMetricFamily("routecore_list_size", "Entries of each list of the plan", labels=["list"])
+        engine = self.engine_ref()
+        if engine is not None:
+            loaded = getattr(engine, "loaded", None)
+            source = str(loaded.source) if loaded is not None and loaded.source is not None else ""
+            info.add_metric([engine.version, source], 1)
+            numbers.add_metric([], len(engine.numbers()))
+            for name, size in sorted((getattr(loaded, "list_sizes", None) or {}).items()):
+                sizes.add_metric([name], size)
+        return [info, numbers, sizes]
+
+    def describe(self) -> Iterable[Metric]:
+        # Described without reading the engine, so registering never touches it.
+        return [
+            GaugeMetricFamily("routecore_plan_info", "", labels=["version", "source"]),
+            GaugeMetricFamily("routecore_plan_numbers", ""),
+            GaugeMetricFamily("routecore_list_size", "", labels=["list"]),
+        ]
+
+
+class Metrics:
+    """The service's metrics in one registry; see the module docstring for the list."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.decisions = Counter(
+            "routecore_decisions", "Routing decisions answered", ["transport", "action", "tenant", "reason"],
+            registry=r,
+        )  # fmt: skip
+        self.errors = Counter(
+            "routecore_route_errors", "Routing requests refused, by status", ["transport", "code"], registry=r
+        )
+        self.latency = Histogram(
+            "routecore_decision_seconds", "Time to decide and encode one routing request, in the server",
+            ["transport"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.events = Counter(
+            "routecore_call_events", "Call events reported", ["transport", "type", "outcome"], registry=r
+        )
+        self.http_responses = Counter("routecore_http_responses", "HTTP responses", ["status"], registry=r)
+        self.http_connections = Gauge("routecore_http_connections", "Open HTTP connections", registry=r)
+        self.records_pending = Gauge(
+            "routecore_records_pending", "Events waiting for the record store's writer", registry=r
+        )
+        self._plan: _PlanCollector | None = None
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    # --- hot path --------------------------------------------------------------------------------
+
+    def observe_decision(self, decision: Any, seconds: float, transport: str = "http") -> None:
+        """Counts one decision (by action, tenant and reject reason) and its latency."""
+        reject = decision.reject
+        key = (transport, decision.action, decision.tenant, reject.reason if reject is not None else "")
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.decisions.labels(*key)
+        child.inc()
+        self.observe_latency(seconds, transport)
+
+    def observe_latency(self, seconds: float, transport: str = "http") -> None:
+        """Records the time one routing request took (decided or refused)."""
+        key = ("latency", transport)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.latency.labels(transport)
+        child.observe(seconds)
+
+    def observe_error(self, code: str, transport: str = "http") -> None:
+        """Counts a refused routing request by its status name (`INVALID_ARGUMENT`, …)."""
+        key = ("error", transport, code)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.errors.labels(transport, code)
+        child.inc()
+
+    def observe_event(self, type_: str, outcome: str, transport: str = "http") -> None:
+        """Counts a call event: `recorded`, `duplicate`, `applied` or the error code."""
+        key = ("event", transport, type_, outcome)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.events.labels(transport, type_, outcome)
+        child.inc()
+
+    def observe_http_status(self, status: int) -> None:
+        key = ("status", status)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.http_responses.labels(str(status))
+        child.inc()
+
+    # --- wiring ----------------------------------------------------------------------------------
+
+    def track_engine(self, engine_ref: EngineRef) -> None:
+        """Reports the plan version, its number count and list sizes from `engine_ref()` at scrape
+        time (the latest call wins; `engine_ref` may return None while no plan is loaded)."""
+        if self._plan is None:
+            self._plan = _PlanCollector(engine_ref)
+            self.registry.register(self._plan)
+        else:
+            self._plan.engine_ref = engine_ref
+
+    def track_records(self, records: Any) -> None:
+        """Reports `records.pending` (events waiting for the writer) at scrape time."""
+        if records is None:
+            self.records_pending.set_function(lambda: 0.0)
+            return
+        self.records_pending.set_function(lambda: float(getattr(records, "pending", 0) or 0))
+
+    def render(self) -> bytes:
+        """The registry in the Prometheus text format (`CONTENT_TYPE`)."""
+        return generate_latest(self.registry)
+
+
+METRICS = Metrics()
+
+
+def observe_decision(decision: Any, seconds: float, transport: str = "http") -> None:
+    """`METRICS.observe_decision`: counts one decision and its latency."""
+    METRICS.observe_decision(decision, seconds, transport)
+
+
+def observe_error(code: str, transport: str = "http") -> None:
+    """`METRICS.observe_error`: counts a refused routing request by status name."""
+    METRICS.observe_error(code, transport)
+
+
+def observe_event(type_: str, outcome: str, transport: str = "http") -> None:
+    """`METRICS.observe_event`: counts a call event by type and outcome."""
+    METRICS.observe_event(type_, outcome, transport)

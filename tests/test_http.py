@@ -1,0 +1,886 @@
+"""The HTTP/JSON server (routecore.http) over real sockets on loopback.
+
+The server runs on its own event loop in a background thread; the tests are plain blocking
+clients: `http.client` for well-formed requests, raw sockets for framing, garbage and timeouts.
+The acceptance vectors run unchanged over GET and POST (and the multi-step ones, with their call
+events, over POST /v1/events).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+import routecore
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference.vectors import check_expect
+from routecore.http import HttpLimits, HttpServer, start_http
+from routecore.metrics import Metrics
+
+SPEC = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "acceptance"
+CASES = [
+    json.loads(line) for line in (SPEC / "vectors.jsonl").read_text(encoding="utf-8").splitlines() if line
+]
+SINGLE = [c for c in CASES if "steps" not in c]
+STEPPED = [c for c in CASES if "steps" in c]
+STATUS_OF = {"INVALID_ARGUMENT": 400, "NOT_FOUND": 404}
+AT = "2026-11-11T10:00:00+08:00"
+ROUTE_OK = {"called": "4001234567", "caller": "13800138000", "digits": "1", "time": AT}
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    """asyncio's loop, or uvloop's with ROUTECORE_TEST_LOOP=uvloop (the server must work on both)."""
+    if os.environ.get("ROUTECORE_TEST_LOOP") == "uvloop":
+        uvloop = pytest.importorskip("uvloop")
+        return uvloop.new_event_loop()  # type: ignore[no-any-return]
+    return asyncio.new_event_loop()
+
+
+class Holder:
+    """What a serving process keeps: the current engine (reloads and tests swap it)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+
+class Served:
+    """A server on its own loop thread, driven from the (blocking) test."""
+
+    def __init__(self, engine_ref: Any, records: Any = None, **kw: Any) -> None:
+        self.loop = new_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.metrics = kw.pop("metrics", None) or Metrics()
+        self.server: HttpServer = self.call(
+            start_http(engine_ref, "127.0.0.1", 0, records, metrics=self.metrics, **kw)
+        )
+        self.port = self.server.port
+
+    def call(self, coro: Any, timeout: float = 10) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        if not self.server.draining:
+            self.call(self.server.stop(1.0))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+    # --- clients ---
+
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            data = json.dumps(body).encode() if isinstance(body, dict) else body
+            hdrs = (
+                {"Content-Type": "application/json", **(headers or {})} if data is not None else headers or {}
+            )
+            conn.request(method, path, body=data, headers=hdrs)
+            r = conn.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            conn.close()
+
+    def json(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        status, _, data = self.request(method, path, body)
+        return status, json.loads(data)
+
+    def raw(self, payload: bytes | list[bytes], *, timeout: float = 5.0, pause: float = 0.0) -> bytes:
+        """Sends the bytes (pieces with `pause` between), then reads until the server closes."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            for piece in [payload] if isinstance(payload, bytes) else payload:
+                s.sendall(piece)
+                if pause:
+                    time.sleep(pause)
+            return read_all(s)
+
+
+def read_all(s: socket.socket) -> bytes:
+    out = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except TimeoutError:
+            return out + b"<timeout>"
+        except ConnectionResetError:
+            return out + b"<reset>"
+        if not chunk:
+            return out
+        out += chunk
+
+
+def responses(data: bytes) -> list[tuple[int, dict[str, str], bytes]]:
+    """Splits raw bytes into (status, headers, body) responses (every one has Content-Length)."""
+    out = []
+    while data.startswith(b"HTTP/1.1 "):
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        n = int(headers.get("content-length", "0"))
+        out.append((status, headers, rest[:n]))
+        data = rest[n:]
+    return out
+
+
+def get_path(fields: dict[str, Any]) -> str:
+    return "/v1/route?" + urlencode({k: v for k, v in fields.items() if v is not None}, quote_via=quote)
+
+
+@pytest.fixture(scope="module")
+def plan_loaded() -> Any:
+    from routecore.plan import load_plan
+
+    return load_plan(SPEC / "plan.yaml")
+
+
+@pytest.fixture(scope="module")
+def holder(plan_loaded: Any) -> Holder:
+    return Holder(routecore.Engine.from_loaded(plan_loaded))
+
+
+@pytest.fixture(scope="module")
+def served(holder: Holder) -> Iterator[Served]:
+    s = Served(lambda: holder.engine)
+    yield s
+    s.close()
+
+
+def fresh(holder: Holder, plan_loaded: Any) -> routecore.Engine:
+    holder.engine = routecore.Engine.from_loaded(plan_loaded)
+    return holder.engine
+
+
+def answer(status: int, body: Any) -> Any:
+    """What `check_expect` takes: the decision, or the error's status name (checked with the HTTP status)."""
+    if status == 200:
+        return body
+    code = body["error"]["code"]
+    assert STATUS_OF.get(code) == status, f"HTTP {status} for {code}"
+    return code
+
+
+# --- the acceptance vectors ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", SINGLE, ids=[c["name"] for c in SINGLE])
+def test_vector_get(case: dict[str, Any], served: Served, holder: Holder, plan_loaded: Any) -> None:
+    fresh(holder, plan_loaded)
+    problems = check_expect(answer(*served.json("GET", get_path(case["request"]))), case["expect"])
+    assert not problems, "; ".join(problems)
+
+
+@pytest.mark.parametrize("case", SINGLE, ids=[c["name"] for c in SINGLE])
+def test_vector_post(case: dict[str, Any], served: Served, holder: Holder, plan_loaded: Any) -> None:
+    fresh(holder, plan_loaded)
+    problems = check_expect(answer(*served.json("POST", "/v1/route", case["request"])), case["expect"])
+    assert not problems, "; ".join(problems)
+
+
+@pytest.mark.parametrize("case", STEPPED, ids=[c["name"] for c in STEPPED])
+def test_vector_steps_with_events(
+    case: dict[str, Any], served: Served, holder: Holder, plan_loaded: Any
+) -> None:
+    fresh(holder, plan_loaded)
+    for i, step in enumerate(case["steps"]):
+        if "event" in step:
+            status, ack = served.json("POST", "/v1/events", step["event"])
+            assert status == 200 and ack["recorded"] is False, ack
+            continue
+        problems = check_expect(answer(*served.json("POST", "/v1/route", step["request"])), step["expect"])
+        assert not problems, f"step {i}: " + "; ".join(problems)
+
+
+def test_vectors_are_there() -> None:
+    assert len(SINGLE) >= 40 and STEPPED
+
+
+# --- the decision's JSON and `uri` --------------------------------------------------------------
+
+
+def test_uri_is_the_first_target_through_the_gateway(
+    served: Served, holder: Holder, plan_loaded: Any
+) -> None:
+    kinds = set()
+    for case in SINGLE:
+        direct = fresh(holder, plan_loaded)
+        req = case["request"]
+        try:
+            d = routecore.Engine.from_loaded(plan_loaded).route(
+                req["called"], req["caller"], req.get("digits", ""), req.get("time"), req.get("call_id", "")
+            )
+        except routecore.RoutecoreError:
+            continue
+        status, body = served.json("GET", get_path(req))
+        assert status == 200
+        if not d.targets:
+            assert body["uri"] == "" and body["targets"] == []
+            kinds.add("none")
+        elif d.targets[0].number:
+            assert body["uri"] == f"sip:{d.targets[0].number}@{direct.gateway}"
+            kinds.add("number")
+        else:
+            assert body["uri"] == d.targets[0].uri and body["uri"].startswith("sip:")
+            kinds.add("uri")
+    assert direct.gateway == "127.0.0.1:5070"
+    assert kinds == {"none", "number", "uri"}, "the vectors should cover every kind of first target"
+
+
+def test_decision_has_the_proto_field_names(served: Served, holder: Holder, plan_loaded: Any) -> None:
+    fresh(holder, plan_loaded)
+    status, body = served.json("POST", "/v1/route", {**ROUTE_OK, "call_id": "c-9", "explain": True})
+    assert status == 200
+    assert set(body) >= {
+        *("call_id", "action", "targets", "parallel", "menu", "prompt", "voicemail_box", "reject"),
+        *("display", "caller", "called_class", "tenant", "rule", "plan_version", "trace", "uri"),
+    }
+    assert body["call_id"] == "c-9" and body["action"] == "FORWARD"
+    assert set(body["targets"][0]) == {"number", "uri", "ring_seconds", "rate_per_minute"}
+    assert body["caller"]["province"] == "北京" and body["called_class"]["class"] == "special"
+    assert body["trace"], "explain=true fills the trace"
+    assert body["plan_version"] == holder.engine.version
+
+
+def test_get_and_post_forms_agree(served: Served, holder: Holder, plan_loaded: Any) -> None:
+    fresh(holder, plan_loaded)
+    _, by_get = served.json("GET", get_path({**ROUTE_OK, "explain": "true"}))
+    fresh(holder, plan_loaded)
+    _, by_json = served.json("POST", "/v1/route", {**ROUTE_OK, "explain": True})
+    fresh(holder, plan_loaded)
+    status, _, raw = served.request(
+        "POST", "/v1/route", urlencode({**ROUTE_OK, "explain": "1"}).encode(),
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+    assert status == 200
+    assert by_get == by_json == json.loads(raw)
+    assert by_get["trace"]
+
+
+def test_plus_in_a_query_is_literal(served: Served, holder: Holder, plan_loaded: Any) -> None:
+    fresh(holder, plan_loaded)
+    status, body = served.json("GET", "/v1/route?called=4001234567&caller=+8613800138000&time=" + quote(AT))
+    assert status == 200 and body["caller"]["normalized"] == "13800138000"
+    status, body = served.json("GET", "/v1/route?called=4001234567&caller=%2B86%20138%200013%208000")
+    assert status == 200 and body["caller"]["normalized"] == "13800138000"
+
+
+def test_time_absent_is_now(served: Served, holder: Holder, plan_loaded: Any) -> None:
+    fresh(holder, plan_loaded)
+    status, body = served.json("GET", "/v1/route?called=4001234567&caller=13800138000")
+    assert status == 200 and body["tenant"] == "clinic"
+
+
+def test_swapping_engines_under_load(served: Served, holder: Holder, plan_loaded: Any) -> None:
+    acceptance, demo = routecore.Engine.from_loaded(plan_loaded), routecore.Engine.demo()
+    tenant_of = {acceptance.version: "clinic", demo.version: "hospital"}  # who serves 4001234567
+    holder.engine = acceptance
+    seen: list[tuple[int, str, str]] = []
+
+    def client(k: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=5)
+        try:
+            for i in range(150):
+                path = get_path({"called": "4001234567", "caller": f"1390000{k:02d}{i:02d}", "time": AT})
+                conn.request("GET", path)
+                r = conn.getresponse()
+                body = json.loads(r.read())
+                seen.append((r.status, body.get("plan_version", ""), body.get("tenant", "")))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    swaps = 0
+    while any(t.is_alive() for t in threads):
+        holder.engine = demo if holder.engine is acceptance else acceptance
+        swaps += 1
+        time.sleep(0.002)
+    for t in threads:
+        t.join()
+    assert len(seen) == 600 and swaps > 5
+    assert all(status == 200 and tenant_of[version] == tenant for status, version, tenant in seen), seen[:5]
+    assert {v for _, v, _ in seen} == set(tenant_of), "both plans answered"
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [
+        ({"called": "40012x34567", "caller": "13800138000"}, 400, "INVALID_ARGUMENT", "called"),
+        ({"called": "4001234567", "caller": "abc"}, 400, "INVALID_ARGUMENT", "caller"),
+        (
+            {"called": "4001234567", "caller": "13800138000", "digits": "1a"},
+            400,
+            "INVALID_ARGUMENT",
+            "digits",
+        ),
+        (
+            {"called": "4001234567", "caller": "13800138000", "time": "yesterday"},
+            400,
+            "INVALID_ARGUMENT",
+            "at",
+        ),
+        ({"called": 4001234567, "caller": "13800138000"}, 400, "INVALID_ARGUMENT", "called"),
+        ({"called": "4001234567", "caller": "1", "explain": "maybe"}, 400, "INVALID_ARGUMENT", "explain"),
+        ({"called": "4001234567", "caller": "1", "time": True}, 400, "INVALID_ARGUMENT", "time"),
+        ({"called": "4009999999", "caller": "13800138000"}, 404, "NOT_FOUND", "called"),
+        ({"caller": "13800138000"}, 400, "INVALID_ARGUMENT", "called"),
+    ],
+)
+def test_route_errors(served: Served, body: dict[str, Any], status: int, code: str, field: str) -> None:
+    got_status, got = served.json("POST", "/v1/route", body)
+    assert (got_status, got["error"]["code"]) == (status, code), got
+    assert field in got["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"[1, 2]", b"{", b'{"called": "\xff\xfe"}', '{"called": "四零零"}'.encode("gbk"), b"null"],
+    ids=["empty", "array", "truncated", "invalid-utf8", "gbk", "null"],
+)
+def test_bad_json_is_400_and_the_connection_survives(served: Served, body: bytes) -> None:
+    req = b"POST /v1/route HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    ok = b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    got = responses(served.raw(req + ok))
+    assert [r[0] for r in got] == [400, 200]
+    assert json.loads(got[0][2])["error"]["code"] == "INVALID_ARGUMENT"
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [(b"called=%FF%FE&caller=1", 400), (b"called=\xb0\xd9&caller=1", 400), (b"called=%E5%9B%9B", 400)],
+    ids=["percent-invalid-utf8", "raw-gbk", "chinese"],
+)
+def test_bad_query_bytes(served: Served, query: bytes, status: int) -> None:
+    got = responses(served.raw(b"GET /v1/route?%s HTTP/1.1\r\nConnection: close\r\n\r\n" % query))
+    assert got[0][0] == status and json.loads(got[0][2])["error"]["code"] == "INVALID_ARGUMENT"
+
+
+def test_no_plan_is_503(holder: Holder) -> None:
+    s = Served(lambda: None)
+    try:
+        status, body = s.json("GET", get_path(ROUTE_OK))
+        assert (status, body["error"]["code"]) == (503, "UNAVAILABLE")
+        status, body = s.json("GET", "/healthz")
+        assert status == 503 and body["status"] == "NOT_SERVING"
+        status, body = s.json(
+            "POST", "/v1/events", {"call_id": "c", "type": "ENDED", "target": "13800000010"}
+        )
+        assert (status, body["error"]["code"]) == (503, "UNAVAILABLE")
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [
+        ("PUT", "/v1/route", 405, "GET, POST"),
+        ("DELETE", "/v1/events", 405, "POST"),
+        ("GET", "/v1/events", 405, "POST"),
+        ("POST", "/metrics", 405, "GET"),
+        ("BREW", "/healthz", 405, "GET"),
+        ("GET", "/v2/route", 404, None),
+        ("GET", "/", 404, None),
+    ],
+)
+def test_methods_and_paths(served: Served, method: str, path: str, status: int, allow: str | None) -> None:
+    got, headers, body = served.request(method, path, b"{}" if method != "GET" else None)
+    assert got == status
+    assert headers.get("allow") == allow
+    assert json.loads(body)["error"]["code"] in ("INVALID_ARGUMENT", "NOT_FOUND")
+
+
+class Broken:
+    """An engine whose core fails in a way no request should: the server answers 500 and goes on."""
+
+    gateway = "gw"
+    version = "v"
+
+    def route(self, *args: Any) -> Any:
+        raise RuntimeError("core exploded")
+
+
+def test_an_internal_failure_is_one_500() -> None:
+    s = Served(Broken())
+    try:
+        ok = b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"
+        got = responses(s.raw(f"GET {get_path(ROUTE_OK)} HTTP/1.1\r\n\r\n".encode() + ok))
+        assert [r[0] for r in got] == [500, 200]
+        assert json.loads(got[0][2])["error"] == {"code": "INTERNAL", "message": "core exploded"}
+    finally:
+        s.close()
+
+
+def test_healthz(served: Served, holder: Holder) -> None:
+    status, body = served.json("GET", "/healthz")
+    assert status == 200 and body == {"status": "SERVING", "plan_version": holder.engine.version}
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+def test_events_take_and_free_slots(served: Served, holder: Holder, plan_loaded: Any) -> None:
+    # shop: least busy, the first target takes at most one call at a time (acceptance plan).
+    fresh(holder, plan_loaded)
+    req = {
+        "called": "4008888888",
+        "caller": "13800138000",
+        "time": "2026-11-20T10:00:00+08:00",
+        "call_id": "e-1",
+    }
+    _, first = served.json("POST", "/v1/route", req)
+    busy = first["targets"][0]["number"]
+    ev = {"call_id": "e-1", "type": "answered", "target": busy, "time": "2026-11-20T10:00:01+08:00"}
+    status, ack = served.json("POST", "/v1/events", ev)
+    assert status == 200 and ack == {
+        "call_id": "e-1",
+        "type": "ANSWERED",
+        "recorded": False,
+        "duplicate": False,
+    }
+    _, second = served.json("POST", "/v1/route", {**req, "caller": "13800138001", "call_id": "e-2",
+                                                   "time": "2026-11-20T10:00:10+08:00"})  # fmt: skip
+    assert busy not in [t["number"] for t in second["targets"]]
+    ended = {**ev, "type": "ENDED", "time": "2026-11-20T10:00:20+08:00", "duration_seconds": 19,
+             "disposition": "answered"}  # fmt: skip
+    assert served.json("POST", "/v1/events", ended)[0] == 200
+    _, third = served.json("POST", "/v1/route", {**req, "caller": "13800138002", "call_id": "e-3",
+                                                  "time": "2026-11-20T10:00:30+08:00"})  # fmt: skip
+    assert busy in [t["number"] for t in third["targets"]]
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"type": "ANSWERED", "target": "13800000010"}, "call_id"),
+        ({"call_id": "c", "type": "RINGING", "target": "13800000010"}, "type"),
+        (
+            {"call_id": "c", "type": "ENDED", "target": "13800000010", "duration_seconds": -1},
+            "duration_seconds",
+        ),
+        (
+            {"call_id": "c", "type": "ENDED", "target": "13800000010", "duration_seconds": "5s"},
+            "duration_seconds",
+        ),
+        ({"call_id": "c", "type": "ENDED", "target": "1380000abc"}, "target"),
+        ({"call_id": "c", "type": "ENDED", "target": "13800000010", "time": "soon"}, "at"),
+        ({"call_id": 7, "type": "ENDED", "target": "13800000010"}, "call_id"),
+    ],
+)
+def test_event_errors(served: Served, event: dict[str, Any], field: str) -> None:
+    status, body = served.json("POST", "/v1/events", event)
+    assert (status, body["error"]["code"]) == (400, "INVALID_ARGUMENT"), body
+    assert field in body["error"]["message"]
+
+
+class FakeRecords:
+    """A record store double: events wait on `gate` until the test lets them become 'durable'."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, error: BaseException | None = None) -> None:
+        self.loop = loop
+        self.gate = asyncio.Event()
+        self.events: list[dict[str, Any]] = []
+        self.remembered: list[tuple[str, str]] = []
+        self.error = error
+        self.waiting = 0
+
+    @property
+    def pending(self) -> int:
+        return self.waiting
+
+    def remember_decision(self, decision: Any, called: str = "") -> None:
+        self.remembered.append((decision.call_id, called))
+
+    async def append_async(self, event: dict[str, Any]) -> Any:
+        self.waiting += 1
+        try:
+            await self.gate.wait()
+        finally:
+            self.waiting -= 1
+        if self.error is not None:
+            raise self.error
+        duplicate = any((e["call_id"], e["type"]) == (event["call_id"], event["type"]) for e in self.events)
+        if not duplicate:
+            self.events.append(event)
+        return type("Ack", (), {"duplicate": duplicate})()
+
+
+def plain_event(fields: dict[str, Any]) -> dict[str, Any]:
+    return dict(fields)
+
+
+@pytest.fixture
+def stored(holder: Holder, plan_loaded: Any) -> Iterator[tuple[Served, FakeRecords]]:
+    fresh(holder, plan_loaded)
+    box: list[FakeRecords] = []
+    s = Served.__new__(Served)
+    s.loop = new_loop()
+    s.thread = threading.Thread(target=s.loop.run_forever, daemon=True)
+    s.thread.start()
+
+    async def make() -> None:
+        box.append(FakeRecords(asyncio.get_running_loop()))
+
+    s.call(make())
+    s.metrics = Metrics()
+    s.server = s.call(
+        start_http(lambda: holder.engine, "127.0.0.1", 0, box[0], metrics=s.metrics, make_event=plain_event)
+    )
+    s.port = s.server.port
+    yield s, box[0]
+    s.loop.call_soon_threadsafe(box[0].gate.set)
+    s.close()
+
+
+def test_event_is_answered_only_once_durable_and_pipelined_requests_keep_their_order(
+    stored: tuple[Served, FakeRecords],
+) -> None:
+    s, records = stored
+    ev = json.dumps({"call_id": "d-1", "type": "ANSWERED", "target": "13800000010", "time": AT}).encode()
+    event = b"POST /v1/events HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s" % (len(ev), ev)
+    health = b"GET /healthz HTTP/1.1\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
+        sock.sendall(event + health)
+        sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            sock.recv(100)  # nothing, not even the health answer queued behind the event
+        assert records.waiting == 1 and records.events == []
+        s.loop.call_soon_threadsafe(records.gate.set)
+        sock.settimeout(5)
+        data = b""
+        while len(responses(data)) < 2:
+            data += sock.recv(65536)
+    (st1, _, b1), (st2, _, b2) = responses(data)
+    assert st1 == 200 and json.loads(b1) == {
+        "call_id": "d-1",
+        "type": "ANSWERED",
+        "recorded": True,
+        "duplicate": False,
+    }
+    assert st2 == 200 and json.loads(b2)["status"] == "SERVING"
+    assert records.events == [
+        {"call_id": "d-1", "type": "ANSWERED", "target": "13800000010", "time": AT, "duration_seconds": 0,
+         "disposition": ""}
+    ]  # fmt: skip
+    status, again = s.json("POST", "/v1/events", json.loads(ev))
+    assert status == 200 and again["duplicate"] is True and len(records.events) == 1
+
+
+def test_decisions_with_a_call_id_are_remembered_for_the_records(stored: tuple[Served, FakeRecords]) -> None:
+    s, records = stored
+    s.json("POST", "/v1/route", {**ROUTE_OK, "call_id": "k-1"})
+    s.json("POST", "/v1/route", ROUTE_OK)  # no call id: nothing to remember
+    assert records.remembered == [("k-1", ROUTE_OK["called"])]
+
+
+class StoreOverloadedError(Exception):
+    """Named like the record store's, which the server maps by class name."""
+
+
+def test_record_store_errors_map_to_503(stored: tuple[Served, FakeRecords]) -> None:
+    s, records = stored
+    records.error = StoreOverloadedError("queue full")
+    s.loop.call_soon_threadsafe(records.gate.set)
+    status, body = s.json("POST", "/v1/events", {"call_id": "o-1", "type": "ENDED", "target": "13800000010"})
+    assert (status, body["error"]["code"]) == (503, "RESOURCE_EXHAUSTED")
+    records.error = OSError("disk gone")
+    status, body = s.json("POST", "/v1/events", {"call_id": "o-2", "type": "ENDED", "target": "13800000010"})
+    assert (status, body["error"]["code"]) == (500, "INTERNAL")
+
+
+def test_stop_finishes_an_event_being_stored(stored: tuple[Served, FakeRecords]) -> None:
+    s, records = stored
+    ev = json.dumps({"call_id": "s-1", "type": "ANSWERED", "target": "13800000010"}).encode()
+    with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
+        sock.sendall(b"POST /v1/events HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s" % (len(ev), ev))
+        while records.waiting == 0:
+            time.sleep(0.01)
+        stopping = asyncio.run_coroutine_threadsafe(s.server.stop(5.0), s.loop)
+        time.sleep(0.1)
+        assert not stopping.done()
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", s.port), timeout=1).close()
+        s.loop.call_soon_threadsafe(records.gate.set)
+        got = responses(read_all(sock))
+    stopping.result(5)
+    assert [r[0] for r in got] == [200] and got[0][1]["connection"] == "close"
+    assert json.loads(got[0][2])["recorded"] is True
+
+
+# --- framing, limits and garbage ----------------------------------------------------------------
+
+
+def test_pipelined_requests_answer_in_order(served: Served, holder: Holder, plan_loaded: Any) -> None:
+    fresh(holder, plan_loaded)
+    reqs = [
+        f"GET {get_path({**ROUTE_OK, 'call_id': f'p-{i}'})} HTTP/1.1\r\nHost: t\r\n\r\n".encode()
+        for i in range(20)
+    ]
+    got = responses(served.raw(b"".join(reqs) + b"GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n"))
+    assert [r[0] for r in got] == [200] * 20 + [404]
+    assert [json.loads(r[2])["call_id"] for r in got[:20]] == [f"p-{i}" for i in range(20)]
+
+
+def test_byte_by_byte(served: Served) -> None:
+    req = b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    got = responses(served.raw([req[i : i + 1] for i in range(len(req))], pause=0.001))
+    assert [r[0] for r in got] == [200]
+
+
+def test_a_body_in_pieces(served: Served, holder: Holder, plan_loaded: Any) -> None:
+    fresh(holder, plan_loaded)
+    body = json.dumps(ROUTE_OK).encode()
+    req = b"POST /v1/route HTTP/1.1\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+    cut = req.index(b"\r\n\r\n") + 4
+    got = responses(served.raw([req[:cut], *(body[i : i + 3] for i in range(0, len(body), 3))], pause=0.001))
+    assert [r[0] for r in got] == [200] and json.loads(got[0][2])["action"] == "FORWARD"
+
+
+def test_keep_alive_and_http10(served: Served) -> None:
+    got = responses(served.raw(b"GET /healthz HTTP/1.0\r\n\r\n"))
+    assert [r[0] for r in got] == [200] and got[0][1]["connection"] == "close"
+    got = responses(
+        served.raw(b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /healthz HTTP/1.0\r\n\r\n")
+    )
+    assert [r[0] for r in got] == [200, 200] and got[0][1]["connection"] == "keep-alive"
+
+
+def test_expect_100_continue(served: Served, holder: Holder, plan_loaded: Any) -> None:
+    fresh(holder, plan_loaded)
+    body = json.dumps(ROUTE_OK).encode()
+    head = (
+        b"POST /v1/route HTTP/1.1\r\nContent-Length: %d\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", served.port), timeout=5) as s:
+        s.sendall(head % len(body))
+        assert s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(body)
+        got = responses(read_all(s))
+    assert got[0][0] == 200 and json.loads(got[0][2])["action"] == "FORWARD"
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"POST /v1/route HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 411),
+        (b"POST /v1/route HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n{}", 400),
+        (b"POST /v1/route HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400),
+        (b"POST /v1/route HTTP/1.1\r\nContent-Length: -2\r\n\r\n{}", 400),
+        (b"POST /v1/route HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n", 413),
+        (b"POST /v1/route HTTP/1.1\r\nContent-Length: 70000\r\n\r\n", 413),
+        (b"GET /healthz HTTP/1.1\nHost: t\r\n\r\n", 400),
+        (b"GET /healthz HTTP/1.1\r\nHo st: t\r\n\r\n", 400),
+        (b"GET /healthz HTTP/1.1\r\n folded\r\n\r\n", 400),
+        (b"GET /healthz HTTP/1.1\r\nNoColon\r\n\r\n", 400),
+        (b"GET /healthz\r\n\r\n", 400),
+        (b"GET  /healthz HTTP/1.1\r\n\r\n", 400),
+        (b"GET /healthz HTTP/2.0\r\n\r\n", 505),
+        (b"GET http://x/healthz HTTP/1.1\r\n\r\n", 400),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400),
+        (b"GET /healthz HTTP/1.1\r\nX: a\0b\r\n\r\n", 400),
+    ],
+    ids=[
+        "chunked", "chunked+length", "two-lengths", "negative-length", "huge-length", "body-too-large",
+        "bare-lf", "space-in-name", "obs-fold", "no-colon", "http09", "double-space", "http2",
+        "absolute-form", "tls-hello", "nul",
+    ],
+)  # fmt: skip
+def test_bad_framing_is_answered_and_closed(served: Served, raw: bytes, status: int) -> None:
+    data = served.raw(raw + b"GET /healthz HTTP/1.1\r\n\r\n")
+    got = responses(data)
+    assert [r[0] for r in got] == [status], data  # and nothing after it: the connection closed
+    assert got[0][1]["connection"] == "close"
+    assert json.loads(got[0][2])["error"]["code"] == "INVALID_ARGUMENT"
+
+
+def test_post_without_length_is_411_and_keeps_the_connection(served: Served) -> None:
+    got = responses(
+        served.raw(b"POST /v1/route HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+    )
+    assert [r[0] for r in got] == [411, 200]
+
+
+def test_gbk_in_an_unused_header_is_harmless(served: Served) -> None:
+    got = responses(
+        served.raw("GET /healthz HTTP/1.1\r\nUser-Agent: 交换机\r\nConnection: close\r\n\r\n".encode("gbk"))
+    )
+    assert [r[0] for r in got] == [200]
+
+
+def test_huge_headers_are_431(served: Served) -> None:
+    big = b"GET /healthz HTTP/1.1\r\nX-Pad: " + b"a" * 20000 + b"\r\n\r\n"
+    got = responses(served.raw(big))
+    assert [r[0] for r in got] == [431]
+    many = b"GET /healthz HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(100)) + b"\r\n"
+    assert [r[0] for r in responses(served.raw(many))] == [431]
+    endless = b"GET /healthz HTTP/1.1\r\n" + b"X: " + b"b" * 40000  # no end of head ever
+    assert [r[0] for r in responses(served.raw(endless))] == [431]
+
+
+def test_truncated_request_then_close_leaves_the_server_well(served: Served) -> None:
+    for cut in (
+        b"GE",
+        b"GET /v1/route?called=400",
+        b"POST /v1/route HTTP/1.1\r\nContent-Length: 50\r\n\r\n{",
+    ):
+        with socket.create_connection(("127.0.0.1", served.port), timeout=5) as s:
+            s.sendall(cut)
+            s.shutdown(socket.SHUT_WR)
+            assert read_all(s) == b""
+    assert served.json("GET", "/healthz")[0] == 200
+
+
+def test_slowloris_and_idle_connections_time_out(holder: Holder) -> None:
+    s = Served(lambda: holder.engine, limits=HttpLimits(request_timeout=0.4, idle_timeout=0.6))
+    try:
+        t0 = time.monotonic()
+        with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
+            for piece in (b"GET /hea", b"lthz HTT", b"P/1.1\r\nX: 1"):  # dribbles, never finishes
+                sock.sendall(piece)
+                time.sleep(0.15)
+            data = read_all(sock)
+        assert [r[0] for r in responses(data)] == [408]
+        assert time.monotonic() - t0 < 2.0
+        t0 = time.monotonic()
+        with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
+            data = read_all(sock)  # answered, then idle: closed by the server
+        assert [r[0] for r in responses(data)] == [200]
+        assert 0.5 < time.monotonic() - t0 < 2.5
+        assert s.server.connections == 0
+    finally:
+        s.close()
+
+
+def test_connection_limit(holder: Holder) -> None:
+    s = Served(lambda: holder.engine, limits=HttpLimits(max_connections=2))
+    try:
+        a = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        b = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        try:
+            while s.server.connections < 2:
+                time.sleep(0.01)
+            data = s.raw(b"GET /healthz HTTP/1.1\r\n\r\n")
+            got = responses(data)
+            assert got[0][0] == 503 and json.loads(got[0][2])["error"]["code"] == "RESOURCE_EXHAUSTED"
+        finally:
+            a.close()
+            b.close()
+        while s.server.connections:
+            time.sleep(0.01)
+        assert s.json("GET", "/healthz")[0] == 200
+    finally:
+        s.close()
+
+
+def test_a_client_that_never_reads_is_paused_not_buffered(served: Served) -> None:
+    req = b"GET /metrics HTTP/1.1\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", served.port), timeout=5) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.setblocking(False)
+        sent = 0
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                sent += s.send(req * 64)
+            except BlockingIOError:
+                break
+        assert time.monotonic() < deadline, "the server kept reading from a peer that does not read"
+        t0 = time.monotonic()
+        assert served.json("GET", "/healthz")[0] == 200  # the others are still served meanwhile
+        assert time.monotonic() - t0 < 1.0
+    assert sent < 50_000_000
+    assert served.json("GET", "/healthz")[0] == 200
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=64),
+            st.sampled_from([b"GET ", b"POST ", b"/v1/route?", b"called=4001234567&", b" HTTP/1.1", b"\r\n",
+                             b"Content-Length: 5\r\n", b"\r\n\r\n", b"%ff", b'{"called":"4001234567"}']),
+        ),
+        max_size=12,
+    )
+)  # fmt: skip
+def test_garbage_never_crashes_or_hangs(served: Served, pieces: list[bytes]) -> None:
+    with socket.create_connection(("127.0.0.1", served.port), timeout=5) as s:
+        s.sendall(b"".join(pieces))
+        s.shutdown(socket.SHUT_WR)
+        data = read_all(s)
+    assert b"<timeout>" not in data
+    for status, _, _ in responses(data):
+        assert status in (200, 400, 404, 405, 408, 411, 413, 431, 505)
+    assert b" 500 " not in data
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    for line in text.splitlines():
+        m = re.fullmatch(rf"{name}(?:\{{(.*)\}})? (\S+)", line)
+        if m and dict(re.findall(r'(\w+)="([^"]*)"', m.group(1) or "")) == labels:
+            return float(m.group(2))
+    return 0.0
+
+
+def test_metrics(holder: Holder, plan_loaded: Any) -> None:
+    fresh(holder, plan_loaded)
+    s = Served(lambda: holder.engine)
+    try:
+        for _ in range(3):
+            assert s.json("GET", get_path(ROUTE_OK))[0] == 200
+        assert s.json("GET", get_path({**ROUTE_OK, "called": "4009999999"}))[0] == 404
+        assert s.json("GET", get_path({**ROUTE_OK, "caller": "xyz"}))[0] == 400
+        blocked = {"called": "4001234567", "caller": "17012345678", "time": AT}  # a virtual-operator segment
+        _, d = s.json("POST", "/v1/route", blocked)
+        s.json("POST", "/v1/events", {"call_id": "m", "type": "ENDED", "target": "13800000010"})
+        status, headers, body = s.request("GET", "/metrics")
+        text = body.decode()
+    finally:
+        s.close()
+    assert status == 200 and headers["content-type"].startswith("text/plain")
+    labels = {"transport": "http", "action": "FORWARD", "tenant": "clinic", "reason": ""}
+    assert metric(text, "routecore_decisions_total", **labels) == 3
+    if d["action"] == "REJECT":
+        reason = {
+            "transport": "http",
+            "action": "REJECT",
+            "tenant": d["tenant"],
+            "reason": d["reject"]["reason"],
+        }
+        assert metric(text, "routecore_decisions_total", **reason) == 1
+    assert metric(text, "routecore_route_errors_total", transport="http", code="NOT_FOUND") == 1
+    assert metric(text, "routecore_route_errors_total", transport="http", code="INVALID_ARGUMENT") == 1
+    assert metric(text, "routecore_decision_seconds_count", transport="http") == 6
+    assert metric(text, "routecore_decision_seconds_bucket", transport="http", le="1.0") == 6
+    assert metric(text, "routecore_call_events_total", transport="http", type="ENDED", outcome="applied") == 1
+    assert metric(text, "routecore_http_responses_total", status="200") == 5
+    assert (
+        metric(text, "routecore_plan_info", version=holder.engine.version, source=str(SPEC / "plan.yaml"))
+        == 1
+    )
+    assert metric(text, "routecore_plan_numbers") == len(holder.engine.numbers())
+    for name, size in plan_loaded.list_sizes.items():
+        assert metric(text, "routecore_list_size", list=name) == size
+    assert "routecore_records_pending 0.0" in text
+    assert metric(text, "routecore_http_connections") == 1  # the scrape itself
