@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+import routecore
 import yaml
 from planfactory import acceptance_with_blocklist, huge_plan
 from reference.model import ReferenceModel
-
-import routecore
 
 AT = "2026-11-11T10:00:00+08:00"
 CALLS = [

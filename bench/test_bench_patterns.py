@@ -52,7 +52,7 @@ def py_classify(number: str) -> tuple[str, list[str]]:
     repeat, up, down = run(0), run(1), run(-1)
     if repeat >= 3:
         tags.append(f"repeat-{repeat}")
-    a, b, c, d, e, f = s[1:]
+    a, b, c, d, e, f = tuple(s[1:])
     if a == b and c == d and e == f and a != c and c != e:
         tags.append("AABBCC")
     if a == c == e and b == d == f and a != b:

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reference.vectors import check_expect
-
 import routecore
+from reference.vectors import check_expect
 from routecore.cli import decision_dict
 
 SPEC = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "acceptance"
@@ -25,8 +24,11 @@ def _cases() -> list[dict[str, Any]]:
 
 
 CASES = _cases() if (SPEC / "vectors.jsonl").exists() else []
-ERROR_CODES = {routecore.InvalidNumberError: "INVALID_ARGUMENT", routecore.InvalidArgumentError: "INVALID_ARGUMENT",
-               routecore.NotFoundError: "NOT_FOUND"}
+ERROR_CODES = {
+    routecore.InvalidNumberError: "INVALID_ARGUMENT",
+    routecore.InvalidArgumentError: "INVALID_ARGUMENT",
+    routecore.NotFoundError: "NOT_FOUND",
+}
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import routecore
 from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 from reference.model import ReferenceError, ReferenceModel
-
-import routecore
 from routecore.cli import decision_dict
 
-MOBILES = ["13800138000", "13912345678", "15907550000", "18912340000", "13712340000", "17101230000",
-           "15502100000", "13552000001", "14000000000"]
+MOBILES = [
+    "13800138000",
+    "13912345678",
+    "15907550000",
+    "18912340000",
+    "13712340000",
+    "17101230000",
+    "15502100000",
+    "13552000001",
+    "14000000000",
+]
 LANDLINES = ["01062345678", "075586000001", "02887654321", "02100000000"]
 OTHER_CALLERS = ["", "anonymous", "+1 415 555 0100", "12", "95588", "+86 138 0013 8000"]
 TARGETS = ["13800000010", "13800000011", "13800000012", "075586000010", "01062000000", "02086000100"]
@@ -52,7 +60,11 @@ def schedule(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def action(draw: st.DrawFn, groups: list[str], menus: list[str]) -> dict[str, Any]:
-    kinds = ["announce", "voicemail", "reject"] + (["forward"] * 3 if groups else []) + (["menu"] if menus else [])
+    kinds = (
+        ["announce", "voicemail", "reject"]
+        + (["forward"] * 3 if groups else [])
+        + (["menu"] if menus else [])
+    )
     k = draw(st.sampled_from(kinds))
     if k == "forward":
         return {"forward": draw(st.sampled_from(groups))}
@@ -66,16 +78,37 @@ def action(draw: st.DrawFn, groups: list[str], menus: list[str]) -> dict[str, An
 @st.composite
 def when(draw: st.DrawFn, schedules: list[str], lists: list[str]) -> dict[str, Any]:
     w: dict[str, Any] = {}
-    for cond in draw(st.sets(st.sampled_from(
-        ["schedule", "not_schedule", "caller_region", "caller_pattern", "caller_list", "caller_kind",
-         "carrier", "dates"]), min_size=1, max_size=2)):
+    for cond in draw(
+        st.sets(
+            st.sampled_from(
+                [
+                    "schedule",
+                    "not_schedule",
+                    "caller_region",
+                    "caller_pattern",
+                    "caller_list",
+                    "caller_kind",
+                    "carrier",
+                    "dates",
+                ]
+            ),
+            min_size=1,
+            max_size=2,
+        )
+    ):
         if cond in ("schedule", "not_schedule"):
             w[cond] = draw(st.sampled_from(schedules))
         elif cond == "caller_region":
             w[cond] = draw(st.lists(st.sampled_from(REGIONS), min_size=1, max_size=2, unique=True))
         elif cond == "caller_pattern":
-            w[cond] = draw(st.lists(st.sampled_from(["_1380013XXXX", "0755", "_1[35]X.", "_0!", "139"]),
-                                    min_size=1, max_size=2, unique=True))
+            w[cond] = draw(
+                st.lists(
+                    st.sampled_from(["_1380013XXXX", "0755", "_1[35]X.", "_0!", "139"]),
+                    min_size=1,
+                    max_size=2,
+                    unique=True,
+                )
+            )
         elif cond == "caller_list":
             w[cond] = draw(st.sampled_from(lists))
         elif cond == "caller_kind":
@@ -84,7 +117,10 @@ def when(draw: st.DrawFn, schedules: list[str], lists: list[str]) -> dict[str, A
             w[cond] = draw(st.lists(st.sampled_from(CARRIERS), min_size=1, max_size=2, unique=True))
         else:
             start = dt.date(2026, 11, 1) + dt.timedelta(days=draw(st.integers(0, 20)))
-            w[cond] = {"from": start.isoformat(), "until": (start + dt.timedelta(days=draw(st.integers(0, 10)))).isoformat()}
+            w[cond] = {
+                "from": start.isoformat(),
+                "until": (start + dt.timedelta(days=draw(st.integers(0, 10)))).isoformat(),
+            }
     return w
 
 
@@ -92,8 +128,14 @@ def when(draw: st.DrawFn, schedules: list[str], lists: list[str]) -> dict[str, A
 def plans(draw: st.DrawFn) -> dict[str, Any]:
     schedules = {f"s{i}": draw(schedule()) for i in range(draw(st.integers(1, 3)))}
     lists = {
-        "vip": {"numbers": draw(st.lists(st.sampled_from(MOBILES + LANDLINES), max_size=3, unique=True)) or ["13800000001"]},
-        "bad": {"numbers": draw(st.lists(st.sampled_from(MOBILES), min_size=1, max_size=2, unique=True)), "reason": "诈骗"},
+        "vip": {
+            "numbers": draw(st.lists(st.sampled_from(MOBILES + LANDLINES), max_size=3, unique=True))
+            or ["13800000001"]
+        },
+        "bad": {
+            "numbers": draw(st.lists(st.sampled_from(MOBILES), min_size=1, max_size=2, unique=True)),
+            "reason": "诈骗",
+        },
         "virt": {"patterns": ["_170XXXXXXXX", "_171XXXXXXXX"]},
     }
     plan: dict[str, Any] = {
@@ -124,12 +166,14 @@ def plans(draw: st.DrawFn) -> dict[str, Any]:
                 if draw(st.integers(0, 4)) == 0:
                     t["schedule"] = draw(st.sampled_from(sorted(schedules)))
                 if draw(st.booleans()):
-                    t["regions"] = draw(st.lists(st.sampled_from(REGIONS), min_size=1, max_size=2, unique=True))
+                    t["regions"] = draw(
+                        st.lists(st.sampled_from(REGIONS), min_size=1, max_size=2, unique=True)
+                    )
                 targets.append(t)
             if draw(st.integers(0, 5)) == 0:
                 targets.append({"uri": "sip:desk@127.0.0.1:5080"})
             group: dict[str, Any] = {"strategy": draw(st.sampled_from(STRATEGIES)), "targets": targets}
-            later = group_names[gi + 1:]
+            later = group_names[gi + 1 :]
             if draw(st.booleans()):
                 group["overflow"] = draw(action(later, []))
             # A random order truncated cannot be compared as a set: no max_targets on random groups.
@@ -138,8 +182,11 @@ def plans(draw: st.DrawFn) -> dict[str, Any]:
             groups[g] = group
         menus: dict[str, Any] = {}
         for mi, m in enumerate(menu_names):
-            deeper = menu_names[mi + 1:]
-            options = {k: draw(action(group_names, deeper)) for k in draw(st.sets(st.sampled_from("0123#"), min_size=1, max_size=3))}
+            deeper = menu_names[mi + 1 :]
+            options = {
+                k: draw(action(group_names, deeper))
+                for k in draw(st.sets(st.sampled_from("0123#"), min_size=1, max_size=3))
+            }
             menu: dict[str, Any] = {"prompt": f"prompt_{m}", "options": options}
             if draw(st.booleans()):
                 menu["invalid"] = draw(action(group_names, deeper))
@@ -187,25 +234,38 @@ def traffic(draw: st.DrawFn, plan: dict[str, Any]) -> list[dict[str, Any]]:
     for i in range(draw(st.integers(1, 8))):
         t += dt.timedelta(seconds=draw(st.sampled_from([0, 5, 30, 600, 3600 * 5])))
         if steps and draw(st.integers(0, 3)) == 0:
-            steps.append({"event": {"call_id": f"c{draw(st.integers(0, i))}",
-                                    "type": draw(st.sampled_from(["ANSWERED", "ENDED"])),
-                                    "target": draw(st.sampled_from(TARGETS)), "time": t.isoformat()}})
+            steps.append(
+                {
+                    "event": {
+                        "call_id": f"c{draw(st.integers(0, i))}",
+                        "type": draw(st.sampled_from(["ANSWERED", "ENDED"])),
+                        "target": draw(st.sampled_from(TARGETS)),
+                        "time": t.isoformat(),
+                    }
+                }
+            )
             continue
-        steps.append({"request": {
-            "call_id": f"c{i}",
-            "called": draw(st.sampled_from(served)),
-            "caller": draw(st.sampled_from(MOBILES + LANDLINES + OTHER_CALLERS)),
-            "digits": draw(st.sampled_from(["", "", "1", "2", "0", "#", "T", "12", "1T", "3", "21"])),
-            "time": t.isoformat(),
-        }})
+        steps.append(
+            {
+                "request": {
+                    "call_id": f"c{i}",
+                    "called": draw(st.sampled_from(served)),
+                    "caller": draw(st.sampled_from(MOBILES + LANDLINES + OTHER_CALLERS)),
+                    "digits": draw(st.sampled_from(["", "", "1", "2", "0", "#", "T", "12", "1T", "3", "21"])),
+                    "time": t.isoformat(),
+                }
+            }
+        )
     return steps
 
 
 def _comparable(d: dict[str, Any], random_groups: bool) -> dict[str, Any]:
     keep = ["action", "parallel", "prompt", "voicemail_box", "tenant", "rule"]
     out = {k: d.get(k) for k in keep}
-    targets = [(t.get("number") or "", t.get("uri") or "", t["ring_seconds"], round(t["rate_per_minute"], 9))
-               for t in d.get("targets") or []]
+    targets = [
+        (t.get("number") or "", t.get("uri") or "", t["ring_seconds"], round(t["rate_per_minute"], 9))
+        for t in d.get("targets") or []
+    ]
     out["targets"] = sorted(targets) if random_groups else targets
     # An absent message and an empty one are the same on the wire.
     menu = d.get("menu") or None
@@ -232,7 +292,9 @@ def test_engine_agrees_with_reference_model(data: st.DataObject) -> None:
         reject()
         raise AssertionError("unreachable") from e
     model = ReferenceModel(plan)
-    has_random = any(g["strategy"] == "random" for t in plan["tenants"].values() for g in t["groups"].values())
+    has_random = any(
+        g["strategy"] == "random" for t in plan["tenants"].values() for g in t["groups"].values()
+    )
     for step in steps:
         if "event" in step:
             ev = step["event"]
@@ -241,11 +303,16 @@ def test_engine_agrees_with_reference_model(data: st.DataObject) -> None:
             continue
         r = step["request"]
         try:
-            want: Any = _comparable(model.route(r["called"], r["caller"], r["digits"], r["time"], r["call_id"]), has_random)
+            want: Any = _comparable(
+                model.route(r["called"], r["caller"], r["digits"], r["time"], r["call_id"]), has_random
+            )
         except ReferenceError as e:
             want = e.code
         try:
-            got: Any = _comparable(decision_dict(engine.route(r["called"], r["caller"], r["digits"], r["time"], r["call_id"])), has_random)
+            got: Any = _comparable(
+                decision_dict(engine.route(r["called"], r["caller"], r["digits"], r["time"], r["call_id"])),
+                has_random,
+            )
         except routecore.NotFoundError:
             got = "NOT_FOUND"
         except (routecore.InvalidNumberError, routecore.InvalidArgumentError):

@@ -35,9 +35,9 @@ from routecore.exceptions import (
 
 __all__ = [
     "Classification",
+    "Engine",
     "InvalidArgumentError",
     "InvalidNumberError",
-    "Engine",
     "ListError",
     "NotFoundError",
     "NotReadyError",
@@ -45,8 +45,8 @@ __all__ = [
     "PatternError",
     "PatternSet",
     "PlanError",
-    "Region",
     "PrefixTable",
+    "Region",
     "RoutecoreError",
     "classify",
     "classify_many",
@@ -55,9 +55,9 @@ __all__ = [
     "normalize",
     "normalize_many",
     "place_names",
+    "pool",
     "region",
     "region_many",
-    "pool",
 ]
 __version__ = "0.1.0"
 
@@ -70,6 +70,7 @@ def __getattr__(name: str) -> Any:
 
         return Engine
     raise AttributeError(f"module 'routecore' has no attribute {name!r}")
+
 
 # The region tables back normalisation too (which calling codes exist): install them now.
 load_tables()

@@ -1,8 +1,11 @@
 """Type stubs of the Rust extension `routecore._routecore` (hand-written, checked by stubtest)."""
 
+import datetime
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Self, final
+from typing import Any, Self, TypeAlias, final
+
+from typing_extensions import disjoint_base
 
 # --- errors (rust/bindings/error.rs) ---------------------------------------------------------
 
@@ -127,6 +130,7 @@ def region_stats() -> list[tuple[str, int]]:
     Raises:
         NotReadyError: the region tables are not installed.
     """
+
 # --- lists (rust/bindings/lists.rs) ----------------------------------------------------------
 
 @final
@@ -243,6 +247,7 @@ class NumberList:
     def __len__(self) -> int: ...
     def memory_bytes(self) -> int:
         """Bytes used by the filter, the keys, the bucket offsets and the live overlay."""
+
 # --- patterns and 400/800 classes (rust/bindings/patterns.rs) ----------------------------------
 
 @final
@@ -363,3 +368,225 @@ class PrefixTable:
         """
     def __len__(self) -> int: ...
     def __contains__(self, prefix: str, /) -> bool: ...
+
+# --- engine (rust/bindings/engine.rs) ----------------------------------------------------------
+
+@final
+class Target:
+    """One target of a FORWARD decision: a number or a URI."""
+
+    @property
+    def number(self) -> str: ...
+    @property
+    def uri(self) -> str: ...
+    @property
+    def ring_seconds(self) -> int: ...
+    @property
+    def rate_per_minute(self) -> float: ...
+
+@final
+class Menu:
+    """The menu a MENU decision plays: its prompt and the keys it accepts."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def keys(self) -> list[str]: ...
+
+@final
+class Reject:
+    """The SIP code and reason of a REJECT decision."""
+
+    @property
+    def sip_code(self) -> int: ...
+    @property
+    def reason(self) -> str: ...
+
+@final
+class Display:
+    """The caller-ID display: certified name (only while certified) and the tag valid now."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def tag(self) -> str: ...
+    @property
+    def certified(self) -> bool: ...
+
+@final
+class Caller:
+    """The caller as normalised, with its kind and region."""
+
+    @property
+    def normalized(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def province(self) -> str: ...
+    @property
+    def city(self) -> str: ...
+    @property
+    def carrier(self) -> str: ...
+    @property
+    def virtual_operator(self) -> bool: ...
+    @property
+    def country(self) -> str: ...
+
+@final
+class CalledClass:
+    """The called number's 400/800 class (`class_` is "" for other numbers) and tags."""
+
+    @property
+    def class_(self) -> str: ...
+    @property
+    def tags(self) -> list[str]: ...
+
+@final
+class ErrorInfo:
+    """Why a request in a batch failed: a gRPC status name and a message."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+
+@final
+class Decision:
+    """One routing decision; fields follow the proto's `RouteDecision`."""
+
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def action(self) -> str:
+        """FORWARD, MENU, ANNOUNCE, VOICEMAIL or REJECT ("" when `error` is set)."""
+    @property
+    def targets(self) -> list[Target]: ...
+    @property
+    def parallel(self) -> bool: ...
+    @property
+    def menu(self) -> Menu | None: ...
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def voicemail_box(self) -> str: ...
+    @property
+    def reject(self) -> Reject | None: ...
+    @property
+    def display(self) -> Display: ...
+    @property
+    def caller(self) -> Caller: ...
+    @property
+    def called_class(self) -> CalledClass: ...
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def rule(self) -> str: ...
+    @property
+    def plan_version(self) -> str: ...
+    @property
+    def trace(self) -> list[str]:
+        """Every rule considered and why it held or not (only when asked with `explain`)."""
+    @property
+    def error(self) -> ErrorInfo | None:
+        """Set when this decision stands for a request that failed (batch calls only)."""
+
+_Time: TypeAlias = datetime.datetime | str | float | int | None
+
+@disjoint_base
+class Engine:
+    """A compiled routing plan plus its decision state. Use `routecore.Engine` (its subclass)."""
+
+    def __new__(
+        cls,
+        doc_json: bytes,
+        list_texts: Mapping[str, str],
+        cn_days: Sequence[tuple[datetime.date, str]],
+        version: str,
+    ) -> Self:
+        """Compile a plan document (plan-format JSON with defaults filled).
+
+        Raises:
+            PlanError: the document does not compile; `issues` holds (path, message) pairs.
+        """
+    def _reload(
+        self,
+        doc_json: bytes,
+        list_texts: Mapping[str, str],
+        cn_days: Sequence[tuple[datetime.date, str]],
+        version: str,
+    ) -> str:
+        """Compile a new plan beside the current one and swap it in; returns the old version.
+
+        Raises:
+            PlanError: the new plan does not compile; the current one keeps serving.
+        """
+    @property
+    def version(self) -> str:
+        """The plan's version: a checksum of the plan and its list files."""
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def gateway(self) -> str: ...
+    def numbers(self) -> list[str]:
+        """The served numbers, normalised and sorted."""
+    def route(
+        self,
+        called: str,
+        caller: str,
+        digits: str = "",
+        at: _Time = None,
+        call_id: str = "",
+        explain: bool = False,
+    ) -> Decision:
+        """Decide one call.
+
+        Args:
+            called: the called number, any accepted form.
+            caller: the caller, any accepted form ("" or a withheld word for anonymous).
+            digits: menu keys collected so far (0-9, *, #, T for a timeout).
+            at: the call time: an aware datetime, a naive one (plan timezone), an ISO 8601 string,
+                seconds since the epoch, or None for now.
+            call_id: the switch's call id (slot leases use it).
+            explain: fill `trace`.
+
+        Raises:
+            InvalidNumberError: a number that is not a number (which field, and why).
+            InvalidArgumentError: bad digits or time.
+            NotFoundError: the called number is not served by the plan.
+        """
+    def route_many(
+        self,
+        requests: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        called: Sequence[str] | None = None,
+        caller: Sequence[str] | None = None,
+        digits: Sequence[str] | None = None,
+        at: Sequence[_Time] | None = None,
+        call_id: Sequence[str] | None = None,
+        explain: bool = False,
+    ) -> list[Decision]:
+        """Decide many calls with the GIL released: dicts of request fields, or columns.
+
+        A request that fails yields a decision whose `error` is set instead of raising.
+
+        Raises:
+            ValueError: neither requests nor columns, or columns of different lengths.
+        """
+    def report(
+        self,
+        call_id: str,
+        type: str,
+        target: str,
+        at: _Time = None,
+        duration_seconds: int = 0,
+    ) -> None:
+        """Report a call event: ANSWERED takes a slot of `target`, ENDED frees it.
+
+        Duplicate, late or out-of-order events change nothing.
+
+        Raises:
+            InvalidArgumentError: unknown event type, empty call id, negative duration.
+            InvalidNumberError: `target` is neither a number nor a URI.
+        """

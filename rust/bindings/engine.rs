@@ -1,5 +1,8 @@
 //! `Engine` (compiled plan + state) and the typed decision objects.
 
+// PyO3 extracts arguments into owned values; taking them by value is the natural signature.
+#![allow(clippy::needless_pass_by_value)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

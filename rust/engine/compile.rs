@@ -664,7 +664,7 @@ fn compile_when(
     }
     if let Some(patterns) = many(&w.caller_pattern) {
         match PatternSet::new(&patterns) {
-            Ok(set) => out.push(Condition::Pattern(set)),
+            Ok(set) => out.push(Condition::Pattern(Box::new(set))),
             Err(e) => c.issues.push(PlanIssue {
                 path: sub("caller_pattern"),
                 message: e.to_string(),

@@ -608,7 +608,7 @@ fn order_targets(ctx: &mut Ctx<'_>, group: &Group, mut eligible: Vec<usize>) -> 
             eligible
         }
         Strategy::LeastBusy => {
-            let mut keyed: Vec<(u32, Option<(i64, u64)>, usize)> = eligible
+            let mut keyed: Vec<LeastBusyKey> = eligible
                 .iter()
                 .map(|&i| {
                     let t = &group.targets[i];
@@ -631,13 +631,16 @@ fn order_targets(ctx: &mut Ctx<'_>, group: &Group, mut eligible: Vec<usize>) -> 
     }
 }
 
+/// Least-busy order: active calls, when last placed first (`None` = never), listed index.
+type LeastBusyKey = (u32, Option<(i64, u64)>, usize);
+
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
 
-/// SplitMix64: small, fast, and good enough to draw uniform permutations.
+/// `SplitMix64`: small, fast, and good enough to draw uniform permutations.
 struct SplitMix64(u64);
 
 impl SplitMix64 {

@@ -97,7 +97,7 @@ pub struct Rule {
 pub enum Condition {
     Schedule { schedule: usize, negate: bool },
     Region(Vec<(Shared, Option<Shared>)>),
-    Pattern(PatternSet),
+    Pattern(Box<PatternSet>),
     List(Vec<usize>),
     Kind(Vec<Kind>),
     Carrier(Vec<Shared>),

@@ -1,0 +1,81 @@
+"""The `routecore` command line (python/routecore/cli.py), run in-process with typer's runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from routecore.cli import app
+from typer.testing import CliRunner
+
+SPEC = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "acceptance"
+runner = CliRunner()
+
+
+def test_route_json_on_a_plan() -> None:
+    result = runner.invoke(
+        app,
+        [
+            "route",
+            "4001234567",
+            "+86 138 0013 8000",
+            "--digits",
+            "1",
+            "--at",
+            "2026-11-11T10:00:00+08:00",
+            "--plan",
+            str(SPEC / "plan.yaml"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert d["action"] == "FORWARD"
+    assert [t["number"] for t in d["targets"]] == ["13800000010", "13800000011", "075586000010"]
+    assert d["caller"]["province"] == "北京"
+
+
+def test_route_readable_with_trace_on_the_demo_plan() -> None:
+    result = runner.invoke(app, ["route", "4006666666", "15907550000", "--at", "2026-11-11T10:00:00+08:00"])
+    assert result.exit_code == 0, result.output
+    assert "FORWARD" in result.stdout
+    assert "075586000100" in result.stdout
+    assert "trace" in result.stdout
+
+
+def test_route_bad_number_exits_1_with_the_reason() -> None:
+    result = runner.invoke(app, ["route", "40012345AB", "13800138000"])
+    assert result.exit_code == 1
+    assert "InvalidNumberError" in result.output and "position 8" in result.output
+
+
+def test_check_clean_plan_and_bad_plan(tmp_path: Path) -> None:
+    ok = runner.invoke(app, ["check", str(SPEC / "plan.yaml")])
+    assert ok.exit_code == 0, ok.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        'version: 1\ntenants:\n  t:\n    numbers:\n      "4001234567":\n        flow:\n'
+        "          - {when: {schedule: nope}, announce: x}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["check", str(bad)])
+    assert result.exit_code == 1
+    assert "nope" in result.output
+    assert "undecided" in result.output or "no `when`" in result.output or "last rule" in result.output
+
+
+def test_classify_and_pool(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["classify", "4008888888", "4001234567", "4001689527"])
+    assert result.exit_code == 0, result.output
+    assert "top" in result.stdout and "special" in result.stdout and "ordinary" in result.stdout
+    pool = tmp_path / "pool.txt"
+    pool.write_text("4001238888\n4001234567\n4005558888\n4001689527\n", encoding="ascii")
+    result = runner.invoke(app, ["pool", str(pool), "--pattern", "_400XXX8888"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split() == ["4001238888", "4005558888"]
+
+
+def test_demo_runs() -> None:
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "13800138000" in result.stdout and "FORWARD" in result.stdout

@@ -1,0 +1,149 @@
+"""The Python API of the engine (rust/engine/*, rust/bindings/engine.rs, python/routecore/engine.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import routecore
+
+SPEC = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "acceptance"
+AT = "2026-11-11T10:00:00+08:00"
+
+
+@pytest.fixture(scope="module")
+def engine() -> routecore.Engine:
+    return routecore.Engine.from_file(SPEC / "plan.yaml")
+
+
+def test_errors_name_the_field_and_the_reason(engine: routecore.Engine) -> None:
+    with pytest.raises(routecore.InvalidNumberError, match=r"called: .*'A' at position 8"):
+        engine.route("40012345AB", "13800138000", at=AT)
+    with pytest.raises(routecore.InvalidNumberError, match=r"caller: .*'a' at position 3"):
+        engine.route("4001234567", "138abc", at=AT)
+    with pytest.raises(routecore.InvalidArgumentError, match="called: the called number is empty"):
+        engine.route("anonymous", "13800138000", at=AT)
+    with pytest.raises(routecore.InvalidArgumentError, match=r"digits: character 'x' at position 1"):
+        engine.route("4001234567", "13800138000", digits="1x", at=AT)
+    with pytest.raises(routecore.InvalidArgumentError, match='at: time "yesterday" is not ISO 8601'):
+        engine.route("4001234567", "13800138000", at="yesterday")
+    with pytest.raises(routecore.InvalidArgumentError, match="at: expected a datetime"):
+        engine.route("4001234567", "13800138000", at=[1])  # type: ignore[arg-type]
+    with pytest.raises(routecore.NotFoundError, match="4009999999 is not served"):
+        engine.route("4009999999", "13800138000", at=AT)
+    # Both numbers are checked for format before the lookup.
+    with pytest.raises(routecore.InvalidNumberError):
+        engine.route("4009999999", "1380x", at=AT)
+
+
+def test_every_time_form_means_the_same_instant(engine: routecore.Engine) -> None:
+    aware = dt.datetime(2026, 11, 11, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    forms = [
+        AT,
+        "2026-11-11T10:00:00",
+        "2026-11-11 02:00:00Z",
+        aware,
+        aware.replace(tzinfo=None),
+        aware.timestamp(),
+        int(aware.timestamp()),
+    ]
+    # Anonymous callers are not rate limited, so the seven calls all reach the flow.
+    rules = {engine.route("4001234567", "", at=f).rule for f in forms}
+    assert rules == {"open"}
+    assert engine.route("4001234567", "13800138000", at="2026-11-11T12:30:00").rule == "closed"
+
+
+def test_explain_names_every_rule_considered(engine: routecore.Engine) -> None:
+    d = engine.route("4001234567", "13800138000", at="2026-11-11T12:30:00+08:00", explain=True)
+    text = "\n".join(d.trace)
+    assert "rule vip: caller_list clinic_vip does not hold" in text
+    assert "rule open: schedule office" in text and "does not hold" in text
+    assert "rule closed holds" in text
+    assert engine.route("4001234567", "13800138000", at=AT).trace == []
+
+
+def test_route_many_columns_dicts_and_errors(engine: routecore.Engine) -> None:
+    out = engine.route_many(called=["4001234567", "4009999999", "x"], caller=["13800138000"] * 3, at=[AT] * 3)
+    assert [d.action for d in out] == ["MENU", "", ""]
+    assert out[0].error is None
+    assert out[1].error is not None and out[1].error.code == "NOT_FOUND"
+    assert out[2].error is not None and out[2].error.code == "INVALID_ARGUMENT"
+    dicts = engine.route_many([{"called": "4001234567", "caller": "13800138000", "time": AT, "digits": "1"}])
+    assert dicts[0].action == "FORWARD"
+    with pytest.raises(ValueError, match="column `caller` has 1 items"):
+        engine.route_many(called=["4001234567", "4001234567"], caller=["1"])
+
+
+def test_report_validates_events(engine: routecore.Engine) -> None:
+    with pytest.raises(routecore.InvalidArgumentError, match='type: "RINGING" is not an event type'):
+        engine.report("c1", "RINGING", "13500000011", at=AT)
+    with pytest.raises(routecore.InvalidArgumentError, match="call_id"):
+        engine.report("", "ANSWERED", "13500000011", at=AT)
+    with pytest.raises(routecore.InvalidNumberError, match="target"):
+        engine.report("c1", "ANSWERED", "13x", at=AT)
+    engine.report("c1", "ENDED", "13500000011", at=AT)  # unknown call: changes nothing, no error
+
+
+def test_reload_keeps_state_and_a_bad_plan_keeps_the_old_one(tmp_path: Path) -> None:
+    engine = routecore.Engine.from_file(SPEC / "plan.yaml")
+    first = [engine.route("4001234567", "13800138000", digits="2", at=AT).targets[0].number for _ in range(2)]
+    old = engine.version
+    text = (SPEC / "plan.yaml").read_text(encoding="utf-8").replace("clinic_closed", "clinic_shut")
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "fraud.txt").write_bytes((SPEC / "lists" / "fraud.txt").read_bytes())
+    (tmp_path / "plan.yaml").write_text(text, encoding="utf-8")
+    new = engine.reload(tmp_path / "plan.yaml")
+    assert new != old and engine.version == new
+    # Round-robin positions survive the reload: the third call continues the rotation.
+    third = engine.route("4001234567", "13800138000", digits="2", at=AT).targets[0].number
+    assert [*first, third] == ["13800000020", "13800000021", "13800000022"]
+    assert engine.route("4001234567", "13800138000", at="2026-11-11T12:30:00").prompt == "clinic_shut"
+    (tmp_path / "plan.yaml").write_text(
+        text.replace("strategy: weighted", "strategy: fastest"), encoding="utf-8"
+    )
+    with pytest.raises(routecore.PlanError, match="strategy"):
+        engine.reload(tmp_path / "plan.yaml")
+    assert engine.version == new
+
+
+def test_routing_during_continuous_reloads_sees_exactly_one_plan(tmp_path: Path) -> None:
+    base = (SPEC / "plan.yaml").read_text(encoding="utf-8")
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "fraud.txt").write_bytes((SPEC / "lists" / "fraud.txt").read_bytes())
+    plans = {}
+    for prompt in ("closed_a", "closed_b"):
+        path = tmp_path / f"{prompt}.yaml"
+        path.write_text(base.replace("clinic_closed", prompt), encoding="utf-8")
+        plans[prompt] = path
+    engine = routecore.Engine.from_file(plans["closed_a"])
+    versions = {routecore.Engine.from_file(p).version: prompt for prompt, p in plans.items()}
+    stop = threading.Event()
+    failures: list[str] = []
+
+    def reader() -> None:
+        while not stop.is_set():
+            for d in engine.route_many(
+                called=["4001234567"] * 200, caller=[""] * 200, at=["2026-11-11T12:30:00"] * 200
+            ):
+                if d.error is not None or versions.get(d.plan_version) != d.prompt:
+                    failures.append(f"{d.plan_version} answered {d.prompt}")
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for i in range(20):
+        engine.reload(plans["closed_b" if i % 2 == 0 else "closed_a"])
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert not failures, failures[:5]
+
+
+def test_demo_plan_routes() -> None:
+    engine = routecore.Engine.demo()
+    d = engine.route("4006666666", "15907550000", at=AT)
+    assert d.action == "FORWARD" and d.targets[0].number == "075586000100"
+    assert engine.route("4001234567", "13700000000", at=AT).reject.reason == "诈骗"  # type: ignore[union-attr]
