@@ -393,7 +393,10 @@ impl PyEngine {
         remove: Vec<String>,
     ) -> PyResult<(usize, usize, usize)> {
         let u = py
-            .detach(|| self.inner.update_list(name, &add, &remove, self.tables.as_ref()))
+            .detach(|| {
+                self.inner
+                    .update_list(name, &add, &remove, self.tables.as_ref())
+            })
             .map_err(PyRoutecoreErr)?;
         Ok((u.size, u.added, u.removed))
     }
