@@ -606,3 +606,13 @@ def test_serve_masks_caller_numbers_in_logs() -> None:
 def test_check_expect_is_used_unchanged() -> None:
     # The gRPC path reuses the reference checker as is: a wrong decision must be caught.
     assert check_expect({"action": "MENU", "targets": []}, {"action": "FORWARD"})
+
+
+def test_load_generator_runs_bounded() -> None:
+    """bench/load.py (loopback, fixed count and time) runs end to end and prints its table."""
+    script = Path(__file__).resolve().parent.parent / "bench" / "load.py"
+    args = ["--seconds", "0.3", "--count", "60", "--rounds", "1", "--no-latency"]
+    out = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| Route")]
+    assert len(rows) == 5, out.stdout

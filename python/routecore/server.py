@@ -533,8 +533,19 @@ async def _overloaded_stream(requests: Any, context: grpc.aio.ServicerContext) -
     yield b""  # unreachable: makes this an async generator
 
 
+def _registered_router(service: Service) -> dict[str, grpc.RpcMethodHandler]:
+    """Router without the in-flight cap, as registered methods (matched in grpc's core, no
+    Python lookup per call)."""
+    return {
+        "RouteCall": grpc.unary_unary_rpc_method_handler(service.route_call),
+        "RouteStream": grpc.stream_stream_rpc_method_handler(service.route_stream),
+        "RouteBatch": grpc.unary_unary_rpc_method_handler(service.route_batch),
+        "ReportCall": _proto_handler(service.report_call, pb.CallEvent),
+    }
+
+
 def _handlers(service: Service) -> list[grpc.GenericRpcHandler]:
-    admin_methods = {
+    admin_methods: dict[str, tuple[Callable[..., Awaitable[Any]], Any]] = {
         "ReloadPlan": (service.reload_plan, pb.ReloadPlanRequest),
         "GetPlan": (service.get_plan, pb.GetPlanRequest),
         "UpdateList": (service.update_list, pb.UpdateListRequest),
@@ -570,7 +581,11 @@ def build_server(
             ("grpc.so_reuseport", 0),
         ],
     )
-    server.add_generic_rpc_handlers(_handlers(service))
+    if opts.max_in_flight > 0:
+        server.add_generic_rpc_handlers(_handlers(service))
+    else:
+        server.add_registered_method_handlers(ROUTER, _registered_router(service))
+        server.add_generic_rpc_handlers(_handlers(service)[1:])
     checker = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
     names = (ROUTER, ADMIN, health.SERVICE_NAME, reflection.SERVICE_NAME)
