@@ -22,6 +22,10 @@ install: $(VENV)/.ready ## create .venv, install every dependency, build the ext
 demo: install ## the main job: a demonstration on the embedded demo plan
 	$(PY) -m routecore demo
 
+.PHONY: proto
+proto: ## regenerate python/routecore/v1/ from protos/ (the generated code is committed)
+	$(PY) -m grpc_tools.protoc -Iprotos --python_out=python --pyi_out=python --grpc_python_out=python protos/routecore/v1/*.proto
+
 .PHONY: format
 format: ## format Rust and Python
 	cargo fmt

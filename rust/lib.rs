@@ -11,6 +11,7 @@ pub mod number;
 pub mod pattern;
 pub mod prefix;
 pub mod region;
+pub mod wire;
 
 #[cfg(feature = "python")]
 mod bindings;

@@ -607,3 +607,79 @@ class Engine:
             InvalidArgumentError: unknown event type, empty call id, negative duration.
             InvalidNumberError: `target` is neither a number nor a URI.
         """
+    def update_list(
+        self, name: str, add: Sequence[str] = ..., remove: Sequence[str] = ...
+    ) -> tuple[int, int, int]:
+        """Add and remove numbers of the current plan's number list `name`, live.
+
+        Every number is checked before anything changes. A reload compiles the lists afresh.
+
+        Returns:
+            `(size, added, removed)`: the list's size after, numbers newly listed, numbers unlisted.
+
+        Raises:
+            NotFoundError: the plan has no list `name`.
+            InvalidArgumentError: `name` is a pattern-only list, or an entry has no digits.
+            InvalidNumberError: an entry is not a number (`add[i]` / `remove[i]` says which).
+        """
+
+# ---- wire: the gRPC/HTTP hot path (bytes in, bytes out) ----
+
+@final
+class RouteStats:
+    """Decision counters since creation: by action, tenant, reject reason and error status."""
+
+    def __new__(cls) -> Self: ...
+    def snapshot(self) -> dict[str, Any]:
+        """`decisions`, `errors` (ints) and `by_action`, `by_tenant`, `by_reason`, `by_error` (str -> int)."""
+
+def route_wire(
+    engine: Engine, request: bytes, *, embed_errors: bool = False, stats: RouteStats | None = None
+) -> bytes:
+    """Decide one serialised `routecore.v1.RouteRequest`; answer the serialised `RouteDecision`.
+
+    Args:
+        engine: the engine whose current plan decides.
+        request: the request's protobuf bytes.
+        embed_errors: answer a failed request as a decision carrying `error` instead of raising.
+        stats: counters to count the outcome in.
+
+    Raises:
+        InvalidArgumentError: bytes that are not a RouteRequest, bad digits or time.
+        InvalidNumberError: a number that is not a number (which field, and why).
+        NotFoundError: the called number is not served by the plan.
+    """
+
+def route_batch_wire(engine: Engine, request: bytes, *, stats: RouteStats | None = None) -> bytes:
+    """Decide a serialised `RouteBatchRequest` with the GIL released; answer a `RouteBatchResponse`.
+
+    A request that fails yields a decision carrying `error` (its status name and message).
+
+    Raises:
+        InvalidArgumentError: bytes that are not a RouteBatchRequest.
+    """
+
+def decision_json(
+    engine: Engine,
+    called: str,
+    caller: str,
+    digits: str = "",
+    call_id: str = "",
+    time: str | None = None,
+    *,
+    explain: bool = False,
+    stats: RouteStats | None = None,
+) -> bytes:
+    """One decision as UTF-8 JSON: the proto's field names plus the top-level `uri`.
+
+    `uri` is `sip:NUMBER@GATEWAY` for a first target that is a number (the plan's gateway), the
+    target's own URI for a SIP target, and "" with no target (or no gateway).
+
+    Raises:
+        InvalidNumberError: a number that is not a number (which field, and why).
+        InvalidArgumentError: bad digits or time.
+        NotFoundError: the called number is not served by the plan.
+    """
+
+def plan_counts(engine: Engine) -> dict[str, int]:
+    """Sizes of the current plan: `numbers`, `tenants`, `lists`, `groups`, `menus`."""

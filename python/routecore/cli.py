@@ -1,4 +1,4 @@
-"""The `routecore` command line: route, check, classify, pool, demo (and serve, later issues)."""
+"""The `routecore` command line: serve, route, check, classify, pool, demo."""
 
 from __future__ import annotations
 
@@ -188,6 +188,73 @@ def demo() -> None:
     for called, caller, digits, at in calls:
         console.rule(f"{caller} → {called}" + (f" keys {digits}" if digits else "") + f" at {at}")
         render_decision(engine.route(called=called, caller=caller, digits=digits, at=at))
+
+
+@app.command()
+def serve(
+    plan: Annotated[Path | None, typer.Option(help="plan file (default: the embedded demo plan)")] = None,
+    grpc_address: Annotated[
+        str, typer.Option("--grpc", help="gRPC listen address, host:port")
+    ] = "127.0.0.1:50051",
+    http: Annotated[str | None, typer.Option(help="also serve HTTP/JSON on this host:port")] = None,
+    cdr: Annotated[Path | None, typer.Option(help="call-record database (SQLite) for ReportCall")] = None,
+    admin_token_file: Annotated[
+        Path | None, typer.Option(help="file holding the token Admin calls must present")
+    ] = None,
+    grace: Annotated[float, typer.Option(help="seconds in-flight calls get on shutdown")] = 5.0,
+    max_in_flight: Annotated[int, typer.Option(help="routing calls in flight before shedding")] = 256,
+    show_numbers: Annotated[bool, typer.Option(help="log caller numbers unmasked")] = False,
+) -> None:
+    """Serve routing over gRPC (and HTTP/JSON with --http) until SIGTERM or SIGINT."""
+    import asyncio
+    import logging
+
+    from routecore import server
+
+    server.configure_logging(logging.INFO, mask=not show_numbers)
+    try:
+        engine = _engine(plan)
+    except RoutecoreError as e:
+        errors.print(f"[red]{type(e).__name__}[/red]: {e}")
+        raise typer.Exit(1) from None
+    token = None
+    if admin_token_file is not None:
+        token = admin_token_file.read_text(encoding="utf-8").strip()
+        if not token:
+            errors.print(f"[red]error[/red]: {admin_token_file} holds no token")
+            raise typer.Exit(2)
+    records = _record_store(cdr) if cdr is not None else None
+    options = server.ServerOptions(admin_token=token, grace=grace, max_in_flight=max_in_flight)
+    extra = _http_starter(http) if http else None
+    try:
+        asyncio.run(server.serve(engine, grpc_address, records=records, options=options, extra=extra))
+    except OSError as e:
+        errors.print(f"[red]error[/red]: {e}")
+        raise typer.Exit(1) from None
+
+
+def _record_store(path: Path) -> Any:
+    try:
+        from routecore.records import RecordStore  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        errors.print("[red]error[/red]: --cdr needs routecore.records, which this build lacks")
+        raise typer.Exit(2) from None
+    return RecordStore(path)
+
+
+def _http_starter(address: str) -> Any:
+    """The HTTP/JSON companion: `routecore.http.start_server(service, address)` starts it on the
+    gRPC server's `Service` (same engine, counters and records) and returns its async stop."""
+    try:
+        from routecore import http as http_module  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        errors.print("[red]error[/red]: --http needs routecore.http, which this build lacks")
+        raise typer.Exit(2) from None
+
+    async def start(service: Any) -> Any:
+        return await http_module.start_server(service, address)
+
+    return start
 
 
 def main() -> None:

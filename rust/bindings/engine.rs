@@ -69,8 +69,8 @@ fn issues_of(err: &PyRoutecoreErr) -> Option<Vec<(Vec<String>, String)>> {
 /// compiles beside it and swaps atomically.
 #[pyclass(name = "Engine", module = "routecore._routecore", subclass, frozen)]
 pub struct PyEngine {
-    inner: Arc<Engine>,
-    tables: Arc<RegionTables>,
+    pub(crate) inner: Arc<Engine>,
+    pub(crate) tables: Arc<RegionTables>,
 }
 
 /// Seconds since the epoch → ms, from a time given as a datetime, an ISO string or a number.
@@ -331,13 +331,15 @@ impl PyEngine {
             let state: &dyn StateStore = engine.state().as_ref();
             owned
                 .into_iter()
-                .map(|r| match r.and_then(|r| decide(&plan, &tables, state, &r.as_request())) {
-                    Ok(d) => Slot {
-                        decision: d,
-                        error: None,
+                .map(
+                    |r| match r.and_then(|r| decide(&plan, &tables, state, &r.as_request())) {
+                        Ok(d) => Slot {
+                            decision: d,
+                            error: None,
+                        },
+                        Err(e) => Slot::failed(&e),
                     },
-                    Err(e) => Slot::failed(&e),
-                })
+                )
                 .collect()
         });
         Ok(PyDecisionBatch {
@@ -382,6 +384,26 @@ impl PyEngine {
             }
         }
         Ok(())
+    }
+
+    /// Adds and removes numbers of the named number list, live; every number is checked
+    /// before anything changes. Returns `(size, added, removed)`.
+    #[pyo3(signature = (name, add = Vec::new(), remove = Vec::new()))]
+    #[allow(clippy::needless_pass_by_value)] // PyO3 extracts sequences as owned `Vec`s
+    fn update_list(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        add: Vec<String>,
+        remove: Vec<String>,
+    ) -> PyResult<(usize, usize, usize)> {
+        let u = py
+            .detach(|| {
+                self.inner
+                    .update_list(name, &add, &remove, self.tables.as_ref())
+            })
+            .map_err(PyRoutecoreErr)?;
+        Ok((u.size, u.added, u.removed))
     }
 }
 

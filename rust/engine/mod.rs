@@ -199,3 +199,186 @@ impl Engine {
         &self.state
     }
 }
+
+/// What [`Engine::update_list`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListUpdate {
+    /// The list's size after the update.
+    pub size: usize,
+    /// Numbers that were not listed and now are.
+    pub added: usize,
+    /// Numbers that were listed and now are not.
+    pub removed: usize,
+}
+
+impl Engine {
+    /// Adds and removes numbers of the current plan's number list `name`, live (the next
+    /// decision sees them). Every number is checked before anything changes. A reload compiles
+    /// the lists afresh, so the caller re-applies its updates to a new plan.
+    /// O(k) for k numbers (amortised; see [`NumberList::add`]).
+    pub fn update_list(
+        &self,
+        name: &str,
+        add: &[String],
+        remove: &[String],
+        countries: &dyn crate::number::CountryCodes,
+    ) -> crate::error::Result<ListUpdate> {
+        use crate::error::Error;
+        let plan = self.plan();
+        let list = plan
+            .list_index
+            .get(name)
+            .map(|&i| &plan.lists[i])
+            .ok_or_else(|| {
+                Error::NotFound(format!("name: plan {} has no list {name:?}", plan.version))
+            })?;
+        let numbers = list.numbers.as_ref().ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "name: list {name:?} is a pattern list; only number lists take numbers"
+            ))
+        })?;
+        let parse =
+            |field: &str, items: &[String]| -> crate::error::Result<Vec<crate::number::Number>> {
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let n = crate::number::normalize(s, countries)
+                            .map_err(|e| Error::invalid_number(&format!("{field}[{i}]"), e))?;
+                        if n.kind == Kind::Anonymous {
+                            return Err(Error::InvalidArgument(format!(
+                                "{field}[{i}]: {s:?} has no digits; a list holds numbers"
+                            )));
+                        }
+                        Ok(n)
+                    })
+                    .collect()
+            };
+        let to_add = parse("add", add)?;
+        let to_remove = parse("remove", remove)?;
+        let mut added = 0;
+        for n in &to_add {
+            // Checked above: a non-anonymous number is always listable.
+            if numbers.add(n).unwrap_or(false) {
+                added += 1;
+            }
+        }
+        let removed = to_remove.iter().filter(|n| numbers.remove(n)).count();
+        Ok(ListUpdate {
+            size: numbers.len(),
+            added,
+            removed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lists::ListOptions;
+    use crate::number::tests::TestCountries;
+
+    fn engine_with_lists() -> Engine {
+        let lists = vec![
+            CallerList {
+                name: "fraud".into(),
+                reason: "fraud".into(),
+                numbers: Some(Arc::new(NumberList::new(ListOptions::default()))),
+                patterns: None,
+            },
+            CallerList {
+                name: "virtual".into(),
+                reason: "blocked".into(),
+                numbers: None,
+                patterns: Some(PatternSet::new(&["_170X.".to_string()]).unwrap()),
+            },
+        ];
+        let plan = Plan {
+            version: "v1".into(),
+            tz: chrono_tz::Asia::Shanghai,
+            gateway: "".into(),
+            seed: 0,
+            numbers: FxHashMap::default(),
+            tenants: Vec::new(),
+            list_index: [("fraud".to_string(), 0), ("virtual".to_string(), 1)].into(),
+            lists,
+            global_blocklists: vec![0],
+            calendars: Vec::new(),
+            schedules: Vec::new(),
+            groups: Vec::new(),
+            menus: Vec::new(),
+        };
+        Engine::new(plan, Arc::new(state::LocalState::new()))
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn update_list_adds_and_removes_live() {
+        let e = engine_with_lists();
+        let u = e
+            .update_list(
+                "fraud",
+                &strings(&["13800138000", "+86 139 0000 0000"]),
+                &[],
+                &TestCountries,
+            )
+            .unwrap();
+        assert_eq!(
+            u,
+            ListUpdate {
+                size: 2,
+                added: 2,
+                removed: 0
+            }
+        );
+        let caller = crate::number::normalize("13800138000", &TestCountries).unwrap();
+        assert!(e.plan().lists[0].contains(&caller));
+        // Re-adding is no change; removing an unlisted number removes nothing.
+        let u = e
+            .update_list(
+                "fraud",
+                &strings(&["13800138000"]),
+                &strings(&["13800138000", "13700000000"]),
+                &TestCountries,
+            )
+            .unwrap();
+        assert_eq!(
+            u,
+            ListUpdate {
+                size: 1,
+                added: 0,
+                removed: 1
+            }
+        );
+        assert!(!e.plan().lists[0].contains(&caller));
+    }
+
+    #[test]
+    fn update_list_refuses_before_changing_anything() {
+        let e = engine_with_lists();
+        let err = e
+            .update_list(
+                "fraud",
+                &strings(&["13800138000", "abc"]),
+                &[],
+                &TestCountries,
+            )
+            .unwrap_err();
+        assert!(err.to_string().starts_with("add[1]:"), "{err}");
+        assert_eq!(e.plan().lists[0].numbers.as_ref().unwrap().len(), 0);
+        assert!(matches!(
+            e.update_list("nope", &[], &[], &TestCountries),
+            Err(crate::error::Error::NotFound(_))
+        ));
+        assert!(matches!(
+            e.update_list("virtual", &strings(&["13800138000"]), &[], &TestCountries),
+            Err(crate::error::Error::InvalidArgument(_))
+        ));
+        assert!(e
+            .update_list("fraud", &strings(&[""]), &[], &TestCountries)
+            .is_err());
+    }
+}

@@ -1,0 +1,671 @@
+"""The gRPC service (`routecore.v1.Router` and `Admin`) on `grpc.aio`, with health and reflection.
+
+The routing methods are registered with raw-bytes (de)serialisers: the Rust core decodes the
+`RouteRequest`, decides and encodes the `RouteDecision` (`routecore._routecore.route_wire`), so
+Python only moves bytes. `ReportCall` and `Admin` use the generated protobuf classes.
+
+Building and serving are separate steps (`build_server`, then `serve`), as in the grpc examples.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hmac
+import inspect
+import json
+import logging
+import re
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import grpc
+from google.protobuf.message import DecodeError
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from routecore import _routecore as rc
+from routecore.engine import Engine
+from routecore.exceptions import (
+    InvalidArgumentError,
+    InvalidNumberError,
+    ListError,
+    NotFoundError,
+    NotReadyError,
+    PatternError,
+    PlanError,
+    RoutecoreError,
+)
+from routecore.v1 import routing_pb2 as pb
+
+__all__ = [
+    "ADMIN",
+    "ROUTER",
+    "RecordSink",
+    "ServerOptions",
+    "Service",
+    "Unavailable",
+    "build_server",
+    "mask_numbers",
+    "serve",
+    "status_of",
+]
+
+ROUTER = pb.DESCRIPTOR.services_by_name["Router"].full_name
+ADMIN = pb.DESCRIPTOR.services_by_name["Admin"].full_name
+log = logging.getLogger("routecore.server")
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How the server is bounded. Defaults suit a switch-facing service on a small machine."""
+
+    # Routing RPCs in flight, from arrival to answer (an open stream counts as one); past it a
+    # new one gets RESOURCE_EXHAUSTED at once instead of queueing without bound.
+    max_in_flight: int = 256
+    # Largest message either way (a RouteBatch of 10,000 requests is about 0.6 MiB).
+    max_message_bytes: int = 8 * 1024 * 1024
+    # A batch larger than this (bytes) is decided in a worker thread (the GIL is released), so the
+    # event loop keeps serving small calls meanwhile.
+    batch_in_thread_bytes: int = 32 * 1024
+    # When set, Admin calls need `authorization: Bearer <token>` metadata.
+    admin_token: str | None = None
+    # Seconds in-flight calls get to finish on shutdown.
+    grace: float = 5.0
+
+
+class Unavailable(RoutecoreError):
+    """No plan is loaded, or the server is shutting down."""
+
+
+class RecordSink(Protocol):
+    """Where `ReportCall` events go to become durable call records (`routecore.records`).
+
+    `append` is a coroutine or a plain method; it returns once the record is durable, with an
+    ack that has (as attribute or key) `duplicate`: the same event was already stored.
+    """
+
+    def append(self, event: dict[str, Any]) -> Any: ...
+
+
+# --- exceptions → status codes: the one place --------------------------------------------------
+
+_STATUS: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (InvalidNumberError, grpc.StatusCode.INVALID_ARGUMENT),
+    (InvalidArgumentError, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFoundError, grpc.StatusCode.NOT_FOUND),
+    (NotReadyError, grpc.StatusCode.UNAVAILABLE),
+    (Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (PlanError, grpc.StatusCode.INVALID_ARGUMENT),
+    (ListError, grpc.StatusCode.INVALID_ARGUMENT),
+    (PatternError, grpc.StatusCode.INVALID_ARGUMENT),
+    (ValueError, grpc.StatusCode.INVALID_ARGUMENT),
+    (TypeError, grpc.StatusCode.INVALID_ARGUMENT),
+    (TimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (FileNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (DecodeError, grpc.StatusCode.INVALID_ARGUMENT),
+)
+
+
+def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """The status code and details for an exception; anything unforeseen is INTERNAL, never UNKNOWN."""
+    for kind, code in _STATUS:
+        if isinstance(exc, kind):
+            return code, str(exc) or type(exc).__name__
+    return grpc.StatusCode.INTERNAL, f"internal error ({type(exc).__name__}); see the server log"
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+    code, details = status_of(exc)
+    if code == grpc.StatusCode.INTERNAL:
+        log.error("internal error: %s", mask_numbers(repr(exc)), exc_info=exc)
+    await context.abort(code, details)
+
+
+def _proto_handler(
+    fn: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]], request_type: Any
+) -> grpc.RpcMethodHandler:
+    """A unary method on protobuf messages, (de)serialised inside the handler so that a request
+    that does not parse is INVALID_ARGUMENT and whatever the method raises gets its status: no
+    call ever ends UNKNOWN (grpc's own deserialiser would answer UNKNOWN)."""
+
+    async def handler(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        try:
+            reply = await fn(request_type.FromString(request), context)
+            return reply.SerializeToString()  # type: ignore[no-any-return]
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception as exc:
+            await _abort(context, exc)
+            raise  # unreachable: abort raises
+
+    return grpc.unary_unary_rpc_method_handler(handler)
+
+
+# --- logs: structured, caller numbers masked ---------------------------------------------------
+
+_DIGIT_RUN = re.compile(r"(?<!\d)(\+?\d[\d -]{5,}\d)(?!\d)")
+
+
+def mask_numbers(text: str) -> str:
+    """Masks phone numbers in a log line: `13800138000` → `138****8000` (runs of 7+ digits)."""
+
+    def hide(m: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", m.group(1))
+        if len(digits) < 7:
+            return m.group(1)
+        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+    return _DIGIT_RUN.sub(hide, text)
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message (numbers masked unless told not to)."""
+
+    def __init__(self, mask: bool = True) -> None:
+        super().__init__()
+        self.mask = mask
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        out: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": mask_numbers(message) if self.mask else message,
+        }
+        for key in ("event", "peer", "version", "address"):
+            if hasattr(record, key):
+                out[key] = getattr(record, key)
+        if record.exc_info:
+            text = self.formatException(record.exc_info)
+            out["exc"] = mask_numbers(text) if self.mask else text
+        return json.dumps(out, ensure_ascii=False)
+
+
+def configure_logging(level: int = logging.INFO, *, mask: bool = True) -> None:
+    """Structured (JSON lines) logs on stderr for the `routecore` loggers."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLogFormatter(mask=mask))
+    root = logging.getLogger("routecore")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+# --- the service -------------------------------------------------------------------------------
+
+
+class Service:
+    """The state behind both gRPC services: the engine, counters, the record sink, list updates.
+
+    `engine` may be swapped (tests do, between cases); `None` answers UNAVAILABLE until
+    `ReloadPlan` loads a plan.
+    """
+
+    def __init__(
+        self,
+        engine: Engine | None,
+        *,
+        records: RecordSink | None = None,
+        options: ServerOptions | None = None,
+    ) -> None:
+        self.engine = engine
+        self.records = records
+        self.options = options or ServerOptions()
+        self.stats = rc.RouteStats()
+        self.started = time.time()
+        self.closing = False
+        self._token = self.options.admin_token.encode() if self.options.admin_token else None
+        self._reload_lock = asyncio.Lock()
+        # Live list updates, re-applied to every reloaded plan: name → {number: listed?}.
+        self._list_updates: dict[str, dict[str, bool]] = {}
+        self.router: _RouterHandlers | None = None  # set by `build_server`
+
+    @property
+    def in_flight(self) -> int:
+        """Routing RPCs in flight now (arrived and not yet answered)."""
+        return self.router.in_flight if self.router is not None else 0
+
+    def _engine(self) -> Engine:
+        if self.closing:
+            raise Unavailable("the server is shutting down")
+        if self.engine is None:
+            raise Unavailable("no plan is loaded")
+        return self.engine
+
+    # -- Router (raw bytes in, raw bytes out) --
+
+    async def route_call(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        try:
+            return rc.route_wire(self._engine(), request, stats=self.stats)
+        except Exception as exc:
+            await _abort(context, exc)
+            raise
+
+    async def route_stream(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bytes]:
+        try:
+            async for request in requests:
+                if self.closing:
+                    raise Unavailable("the server is shutting down")
+                engine = self.engine
+                if engine is None:
+                    yield _failed(request, "UNAVAILABLE", "no plan is loaded")
+                    continue
+                yield rc.route_wire(engine, request, embed_errors=True, stats=self.stats)
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception as exc:
+            await _abort(context, exc)
+
+    async def route_batch(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        try:
+            engine = self._engine()
+            if len(request) <= self.options.batch_in_thread_bytes:
+                return rc.route_batch_wire(engine, request, stats=self.stats)
+            remaining = context.time_remaining()
+            work = asyncio.to_thread(rc.route_batch_wire, engine, request, stats=self.stats)
+            return await asyncio.wait_for(work, timeout=remaining)
+        except Exception as exc:
+            await _abort(context, exc)
+            raise
+
+    async def report_call(self, event: pb.CallEvent, context: grpc.aio.ServicerContext) -> pb.CallEventAck:
+        engine = self._engine()
+        if event.type == pb.CallEvent.TYPE_UNSPECIFIED:
+            raise InvalidArgumentError("type: the event type is required (ANSWERED or ENDED)")
+        kind = pb.CallEvent.Type.Name(event.type)
+        at = event.time if event.HasField("time") else None
+        engine.report(
+            call_id=event.call_id,
+            type=kind,
+            target=event.target,
+            at=at,
+            duration_seconds=event.duration_seconds,
+        )
+        ack = pb.CallEventAck(call_id=event.call_id, type=event.type)
+        if self.records is not None:
+            result = self.records.append(
+                {
+                    "call_id": event.call_id,
+                    "type": kind,
+                    "target": event.target,
+                    "time": at,
+                    "duration_seconds": event.duration_seconds,
+                    "disposition": event.disposition,
+                    "received": time.time(),
+                }
+            )
+            if inspect.isawaitable(result):
+                result = await result
+            duplicate = bool(
+                result.get("duplicate") if isinstance(result, dict) else getattr(result, "duplicate", False)
+            )
+            ack.duplicate = duplicate
+            ack.recorded = not duplicate
+        return ack
+
+    # -- Admin --
+
+    def _authorise(self, context: grpc.aio.ServicerContext) -> Awaitable[None] | None:
+        if self._token is None:
+            return None
+        given = None
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization":
+                given = value.encode() if isinstance(value, str) else value
+                break
+        if given is None:
+            return context.abort(grpc.StatusCode.UNAUTHENTICATED, "admin call without the admin token")
+        scheme, _, token = given.partition(b" ")
+        if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self._token):
+            return context.abort(grpc.StatusCode.PERMISSION_DENIED, "the admin token does not match")
+        return None
+
+    async def _admin(self, context: grpc.aio.ServicerContext) -> None:
+        refused = self._authorise(context)
+        if refused is not None:
+            await refused
+
+    async def reload_plan(
+        self, request: pb.ReloadPlanRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReloadPlanResponse:
+        await self._admin(context)
+        which = request.WhichOneof("source")
+        if which is None:
+            raise InvalidArgumentError("source: give the plan's `path` or its `text`")
+        async with self._reload_lock:
+            before = self.engine.version if self.engine is not None else ""
+            try:
+                engine = await asyncio.to_thread(self._load, which, getattr(request, which))
+            except (PlanError, OSError) as exc:
+                log.warning("plan refused: %s", exc, extra={"event": "reload_refused"})
+                return pb.ReloadPlanResponse(
+                    version=before, reloaded=False, previous_version=before, errors=_problems(exc)
+                )
+            if self.engine is None:
+                self.engine = engine
+            self._reapply_lists()
+            now = self.engine.version
+        log.info(
+            "plan %s now serving (was %s)", now, before or "none", extra={"event": "reload", "version": now}
+        )
+        return pb.ReloadPlanResponse(version=now, reloaded=True, previous_version=before)
+
+    def _load(self, which: str, value: str) -> Engine:
+        from routecore.plan import load_plan
+
+        if which == "path":
+            path = Path(value)
+            if not path.is_file():
+                raise FileNotFoundError(f"path: {value}: no such plan file on the server")
+            loaded = load_plan(path)
+        else:
+            base = self.engine.loaded.base_dir if self.engine is not None else Path.cwd()
+            loaded = load_plan(value.encode(), path=base / "<reload text>")
+        if self.engine is None:
+            return Engine.from_loaded(loaded)
+        self.engine.reload(loaded)
+        return self.engine
+
+    async def get_plan(self, request: pb.GetPlanRequest, context: grpc.aio.ServicerContext) -> pb.PlanInfo:
+        await self._admin(context)
+        engine = self._engine()
+        loaded = getattr(engine, "loaded", None)
+        source = str(loaded.source) if loaded is not None and loaded.source else "<text>"
+        counts = rc.plan_counts(engine)
+        return pb.PlanInfo(
+            version=engine.version,
+            source=source,
+            checksum=loaded.checksum if loaded is not None else engine.version,
+            timezone=engine.timezone,
+            gateway=engine.gateway,
+            **counts,
+        )
+
+    async def update_list(
+        self, request: pb.UpdateListRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateListResponse:
+        await self._admin(context)
+        engine = self._engine()
+        if not request.name:
+            raise InvalidArgumentError("name: the list's name is required")
+        size, added, removed = engine.update_list(request.name, list(request.add), list(request.remove))
+        journal = self._list_updates.setdefault(request.name, {})
+        journal.update(dict.fromkeys(request.add, True))
+        journal.update(dict.fromkeys(request.remove, False))
+        log.info(
+            "list %s: +%d -%d (now %d): add %s remove %s",
+            request.name,
+            added,
+            removed,
+            size,
+            list(request.add)[:5],
+            list(request.remove)[:5],
+            extra={"event": "update_list"},
+        )
+        return pb.UpdateListResponse(name=request.name, size=size, added=added, removed=removed)
+
+    def _reapply_lists(self) -> None:
+        if self.engine is None:
+            return
+        for name, changes in self._list_updates.items():
+            add = [n for n, listed in changes.items() if listed]
+            remove = [n for n, listed in changes.items() if not listed]
+            try:
+                self.engine.update_list(name, add, remove)
+            except RoutecoreError as exc:
+                log.warning("list %s not re-applied to the new plan: %s", name, exc)
+
+    async def get_stats(self, request: pb.GetStatsRequest, context: grpc.aio.ServicerContext) -> pb.Stats:
+        await self._admin(context)
+        snap = self.stats.snapshot()
+        return pb.Stats(
+            started=int(self.started),
+            decisions=snap["decisions"],
+            errors=snap["errors"],
+            by_action=snap["by_action"],
+            by_tenant=snap["by_tenant"],
+            by_reason=snap["by_reason"],
+            by_error=snap["by_error"],
+            plan_version=self.engine.version if self.engine is not None else "",
+        )
+
+
+def _failed(request: bytes, code: str, message: str) -> bytes:
+    call_id = ""
+    with contextlib.suppress(Exception):
+        call_id = pb.RouteRequest.FromString(request).call_id
+    return pb.RouteDecision(call_id=call_id, error=pb.Error(code=code, message=message)).SerializeToString()
+
+
+def _problems(exc: BaseException) -> list[pb.PlanProblem]:
+    issues = getattr(exc, "errors", None)
+    if issues:
+        return [pb.PlanProblem(file=i.file, line=i.line or 0, path=i.path, message=i.message) for i in issues]
+    pairs = getattr(exc, "issues", None)  # from the Rust compiler: (path of keys, message)
+    if pairs:
+        return [pb.PlanProblem(path=".".join(p), message=m) for p, m in pairs]
+    return [pb.PlanProblem(message=str(exc))]
+
+
+class _Slot:
+    """One routing RPC in flight. Freed when the RPC's handler is dropped, however the RPC ended
+    (answered, failed, or cancelled before its request arrived), so the count cannot leak."""
+
+    __slots__ = ("router",)
+
+    def __init__(self, router: _RouterHandlers) -> None:
+        self.router = router
+        router.in_flight += 1
+
+    def __del__(self) -> None:
+        self.router.in_flight -= 1
+
+
+async def _with_slot(fn: Callable[..., Any], slot: _Slot, request: Any, context: Any) -> Any:
+    return await fn(request, context)
+
+
+async def _stream_with_slot(
+    fn: Callable[..., AsyncIterator[bytes]], slot: _Slot, requests: Any, context: Any
+) -> AsyncIterator[bytes]:
+    async for item in fn(requests, context):
+        yield item
+
+
+class _RouterHandlers(grpc.GenericRpcHandler):
+    """`routecore.v1.Router` on raw bytes, with the in-flight cap.
+
+    The cap is taken when grpc looks the method up, i.e. when the call arrives, before its
+    request is read: it counts calls waiting for the event loop too, which is where they would
+    otherwise queue.
+    """
+
+    def __init__(self, service: Service) -> None:
+        self.in_flight = 0
+        self.limit = service.options.max_in_flight
+        # No (de)serialisers on the routing methods: the Rust core reads and writes the bytes.
+        self._unary = {
+            f"/{ROUTER}/RouteCall": service.route_call,
+            f"/{ROUTER}/RouteBatch": service.route_batch,
+        }
+        self._stream = {f"/{ROUTER}/RouteStream": service.route_stream}
+        self._report = {f"/{ROUTER}/ReportCall": _proto_handler(service.report_call, pb.CallEvent)}
+        self._shed_unary = grpc.unary_unary_rpc_method_handler(_overloaded)
+        self._shed_stream = grpc.stream_stream_rpc_method_handler(_overloaded_stream)
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        method = handler_call_details.method
+        unary = self._unary.get(method)
+        if unary is not None:
+            if self.in_flight >= self.limit:
+                return self._shed_unary
+            return grpc.unary_unary_rpc_method_handler(functools.partial(_with_slot, unary, _Slot(self)))
+        stream = self._stream.get(method)
+        if stream is not None:
+            if self.in_flight >= self.limit:
+                return self._shed_stream
+            return grpc.stream_stream_rpc_method_handler(
+                functools.partial(_stream_with_slot, stream, _Slot(self))
+            )
+        return self._report.get(method)
+
+
+async def _overloaded(request: Any, context: grpc.aio.ServicerContext) -> bytes:
+    await context.abort(
+        grpc.StatusCode.RESOURCE_EXHAUSTED, "overloaded: too many calls in flight; retry later"
+    )
+    raise AssertionError("unreachable")
+
+
+async def _overloaded_stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+    await context.abort(
+        grpc.StatusCode.RESOURCE_EXHAUSTED, "overloaded: too many calls in flight; retry later"
+    )
+    yield b""  # unreachable: makes this an async generator
+
+
+def _registered_router(service: Service) -> dict[str, grpc.RpcMethodHandler]:
+    """Router without the in-flight cap, as registered methods (matched in grpc's core, no
+    Python lookup per call)."""
+    return {
+        "RouteCall": grpc.unary_unary_rpc_method_handler(service.route_call),
+        "RouteStream": grpc.stream_stream_rpc_method_handler(service.route_stream),
+        "RouteBatch": grpc.unary_unary_rpc_method_handler(service.route_batch),
+        "ReportCall": _proto_handler(service.report_call, pb.CallEvent),
+    }
+
+
+def _handlers(service: Service) -> list[grpc.GenericRpcHandler]:
+    admin_methods: dict[str, tuple[Callable[..., Awaitable[Any]], Any]] = {
+        "ReloadPlan": (service.reload_plan, pb.ReloadPlanRequest),
+        "GetPlan": (service.get_plan, pb.GetPlanRequest),
+        "UpdateList": (service.update_list, pb.UpdateListRequest),
+        "GetStats": (service.get_stats, pb.GetStatsRequest),
+    }
+    admin = grpc.method_handlers_generic_handler(
+        ADMIN,
+        {name: _proto_handler(fn, request_type) for name, (fn, request_type) in admin_methods.items()},
+    )
+    service.router = _RouterHandlers(service)
+    return [service.router, admin]
+
+
+def build_server(
+    target: Engine | Service | None,
+    *,
+    records: RecordSink | None = None,
+    options: ServerOptions | None = None,
+) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
+    """A `grpc.aio` server with Router, Admin, health and reflection; add a port, then start it.
+
+    Args:
+        target: the engine to serve (or None: UNAVAILABLE until ReloadPlan), or a ready `Service`.
+        records: where reported call events become durable records (ignored with a `Service`).
+        options: limits, admin token, grace (ignored with a `Service`).
+    """
+    service = target if isinstance(target, Service) else Service(target, records=records, options=options)
+    opts = service.options
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", opts.max_message_bytes),
+            ("grpc.max_send_message_length", opts.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    if opts.max_in_flight > 0:
+        server.add_generic_rpc_handlers(_handlers(service))
+    else:
+        server.add_registered_method_handlers(ROUTER, _registered_router(service))
+        server.add_generic_rpc_handlers(_handlers(service)[1:])
+    checker = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(checker, server)
+    names = (ROUTER, ADMIN, health.SERVICE_NAME, reflection.SERVICE_NAME)
+    reflection.enable_server_reflection(names, server)
+    server.routecore_service = service  # type: ignore[attr-defined]
+    return server, checker
+
+
+def service_of(server: grpc.aio.Server) -> Service:
+    """The `Service` behind a server made by `build_server`."""
+    return server.routecore_service  # type: ignore[attr-defined,no-any-return]
+
+
+async def mark_serving(checker: health.aio.HealthServicer) -> None:
+    for name in ("", ROUTER, ADMIN):
+        await checker.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+
+async def shutdown(server: grpc.aio.Server, checker: health.aio.HealthServicer, grace: float) -> None:
+    """Probes see NOT_SERVING first; new calls are refused; in-flight ones get `grace` seconds."""
+    service = service_of(server)
+    await checker.enter_graceful_shutdown()
+    service.closing = True
+    await server.stop(grace)
+    records = service.records
+    for name in ("aclose", "close"):
+        close = getattr(records, name, None)
+        if close is not None:
+            result = close()
+            if inspect.isawaitable(result):
+                await result
+            break
+
+
+async def serve(
+    engine: Engine | None,
+    address: str = "127.0.0.1:50051",
+    *,
+    records: RecordSink | None = None,
+    options: ServerOptions | None = None,
+    started: Callable[[int], None] | None = None,
+    extra: Callable[[Service], Awaitable[Callable[[], Awaitable[None]]]] | None = None,
+) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully (health first, then `stop(grace)`).
+
+    Args:
+        engine: the engine to serve.
+        address: host:port to listen on (port 0: any free port, passed to `started`).
+        records: the call-record sink for ReportCall.
+        options: limits, admin token, grace.
+        started: called with the bound port once serving.
+        extra: starts a companion server (HTTP) on the same service; returns its stop coroutine.
+    """
+    server, checker = build_server(engine, records=records, options=options)
+    service = service_of(server)
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot listen on {address}")
+    await server.start()
+    await mark_serving(checker)
+    stop_extra = await extra(service) if extra is not None else None
+    log.info(
+        "serving gRPC on %s (plan %s)",
+        address.rsplit(":", 1)[0] + f":{port}",
+        engine.version if engine is not None else "none",
+        extra={"event": "serving", "address": address},
+    )
+    if started is not None:
+        started(port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    log.info("shutting down (grace %.1fs)", service.options.grace, extra={"event": "shutdown"})
+    if stop_extra is not None:
+        await stop_extra()
+    await shutdown(server, checker, service.options.grace)
+    log.info("stopped", extra={"event": "stopped"})

@@ -1,0 +1,191 @@
+//! The server's hot path: protobuf bytes in, protobuf (or JSON) bytes out, decoded, decided and
+//! encoded in Rust (`crate::wire`), so Python only moves bytes. Plus the decision counters.
+
+use std::sync::Arc;
+
+use prost::Message;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use super::engine::PyEngine;
+use super::error::PyRoutecoreErr;
+use crate::error::Error;
+use crate::wire::{self, Tally, ACTION_NAMES};
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn encoded<'py>(py: Python<'py>, msg: &impl Message) -> PyResult<Bound<'py, PyBytes>> {
+    // Encode straight into the Python object: one allocation, no copy.
+    PyBytes::new_with(py, msg.encoded_len(), |mut buf| {
+        msg.encode(&mut buf)
+            .map_err(|e| PyRoutecoreErr(Error::InvalidArgument(e.to_string())).into())
+    })
+}
+
+/// Decision counters since start (by action, tenant, reject reason and error status).
+#[pyclass(name = "RouteStats", module = "routecore._routecore", frozen)]
+pub struct PyRouteStats {
+    inner: Tally,
+}
+
+#[pymethods]
+impl PyRouteStats {
+    #[new]
+    fn new() -> Self {
+        PyRouteStats {
+            inner: Tally::new(),
+        }
+    }
+
+    /// The counts so far: `decisions`, `errors`, and the maps `by_action`, `by_tenant`,
+    /// `by_reason`, `by_error`.
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = self.inner.snapshot();
+        let out = PyDict::new(py);
+        out.set_item("decisions", c.decisions)?;
+        out.set_item("errors", c.errors)?;
+        let by_action = PyDict::new(py);
+        for (name, n) in ACTION_NAMES.iter().zip(c.by_action) {
+            if n > 0 {
+                by_action.set_item(name, n)?;
+            }
+        }
+        out.set_item("by_action", by_action)?;
+        out.set_item("by_tenant", c.by_tenant)?;
+        out.set_item("by_reason", c.by_reason)?;
+        out.set_item("by_error", c.by_error)?;
+        Ok(out)
+    }
+}
+
+/// One `RouteRequest` (serialised) → one `RouteDecision` (serialised).
+#[pyfunction]
+#[pyo3(signature = (engine, request, *, embed_errors = false, stats = None))]
+fn route_wire<'py>(
+    py: Python<'py>,
+    engine: &Bound<'py, PyEngine>,
+    request: &[u8],
+    embed_errors: bool,
+    stats: Option<&Bound<'py, PyRouteStats>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let e = engine.get();
+    let plan = e.inner.plan();
+    let mut call_id = String::new();
+    let result = wire::decode_request(request).and_then(|req| {
+        let r = wire::decide_request(&plan, &e.tables, e.inner.state().as_ref(), &req, now_ms());
+        call_id = req.call_id;
+        r
+    });
+    if let Some(s) = stats {
+        s.get().inner.add(&result);
+    }
+    match result {
+        Ok(d) => encoded(py, &wire::decision_message(&d, &plan.gateway)),
+        Err(err) if embed_errors => encoded(py, &wire::error_message(&call_id, &err)),
+        Err(err) => Err(PyRoutecoreErr(err).into()),
+    }
+}
+
+/// One `RouteBatchRequest` (serialised) → one `RouteBatchResponse` (serialised), decided with
+/// the GIL released; a failed item answers a decision carrying `error`.
+#[pyfunction]
+#[pyo3(signature = (engine, request, *, stats = None))]
+fn route_batch_wire<'py>(
+    py: Python<'py>,
+    engine: &Bound<'py, PyEngine>,
+    request: &[u8],
+    stats: Option<&Bound<'py, PyRouteStats>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let e = engine.get();
+    let engine = Arc::clone(&e.inner);
+    let tables = Arc::clone(&e.tables);
+    let tally = stats.map(Bound::get);
+    // The request bytes are immutable and kept alive by the caller: no copy is needed.
+    let out = py.detach(|| {
+        let batch = wire::decode_batch(request)?;
+        let plan = engine.plan();
+        Ok::<_, Error>(wire::route_batch(
+            &plan,
+            &tables,
+            engine.state().as_ref(),
+            &batch,
+            now_ms(),
+            tally.map(|t| &t.inner),
+        ))
+    });
+    match out {
+        Ok(bytes) => Ok(PyBytes::new(py, &bytes)),
+        Err(err) => {
+            if let Some(t) = tally {
+                t.inner.add(&Err(Error::InvalidArgument(String::new())));
+            }
+            Err(PyRoutecoreErr(err).into())
+        }
+    }
+}
+
+/// One decision as JSON bytes (the proto's field names plus the top-level `uri`).
+#[pyfunction]
+#[pyo3(signature = (engine, called, caller, digits = "", call_id = "", time = None, *, explain = false, stats = None))]
+#[allow(clippy::too_many_arguments)]
+fn decision_json<'py>(
+    py: Python<'py>,
+    engine: &Bound<'py, PyEngine>,
+    called: &str,
+    caller: &str,
+    digits: &str,
+    call_id: &str,
+    time: Option<&str>,
+    explain: bool,
+    stats: Option<&Bound<'py, PyRouteStats>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let e = engine.get();
+    let plan = e.inner.plan();
+    let result = wire::request_time(time, &plan, now_ms()).and_then(|time_ms| {
+        crate::engine::decide::decide(
+            &plan,
+            &e.tables,
+            e.inner.state().as_ref(),
+            &crate::engine::Request {
+                call_id,
+                called,
+                caller,
+                digits,
+                time_ms,
+                explain,
+            },
+        )
+    });
+    if let Some(s) = stats {
+        s.get().inner.add(&result);
+    }
+    let d = result.map_err(PyRoutecoreErr)?;
+    Ok(PyBytes::new(py, &wire::decision_json(&d, &plan.gateway)))
+}
+
+/// Sizes of the engine's current plan: numbers, tenants, lists, groups, menus.
+#[pyfunction]
+fn plan_counts<'py>(
+    py: Python<'py>,
+    engine: &Bound<'py, PyEngine>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let plan = engine.get().inner.plan();
+    let out = PyDict::new(py);
+    out.set_item("numbers", plan.numbers.len())?;
+    out.set_item("tenants", plan.tenants.len())?;
+    out.set_item("lists", plan.lists.len())?;
+    out.set_item("groups", plan.groups.len())?;
+    out.set_item("menus", plan.menus.len())?;
+    Ok(out)
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyRouteStats>()?;
+    m.add_function(wrap_pyfunction!(route_wire, m)?)?;
+    m.add_function(wrap_pyfunction!(route_batch_wire, m)?)?;
+    m.add_function(wrap_pyfunction!(decision_json, m)?)?;
+    m.add_function(wrap_pyfunction!(plan_counts, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,618 @@
+"""The gRPC server over real loopback: acceptance vectors, streams, batches, status codes, admin,
+health, reflection, and a `routecore serve` process stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+import pytest
+import routecore
+from google.protobuf.json_format import MessageToDict
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from reference.vectors import check_expect, load_vectors, run_case
+from routecore.server import ADMIN, ROUTER, ServerOptions, Service, build_server, mark_serving, shutdown
+from routecore.v1 import routing_pb2 as pb
+from routecore.v1 import routing_pb2_grpc as pb_grpc
+
+SPEC = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "acceptance"
+CASES = load_vectors(SPEC / "vectors.jsonl") if (SPEC / "vectors.jsonl").exists() else []
+AT = "2026-11-11T10:00:00+08:00"
+T = TypeVar("T")
+
+
+class Running:
+    """A `build_server` server on 127.0.0.1:<free port>, its event loop in a thread of its own."""
+
+    def __init__(self, target: Any, **kwargs: Any) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.server, self.health, self.port = self.run(self._start(target, kwargs))
+        self.service: Service = self.server.routecore_service
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        self.router = pb_grpc.RouterStub(self.channel)
+        self.admin = pb_grpc.AdminStub(self.channel)
+
+    async def _start(self, target: Any, kwargs: dict[str, Any]) -> tuple[Any, Any, int]:
+        server, checker = build_server(target, **kwargs)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        await mark_serving(checker)
+        return server, checker, port
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+    def raw(self, method: str) -> Any:
+        """A unary-unary callable on `method` that sends and receives raw bytes."""
+        return self.channel.unary_unary(method, request_serializer=None, response_deserializer=None)
+
+    def close(self) -> None:
+        self.channel.close()
+        self.run(shutdown(self.server, self.health, 1.0))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def plan_loaded() -> Any:
+    from routecore.plan import load_plan
+
+    return load_plan(SPEC / "plan.yaml")
+
+
+@pytest.fixture(scope="module")
+def running(plan_loaded: Any) -> Iterator[Running]:
+    r = Running(routecore.Engine.from_loaded(plan_loaded))
+    yield r
+    r.close()
+
+
+@pytest.fixture()
+def fresh(running: Running, plan_loaded: Any) -> Running:
+    """The module's server with a freshly loaded engine (no state from earlier tests)."""
+    running.service.engine = routecore.Engine.from_loaded(plan_loaded)
+    return running
+
+
+def as_dict(msg: Any) -> dict[str, Any]:
+    return MessageToDict(msg, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+
+
+def code_of(err: BaseException) -> str:
+    return err.code().name if isinstance(err, grpc.RpcError) else type(err).__name__
+
+
+# --- the acceptance vectors, unchanged, over gRPC ------------------------------------------------
+
+
+def test_vectors_are_there() -> None:
+    assert len(CASES) >= 50
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_vector_over_grpc(case: dict[str, Any], fresh: Running) -> None:
+    def route(request: dict[str, Any]) -> dict[str, Any]:
+        return as_dict(fresh.router.RouteCall(pb.RouteRequest(**request), timeout=10))
+
+    def report(event: dict[str, Any]) -> None:
+        fields = {**event, "type": pb.CallEvent.Type.Value(event["type"])}
+        ack = fresh.router.ReportCall(pb.CallEvent(**fields), timeout=10)
+        assert ack.call_id == event["call_id"]
+
+    problems = run_case(case, route, report, error_code=code_of, errors=(grpc.RpcError,))
+    assert not problems, "; ".join(problems)
+
+
+# --- streams and batches -------------------------------------------------------------------------
+
+MIXED = [
+    pb.RouteRequest(call_id="s-0", called="4001234567", caller="13800138000", time=AT),
+    pb.RouteRequest(call_id="s-1", called="4001234567", caller="13800138000", digits="1", time=AT),
+    pb.RouteRequest(call_id="s-2", called="4009999999", caller="13800138000", time=AT),
+    pb.RouteRequest(call_id="s-3", called="4001234567", caller="not a number", time=AT),
+    pb.RouteRequest(call_id="s-4", called="4006666666", caller="13923450000", time=AT),
+    pb.RouteRequest(call_id="s-5", called="4001234567", caller="13800138000", digits="2", time="later"),
+    pb.RouteRequest(call_id="s-6", called="4001234567", caller="13800138000", digits="2", time=AT),
+]
+MIXED_ERRORS = {"s-2": "NOT_FOUND", "s-3": "INVALID_ARGUMENT", "s-5": "INVALID_ARGUMENT"}
+
+
+def check_mixed(decisions: list[Any], plan_loaded: Any) -> None:
+    assert [d.call_id for d in decisions] == [r.call_id for r in MIXED]
+    ref = routecore.Engine.from_loaded(plan_loaded)
+    for req, got in zip(MIXED, decisions, strict=True):
+        if req.call_id in MIXED_ERRORS:
+            assert got.error.code == MIXED_ERRORS[req.call_id]
+            assert got.action == pb.RouteDecision.ACTION_UNSPECIFIED
+            continue
+        assert not got.HasField("error")
+        want = ref.route(
+            called=req.called, caller=req.caller, digits=req.digits, at=req.time, call_id=req.call_id
+        )
+        assert pb.RouteDecision.Action.Name(got.action) == want.action
+        assert [t.number or t.uri for t in got.targets] == [t.number or t.uri for t in want.targets]
+        assert (got.tenant, got.rule) == (want.tenant, want.rule)
+
+
+def test_route_stream_in_order_with_per_item_errors(fresh: Running, plan_loaded: Any) -> None:
+    decisions = list(fresh.router.RouteStream(iter(MIXED), timeout=10))
+    check_mixed(decisions, plan_loaded)
+
+
+def test_route_stream_answers_each_request_before_the_next(fresh: Running) -> None:
+    """A switch's pipe: the answer to one request comes without waiting for the stream to end."""
+    gate = threading.Event()
+    answered: list[str] = []
+
+    def requests() -> Iterator[pb.RouteRequest]:
+        yield MIXED[0]
+        assert gate.wait(timeout=10), "first answer never came"
+        yield MIXED[1]
+
+    for d in fresh.router.RouteStream(requests(), timeout=10):
+        answered.append(d.call_id)
+        gate.set()
+    assert answered == ["s-0", "s-1"]
+
+
+def test_route_batch_per_item_errors(fresh: Running, plan_loaded: Any) -> None:
+    resp = fresh.router.RouteBatch(pb.RouteBatchRequest(requests=MIXED), timeout=10)
+    check_mixed(list(resp.decisions), plan_loaded)
+
+
+def test_large_batch_is_decided_in_a_thread_and_complete(fresh: Running) -> None:
+    n = 5000
+    reqs = [
+        pb.RouteRequest(call_id=str(i), called="4001234567", caller=f"1380013{i % 10000:04d}", time=AT)
+        for i in range(n)
+    ]
+    data = pb.RouteBatchRequest(requests=reqs).SerializeToString()
+    assert len(data) > fresh.service.options.batch_in_thread_bytes
+    resp = fresh.router.RouteBatch(pb.RouteBatchRequest(requests=reqs), timeout=30)
+    assert [d.call_id for d in resp.decisions] == [str(i) for i in range(n)]
+    assert {pb.RouteDecision.Action.Name(d.action) for d in resp.decisions} <= {"MENU", "REJECT"}
+
+
+# --- status codes --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "code", "field"),
+    [
+        ({"called": "4001234567", "caller": "1380013800a"}, "INVALID_ARGUMENT", "caller"),
+        ({"called": "40012345678901234567890123", "caller": "13800138000"}, "INVALID_ARGUMENT", "called"),
+        ({"called": "", "caller": "13800138000"}, "INVALID_ARGUMENT", "called"),
+        ({"called": "4001234567", "caller": "13800138000", "digits": "1a"}, "INVALID_ARGUMENT", "digits"),
+        ({"called": "4001234567", "caller": "13800138000", "time": "yesterday"}, "INVALID_ARGUMENT", "time"),
+        ({"called": "4009999999", "caller": "13800138000"}, "NOT_FOUND", "called"),
+    ],
+)
+def test_route_call_status(fresh: Running, request_fields: dict[str, str], code: str, field: str) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        fresh.router.RouteCall(pb.RouteRequest(**request_fields), timeout=10)
+    assert info.value.code().name == code
+    assert info.value.details().startswith(f"{field}:"), info.value.details()
+
+
+def test_bytes_that_are_no_request_are_invalid_argument(fresh: Running) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        fresh.raw(f"/{ROUTER}/RouteCall")(b"\x0a\x09short", timeout=10)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as info:
+        fresh.raw(f"/{ROUTER}/RouteBatch")(b"\xff\xff\xff", timeout=10)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_never_unknown_on_garbage(fresh: Running) -> None:
+    import random
+
+    rng = random.Random(4)
+    seen = set()
+    for _ in range(300):
+        data = bytes(rng.randrange(256) for _ in range(rng.randrange(40)))
+        for method in ("RouteCall", "RouteBatch", "ReportCall"):
+            try:
+                fresh.raw(f"/{ROUTER}/{method}")(data, timeout=10)
+            except grpc.RpcError as e:
+                seen.add(e.code())
+    assert grpc.StatusCode.UNKNOWN not in seen
+    assert seen <= {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INTERNAL}
+    assert grpc.StatusCode.INTERNAL not in seen
+
+
+def test_no_plan_is_unavailable() -> None:
+    r = Running(None)
+    try:
+        with pytest.raises(grpc.RpcError) as info:
+            r.router.RouteCall(pb.RouteRequest(called="4001234567", caller="13800138000"), timeout=10)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        [d] = list(r.router.RouteStream(iter([MIXED[0]]), timeout=10))
+        assert (d.call_id, d.error.code) == ("s-0", "UNAVAILABLE")
+        # A plan loaded over Admin makes it serve.
+        resp = r.admin.ReloadPlan(pb.ReloadPlanRequest(path=str(SPEC / "plan.yaml")), timeout=30)
+        assert resp.reloaded
+        d = r.router.RouteCall(MIXED[0], timeout=10)
+        assert d.plan_version == resp.version
+    finally:
+        r.close()
+
+
+def test_overload_sheds_with_resource_exhausted(plan_loaded: Any) -> None:
+    r = Running(routecore.Engine.from_loaded(plan_loaded), options=ServerOptions(max_in_flight=2))
+    try:
+        gates = [threading.Event(), threading.Event()]
+        results: list[list[Any]] = [[], []]
+
+        def held(i: int) -> None:
+            def requests() -> Iterator[pb.RouteRequest]:
+                yield MIXED[0]
+                gates[i].wait(timeout=10)
+
+            results[i] = list(r.router.RouteStream(requests(), timeout=20))
+
+        threads = [threading.Thread(target=held, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 10
+        code = None
+        while time.monotonic() < deadline:
+            try:
+                r.router.RouteCall(MIXED[0], timeout=10)
+            except grpc.RpcError as e:
+                code = e.code()
+                break
+            time.sleep(0.01)
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        for g in gates:
+            g.set()
+        for t in threads:
+            t.join(timeout=10)
+        assert [len(x) for x in results] == [1, 1]
+        # Once the streams are done, calls are served again, and no slot leaked.
+        assert r.router.RouteCall(MIXED[0], timeout=10).call_id == "s-0"
+        assert r.router.RouteBatch(pb.RouteBatchRequest(requests=MIXED), timeout=10).decisions
+        assert _in_flight(r) == 0
+    finally:
+        r.close()
+
+
+def _in_flight(r: Running) -> int:
+    async def read() -> int:
+        await asyncio.sleep(0.05)  # let finished calls be dropped
+        return r.service.in_flight
+
+    return r.run(read())
+
+
+def test_message_size_limit(plan_loaded: Any) -> None:
+    r = Running(routecore.Engine.from_loaded(plan_loaded), options=ServerOptions(max_message_bytes=4096))
+    try:
+        reqs = [
+            pb.RouteRequest(call_id=str(i), called="4001234567", caller="13800138000") for i in range(200)
+        ]
+        with pytest.raises(grpc.RpcError) as info:
+            r.router.RouteBatch(pb.RouteBatchRequest(requests=reqs), timeout=10)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    finally:
+        r.close()
+
+
+def test_deadline_is_honoured(fresh: Running) -> None:
+    reqs = [pb.RouteRequest(called="4001234567", caller="13800138000", time=AT)] * 20000
+    with pytest.raises(grpc.RpcError) as info:
+        fresh.router.RouteBatch(pb.RouteBatchRequest(requests=reqs), timeout=0.001)
+    assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+# --- ReportCall ----------------------------------------------------------------------------------
+
+
+class FakeRecords:
+    """A record sink that remembers (call_id, type) pairs, as the real store's idempotency does."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.closed = False
+
+    async def append(self, event: dict[str, Any]) -> dict[str, bool]:
+        duplicate = any((e["call_id"], e["type"]) == (event["call_id"], event["type"]) for e in self.events)
+        if not duplicate:
+            self.events.append(event)
+        return {"duplicate": duplicate}
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def test_report_call_reaches_the_record_sink(plan_loaded: Any) -> None:
+    records = FakeRecords()
+    r = Running(routecore.Engine.from_loaded(plan_loaded), records=records)
+    try:
+        ev = pb.CallEvent(
+            call_id="c1",
+            type=pb.CallEvent.ENDED,
+            target="13800000010",
+            time=AT,
+            duration_seconds=61,
+            disposition="answered",
+        )
+        ack = r.router.ReportCall(ev, timeout=10)
+        assert (ack.call_id, ack.type, ack.recorded, ack.duplicate) == ("c1", pb.CallEvent.ENDED, True, False)
+        ack = r.router.ReportCall(ev, timeout=10)
+        assert (ack.recorded, ack.duplicate) == (False, True)
+        [stored] = records.events
+        assert (
+            stored["duration_seconds"] == 61 and stored["disposition"] == "answered" and stored["time"] == AT
+        )
+        with pytest.raises(grpc.RpcError) as info:
+            r.router.ReportCall(pb.CallEvent(call_id="c2", target="13800000010"), timeout=10)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        with pytest.raises(grpc.RpcError) as info:
+            r.router.ReportCall(pb.CallEvent(type=pb.CallEvent.ANSWERED, target="13800000010"), timeout=10)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert len(records.events) == 1
+    finally:
+        r.close()
+    assert records.closed
+
+
+# --- Admin ---------------------------------------------------------------------------------------
+
+BAD_PLAN = """version: 1
+tenants:
+  t:
+    numbers:
+      "4001234567": {flow: [{forward: nowhere}]}
+"""
+
+
+def test_admin_token(plan_loaded: Any) -> None:
+    r = Running(routecore.Engine.from_loaded(plan_loaded), options=ServerOptions(admin_token="s3cret"))
+    try:
+        for md, code in [
+            ((), grpc.StatusCode.UNAUTHENTICATED),
+            ((("authorization", "Bearer wrong"),), grpc.StatusCode.PERMISSION_DENIED),
+            ((("authorization", "s3cret"),), grpc.StatusCode.PERMISSION_DENIED),
+        ]:
+            for call, req in [
+                (r.admin.GetPlan, pb.GetPlanRequest()),
+                (r.admin.GetStats, pb.GetStatsRequest()),
+                (r.admin.UpdateList, pb.UpdateListRequest(name="harass", add=["13600000099"])),
+                (r.admin.ReloadPlan, pb.ReloadPlanRequest(text=BAD_PLAN)),
+            ]:
+                with pytest.raises(grpc.RpcError) as info:
+                    call(req, metadata=md, timeout=10)
+                assert info.value.code() == code
+        info_ok = r.admin.GetPlan(
+            pb.GetPlanRequest(), metadata=(("authorization", "Bearer s3cret"),), timeout=10
+        )
+        assert info_ok.version == plan_loaded.checksum
+        # Nothing was changed by the refused calls; routing needs no token.
+        assert r.router.RouteCall(
+            pb.RouteRequest(called="4001234567", caller="13600000099", time=AT)
+        ).action == (pb.RouteDecision.MENU)
+    finally:
+        r.close()
+
+
+def test_reload_plan_bad_keeps_old_good_swaps(fresh: Running, plan_loaded: Any) -> None:
+    before = fresh.admin.GetPlan(pb.GetPlanRequest(), timeout=10)
+    resp = fresh.admin.ReloadPlan(pb.ReloadPlanRequest(text=BAD_PLAN), timeout=30)
+    assert not resp.reloaded
+    assert resp.version == resp.previous_version == before.version
+    assert resp.errors and all(e.message for e in resp.errors)
+    assert any("nowhere" in e.message or "nowhere" in e.path for e in resp.errors), resp.errors
+    assert any(e.line > 0 for e in resp.errors)
+    assert fresh.router.RouteCall(MIXED[0], timeout=10).plan_version == before.version
+
+    missing = fresh.admin.ReloadPlan(pb.ReloadPlanRequest(path="/nonexistent/plan.yaml"), timeout=30)
+    assert not missing.reloaded and missing.errors and "nonexistent" in missing.errors[0].message
+
+    with pytest.raises(grpc.RpcError) as info:
+        fresh.admin.ReloadPlan(pb.ReloadPlanRequest(), timeout=30)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    text = (SPEC / "plan.yaml").read_text(encoding="utf-8").replace("tag: 预约挂号", "tag: 新标签")
+    fresh.service.engine.loaded  # noqa: B018 (list files are relative to the current plan's folder)
+    resp = fresh.admin.ReloadPlan(pb.ReloadPlanRequest(text=text), timeout=30)
+    assert resp.reloaded, resp.errors
+    assert resp.previous_version == before.version != resp.version
+    d = fresh.router.RouteCall(MIXED[0], timeout=10)
+    assert (d.plan_version, d.display.tag) == (resp.version, "新标签")
+    after = fresh.admin.GetPlan(pb.GetPlanRequest(), timeout=10)
+    assert after.version == resp.version
+
+
+def test_get_plan(fresh: Running, plan_loaded: Any) -> None:
+    info = fresh.admin.GetPlan(pb.GetPlanRequest(), timeout=10)
+    engine = fresh.service.engine
+    assert (info.version, info.checksum) == (plan_loaded.checksum, plan_loaded.checksum)
+    assert info.source.endswith("plan.yaml")
+    assert (info.timezone, info.gateway) == ("Asia/Shanghai", "127.0.0.1:5070")
+    assert info.numbers == len(engine.numbers())
+    assert info.tenants == len(plan_loaded.model.tenants)
+    assert info.lists == len(plan_loaded.model.lists)
+
+
+def test_update_list_live_and_kept_across_reload(fresh: Running) -> None:
+    caller = "13600000099"
+    req = pb.RouteRequest(called="4001234567", caller=caller, time=AT)
+    assert fresh.router.RouteCall(req, timeout=10).action == pb.RouteDecision.MENU
+    resp = fresh.admin.UpdateList(pb.UpdateListRequest(name="harass", add=[caller]), timeout=10)
+    assert (resp.name, resp.size, resp.added, resp.removed) == ("harass", 2, 1, 0)
+    d = fresh.router.RouteCall(req, timeout=10)
+    assert (d.action, d.reject.sip_code, d.reject.reason) == (pb.RouteDecision.REJECT, 603, "骚扰")
+    assert fresh.admin.ReloadPlan(pb.ReloadPlanRequest(path=str(SPEC / "plan.yaml")), timeout=30).reloaded
+    assert fresh.router.RouteCall(req, timeout=10).action == pb.RouteDecision.REJECT
+    resp = fresh.admin.UpdateList(pb.UpdateListRequest(name="harass", remove=[caller]), timeout=10)
+    assert (resp.size, resp.added, resp.removed) == (1, 0, 1)
+    assert fresh.router.RouteCall(req, timeout=10).action == pb.RouteDecision.MENU
+    for bad, code in [
+        (pb.UpdateListRequest(name="nope", add=[caller]), grpc.StatusCode.NOT_FOUND),
+        (pb.UpdateListRequest(name="virtual", add=[caller]), grpc.StatusCode.INVALID_ARGUMENT),
+        (pb.UpdateListRequest(name="harass", add=["x"]), grpc.StatusCode.INVALID_ARGUMENT),
+        (pb.UpdateListRequest(add=[caller]), grpc.StatusCode.INVALID_ARGUMENT),
+    ]:
+        with pytest.raises(grpc.RpcError) as info:
+            fresh.admin.UpdateList(bad, timeout=10)
+        assert info.value.code() == code
+
+
+def test_get_stats_counts_since_start(plan_loaded: Any) -> None:
+    r = Running(routecore.Engine.from_loaded(plan_loaded))
+    try:
+        r.router.RouteCall(MIXED[0], timeout=10)
+        r.router.RouteCall(pb.RouteRequest(called="4001234567", caller="13912345678", time=AT), timeout=10)
+        with pytest.raises(grpc.RpcError):
+            r.router.RouteCall(MIXED[2], timeout=10)
+        list(r.router.RouteStream(iter(MIXED), timeout=10))
+        r.router.RouteBatch(pb.RouteBatchRequest(requests=MIXED), timeout=10)
+        s = r.admin.GetStats(pb.GetStatsRequest(), timeout=10)
+        assert s.decisions == 2 + 2 * 4
+        assert s.errors == 1 + 2 * 3
+        assert dict(s.by_error) == {"NOT_FOUND": 3, "INVALID_ARGUMENT": 4}
+        assert dict(s.by_reason) == {"骚扰": 1}
+        assert sum(s.by_action.values()) == s.decisions
+        assert s.by_tenant["clinic"] == s.decisions - 2  # the school's number once per stream/batch
+        assert s.plan_version == plan_loaded.checksum
+        assert abs(s.started - time.time()) < 60
+    finally:
+        r.close()
+
+
+# --- health, reflection --------------------------------------------------------------------------
+
+
+def test_health(plan_loaded: Any) -> None:
+    r = Running(routecore.Engine.from_loaded(plan_loaded))
+    try:
+        stub = health_pb2_grpc.HealthStub(r.channel)
+        for name in ("", ROUTER, ADMIN):
+            assert (
+                stub.Check(health_pb2.HealthCheckRequest(service=name)).status
+                == health_pb2.HealthCheckResponse.SERVING
+            )
+        r.run(r.health.enter_graceful_shutdown())
+        assert stub.Check(health_pb2.HealthCheckRequest(service=ROUTER)).status == (
+            health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+    finally:
+        r.close()
+
+
+def test_reflection(running: Running) -> None:
+    from google.protobuf.descriptor_pool import DescriptorPool
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+    db = ProtoReflectionDescriptorDatabase(running.channel)
+    services = set(db.get_services())
+    assert {ROUTER, ADMIN, "grpc.health.v1.Health"} <= services
+    pool = DescriptorPool(db)
+    router = pool.FindServiceByName(ROUTER)
+    assert [m.name for m in router.methods] == ["RouteCall", "RouteStream", "RouteBatch", "ReportCall"]
+    decision = pool.FindMessageTypeByName("routecore.v1.RouteDecision")
+    assert "uri" in decision.fields_by_name and "called_class" in decision.fields_by_name
+
+
+# --- `routecore serve`: a real process, stopped by SIGTERM -----------------------------------------
+
+
+def _serve(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "routecore", "serve", "--grpc", "127.0.0.1:0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _port(proc: subprocess.Popen[str]) -> int:
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    lines = []
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(r"serving gRPC on [^\"]*:(\d+)", line)
+        if m:
+            return int(m.group(1))
+    proc.kill()
+    raise AssertionError("server did not start: " + "".join(lines))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_exits_0_on_signal_after_in_flight_calls(sig: signal.Signals, tmp_path: Path) -> None:
+    proc = _serve()
+    try:
+        port = _port(proc)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            router = pb_grpc.RouterStub(channel)
+            # The embedded demo plan routes a real call.
+            d = router.RouteCall(
+                pb.RouteRequest(called="4001234567", caller="13800138000", time=AT), timeout=10
+            )
+            assert d.action != pb.RouteDecision.ACTION_UNSPECIFIED and d.tenant
+            # A stream in flight when the signal comes still gets its answers within the grace.
+            sent = threading.Event()
+
+            def requests() -> Iterator[pb.RouteRequest]:
+                yield pb.RouteRequest(call_id="a", called="4001234567", caller="13800138000", time=AT)
+                sent.wait(timeout=10)
+                time.sleep(0.2)
+
+            stream = router.RouteStream(requests(), timeout=20)
+            first = next(stream)
+            assert first.call_id == "a"
+            proc.send_signal(sig)
+            sent.set()
+            rest = list(stream)
+            assert rest == []
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        logs = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+        assert any(entry.get("event") == "stopped" for entry in logs), err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_masks_caller_numbers_in_logs() -> None:
+    from routecore.server import mask_numbers
+
+    assert mask_numbers("caller 13800138000 to 4001234567") == "caller 138****8000 to 400***4567"
+    assert mask_numbers("+86 138 0013 8000") == "861******8000"
+    assert mask_numbers("digits 12345 at 10:00") == "digits 12345 at 10:00"
+
+
+def test_check_expect_is_used_unchanged() -> None:
+    # The gRPC path reuses the reference checker as is: a wrong decision must be caught.
+    assert check_expect({"action": "MENU", "targets": []}, {"action": "FORWARD"})
+
+
+def test_load_generator_runs_bounded() -> None:
+    """bench/load.py (loopback, fixed count and time) runs end to end and prints its table."""
+    script = Path(__file__).resolve().parent.parent / "bench" / "load.py"
+    args = ["--seconds", "0.3", "--count", "60", "--rounds", "1", "--no-latency"]
+    out = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| Route")]
+    assert len(rows) == 5, out.stdout
