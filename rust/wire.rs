@@ -590,6 +590,7 @@ mod tests {
     fn decision(action: ActionKind) -> Decision {
         Decision {
             call_id: "c-1".into(),
+            called: crate::number::Digits::from_ascii(b"4001234567").unwrap(),
             action,
             targets: vec![
                 TargetOut {

@@ -22,6 +22,7 @@ import routecore
 from google.protobuf.json_format import MessageToDict
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from reference.vectors import check_expect, load_vectors, run_case
+from routecore.records import SqliteRecordStore
 from routecore.server import ADMIN, ROUTER, ServerOptions, Service, build_server, mark_serving, shutdown
 from routecore.v1 import routing_pb2 as pb
 from routecore.v1 import routing_pb2_grpc as pb_grpc
@@ -321,53 +322,60 @@ def test_deadline_is_honoured(fresh: Running) -> None:
 # --- ReportCall ----------------------------------------------------------------------------------
 
 
-class FakeRecords:
-    """A record sink that remembers (call_id, type) pairs, as the real store's idempotency does."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.closed = False
-
-    async def append(self, event: dict[str, Any]) -> dict[str, bool]:
-        duplicate = any((e["call_id"], e["type"]) == (event["call_id"], event["type"]) for e in self.events)
-        if not duplicate:
-            self.events.append(event)
-        return {"duplicate": duplicate}
-
-    async def aclose(self) -> None:
-        self.closed = True
-
-
-def test_report_call_reaches_the_record_sink(plan_loaded: Any) -> None:
-    records = FakeRecords()
-    r = Running(routecore.Engine.from_loaded(plan_loaded), records=records)
+def test_report_call_writes_durable_records(plan_loaded: Any, tmp_path: Path) -> None:
+    store = SqliteRecordStore(tmp_path / "records.db")
+    r = Running(routecore.Engine.from_loaded(plan_loaded), records=store)
     try:
-        ev = pb.CallEvent(
+        routed = r.router.RouteCall(
+            pb.RouteRequest(call_id="c1", called="4001234567", caller="13800138000", digits="1", time=AT),
+            timeout=10,
+        )
+        assert routed.action == pb.RouteDecision.FORWARD
+        answered = pb.CallEvent(call_id="c1", type=pb.CallEvent.ANSWERED, target="13800000010", time=AT)
+        ended = pb.CallEvent(
             call_id="c1",
             type=pb.CallEvent.ENDED,
             target="13800000010",
-            time=AT,
-            duration_seconds=61,
+            time="2026-11-11T10:03:01+08:00",
+            duration_seconds=181,
             disposition="answered",
         )
-        ack = r.router.ReportCall(ev, timeout=10)
-        assert (ack.call_id, ack.type, ack.recorded, ack.duplicate) == ("c1", pb.CallEvent.ENDED, True, False)
-        ack = r.router.ReportCall(ev, timeout=10)
-        assert (ack.recorded, ack.duplicate) == (False, True)
-        [stored] = records.events
-        assert (
-            stored["duration_seconds"] == 61 and stored["disposition"] == "answered" and stored["time"] == AT
+        ack = r.router.ReportCall(answered, timeout=10)
+        assert (ack.call_id, ack.type, ack.recorded, ack.duplicate) == (
+            "c1",
+            pb.CallEvent.ANSWERED,
+            True,
+            False,
         )
+        ack = r.router.ReportCall(ended, timeout=10)
+        assert (ack.recorded, ack.duplicate) == (True, False)
+        ack = r.router.ReportCall(ended, timeout=10)
+        assert (ack.recorded, ack.duplicate) == (False, True)
         with pytest.raises(grpc.RpcError) as info:
             r.router.ReportCall(pb.CallEvent(call_id="c2", target="13800000010"), timeout=10)
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         with pytest.raises(grpc.RpcError) as info:
             r.router.ReportCall(pb.CallEvent(type=pb.CallEvent.ANSWERED, target="13800000010"), timeout=10)
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert len(records.events) == 1
     finally:
         r.close()
-    assert records.closed
+    reopened = SqliteRecordStore(tmp_path / "records.db")
+    try:
+        record = reopened.record("c1")
+        assert record is not None
+        # The decision the engine kept makes the record whole: tenant, caller, rule, rate, cost.
+        assert (record.tenant, record.called, record.caller, record.rule) == (
+            "clinic",
+            "4001234567",
+            "13800138000",
+            "open",
+        )
+        assert (record.province, record.carrier, record.target) == ("北京", "移动", "13800000010")
+        assert record.duration_seconds == 181 and record.billed_minutes == 4
+        assert record.cost == pytest.approx(0.8)
+        assert reopened.record("c2") is None
+    finally:
+        reopened.close()
 
 
 # --- Admin ---------------------------------------------------------------------------------------
@@ -616,3 +624,118 @@ def test_load_generator_runs_bounded() -> None:
     assert out.returncode == 0, out.stderr
     rows = [line for line in out.stdout.splitlines() if line.startswith("| Route")]
     assert len(rows) == 5, out.stdout
+
+
+# --- crash durability: SIGKILL mid-load, restart, replay ----------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve_logged(log: Path, *args: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`routecore serve` with its log in a file (a pipe nobody drains could block it)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "routecore", "serve", "--grpc", "127.0.0.1:0", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+            env=env,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        m = re.search(r"serving gRPC on [^\"]*:(\d+)", log.read_text(errors="replace"))
+        if m:
+            return proc, int(m.group(1))
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("server did not start: " + log.read_text(errors="replace"))
+
+
+def _ended(i: int) -> pb.CallEvent:
+    return pb.CallEvent(
+        call_id=f"k{i}",
+        type=pb.CallEvent.ENDED,
+        target="13800000010",
+        time="2026-11-11T10:03:00+08:00",
+        duration_seconds=60 + i % 120,
+        disposition="answered",
+    )
+
+
+def test_sigkill_mid_load_loses_no_acknowledged_record(tmp_path: Path) -> None:
+    cdr = tmp_path / "records.db"
+    http_port = _free_port()
+    proc, port = _serve_logged(tmp_path / "first.log", "--cdr", str(cdr), "--http", f"127.0.0.1:{http_port}")
+    acked: set[int] = set()
+    stop = threading.Event()
+
+    def load(worker: int) -> None:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            router = pb_grpc.RouterStub(channel)
+            i = worker
+            while not stop.is_set() and i < 100_000:  # bounded in count and, below, in time
+                try:
+                    ack = router.ReportCall(_ended(i), timeout=5)
+                except grpc.RpcError:
+                    return  # the server is gone
+                assert ack.call_id == f"k{i}"
+                acked.add(i)
+                i += 4
+
+    try:
+        # The HTTP twin of the same process answers too.
+        import urllib.request
+
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{http_port}/v1/route?called=4001234567&caller=13800138000&time=2026-11-11T10:00:00%2B08:00",
+            timeout=10,
+        ) as resp:
+            assert json.loads(resp.read())["tenant"] == "hospital"
+        workers = [threading.Thread(target=load, args=(w,)) for w in range(4)]
+        for w in workers:
+            w.start()
+        deadline = time.monotonic() + 20
+        while len(acked) < 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        stop.set()
+        for w in workers:
+            w.join(timeout=10)
+    finally:
+        stop.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert len(acked) >= 200, "the load did not get going"
+
+    # Restart on the same store: it serves at once, and every acknowledged event is there.
+    proc, port = _serve_logged(tmp_path / "second.log", "--cdr", str(cdr))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            router = pb_grpc.RouterStub(channel)
+            for i in sorted(acked)[:50]:
+                ack = router.ReportCall(_ended(i), timeout=10)
+                assert ack.duplicate and not ack.recorded, f"k{i} was stored twice"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    store = SqliteRecordStore(cdr)
+    try:
+        missing = [i for i in acked if store.record(f"k{i}") is None]
+        assert not missing, f"{len(missing)} acknowledged records lost, e.g. {missing[:5]}"
+        assert sum(1 for _ in store.records()) >= len(acked)
+    finally:
+        store.close()

@@ -480,6 +480,9 @@ class Decision:
     @property
     def called_class(self) -> CalledClass: ...
     @property
+    def called(self) -> str:
+        """The called number, normalised."""
+    @property
     def tenant(self) -> str: ...
     @property
     def rule(self) -> str: ...
@@ -591,6 +594,8 @@ class Engine:
         Raises:
             ValueError: neither requests nor columns, or columns of different lengths.
         """
+    def recall(self, call_id: str) -> Decision | None:
+        """The decision of a forwarded call with this id, kept (bounded) for its call records."""
     def report(
         self,
         call_id: str,

@@ -173,21 +173,94 @@ def pool(
 
 @app.command()
 def demo() -> None:
-    """A short demonstration on the embedded demo plan: numbers, regions, classes, decisions."""
+    """The main job: routecore serving its embedded demo plan on loopback (gRPC and HTTP/JSON),
+    with real calls routed over the wire, then a clean shutdown."""
+    import asyncio
+
     console.rule("[bold]routecore demo[/bold]")
     for raw in ["+86 138 0013 8000", "tel:+86-755-8600-0000", "sip:anonymous@anonymous.invalid"]:
         console.print(f"normalize({raw!r}) → {routecore.normalize(raw)!r} ({routecore.kind(raw)})")
     engine = routecore.Engine.demo()
     console.print(f"demo plan {engine.version}: {len(engine.numbers())} numbers")
-    calls = [
-        ("4001234567", "+86 159 0755 0000", "", "2026-11-11T10:00:00+08:00"),
-        ("4001234567", "13800138000", "1", "2026-11-11T10:00:00+08:00"),
-        ("4008888888", "13912345678", "", "2026-11-20T10:00:00+08:00"),
-        ("4006666666", "15907550000", "", "2026-11-11T10:00:00+08:00"),
-    ]
-    for called, caller, digits, at in calls:
-        console.rule(f"{caller} → {called}" + (f" keys {digits}" if digits else "") + f" at {at}")
-        render_decision(engine.route(called=called, caller=caller, digits=digits, at=at))
+    asyncio.run(_demo_over_the_wire(engine))
+
+
+def _proto_view(m: Any, pb: Any) -> Any:
+    """A `RouteDecision` message seen through the attributes `render_decision` reads."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        action=pb.RouteDecision.Action.Name(m.action),
+        targets=list(m.targets),
+        parallel=m.parallel,
+        menu=m.menu if m.HasField("menu") else None,
+        prompt=m.prompt,
+        voicemail_box=m.voicemail_box,
+        reject=m.reject if m.HasField("reject") else None,
+        caller=m.caller,
+        tenant=m.tenant,
+        rule=m.rule,
+        display=m.display,
+        called_class=SimpleNamespace(class_=getattr(m.called_class, "class"), tags=list(m.called_class.tags)),
+        plan_version=m.plan_version,
+        trace=list(m.trace),
+    )
+
+
+DEMO_CALLS = [
+    ("c-1", "4001234567", "+86 159 0755 0000", "", "2026-11-11T10:00:00+08:00"),
+    ("c-2", "4001234567", "13800138000", "1", "2026-11-11T10:00:00+08:00"),
+    ("c-3", "4008888888", "13912345678", "", "2026-11-20T10:00:00+08:00"),
+    ("c-4", "4006666666", "15907550000", "", "2026-11-11T10:00:00+08:00"),
+]
+
+
+async def _demo_over_the_wire(engine: routecore.Engine) -> None:
+    import asyncio
+    import urllib.parse
+    import urllib.request
+
+    import grpc
+
+    from routecore import server as srv
+    from routecore.http import start_http
+    from routecore.v1 import routing_pb2 as pb
+    from routecore.v1 import routing_pb2_grpc as pb_grpc
+
+    grpc_server, health = srv.build_server(engine)
+    port = grpc_server.add_insecure_port("127.0.0.1:0")
+    await grpc_server.start()
+    await srv.mark_serving(health)
+    http = await start_http(grpc_server.routecore_service, "127.0.0.1", 0)
+    console.print(f"serving gRPC on 127.0.0.1:{port} and HTTP/JSON on 127.0.0.1:{http.port}")
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            router = pb_grpc.RouterStub(channel)
+            for call_id, called, caller, digits, at in DEMO_CALLS:
+                request = pb.RouteRequest(
+                    call_id=call_id, called=called, caller=caller, digits=digits, time=at, explain=True
+                )
+                answer = await router.RouteCall(request, timeout=10)
+                label = f"gRPC RouteCall: {caller} → {called}" + (f" keys {digits}" if digits else "")
+                console.rule(f"{label} at {at}")
+                render_decision(_proto_view(answer, pb))
+        query = urllib.parse.urlencode(
+            {
+                "called": "4006666666",
+                "caller": "02887654321",
+                "call_id": "c-5",
+                "time": "2026-11-11T10:00:00+08:00",
+            }
+        )
+        url = f"http://127.0.0.1:{http.port}/v1/route?{query}"
+        body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read())
+        console.rule("HTTP GET /v1/route (what Kamailio relays on: `uri`)")
+        decoded = orjson.loads(body)
+        console.print(f"uri = {decoded['uri']!r}; action {decoded['action']}; rule {decoded['rule']}")
+    finally:
+        await http.stop(1.0)
+        await srv.shutdown(grpc_server, health, 1.0)
+    console.print("[green]stopped cleanly[/green]")
 
 
 @app.command()
@@ -234,25 +307,26 @@ def serve(
 
 
 def _record_store(path: Path) -> Any:
-    try:
-        from routecore.records import RecordStore  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        errors.print("[red]error[/red]: --cdr needs routecore.records, which this build lacks")
-        raise typer.Exit(2) from None
-    return RecordStore(path)
+    """The SQLite record store; opened leniently so that routing starts even if the disk is
+    read-only (each report then fails clearly and is not acknowledged)."""
+    from routecore.records import SqliteRecordStore
+
+    return SqliteRecordStore(path, strict=False)
 
 
 def _http_starter(address: str) -> Any:
-    """The HTTP/JSON companion: `routecore.http.start_server(service, address)` starts it on the
-    gRPC server's `Service` (same engine, counters and records) and returns its async stop."""
-    try:
-        from routecore import http as http_module  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        errors.print("[red]error[/red]: --http needs routecore.http, which this build lacks")
-        raise typer.Exit(2) from None
+    """The HTTP/JSON companion, started on the gRPC server's `Service` (same engine, reloads and
+    records); returns its async stop."""
+    from routecore.http import start_http
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        errors.print(f"[red]error[/red]: --http {address!r}: expected host:port")
+        raise typer.Exit(2)
 
     async def start(service: Any) -> Any:
-        return await http_module.start_server(service, address)
+        server = await start_http(service, host.strip("[]"), int(port), records=service.records)
+        return server.stop
 
     return start
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import functools
 import hmac
-import inspect
 import json
 import logging
 import re
@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -41,6 +42,7 @@ from routecore.exceptions import (
     PlanError,
     RoutecoreError,
 )
+from routecore.records import Ack, CallEvent, RecordStoreError, StoreOverloadedError
 from routecore.v1 import routing_pb2 as pb
 
 __all__ = [
@@ -84,18 +86,32 @@ class Unavailable(RoutecoreError):
 
 
 class RecordSink(Protocol):
-    """Where `ReportCall` events go to become durable call records (`routecore.records`).
+    """Where `ReportCall` events go to become durable call records (`routecore.records`)."""
 
-    `append` is a coroutine or a plain method; it returns once the record is durable, with an
-    ack that has (as attribute or key) `duplicate`: the same event was already stored.
-    """
+    def remember_decision(self, decision: Any, called: str = "", *, call_id: str | None = None) -> None: ...
 
-    def append(self, event: dict[str, Any]) -> Any: ...
+    async def append_async(self, event: CallEvent) -> Ack: ...
+
+    def close(self) -> None: ...
+
+
+def _event_instant(at: str | None, timezone: str) -> dt.datetime | None:
+    """An event time for the store: ISO 8601, a time without offset being in the plan's zone."""
+    if not at:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(at)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"time: {at!r} is not ISO 8601") from exc
+    return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(timezone))
 
 
 # --- exceptions → status codes: the one place --------------------------------------------------
 
 _STATUS: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    # A record that could not be stored is not acknowledged: the switch retries later.
+    (StoreOverloadedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (RecordStoreError, grpc.StatusCode.UNAVAILABLE),
     (InvalidNumberError, grpc.StatusCode.INVALID_ARGUMENT),
     (InvalidArgumentError, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
@@ -292,24 +308,23 @@ class Service:
         )
         ack = pb.CallEventAck(call_id=event.call_id, type=event.type)
         if self.records is not None:
-            result = self.records.append(
-                {
-                    "call_id": event.call_id,
-                    "type": kind,
-                    "target": event.target,
-                    "time": at,
-                    "duration_seconds": event.duration_seconds,
-                    "disposition": event.disposition,
-                    "received": time.time(),
-                }
+            # The record needs the call's decision (tenant, caller, rule, rate): the engine kept
+            # it when it forwarded the call; the store keeps it with the ANSWERED event.
+            decision = engine.recall(event.call_id)
+            if decision is not None:
+                self.records.remember_decision(decision, decision.called)
+            stored = await self.records.append_async(
+                CallEvent.create(
+                    event.call_id,
+                    kind,
+                    event.target,
+                    at=_event_instant(at, engine.timezone),
+                    duration_seconds=event.duration_seconds,
+                    disposition=event.disposition,
+                )
             )
-            if inspect.isawaitable(result):
-                result = await result
-            duplicate = bool(
-                result.get("duplicate") if isinstance(result, dict) else getattr(result, "duplicate", False)
-            )
-            ack.duplicate = duplicate
-            ack.recorded = not duplicate
+            ack.duplicate = stored.duplicate
+            ack.recorded = not stored.duplicate
         return ack
 
     # -- Admin --
@@ -611,13 +626,9 @@ async def shutdown(server: grpc.aio.Server, checker: health.aio.HealthServicer, 
     service.closing = True
     await server.stop(grace)
     records = service.records
-    for name in ("aclose", "close"):
-        close = getattr(records, name, None)
-        if close is not None:
-            result = close()
-            if inspect.isawaitable(result):
-                await result
-            break
+    if records is not None:
+        # Commits what is pending; off the loop, as the store's close waits for its writer.
+        await asyncio.to_thread(records.close)
 
 
 async def serve(

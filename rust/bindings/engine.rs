@@ -347,6 +347,20 @@ impl PyEngine {
         })
     }
 
+    /// The decision of a forwarded call with this id (kept for its call records), if any.
+    fn recall(&self, call_id: &str) -> Option<PyDecision> {
+        self.inner
+            .state()
+            .recall_decision(call_id)
+            .map(|d| PyDecision {
+                batch: Arc::new(vec![Slot {
+                    decision: (*d).clone(),
+                    error: None,
+                }]),
+                index: 0,
+            })
+    }
+
     /// Reports a call event: `ANSWERED` takes a slot of `target`, `ENDED` frees it.
     /// Duplicate, late or out-of-order events change nothing.
     #[pyo3(signature = (call_id, r#type, target, at = None, duration_seconds = 0))]
@@ -506,6 +520,7 @@ impl Slot {
         Slot {
             decision: Decision {
                 call_id: String::new(),
+                called: number::Digits::default(),
                 action: crate::engine::decide::ActionKind::Reject,
                 targets: Vec::new(),
                 parallel: false,
@@ -690,6 +705,11 @@ impl PyDecision {
             class_: self.slot().decision.called_class.to_string(),
             tags: self.slot().decision.called_tags.to_vec(),
         }
+    }
+    /// The called number, normalised.
+    #[getter]
+    fn called(&self) -> &str {
+        self.slot().decision.called.as_str()
     }
     #[getter]
     fn tenant(&self) -> &str {

@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 use super::time::local_time;
 use super::{Action, Condition, Group, Plan, Shared, Strategy};
 use crate::error::{Error, Result};
-use crate::number::{self, Kind, Number};
+use crate::number::{self, Digits, Kind, Number};
 use crate::region::{Region, RegionTables};
 
 /// One routing query. `time_ms` is always given (the binding layer supplies "now").
@@ -78,6 +78,8 @@ impl CallerOut {
 #[derive(Debug, Clone)]
 pub struct Decision {
     pub call_id: String,
+    /// The called number, normalised.
+    pub called: Digits,
     pub action: ActionKind,
     pub targets: Vec<TargetOut>,
     pub parallel: bool,
@@ -283,6 +285,7 @@ pub fn decide(
 
     let mut d = Decision {
         call_id: req.call_id.to_string(),
+        called: called.digits,
         action: ActionKind::Reject,
         targets: Vec::new(),
         parallel: false,
@@ -337,6 +340,9 @@ pub fn decide(
         }
     }
     d.trace = ctx.trace.unwrap_or_default();
+    if d.action == ActionKind::Forward && !d.call_id.is_empty() {
+        state.remember_decision(&d);
+    }
     Ok(d)
 }
 

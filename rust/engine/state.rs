@@ -10,7 +10,9 @@ use std::collections::{HashMap, VecDeque};
 
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use super::decide::Decision;
 
 /// Default lease of an answered call when the routing group is unknown: 4 hours.
 pub const DEFAULT_LEASE_MS: i64 = 4 * 3600 * 1000;
@@ -36,6 +38,13 @@ pub trait StateStore: Send + Sync {
     fn answered(&self, call_id: &str, target: &str, now_ms: i64);
     /// `ENDED`: frees the slot of `target` held by `call_id`. Idempotent.
     fn ended(&self, call_id: &str, target: &str, now_ms: i64);
+    /// Keeps a forwarded call's decision so that its call events can become a full record
+    /// (tenant, caller, rule, rates). Bounded; the default keeps nothing.
+    fn remember_decision(&self, _decision: &Decision) {}
+    /// The decision kept for `call_id`, if any.
+    fn recall_decision(&self, _call_id: &str) -> Option<Arc<Decision>> {
+        None
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -69,7 +78,18 @@ pub struct LocalState {
     sequence: AtomicU64,
     callers: Mutex<FxHashMap<String, VecDeque<i64>>>,
     slots: Mutex<Slots>,
+    decisions: Mutex<RecentDecisions>,
 }
+
+/// The most recent forwarded decisions by call id, oldest evicted first.
+#[derive(Default)]
+struct RecentDecisions {
+    by_call: FxHashMap<String, Arc<Decision>>,
+    order: VecDeque<String>,
+}
+
+/// How many forwarded calls' decisions are kept for their records (about an hour of a busy platform).
+const RECENT_DECISIONS: usize = 200_000;
 
 /// Bounds memory: maps are swept of stale entries when they grow past this.
 const SWEEP_AT: usize = 100_000;
@@ -86,6 +106,28 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl StateStore for LocalState {
+    fn remember_decision(&self, decision: &Decision) {
+        let mut kept = decision.clone();
+        kept.trace = Vec::new();
+        let mut recent = lock(&self.decisions);
+        if recent
+            .by_call
+            .insert(kept.call_id.clone(), Arc::new(kept))
+            .is_none()
+        {
+            recent.order.push_back(decision.call_id.clone());
+        }
+        while recent.order.len() > RECENT_DECISIONS {
+            if let Some(old) = recent.order.pop_front() {
+                recent.by_call.remove(&old);
+            }
+        }
+    }
+
+    fn recall_decision(&self, call_id: &str) -> Option<Arc<Decision>> {
+        lock(&self.decisions).by_call.get(call_id).cloned()
+    }
+
     fn next_rotation(&self, group: &str) -> u64 {
         let mut map = lock(&self.rotations);
         // Look up by `&str` first: the key is allocated once per group, not per decision.
