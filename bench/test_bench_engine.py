@@ -16,6 +16,7 @@ from planfactory import acceptance_with_blocklist, huge_plan
 from reference.model import ReferenceModel
 
 AT = "2026-11-11T10:00:00+08:00"
+SPEC_PLAN = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "acceptance" / "plan.yaml"
 CALLS = [
     ("4006666666", "15907550000", ""),
     ("4001234567", "13800138000", "1"),
@@ -74,3 +75,48 @@ def test_load_huge_plan(benchmark, tmp_path: Path) -> None:
     t0 = time.perf_counter()
     routecore.Engine(*args)
     benchmark.extra_info["compile_only_seconds"] = time.perf_counter() - t0
+
+
+def _route_latencies(engine: routecore.Engine, n: int) -> list[float]:
+    out = []
+    called, caller, digits = CALLS[0]
+    for _ in range(n):
+        t0 = time.perf_counter_ns()
+        engine.route(called, caller, digits, AT)
+        out.append(time.perf_counter_ns() - t0)
+    return sorted(out)
+
+
+def test_swap_takes_no_reader_time(big_plan: Path) -> None:
+    """Readers' latency while another thread reloads (compiles beside, swaps) over and over,
+    against the same readers with no reload, in the same run. Printed, not asserted."""
+    import threading
+
+    from routecore.engine import _compile_args
+    from routecore.plan import load_plan
+
+    engine = routecore.Engine.from_file(SPEC_PLAN)
+    args = _compile_args(load_plan(SPEC_PLAN))
+    quiet = _route_latencies(engine, 20_000)
+    stop = threading.Event()
+    swaps = 0
+
+    def reloader() -> None:
+        nonlocal swaps
+        while not stop.is_set():
+            engine._reload(*args)
+            swaps += 1
+
+    t = threading.Thread(target=reloader)
+    t.start()
+    try:
+        busy = _route_latencies(engine, 20_000)
+    finally:
+        stop.set()
+        t.join()
+    pct = lambda xs, q: xs[int(len(xs) * q)]  # noqa: E731
+    print(
+        f"\n[swap] {swaps} swaps during the run; route p50 {pct(quiet, 0.5)} → {pct(busy, 0.5)} ns, "
+        f"p99 {pct(quiet, 0.99)} → {pct(busy, 0.99)} ns (quiet → reloading)"
+    )
+    assert swaps > 0
