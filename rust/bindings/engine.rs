@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyDateTime, PyDict, PyFloat, PyInt, PyString};
 
 use super::error::PyRoutecoreErr;
@@ -105,12 +106,27 @@ fn time_ms(at: Option<&Bound<'_, PyAny>>, plan: &Plan) -> PyResult<i64> {
     .into())
 }
 
-/// An owned request, so a batch can run with the GIL released.
+/// A Python `str` borrowed for use without the GIL (no copy), or the empty string.
+enum Text {
+    Py(PyBackedStr),
+    Empty,
+}
+
+impl Text {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Py(s) => s,
+            Text::Empty => "",
+        }
+    }
+}
+
+/// A request whose strings stay in Python's memory, so a batch can run with the GIL released.
 struct OwnedRequest {
-    call_id: String,
-    called: String,
-    caller: String,
-    digits: String,
+    call_id: Text,
+    called: Text,
+    caller: Text,
+    digits: Text,
     time_ms: i64,
     explain: bool,
 }
@@ -118,23 +134,27 @@ struct OwnedRequest {
 impl OwnedRequest {
     fn as_request(&self) -> Request<'_> {
         Request {
-            call_id: &self.call_id,
-            called: &self.called,
-            caller: &self.caller,
-            digits: &self.digits,
+            call_id: self.call_id.as_str(),
+            called: self.called.as_str(),
+            caller: self.caller.as_str(),
+            digits: self.digits.as_str(),
             time_ms: self.time_ms,
             explain: self.explain,
         }
     }
 }
 
-fn get_str(d: &Bound<'_, PyDict>, key: &str) -> PyResult<String> {
+fn get_str(d: &Bound<'_, PyDict>, key: &str) -> PyResult<Text> {
     match d.get_item(key)? {
-        Some(v) if !v.is_none() => v.extract::<String>().map_err(|_| {
+        Some(v) if !v.is_none() => v.extract::<PyBackedStr>().map(Text::Py).map_err(|_| {
             PyRoutecoreErr(Error::InvalidArgument(format!("{key}: expected a string"))).into()
         }),
-        _ => Ok(String::new()),
+        _ => Ok(Text::Empty),
     }
+}
+
+fn column(py: Python<'_>, values: Option<&Vec<PyBackedStr>>, i: usize) -> Text {
+    values.map_or(Text::Empty, |v| Text::Py(v[i].clone_ref(py)))
 }
 
 #[pymethods]
@@ -248,11 +268,11 @@ impl PyEngine {
         &self,
         py: Python<'_>,
         requests: Option<Vec<Bound<'_, PyDict>>>,
-        called: Option<Vec<String>>,
-        caller: Option<Vec<String>>,
-        digits: Option<Vec<String>>,
+        called: Option<Vec<PyBackedStr>>,
+        caller: Option<Vec<PyBackedStr>>,
+        digits: Option<Vec<PyBackedStr>>,
         at: Option<Vec<Bound<'_, PyAny>>>,
-        call_id: Option<Vec<String>>,
+        call_id: Option<Vec<PyBackedStr>>,
         explain: bool,
     ) -> PyResult<PyDecisionBatch> {
         let plan = self.inner.plan();
@@ -303,22 +323,32 @@ impl PyEngine {
             check("call_id", call_id.as_ref().map(Vec::len))?;
             let now = chrono::Utc::now().timestamp_millis();
             owned.reserve(n);
+            // A column of times usually repeats one object (`[t] * n`): parse it once.
+            let mut last_time: Option<(usize, Result<i64, String>)> = None;
             for (i, (cd, cr)) in called.into_iter().zip(caller).enumerate() {
                 let t = match at.as_ref() {
-                    Some(a) => match time_ms(Some(&a[i]), &plan) {
-                        Ok(t) => t,
-                        Err(e) => {
-                            owned.push(Err(Error::InvalidArgument(e.to_string())));
-                            continue;
+                    Some(a) => {
+                        let same = last_time.as_ref().is_some_and(|(j, _)| a[*j].is(&a[i]));
+                        if !same {
+                            let parsed = time_ms(Some(&a[i]), &plan).map_err(|e| e.to_string());
+                            last_time = Some((i, parsed));
                         }
-                    },
+                        match last_time.as_ref().map(|(_, r)| r.clone()) {
+                            Some(Ok(t)) => t,
+                            Some(Err(e)) => {
+                                owned.push(Err(Error::InvalidArgument(e)));
+                                continue;
+                            }
+                            None => now,
+                        }
+                    }
                     None => now,
                 };
                 owned.push(Ok(OwnedRequest {
-                    call_id: call_id.as_ref().map(|c| c[i].clone()).unwrap_or_default(),
-                    called: cd,
-                    caller: cr,
-                    digits: digits.as_ref().map(|d| d[i].clone()).unwrap_or_default(),
+                    call_id: column(py, call_id.as_ref(), i),
+                    called: Text::Py(cd),
+                    caller: Text::Py(cr),
+                    digits: column(py, digits.as_ref(), i),
                     time_ms: t,
                     explain,
                 }));

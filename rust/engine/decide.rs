@@ -12,6 +12,10 @@ use crate::error::{Error, Result};
 use crate::number::{self, Digits, Kind, Number};
 use crate::region::{Region, RegionTables};
 
+thread_local! {
+    static CALLER_KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 /// One routing query. `time_ms` is always given (the binding layer supplies "now").
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
@@ -244,8 +248,15 @@ pub fn decide(
             ctx.note(|| "block lists: caller is on none".into());
             if let Some((calls, window_ms)) = tenant.per_caller {
                 if req.digits.is_empty() && caller.kind != Kind::Anonymous {
-                    let key = format!("{}|{}", tenant.name, caller.digits);
-                    if !state.admit_caller(&key, req.time_ms, window_ms, calls) {
+                    let admitted = CALLER_KEY.with_borrow_mut(|key| {
+                        // `tenant|caller`, built in a reused buffer: no allocation per call.
+                        key.clear();
+                        key.push_str(&tenant.name);
+                        key.push('|');
+                        key.push_str(caller.digits.as_str());
+                        state.admit_caller(key, req.time_ms, window_ms, calls)
+                    });
+                    if !admitted {
                         ctx.note(|| {
                             format!(
                                 "rate limited: {calls} calls within {} s already",
