@@ -29,6 +29,11 @@
 //! orders its own updates) is what makes an added key visible as listed. Inserts
 //! therefore work through `&self`, without a lock.
 //!
+//! **Frozen filters.** A list's bulk filter is built once and then only read, so
+//! [`FrozenBloom`] keeps the same blocks as plain words in huge pages (see
+//! `hugemem`: fewer TLB misses) and a list puts live additions in a small
+//! [`BlockedBloom`] beside it. Both answer identically for the same keys.
+//!
 //! **Hash.** Keys are dense integers (often consecutive numbers), so they are
 //! mixed with `MurmurHash3`'s 64-bit finaliser, a bijection with full avalanche:
 //! the high bits pick the block, the whole hash feeds the eight bit choices. The
@@ -36,6 +41,8 @@
 //! false positive only costs its sender one exact check.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::hugemem::HugeWords;
 
 /// Bits per block (one 64-byte cache line).
 const BLOCK_BITS: f64 = 512.0;
@@ -130,6 +137,23 @@ fn fp_rate_at_load(load: f64) -> f64 {
     total
 }
 
+/// How many blocks hold `capacity` keys at `fp_rate` (clamped to `[1e-9, 0.5]`). O(1).
+fn blocks_for(capacity: usize, fp_rate: f64) -> usize {
+    let target = fp_rate.clamp(1e-9, 0.5);
+    // Bisect on the mean load per block: the rate grows with the load.
+    let (mut lo, mut hi) = (0.0_f64, BLOCK_BITS);
+    for _ in 0..60 {
+        let mid = f64::midpoint(lo, hi);
+        if fp_rate_at_load(mid) <= target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let load = lo.max(1e-3);
+    ((capacity as f64 / load).ceil() as usize).max(1)
+}
+
 /// A blocked Bloom filter; see the module docs.
 #[derive(Debug)]
 pub struct BlockedBloom {
@@ -142,21 +166,10 @@ impl BlockedBloom {
     /// false positives. `fp_rate` is clamped to `[1e-9, 0.5]`.
     /// O(size): about 11 bits a key at 1 %, 16 at 0.1 %.
     pub fn new(capacity: usize, fp_rate: f64) -> BlockedBloom {
-        let target = fp_rate.clamp(1e-9, 0.5);
-        // Bisect on the mean load per block: the rate grows with the load.
-        let (mut lo, mut hi) = (0.0_f64, BLOCK_BITS);
-        for _ in 0..60 {
-            let mid = f64::midpoint(lo, hi);
-            if fp_rate_at_load(mid) <= target {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        let load = lo.max(1e-3);
-        let blocks = ((capacity as f64 / load).ceil() as usize).max(1);
         BlockedBloom {
-            blocks: (0..blocks).map(|_| Block::default()).collect(),
+            blocks: (0..blocks_for(capacity, fp_rate))
+                .map(|_| Block::default())
+                .collect(),
             capacity,
         }
     }
@@ -209,6 +222,79 @@ impl BlockedBloom {
     /// The false-positive rate expected after `items` distinct keys. O(1).
     pub fn expected_fp_rate(&self, items: usize) -> f64 {
         fp_rate_at_load(items as f64 / self.blocks.len() as f64)
+    }
+}
+
+/// A blocked Bloom filter built once and then only read: the layout and answers
+/// of [`BlockedBloom`], in plain words in huge pages (see `hugemem`), for the bulk
+/// of a list. Live additions go to a small [`BlockedBloom`] beside it.
+#[derive(Debug)]
+pub struct FrozenBloom {
+    /// Block `b` is `words[8 b..8 b + 8]`.
+    words: HugeWords,
+    blocks: usize,
+    capacity: usize,
+}
+
+impl FrozenBloom {
+    /// A filter sized like [`BlockedBloom::new`] holding the keys given by their
+    /// [`hash`]es. O(size + keys).
+    pub fn build(
+        capacity: usize,
+        fp_rate: f64,
+        hashes: impl IntoIterator<Item = u64>,
+    ) -> FrozenBloom {
+        let blocks = blocks_for(capacity, fp_rate);
+        let mut words = HugeWords::zeroed(blocks * 8);
+        for h in hashes {
+            let at = reduce(h, blocks) * 8;
+            for (word, mask) in words[at..at + 8].iter_mut().zip(masks(h)) {
+                *word |= mask;
+            }
+        }
+        FrozenBloom {
+            words,
+            blocks,
+            capacity,
+        }
+    }
+
+    #[inline]
+    fn block(&self, hash: u64) -> &[u64] {
+        let at = reduce(hash, self.blocks) * 8;
+        &self.words[at..at + 8]
+    }
+
+    /// Whether a key given by its [`hash`] may be in the filter (`false`: certainly
+    /// not). O(1): one cache line.
+    #[inline]
+    pub fn contains_hash(&self, hash: u64) -> bool {
+        let mut missing = 0u64;
+        for (word, mask) in self.block(hash).iter().zip(masks(hash)) {
+            missing |= mask & !word;
+        }
+        missing == 0
+    }
+
+    /// Starts loading `hash`'s block (see [`crate::hugemem::prefetch`]). O(1).
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        crate::hugemem::prefetch(&self.block(hash)[0]);
+    }
+
+    /// How many keys the filter was sized for.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Bytes used by the bits. O(1).
+    pub fn memory_bytes(&self) -> usize {
+        self.words.len() * 8
+    }
+
+    /// The false-positive rate expected after `items` distinct keys. O(1).
+    pub fn expected_fp_rate(&self, items: usize) -> f64 {
+        fp_rate_at_load(items as f64 / self.blocks as f64)
     }
 }
 
@@ -278,6 +364,23 @@ mod tests {
         #[test]
         fn unhash_inverts_hash(key in any::<u64>()) {
             prop_assert_eq!(unhash(hash(key)), key);
+        }
+
+        #[test]
+        fn frozen_answers_like_blocked(
+            keys in proptest::collection::vec(any::<u64>(), 0..2000),
+            probes in proptest::collection::vec(any::<u64>(), 0..500),
+            cap in 0usize..3000,
+        ) {
+            let live = BlockedBloom::new(cap, 0.01);
+            for &k in &keys {
+                live.insert(k);
+            }
+            let frozen = FrozenBloom::build(cap, 0.01, keys.iter().map(|&k| hash(k)));
+            prop_assert_eq!(frozen.memory_bytes(), live.memory_bytes());
+            for &k in keys.iter().chain(&probes) {
+                prop_assert_eq!(frozen.contains_hash(hash(k)), live.contains(k));
+            }
         }
 
         #[test]

@@ -6,6 +6,7 @@ pub mod bloom;
 pub mod classify;
 pub mod engine;
 pub mod error;
+pub mod hugemem;
 pub mod lists;
 pub mod number;
 pub mod pattern;
