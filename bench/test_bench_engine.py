@@ -55,8 +55,19 @@ def test_route_many(benchmark, engine: routecore.Engine, n: int) -> None:
     digits = [CALLS[i % len(CALLS)][2] for i in range(n)]
     at = [AT] * n
     out = benchmark(lambda: engine.route_many(called=called, caller=caller, digits=digits, at=at))
-    assert len(out) == n and all(d.error is None for d in out)
-    benchmark.extra_info["decisions_per_second"] = n / benchmark.stats.stats.median
+    assert len(out) == n and out.error_count() == 0
+    # On a shared machine wall time counts other processes' turns too: also report this thread's
+    # CPU time, best of a few rounds.
+    cpu = []
+    for _ in range(5):
+        t0 = time.thread_time()
+        engine.route_many(called=called, caller=caller, digits=digits, at=at)
+        cpu.append(time.thread_time() - t0)
+    rate_wall = n / benchmark.stats.stats.median
+    rate_cpu = n / min(cpu)
+    benchmark.extra_info["decisions_per_second_wall_median"] = rate_wall
+    benchmark.extra_info["decisions_per_second_cpu_best"] = rate_cpu
+    print(f"\n[route_many] {n}: {rate_wall / 1e6:.2f} M/s wall (median), {rate_cpu / 1e6:.2f} M/s CPU (best)")
 
 
 def test_load_huge_plan(benchmark, tmp_path: Path) -> None:

@@ -185,10 +185,17 @@ impl StateStore for LocalState {
 
     fn mark_placed_first(&self, group: &str, target: &str, now_ms: i64) {
         let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
-        lock(&self.placed_first)
-            .entry(group.to_string())
-            .or_default()
-            .insert(target.to_string(), (now_ms, seq));
+        let mut map = lock(&self.placed_first);
+        if !map.contains_key(group) {
+            map.insert(group.to_string(), FxHashMap::default());
+        }
+        let group = map.get_mut(group).expect("inserted above");
+        match group.get_mut(target) {
+            Some(placed) => *placed = (now_ms, seq),
+            None => {
+                group.insert(target.to_string(), (now_ms, seq));
+            }
+        }
     }
 
     fn admit_caller(&self, key: &str, now_ms: i64, window_ms: i64, limit: u32) -> bool {
