@@ -11,6 +11,7 @@ pub mod number;
 pub mod pattern;
 pub mod prefix;
 pub mod region;
+pub mod yaml;
 
 #[cfg(feature = "python")]
 mod bindings;

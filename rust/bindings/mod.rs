@@ -8,6 +8,7 @@ mod numbers;
 mod patterns;
 mod prefix;
 mod region;
+mod yaml;
 
 use pyo3::prelude::*;
 
@@ -19,5 +20,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     lists::register(m)?;
     patterns::register(m)?;
     prefix::register(m)?;
+    yaml::register(m)?;
     Ok(())
 }
