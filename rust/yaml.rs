@@ -1,10 +1,10 @@
 //! Plan YAML → JSON in one streaming pass, for the documents whose meaning is plain data.
 //!
-//! The plan loader reads YAML with PyYAML's `SafeLoader` (YAML 1.1 scalars, line marks for every
+//! The plan loader reads YAML with `PyYAML`'s `SafeLoader` (YAML 1.1 scalars, line marks for every
 //! node). On a plan of 10,000 tenants that costs seconds of Python per load; this reader does the
 //! same job for the common case in Rust and hands Python JSON (which `orjson` turns into dicts
-//! and lists at memory speed). It never guesses: whatever it is not sure PyYAML reads the same
-//! way, it *declines* ([`Decline`]), and the loader then takes PyYAML's path for the whole
+//! and lists at memory speed). It never guesses: whatever it is not sure `PyYAML` reads the same
+//! way, it *declines* ([`Decline`]), and the loader then takes `PyYAML`'s path for the whole
 //! document, so errors keep their exact wording and lines.
 //!
 //! Why `saphyr-parser`: it is the maintained successor of `yaml-rust`/`yaml-rust2` (same
@@ -13,17 +13,17 @@
 //! or quoted), anchors, aliases, tags and spans, without building a DOM. `serde_yaml` and
 //! `unsafe-libyaml` are archived; `serde_yml` is a fork with a poor record; `libyaml-safer` has
 //! no licence on crates.io; `serde-saphyr` deserialises into typed structs (we want untyped data
-//! with PyYAML's 1.1 scalar rules, which no serde YAML crate implements).
+//! with `PyYAML`'s 1.1 scalar rules, which no serde YAML crate implements).
 //!
 //! What the fast path accepts (everything else declines):
 //! - one document whose root is a mapping; no anchors, aliases, tags, directives, complex keys;
 //! - mapping keys that are strings (quoted, or plain scalars that YAML 1.1 reads as strings),
 //!   and no key twice in a mapping (the checker reports duplicates with their lines);
-//! - plain scalars resolved as PyYAML's `SafeLoader` does (YAML 1.1): `~`, `null`, empty → null;
+//! - plain scalars resolved as `PyYAML`'s `SafeLoader` does (YAML 1.1): `~`, `null`, empty → null;
 //!   `yes/no/on/off/true/false` (three casings) → bool; decimal integers within `i64` → int;
 //!   decimal floats like `0.20`, `1.`, `.5`, `1.5e+3` → float; `YYYY-MM-DD` → a date (written as
 //!   the ISO string, its path reported in [`FastJson::dates`]). Any other plain scalar that one
-//!   of PyYAML's implicit resolvers would type (octal `0755`, `1_000`, `0x1F`, sexagesimal
+//!   of `PyYAML`'s implicit resolvers would type (octal `0755`, `1_000`, `0x1F`, sexagesimal
 //!   `1:30`, `.inf`, timestamps with a time, `<<`, `=`) declines;
 //! - text without the characters on which YAML 1.1 (libyaml) and 1.2 (saphyr) split lines or
 //!   accept input differently: tabs, lone CR, NEL, LS, PS, BOM, C0/C1 controls, DEL, U+FFFE/F.
@@ -36,10 +36,13 @@ use std::sync::LazyLock;
 use regex::Regex;
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
-/// Deeper documents decline: PyYAML's recursive reader reports them (a plan nests ~10 levels).
+/// Deeper documents decline: `PyYAML`'s recursive reader reports them (a plan nests ~10 levels).
 const MAX_DEPTH: usize = 100;
 
-/// Why the fast reader will not vouch for a document: the caller reads it with PyYAML instead.
+/// Longer keys decline (libyaml's limit for a simple key is 1024 characters up to its `:`).
+const MAX_KEY: usize = 512;
+
+/// Why the fast reader will not vouch for a document: the caller reads it with `PyYAML` instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decline(pub String);
 
@@ -61,11 +64,11 @@ pub enum PathElem {
 pub struct FastJson {
     /// The document as compact JSON, keys in document order (dates as `"YYYY-MM-DD"`).
     pub json: Vec<u8>,
-    /// The path of every value that PyYAML reads as a `datetime.date`, in document order.
+    /// The path of every value that `PyYAML` reads as a `datetime.date`, in document order.
     pub dates: Vec<Vec<PathElem>>,
 }
 
-/// A plain scalar as YAML 1.1 (PyYAML's `SafeLoader`) reads it.
+/// A plain scalar as YAML 1.1 (`PyYAML`'s `SafeLoader`) reads it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Plain {
     Null,
@@ -119,7 +122,7 @@ fn is_decimal_int(s: &[u8]) -> bool {
     !body.is_empty() && is_digits(body) && (body[0] != b'0' || body.len() == 1)
 }
 
-/// A float of PyYAML's first two forms without `_`: `[-+]?D+.D*(e±D+)?` or `.D+(e±D+)?`.
+/// A float of `PyYAML`'s first two forms without `_`: `[-+]?D+.D*(e±D+)?` or `.D+(e±D+)?`.
 fn is_simple_float(s: &[u8]) -> bool {
     let (signed, body) = match s.first() {
         Some(b'-' | b'+') => (true, &s[1..]),
@@ -166,7 +169,7 @@ fn date_of(s: &[u8]) -> Option<bool> {
     Some(y >= 1 && (1..=days).contains(&d))
 }
 
-/// Resolves a plain scalar as PyYAML's `SafeLoader` would, or declines. O(len).
+/// Resolves a plain scalar as `PyYAML`'s `SafeLoader` would, or declines. O(len).
 fn resolve_plain(v: &str) -> Result<Plain, Decline> {
     let b = v.as_bytes();
     let Some(&first) = b.first() else {
@@ -214,15 +217,56 @@ fn resolve_plain(v: &str) -> Result<Plain, Decline> {
     Ok(Plain::Str)
 }
 
+/// Whether libyaml (YAML 1.1) starts a plain scalar where saphyr (YAML 1.2) read one with the
+/// value `v`: libyaml never starts one with an indicator, nor with `-` before a space; `?` and
+/// `:` it reads as indicators in flow collections, so they decline too.
+fn plain_start_ok(v: &str) -> bool {
+    let mut chars = v.chars();
+    !matches!(
+        (chars.next(), chars.next()),
+        (
+            Some(
+                ',' | '['
+                    | ']'
+                    | '{'
+                    | '}'
+                    | '#'
+                    | '&'
+                    | '*'
+                    | '!'
+                    | '|'
+                    | '>'
+                    | '\''
+                    | '"'
+                    | '%'
+                    | '@'
+                    | '`'
+                    | '?'
+                    | ':',
+            ),
+            _,
+        ) | (Some('-'), None | Some(' '))
+    )
+}
+
 /// Characters on which libyaml (YAML 1.1) and saphyr (YAML 1.2) may disagree, and directives.
 /// O(len), on bytes.
 fn prescan(text: &str) -> Result<(), Decline> {
     let b = text.as_bytes();
     let mut line_start = true;
+    let mut line_begin = 0;
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
         let bad = match c {
+            // libyaml refuses `x:` before a flow indicator inside a flow collection, where YAML
+            // 1.2 reads a key; and a line that starts with `:` (a value with no key before it)
+            b':' if matches!(b.get(i + 1), Some(b',' | b'?' | b'[' | b']' | b'{' | b'}')) => {
+                Some("`:` right before a flow indicator")
+            }
+            b':' if line_start || b[line_begin..i].iter().all(|&x| x == b' ') => {
+                Some("a line that starts with `:`")
+            }
             b'\n' => None,
             b'\r' if b.get(i + 1) == Some(&b'\n') => None,
             b'\r' => Some("a carriage return without a line feed"),
@@ -242,10 +286,13 @@ fn prescan(text: &str) -> Result<(), Decline> {
             _ => None,
         };
         if let Some(what) = bad {
-            let line = b[..i].iter().filter(|&&x| x == b'\n').count() + 1;
+            let line = b[..i].split(|&x| x == b'\n').count();
             return Err(Decline::new(format!("{what} on line {line}")));
         }
         line_start = c == b'\n';
+        if line_start {
+            line_begin = i + 1;
+        }
         i += 1;
     }
     Ok(())
@@ -296,7 +343,7 @@ struct Frame<'a> {
     keys: Keys<'a>,
 }
 
-impl<'a> Frame<'a> {
+impl Frame<'_> {
     fn new(map: bool) -> Self {
         Frame {
             map,
@@ -338,7 +385,7 @@ fn not_yaml(e: &saphyr_parser::ScanError) -> Decline {
     Decline::new(format!("not YAML to the fast reader: {e}"))
 }
 
-/// Reads a plan's YAML text into JSON, as PyYAML's `SafeLoader` would read it, or declines.
+/// Reads a plan's YAML text into JSON, as `PyYAML`'s `SafeLoader` would read it, or declines.
 ///
 /// O(n) in the text length, one pass; memory O(n) for the output plus O(depth + widest
 /// mapping) for duplicate-key detection.
@@ -350,39 +397,54 @@ pub fn to_json(text: &str) -> Result<FastJson, Decline> {
     let mut docs = 0;
     let mut root_done = false;
     for item in Parser::new_from_str(text) {
-        let (event, _span) = item.map_err(|e| not_yaml(&e))?;
+        let (event, span) = item.map_err(|e| not_yaml(&e))?;
         let (is_key, sep) = match stack.last() {
             Some(f) if f.map => (f.key_next, f.key_next && f.count > 0),
             Some(f) => (false, f.count > 0),
             None => (false, false),
         };
         match event {
-            Event::StreamStart | Event::Nothing | Event::DocumentEnd => continue,
+            Event::StreamStart | Event::Nothing | Event::DocumentEnd => {}
             Event::StreamEnd => break,
             Event::DocumentStart(_) => {
                 docs += 1;
                 if docs > 1 {
                     return Err(Decline::new("more than one document"));
                 }
-                continue;
             }
             Event::Alias(_) => return Err(Decline::new("an alias")),
-            Event::Scalar(_, _, anchor, tag) | Event::MappingStart(anchor, tag)
+            Event::Scalar(_, _, anchor, tag)
+            | Event::MappingStart(anchor, tag)
             | Event::SequenceStart(anchor, tag)
                 if anchor != 0 || tag.is_some() =>
             {
-                return Err(Decline::new(if anchor != 0 { "an anchor" } else { "a tag" }));
+                return Err(Decline::new(if anchor != 0 {
+                    "an anchor"
+                } else {
+                    "a tag"
+                }));
             }
             Event::Scalar(value, style, _, _) => {
                 let Some(frame) = stack.last_mut() else {
                     return Err(Decline::new("the document is a scalar, not a mapping"));
                 };
                 let plain = if style == ScalarStyle::Plain {
+                    if !plain_start_ok(&value) {
+                        return Err(Decline::new(format!(
+                            "plain scalar {value:?} starts with an indicator"
+                        )));
+                    }
                     resolve_plain(&value)?
                 } else {
                     Plain::Str
                 };
                 if is_key {
+                    // libyaml's simple keys end on the line they start, within 1024 characters
+                    if span.start.line() != span.end.line() || span.len() > MAX_KEY {
+                        return Err(Decline::new(format!(
+                            "key {value:?} spans lines or is too long"
+                        )));
+                    }
                     if plain != Plain::Str {
                         return Err(Decline::new(format!("key {value:?} is not a string")));
                     }
@@ -439,7 +501,9 @@ pub fn to_json(text: &str) -> Result<FastJson, Decline> {
                     out.push(b',');
                 }
                 if stack.len() >= MAX_DEPTH {
-                    return Err(Decline::new(format!("nesting deeper than {MAX_DEPTH} levels")));
+                    return Err(Decline::new(format!(
+                        "nesting deeper than {MAX_DEPTH} levels"
+                    )));
                 }
                 out.push(if map { b'{' } else { b'[' });
                 stack.push(Frame::new(map));
@@ -583,7 +647,7 @@ impl Trie {
         self.settle(n);
     }
 
-    /// The line PyYAML's loader gives `path`: that of the key (or, for a list item or the
+    /// The line `PyYAML`'s loader gives `path`: that of the key (or, for a list item or the
     /// root, the node) where the path ends, or where it stops matching.
     fn line(&self, path: &[Step]) -> Option<usize> {
         let mut cur = self.nodes[0].reached?;
@@ -613,7 +677,7 @@ struct Open {
     pending: Option<(usize, usize)>,
 }
 
-/// The 1-based line of each path in a document the fast reader accepts, as PyYAML's node marks
+/// The 1-based line of each path in a document the fast reader accepts, as `PyYAML`'s node marks
 /// give it (the key's line for a mapping value; the node's for a list item or the root); `None`
 /// for every path when the document is empty.
 ///
@@ -624,16 +688,21 @@ pub fn lines(text: &str, paths: &[Vec<Step>]) -> Result<Vec<Option<usize>>, Decl
     let mut trie = Trie::new(paths);
     let mut stack: Vec<Open> = Vec::new();
     let mut started = false;
+    let mut prev_end = None;
     for item in Parser::new_from_str(text) {
         if trie.unsettled == 0 {
             break;
         }
         let (event, span) = item.map_err(|e| not_yaml(&e))?;
+        let after = prev_end.replace(span.end);
         let line = span.start.line();
         let at_key = stack.last().is_some_and(|o| o.map && o.key_next);
         let container = matches!(event, Event::MappingStart(..) | Event::SequenceStart(..));
         match event {
-            Event::Scalar(..) | Event::Alias(..) | Event::MappingStart(..) | Event::SequenceStart(..) => {
+            Event::Scalar(..)
+            | Event::Alias(..)
+            | Event::MappingStart(..)
+            | Event::SequenceStart(..) => {
                 if at_key {
                     let open = stack.last_mut().expect("at_key implies a frame");
                     open.pending = None;
@@ -675,11 +744,23 @@ pub fn lines(text: &str, paths: &[Vec<Step>]) -> Result<Vec<Option<usize>>, Decl
                         .and_then(|t| trie.nodes[t].indices.get(&o.count).map(|&c| (c, None))),
                 };
                 if let Some((c, key_line)) = target {
+                    let block = matches!(
+                        event,
+                        Event::Scalar(_, ScalarStyle::Literal | ScalarStyle::Folded, ..)
+                    );
+                    let node_line = match after {
+                        // saphyr's span of a block scalar starts at its content, PyYAML's mark
+                        // at the `|` or `>` (only a list item's line shows it)
+                        Some(after) if block && key_line.is_none() => {
+                            indicator_line(text, after.index(), after.line()).unwrap_or(line)
+                        }
+                        _ => line,
+                    };
                     trie.reach(
                         c,
                         Reached {
                             key_line,
-                            node_line: line,
+                            node_line,
                         },
                     );
                     if !container {
@@ -713,6 +794,25 @@ pub fn lines(text: &str, paths: &[Vec<Step>]) -> Result<Vec<Option<usize>>, Decl
     Ok(paths.iter().map(|p| trie.line(p)).collect())
 }
 
+/// The line of the first `|` or `>` outside a comment from character `from` (on line `line`)
+/// on: the header of the block scalar that follows the previous event. O(n) to find the byte
+/// offset; only run for block scalars that are list items asked for.
+fn indicator_line(text: &str, from: usize, mut line: usize) -> Option<usize> {
+    let mut in_comment = false;
+    for ch in text.chars().skip(from) {
+        match ch {
+            '\n' => {
+                line += 1;
+                in_comment = false;
+            }
+            '#' => in_comment = true,
+            '|' | '>' if !in_comment => return Some(line),
+            _ => {}
+        }
+    }
+    None
+}
+
 fn open_value_done(stack: &mut [Open]) {
     if let Some(o) = stack.last_mut() {
         if o.map && o.key_next {
@@ -730,6 +830,7 @@ fn open_value_done(stack: &mut [Open]) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::fmt::Write as _;
 
     fn json(text: &str) -> String {
         String::from_utf8(to_json(text).expect("accepted").json).unwrap()
@@ -745,8 +846,14 @@ mod tests {
             json("a: 1\nb: [x, 'y', \"z\"]\nc: {d: ~, e: }\n"),
             r#"{"a":1,"b":["x","y","z"],"c":{"d":null,"e":null}}"#
         );
-        assert_eq!(json("k:\n  - - 1\n    - 2\n  - {}\n"), r#"{"k":[[1,2],{}]}"#);
-        assert_eq!(json("s: \"tab\\there \\\"q\\\" \\\\\"\n"), r#"{"s":"tab\there \"q\" \\"}"#);
+        assert_eq!(
+            json("k:\n  - - 1\n    - 2\n  - {}\n"),
+            r#"{"k":[[1,2],{}]}"#
+        );
+        assert_eq!(
+            json("s: \"tab\\there \\\"q\\\" \\\\\"\n"),
+            r#"{"s":"tab\there \"q\" \\"}"#
+        );
         assert_eq!(json("s: \"\\x01\"\n"), r#"{"s":"\u0001"}"#);
         assert_eq!(json("s: 租户 1\n"), r#"{"s":"租户 1"}"#);
         assert_eq!(json("s: |\n  a\n  b\n"), r#"{"s":"a\nb\n"}"#);
@@ -781,11 +888,18 @@ mod tests {
             ("2026-1-31", "\"2026-1-31\""),
         ];
         for (plain, want) in cases {
-            assert_eq!(json(&format!("v: {plain}\n")), format!("{{\"v\":{want}}}"), "{plain}");
+            assert_eq!(
+                json(&format!("v: {plain}\n")),
+                format!("{{\"v\":{want}}}"),
+                "{plain}"
+            );
         }
         for quoted in ["'0755'", "\"yes\"", "'~'", "\"1.5\"", "'2026-12-31'"] {
             let inner = &quoted[1..quoted.len() - 1];
-            assert_eq!(json(&format!("v: {quoted}\n")), format!("{{\"v\":\"{inner}\"}}"));
+            assert_eq!(
+                json(&format!("v: {quoted}\n")),
+                format!("{{\"v\":\"{inner}\"}}")
+            );
         }
     }
 
@@ -822,7 +936,8 @@ mod tests {
             ("a: 1\na: 2\n", "duplicate key"),
             ("1: a\n", "is not a string"),
             ("yes: a\n", "is not a string"),
-            ("? [a]\n: 1\n", "used as a key"),
+            ("? [a]\n: 1\n", "starts with `:`"),
+            ("? [a]\n", "used as a key"),
             ("- a\n", "a list"),
             ("a\n", "a scalar"),
             ("", "empty"),
@@ -836,6 +951,13 @@ mod tests {
             ("\u{feff}a: 1\n", "byte order mark"),
             ("a: \u{7f}\n", "control"),
             ("a: [1\n", "not YAML"),
+            ("a: [:x]\n", "indicator"),
+            ("a: {?x: 1}\n", "indicator"),
+            ("a: {>x: 1}\n", "indicator"),
+            ("a: {x:}\n", "flow indicator"),
+            ("a: {\"x\":[1]}\n", "flow indicator"),
+            ("a: {x\n  : 1}\n", "starts with `:`"),
+            ("a: {x\n y: 1}\n", "spans lines"),
         ] {
             let got = declines(text);
             assert!(got.contains(why), "{text:?}: {got}");
@@ -848,7 +970,10 @@ mod tests {
 
     #[test]
     fn duplicate_keys_in_a_wide_mapping() {
-        let mut text: String = (0..100).map(|i| format!("k{i}: {i}\n")).collect();
+        let mut text = String::new();
+        for i in 0..100 {
+            let _ = writeln!(text, "k{i}: {i}");
+        }
         assert!(to_json(&text).is_ok());
         text.push_str("k42: again\n");
         assert!(declines(&text).contains("duplicate key \"k42\""));
@@ -864,10 +989,23 @@ mod tests {
         let paths = vec![
             vec![],
             vec![key("schedules")],
-            vec![key("schedules"), key("office"), key("hours"), key("all"), Step::Index(0)],
+            vec![
+                key("schedules"),
+                key("office"),
+                key("hours"),
+                key("all"),
+                Step::Index(0),
+            ],
             vec![key("tenants"), key("t"), key("targets"), Step::Index(0)],
             vec![key("tenants"), key("t"), key("targets"), Step::Index(1)],
-            vec![key("tenants"), key("t"), key("targets"), Step::Index(0), key("regions"), Step::Index(1)],
+            vec![
+                key("tenants"),
+                key("t"),
+                key("targets"),
+                Step::Index(0),
+                key("regions"),
+                Step::Index(1),
+            ],
             vec![key("tenants"), key("t"), key("targets"), Step::Index(5)],
             vec![key("tenants"), key("nope"), key("x")],
             vec![key("version"), key("deeper")],
@@ -875,19 +1013,47 @@ mod tests {
         ];
         assert_eq!(
             lines(text, &paths).unwrap(),
-            vec![Some(1), Some(2), Some(4), Some(8), Some(10), Some(9), Some(7), Some(5), Some(1), Some(1)]
+            vec![
+                Some(1),
+                Some(2),
+                Some(4),
+                Some(8),
+                Some(10),
+                Some(9),
+                Some(7),
+                Some(5),
+                Some(1),
+                Some(1)
+            ]
         );
         assert_eq!(lines("# empty\n", &paths[..2]).unwrap(), vec![None, None]);
+    }
+
+    #[test]
+    fn block_scalar_items_are_placed_at_their_indicator() {
+        let text = "k:\n  - |\n    a\n  - >-  # c | >\n\n    b\n  - x\n";
+        let paths: Vec<Vec<Step>> = (0..3).map(|i| vec![key("k"), Step::Index(i)]).collect();
+        assert_eq!(
+            lines(text, &paths).unwrap(),
+            vec![Some(2), Some(4), Some(7)]
+        );
     }
 
     #[test]
     fn lines_stop_early_yet_settle_every_path() {
         let mut text = String::from("a: 1\nb:\n");
         for i in 0..1000 {
-            text.push_str(&format!("  k{i}: {{x: 1}}\n"));
+            let _ = writeln!(text, "  k{i}: {{x: 1}}");
         }
-        let paths = vec![vec![key("a")], vec![key("b"), key("k999"), key("x")], vec![key("b"), key("zz")]];
-        assert_eq!(lines(&text, &paths).unwrap(), vec![Some(1), Some(1002), Some(2)]);
+        let paths = vec![
+            vec![key("a")],
+            vec![key("b"), key("k999"), key("x")],
+            vec![key("b"), key("zz")],
+        ];
+        assert_eq!(
+            lines(&text, &paths).unwrap(),
+            vec![Some(1), Some(1002), Some(2)]
+        );
     }
 
     proptest! {
@@ -905,7 +1071,7 @@ mod tests {
         }
 
         #[test]
-        fn quoted_strings_survive(s in "[^\u{0}-\u{1f}\u{7f}-\u{9f}\u{2028}\u{2029}\u{feff}\u{fffe}\u{ffff}]{0,40}") {
+        fn quoted_strings_survive(s in "[^:\u{0}-\u{1f}\u{7f}-\u{9f}\u{2028}\u{2029}\u{feff}\u{fffe}\u{ffff}]{0,40}") {
             let text = format!("v: {}\n", serde_json::to_string(&s).unwrap());
             let out: serde_json::Value = serde_json::from_slice(&to_json(&text).unwrap().json).unwrap();
             prop_assert_eq!(out["v"].as_str(), Some(s.as_str()));

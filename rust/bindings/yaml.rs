@@ -5,8 +5,8 @@ use pyo3::types::{PyBool, PyBytes, PyInt, PyList, PyString, PyTuple};
 
 use crate::yaml::{self, PathElem, Step};
 
-/// Read plan YAML as PyYAML's `SafeLoader` would, into JSON, with the GIL released; or the
-/// reason the fast reader declines the document (the caller then uses PyYAML).
+/// Read plan YAML as `PyYAML`'s `SafeLoader` would, into JSON, with the GIL released; or the
+/// reason the fast reader declines the document (the caller then uses `PyYAML`).
 #[pyfunction]
 fn yaml_to_json<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
     let fast = match py.detach(|| yaml::to_json(text)) {
@@ -43,16 +43,17 @@ fn step_of(item: &Bound<'_, PyAny>) -> Step {
 }
 
 /// The 1-based line of each path (keys and list indices) in a document that `yaml_to_json`
-/// accepts, as PyYAML's node marks place it; `None` when the fast reader declines the text.
+/// accepts, as `PyYAML`'s node marks place it; `None` when the text fails the fast reader's
+/// checks of characters or does not parse.
 #[pyfunction]
 fn yaml_lines(
     py: Python<'_>,
     text: &str,
-    paths: Vec<Bound<'_, PyAny>>,
+    paths: &Bound<'_, PyAny>,
 ) -> PyResult<Option<Vec<Option<usize>>>> {
     let paths = paths
-        .iter()
-        .map(|p| Ok(p.try_iter()?.map(|s| s.map(|s| step_of(&s))).collect::<PyResult<Vec<_>>>()?))
+        .try_iter()?
+        .map(|p| p?.try_iter()?.map(|s| s.map(|s| step_of(&s))).collect())
         .collect::<PyResult<Vec<Vec<Step>>>>()?;
     Ok(py.detach(|| yaml::lines(text, &paths)).ok())
 }

@@ -127,7 +127,7 @@ def load_fast(text: str) -> Document | None:
 def fast_lines(text: str, locs: Sequence[tuple[Any, ...]]) -> list[int | None] | None:
     """The line of each path as `NodeIndex.find` places it (key line, else node line), read by
     the Rust reader in one pass that stops once every path is placed; None when it declines."""
-    if _yaml_lines is None:  # pragma: no cover - the extension is always built with the package
+    if not FAST or _yaml_lines is None:
         return None
     return _yaml_lines(text, locs)  # type: ignore[no-any-return]
 

@@ -58,7 +58,9 @@ class LoadedPlan:
         or an option's) carries only its one action key; every other key is present (`null` when
         not given and without default).
         """
-        return self.model.model_dump_json(by_alias=True).encode()
+        # the serializer's bytes straight away: model_dump_json's str costs a decode and an
+        # encode of ~25 MB on a 10,000-tenant plan
+        return self.model.__pydantic_serializer__.to_json(self.model, by_alias=True)
 
 
 @dataclass(frozen=True)
