@@ -7,24 +7,30 @@
 //! way, it *declines* ([`Decline`]), and the loader then takes `PyYAML`'s path for the whole
 //! document, so errors keep their exact wording and lines.
 //!
-//! Why `saphyr-parser`: it is the maintained successor of `yaml-rust`/`yaml-rust2` (same
-//! maintainers, released through 2025, MSRV 1.85 like ours), passes the whole yaml-test-suite,
-//! and its event API gives exactly what this needs and nothing more: each scalar's style (plain
-//! or quoted), anchors, aliases, tags and spans, without building a DOM. `serde_yaml` and
-//! `unsafe-libyaml` are archived; `serde_yml` is a fork with a poor record; `libyaml-safer` has
-//! no licence on crates.io; `serde-saphyr` deserialises into typed structs (we want untyped data
-//! with `PyYAML`'s 1.1 scalar rules, which no serde YAML crate implements).
+//! Why `saphyr-parser` (0.3): it is the maintained continuation of `yaml-rust`/`yaml-rust2`
+//! (same maintainers, MSRV 1.85 like ours, no unsafe-C port underneath), passes the
+//! yaml-test-suite, and its event API gives exactly what this needs and nothing more: each
+//! scalar's style (plain or quoted), anchors, aliases, tags and spans, without building a DOM.
+//! `serde_yaml` and its libyaml port `unsafe-libyaml` were archived by their author;
+//! `libyaml-safer` has no licence on crates.io; `serde-saphyr` deserialises into typed structs,
+//! and we want untyped data under `PyYAML`'s YAML 1.1 scalar rules, which no YAML crate applies.
 //!
 //! What the fast path accepts (everything else declines):
-//! - one document whose root is a mapping; no anchors, aliases, tags, directives, complex keys;
+//! - one document whose root is a mapping, nesting at most [`MAX_DEPTH`] levels; no anchors,
+//!   aliases, tags, directives, complex keys;
 //! - mapping keys that are strings (quoted, or plain scalars that YAML 1.1 reads as strings),
-//!   and no key twice in a mapping (the checker reports duplicates with their lines);
+//!   each on one line and short, and no key twice in a mapping (the checker reports duplicates
+//!   with their lines);
 //! - plain scalars resolved as `PyYAML`'s `SafeLoader` does (YAML 1.1): `~`, `null`, empty → null;
 //!   `yes/no/on/off/true/false` (three casings) → bool; decimal integers within `i64` → int;
 //!   decimal floats like `0.20`, `1.`, `.5`, `1.5e+3` → float; `YYYY-MM-DD` → a date (written as
 //!   the ISO string, its path reported in [`FastJson::dates`]). Any other plain scalar that one
 //!   of `PyYAML`'s implicit resolvers would type (octal `0755`, `1_000`, `0x1F`, sexagesimal
 //!   `1:30`, `.inf`, timestamps with a time, `<<`, `=`) declines;
+//! - no spot where the two grammars part ways (found by the differential fuzzing in
+//!   tests/test_yaml.py): a plain scalar starting with an indicator (`:x`, `?x`, `>x` in a flow
+//!   collection are indicators to libyaml), `x:` right before a flow indicator, a line starting
+//!   with `:`;
 //! - text without the characters on which YAML 1.1 (libyaml) and 1.2 (saphyr) split lines or
 //!   accept input differently: tabs, lone CR, NEL, LS, PS, BOM, C0/C1 controls, DEL, U+FFFE/F.
 

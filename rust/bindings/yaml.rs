@@ -8,6 +8,7 @@ use crate::yaml::{self, PathElem, Step};
 /// Read plan YAML as `PyYAML`'s `SafeLoader` would, into JSON, with the GIL released; or the
 /// reason the fast reader declines the document (the caller then uses `PyYAML`).
 #[pyfunction]
+#[pyo3(signature = (text, /))]
 fn yaml_to_json<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
     let fast = match py.detach(|| yaml::to_json(text)) {
         Ok(fast) => fast,
@@ -46,6 +47,7 @@ fn step_of(item: &Bound<'_, PyAny>) -> Step {
 /// accepts, as `PyYAML`'s node marks place it; `None` when the text fails the fast reader's
 /// checks of characters or does not parse.
 #[pyfunction]
+#[pyo3(signature = (text, paths, /))]
 fn yaml_lines(
     py: Python<'_>,
     text: &str,
