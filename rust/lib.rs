@@ -13,6 +13,7 @@ pub mod pattern;
 pub mod prefix;
 pub mod region;
 pub mod wire;
+pub mod yaml;
 
 #[cfg(feature = "python")]
 mod bindings;

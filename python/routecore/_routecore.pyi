@@ -688,3 +688,24 @@ def decision_json(
 
 def plan_counts(engine: Engine) -> dict[str, int]:
     """Sizes of the current plan: `numbers`, `tenants`, `lists`, `groups`, `menus`."""
+# --- plan YAML fast reader (rust/bindings/yaml.rs) --------------------------------------------
+
+def yaml_to_json(text: str, /) -> tuple[bytes, list[tuple[str | int, ...]]] | str:
+    """Read plan YAML as PyYAML's `SafeLoader` would (YAML 1.1 scalars), with the GIL released.
+
+    Returns:
+        `(json, dates)`: the document as compact JSON (keys in document order) and the path of
+        every value PyYAML reads as a `datetime.date` (written in the JSON as `YYYY-MM-DD`); or,
+        as a `str`, why the fast reader declines the text (anchors, tags, duplicate keys, YAML
+        1.1 scalars such as `0755`, a root that is not a mapping, not YAML...): read it with
+        PyYAML then.
+    """
+
+def yaml_lines(text: str, paths: Sequence[Sequence[object]], /) -> list[int | None] | None:
+    """The 1-based line of each path (keys and list indices) in a text `yaml_to_json` accepts.
+
+    As the loader's PyYAML node index places a path: the line of the key that leads to where the
+    path ends (or stops matching), or of the node itself for a list item or the root; `None` for
+    every path of an empty document. One pass that stops once every path is placed. `None` when
+    the text fails the fast reader's checks of characters or does not parse.
+    """

@@ -9,6 +9,7 @@ mod patterns;
 mod prefix;
 mod region;
 mod wire;
+mod yaml;
 
 use pyo3::prelude::*;
 
@@ -21,5 +22,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     patterns::register(m)?;
     prefix::register(m)?;
     wire::register(m)?;
+    yaml::register(m)?;
     Ok(())
 }

@@ -1,19 +1,29 @@
 """Reading plan text fast, and finding where a path of keys is written in it.
 
-PyYAML's own constructor costs about 0.7 µs of Python per node and triggers the cyclic GC over
-and over on a big document; a plan with 10,000 tenants is ~600k nodes. So the C composer (libyaml)
-builds the node tree, and `_build` turns it into plain dicts and lists in one tight pass with the
-GC paused. The node tree is kept: it gives every key path its line when an error needs one.
+Two readers give the same plain data (dicts, lists, str, int, float, bool, None, date):
+
+- `load_fast`: the Rust reader (`routecore._routecore.yaml_to_json`, rust/yaml.rs) turns the
+  YAML into JSON with the GIL released and `orjson` builds the Python objects; about 20 times
+  faster than PyYAML. It declines any document it is not sure PyYAML reads the same way
+  (anchors, tags, duplicate keys, YAML 1.1 scalars such as `0755` ...), and keeps no nodes:
+  warnings get their lines from `fast_lines`, errors from a PyYAML compose (the loader's
+  locator), so every message and line is PyYAML's.
+- `load_yaml`: PyYAML. Its own constructor costs about 0.7 µs of Python per node and triggers
+  the cyclic GC over and over on a big document (a plan with 10,000 tenants is ~600k nodes), so
+  the C composer (libyaml) builds the node tree, and `_build` turns it into plain dicts and lists
+  in one tight pass with the GC paused. The node tree is kept: it gives every key path its line.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+import orjson
 import yaml  # type: ignore[import-untyped]
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode  # type: ignore[import-untyped]
 
@@ -81,6 +91,45 @@ class Document:
     data: Any
     root: Node | None = None
     duplicates: list[tuple[Node, Node, Node]] = field(default_factory=list)  # (mapping, first, again)
+    fast: bool = False  # read by the Rust reader: same data as PyYAML's, no nodes
+
+
+try:
+    from routecore._routecore import yaml_lines as _yaml_lines
+    from routecore._routecore import yaml_to_json as _yaml_to_json
+except ImportError:  # pragma: no cover - the extension is always built with the package
+    _yaml_lines = _yaml_to_json = None
+
+FAST = True  # False: always PyYAML (tests compare the two readers)
+
+
+def load_fast(text: str) -> Document | None:
+    """Plain data read by the Rust reader, or None when it declines the text (use `load_yaml`).
+
+    Where it accepts a text, the data equals PyYAML's `SafeLoader` reading (tests/test_yaml.py).
+    """
+    if not FAST or _yaml_to_json is None:
+        return None
+    out = _yaml_to_json(text)
+    if isinstance(out, str):
+        return None
+    blob, dates = out
+    with gc_paused():
+        data = orjson.loads(blob)
+    for path in dates:  # JSON has no dates: the reader lists where PyYAML builds a date
+        parent = data
+        for step in path[:-1]:
+            parent = parent[step]
+        parent[path[-1]] = date.fromisoformat(parent[path[-1]])
+    return Document(data=data, fast=True)
+
+
+def fast_lines(text: str, locs: Sequence[tuple[Any, ...]]) -> list[int | None] | None:
+    """The line of each path as `NodeIndex.find` places it (key line, else node line), read by
+    the Rust reader in one pass that stops once every path is placed; None when it declines."""
+    if not FAST or _yaml_lines is None:
+        return None
+    return _yaml_lines(text, locs)  # type: ignore[no-any-return]
 
 
 @contextmanager
