@@ -563,6 +563,11 @@ impl Out for Count {
     fn varint(&mut self, v: u64) {
         self.0 += prost::encoding::encoded_len_varint(v);
     }
+    fn message(&mut self, tag: u32, m: &impl Fields) {
+        // One walk of the embedded message, not two.
+        let n = encoded_len(m);
+        self.0 += prost::encoding::key_len(tag) + prost::encoding::encoded_len_varint(n as u64) + n;
+    }
 }
 
 struct Write<'b, B: prost::bytes::BufMut>(&'b mut B);
@@ -582,10 +587,42 @@ fn encoded_len(m: &impl Fields) -> usize {
     c.0
 }
 
-/// A `RouteDecision` written from a [`Decision`], with the plan's gateway for `uri`.
-pub struct DecisionFields<'a> {
-    pub decision: &'a Decision,
-    pub gateway: &'a str,
+/// A `RouteDecision` written from a [`Decision`], with the plan's gateway for `uri` and the
+/// caller's region (looked up once).
+struct DecisionFields<'a> {
+    decision: &'a Decision,
+    gateway: &'a str,
+    region: crate::region::Region<'a>,
+}
+
+/// The bytes of a decision's `RouteDecision`, to be measured, then written.
+pub struct DecisionBytes<'a>(DecisionFields<'a>);
+
+impl<'a> DecisionBytes<'a> {
+    /// O(1) (one region lookup).
+    pub fn new(decision: &'a Decision, gateway: &'a str) -> Self {
+        DecisionBytes(DecisionFields {
+            decision,
+            gateway,
+            region: decision.caller.region(),
+        })
+    }
+
+    /// The encoded length. O(fields).
+    pub fn len(&self) -> usize {
+        encoded_len(&self.0)
+    }
+
+    /// Never: a decision always has its display, caller and class.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Writes the bytes of `decision_message(d, gateway).encode_to_vec()`, without the copies,
+    /// into `buf` (which has room for [`DecisionBytes::len`]). O(size of the decision).
+    pub fn write(&self, buf: &mut impl prost::bytes::BufMut) {
+        self.0.put(&mut Write(buf));
+    }
 }
 
 struct TargetFields<'a>(&'a crate::engine::decide::TargetOut);
@@ -631,12 +668,12 @@ impl Fields for DisplayFields<'_> {
     }
 }
 
-struct CallerFields<'a>(&'a Decision);
+struct CallerFields<'a>(&'a Decision, &'a crate::region::Region<'a>);
 
 impl Fields for CallerFields<'_> {
     fn put<O: Out + ?Sized>(&self, o: &mut O) {
         let c = &self.0.caller;
-        let r = c.region();
+        let r = self.1;
         o.str(1, c.number.as_str());
         o.str(2, c.number.kind.as_str());
         o.str(3, r.province);
@@ -676,7 +713,7 @@ impl Fields for DecisionFields<'_> {
             o.message(8, &RejectFields(*code, reason));
         }
         o.message(9, &DisplayFields(d));
-        o.message(10, &CallerFields(d));
+        o.message(10, &CallerFields(d, &self.region));
         o.message(11, &ClassFields(d));
         o.str(12, &d.tenant);
         o.str(13, &d.rule);
@@ -724,25 +761,6 @@ impl Fields for ErrorFields<'_> {
     }
 }
 
-/// The encoded length of a decision's `RouteDecision`. O(fields).
-pub fn decision_len(d: &Decision, gateway: &str) -> usize {
-    encoded_len(&DecisionFields {
-        decision: d,
-        gateway,
-    })
-}
-
-/// Writes a decision's `RouteDecision` into `buf` (which has room for [`decision_len`]
-/// bytes): the bytes of `decision_message(d, gateway).encode_to_vec()`, without the copies.
-/// O(size of the decision).
-pub fn write_decision(d: &Decision, gateway: &str, buf: &mut impl prost::bytes::BufMut) {
-    DecisionFields {
-        decision: d,
-        gateway,
-    }
-    .put(&mut Write(buf));
-}
-
 /// The encoded length of a failed item's stand-in decision (see [`write_error`]). O(len).
 pub fn error_len(call_id: &str, e: &Error, message: &str) -> usize {
     encoded_len(&ErrorFields {
@@ -761,6 +779,9 @@ pub fn write_error(call_id: &str, e: &Error, message: &str, buf: &mut impl prost
     }
     .put(&mut Write(buf));
 }
+
+/// A batch item to write: a decision, or a failed request's call id, error and message.
+type BatchItem<'a> = std::result::Result<DecisionBytes<'a>, (&'a str, &'a Error, &'a str)>;
 
 /// Routes a batch read in place (one plan snapshot for all of it) and writes the
 /// `RouteBatchResponse`; a failed item answers a decision carrying `error`. O(n decisions).
@@ -790,25 +811,35 @@ pub fn route_batch_ref(
         t.merge(counts);
     }
     let gateway: &str = &plan.gateway;
-    let lens: Vec<usize> = results
+    // Each item measured once: its length prefixes it, and the total sizes the buffer.
+    let items: Vec<(BatchItem<'_>, usize)> = results
         .iter()
         .zip(batch)
         .map(|((r, message), req)| match r {
-            Ok(d) => decision_len(d, gateway),
-            Err(e) => error_len(req.call_id, e, message),
+            Ok(d) => {
+                let bytes = DecisionBytes::new(d, gateway);
+                let len = bytes.len();
+                (Ok(bytes), len)
+            }
+            Err(e) => (
+                Err((req.call_id, e, message.as_str())),
+                error_len(req.call_id, e, message),
+            ),
         })
         .collect();
-    let total: usize = lens
+    let total: usize = items
         .iter()
-        .map(|&n| prost::encoding::key_len(1) + prost::encoding::encoded_len_varint(n as u64) + n)
+        .map(|(_, n)| {
+            prost::encoding::key_len(1) + prost::encoding::encoded_len_varint(*n as u64) + n
+        })
         .sum();
     let mut out = Vec::with_capacity(total);
-    for (((r, message), req), len) in results.iter().zip(batch).zip(lens) {
+    for (item, len) in &items {
         prost::encoding::encode_key(1, prost::encoding::WireType::LengthDelimited, &mut out);
-        prost::encoding::encode_varint(len as u64, &mut out);
-        match r {
-            Ok(d) => write_decision(d, gateway, &mut out),
-            Err(e) => write_error(req.call_id, e, message, &mut out),
+        prost::encoding::encode_varint(*len as u64, &mut out);
+        match item {
+            Ok(bytes) => bytes.write(&mut out),
+            Err((call_id, e, message)) => write_error(call_id, e, message, &mut out),
         }
     }
     out
@@ -1199,9 +1230,10 @@ mod tests {
     }
 
     fn direct(d: &Decision, gateway: &str) -> Vec<u8> {
+        let bytes = DecisionBytes::new(d, gateway);
         let mut out = Vec::new();
-        write_decision(d, gateway, &mut out);
-        assert_eq!(out.len(), decision_len(d, gateway));
+        bytes.write(&mut out);
+        assert_eq!(out.len(), bytes.len());
         out
     }
 

@@ -85,10 +85,8 @@ fn route_wire<'py>(
     }
     match result {
         Ok(d) => {
-            let gateway: &str = &plan.gateway;
-            written(py, wire::decision_len(&d, gateway), |mut buf| {
-                wire::write_decision(&d, gateway, &mut buf);
-            })
+            let bytes = wire::DecisionBytes::new(&d, &plan.gateway);
+            written(py, bytes.len(), |mut buf| bytes.write(&mut buf))
         }
         Err(err) if embed_errors => {
             let message = err.to_string();
