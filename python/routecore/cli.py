@@ -292,6 +292,11 @@ def serve(
     from routecore import server
 
     server.configure_logging(logging.INFO, mask=not show_numbers)
+    if watch_interval <= 0:
+        errors.print("[red]error[/red]: --watch-interval must be > 0")
+        raise typer.Exit(2)
+    if watch and plan is None:
+        errors.print("[yellow]--watch needs --plan; the embedded demo plan is not watched[/yellow]")
     try:
         engine = _engine(plan)
     except RoutecoreError as e:
@@ -307,11 +312,6 @@ def serve(
     options = server.ServerOptions(admin_token=token, grace=grace, max_in_flight=max_in_flight)
     extra = _http_starter(http) if http else None
     try:
-        if watch and plan is None:
-            errors.print("[yellow]--watch needs --plan; the embedded demo plan is not watched[/yellow]")
-        if watch_interval <= 0:
-            errors.print("[red]error[/red]: --watch-interval must be > 0")
-            raise typer.Exit(2)
         asyncio.run(
             server.serve(
                 engine,
