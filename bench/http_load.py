@@ -319,17 +319,16 @@ def run(
 
 
 def in_process_floor(n: int = 20000) -> float:
-    """Mean µs of decide + encode in process (no HTTP), for comparison."""
+    """Mean µs of decide + encode in process (no HTTP), as the server does it (`route_json`)."""
     import routecore
-    from routecore.http import encode_decision
+    from routecore._routecore import route_json
 
     e = routecore.Engine.demo()
     rnd = random.Random(3)
     args = [(c, f"13{rnd.randrange(10**9):09d}", d, AT) for c, d in (CALLS[i % len(CALLS)] for i in range(n))]
-    gw = e.gateway
     t0 = time.perf_counter()
     for a in args:
-        encode_decision(e.route(*a), gw)
+        route_json(e, *a)
     return (time.perf_counter() - t0) / n * 1e6
 
 

@@ -362,6 +362,489 @@ pub fn route_batch(
     RouteBatchResponse { decisions }.encode_to_vec()
 }
 
+// ---- The hot path: requests read in place, decisions written straight from `Decision`. ----
+//
+// The prost structs above copy every string into an owned `String` both ways; on the hot path
+// the request's strings borrow its bytes and the decision is written from `Decision` itself, in
+// field order with proto3's defaults left out, exactly the bytes prost (and Python) write.
+
+/// A `RouteRequest` read in place: its strings borrow the request bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestRef<'a> {
+    pub call_id: &'a str,
+    pub called: &'a str,
+    pub caller: &'a str,
+    pub digits: &'a str,
+    pub time: Option<&'a str>,
+    pub explain: bool,
+}
+
+impl RequestRef<'_> {
+    /// The owned message. O(len).
+    pub fn to_message(&self) -> RouteRequest {
+        RouteRequest {
+            call_id: self.call_id.to_string(),
+            called: self.called.to_string(),
+            caller: self.caller.to_string(),
+            digits: self.digits.to_string(),
+            time: self.time.map(str::to_string),
+            explain: self.explain,
+        }
+    }
+}
+
+fn delimited<'a>(buf: &mut &'a [u8]) -> std::result::Result<&'a [u8], String> {
+    let len = prost::encoding::decode_varint(buf).map_err(|e| e.to_string())?;
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|&n| n <= buf.len())
+        .ok_or("buffer underflow")?;
+    let (head, rest) = buf.split_at(len);
+    *buf = rest;
+    Ok(head)
+}
+
+fn text<'a>(buf: &mut &'a [u8]) -> std::result::Result<&'a str, String> {
+    std::str::from_utf8(delimited(buf)?)
+        .map_err(|_| "invalid string value: data is not UTF-8 encoded".to_string())
+}
+
+fn request_fields(mut buf: &[u8]) -> std::result::Result<RequestRef<'_>, String> {
+    use prost::encoding::{decode_key, decode_varint, skip_field, DecodeContext, WireType};
+    let mut req = RequestRef::default();
+    while !buf.is_empty() {
+        let (tag, wire) = decode_key(&mut buf).map_err(|e| e.to_string())?;
+        let expect = |want: WireType| {
+            if wire == want {
+                Ok(())
+            } else {
+                Err(format!(
+                    "invalid wire type: {wire:?} (expected {want:?}) for field {tag}"
+                ))
+            }
+        };
+        match tag {
+            1..=5 => {
+                expect(WireType::LengthDelimited)?;
+                let v = text(&mut buf)?;
+                match tag {
+                    1 => req.call_id = v,
+                    2 => req.called = v,
+                    3 => req.caller = v,
+                    4 => req.digits = v,
+                    _ => req.time = Some(v),
+                }
+            }
+            6 => {
+                expect(WireType::Varint)?;
+                req.explain = decode_varint(&mut buf).map_err(|e| e.to_string())? != 0;
+            }
+            _ => skip_field(wire, tag, &mut buf, DecodeContext::default())
+                .map_err(|e| e.to_string())?,
+        }
+    }
+    Ok(req)
+}
+
+/// Reads a `RouteRequest` in place (no copy of its strings); the same answers as prost's
+/// decoder, unknown fields skipped. O(len).
+pub fn read_request(bytes: &[u8]) -> Result<RequestRef<'_>> {
+    request_fields(bytes)
+        .map_err(|e| Error::InvalidArgument(format!("request: not a RouteRequest: {e}")))
+}
+
+/// Reads a `RouteBatchRequest` in place. O(len).
+pub fn read_batch(bytes: &[u8]) -> Result<Vec<RequestRef<'_>>> {
+    use prost::encoding::{decode_key, skip_field, DecodeContext, WireType};
+    let fail = |e: String| Error::InvalidArgument(format!("request: not a RouteBatchRequest: {e}"));
+    let mut buf = bytes;
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        let (tag, wire) = decode_key(&mut buf).map_err(|e| fail(e.to_string()))?;
+        if tag == 1 {
+            if wire != WireType::LengthDelimited {
+                return Err(fail(format!(
+                    "invalid wire type: {wire:?} (expected LengthDelimited) for field 1"
+                )));
+            }
+            out.push(request_fields(delimited(&mut buf).map_err(fail)?).map_err(fail)?);
+        } else {
+            skip_field(wire, tag, &mut buf, DecodeContext::default())
+                .map_err(|e| fail(e.to_string()))?;
+        }
+    }
+    Ok(out)
+}
+
+/// Decides one request read in place. The cost of [`decide`] plus the time parse.
+pub fn decide_ref(
+    plan: &Plan,
+    tables: &Arc<RegionTables>,
+    state: &dyn StateStore,
+    req: &RequestRef<'_>,
+    now_ms: i64,
+) -> Result<Decision> {
+    let time_ms = request_time(req.time, plan, now_ms)?;
+    decide(
+        plan,
+        tables,
+        state,
+        &Request {
+            call_id: req.call_id,
+            called: req.called,
+            caller: req.caller,
+            digits: req.digits,
+            time_ms,
+            explain: req.explain,
+        },
+    )
+}
+
+/// Where protobuf fields go: a byte counter (the first pass, for lengths) or a buffer.
+trait Out {
+    fn raw(&mut self, bytes: &[u8]);
+    fn varint(&mut self, v: u64);
+
+    fn key(&mut self, tag: u32, wire: prost::encoding::WireType) {
+        self.varint(u64::from((tag << 3) | wire as u32));
+    }
+
+    /// A string field (proto3: left out when empty).
+    fn str(&mut self, tag: u32, v: &str) {
+        if !v.is_empty() {
+            self.str_always(tag, v);
+        }
+    }
+
+    /// A string that is written even when empty (an element of a repeated field).
+    fn str_always(&mut self, tag: u32, v: &str) {
+        self.key(tag, prost::encoding::WireType::LengthDelimited);
+        self.varint(v.len() as u64);
+        self.raw(v.as_bytes());
+    }
+
+    fn uint(&mut self, tag: u32, v: u64) {
+        if v != 0 {
+            self.key(tag, prost::encoding::WireType::Varint);
+            self.varint(v);
+        }
+    }
+
+    fn flag(&mut self, tag: u32, v: bool) {
+        self.uint(tag, u64::from(v));
+    }
+
+    fn double(&mut self, tag: u32, v: f64) {
+        if v != 0.0 {
+            self.key(tag, prost::encoding::WireType::SixtyFourBit);
+            self.raw(&v.to_le_bytes());
+        }
+    }
+
+    /// An embedded message (always written, even when empty: it is present).
+    fn message(&mut self, tag: u32, m: &impl Fields) {
+        self.key(tag, prost::encoding::WireType::LengthDelimited);
+        self.varint(encoded_len(m) as u64);
+        m.put(self);
+    }
+}
+
+/// A message written field by field (to an [`Out`]).
+trait Fields {
+    fn put<O: Out + ?Sized>(&self, o: &mut O);
+}
+
+struct Count(usize);
+
+impl Out for Count {
+    fn raw(&mut self, bytes: &[u8]) {
+        self.0 += bytes.len();
+    }
+    fn varint(&mut self, v: u64) {
+        self.0 += prost::encoding::encoded_len_varint(v);
+    }
+    fn message(&mut self, tag: u32, m: &impl Fields) {
+        // One walk of the embedded message, not two.
+        let n = encoded_len(m);
+        self.0 += prost::encoding::key_len(tag) + prost::encoding::encoded_len_varint(n as u64) + n;
+    }
+}
+
+struct Write<'b, B: prost::bytes::BufMut>(&'b mut B);
+
+impl<B: prost::bytes::BufMut> Out for Write<'_, B> {
+    fn raw(&mut self, bytes: &[u8]) {
+        self.0.put_slice(bytes);
+    }
+    fn varint(&mut self, v: u64) {
+        prost::encoding::encode_varint(v, self.0);
+    }
+}
+
+fn encoded_len(m: &impl Fields) -> usize {
+    let mut c = Count(0);
+    m.put(&mut c);
+    c.0
+}
+
+/// A `RouteDecision` written from a [`Decision`], with the plan's gateway for `uri` and the
+/// caller's region (looked up once).
+struct DecisionFields<'a> {
+    decision: &'a Decision,
+    gateway: &'a str,
+    region: crate::region::Region<'a>,
+}
+
+/// The bytes of a decision's `RouteDecision`, to be measured, then written.
+pub struct DecisionBytes<'a>(DecisionFields<'a>);
+
+impl<'a> DecisionBytes<'a> {
+    /// O(1) (one region lookup).
+    pub fn new(decision: &'a Decision, gateway: &'a str) -> Self {
+        DecisionBytes(DecisionFields {
+            decision,
+            gateway,
+            region: decision.caller.region(),
+        })
+    }
+
+    /// The encoded length. O(fields).
+    pub fn len(&self) -> usize {
+        encoded_len(&self.0)
+    }
+
+    /// Never: a decision always has its display, caller and class.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Writes the bytes of `decision_message(d, gateway).encode_to_vec()`, without the copies,
+    /// into `buf` (which has room for [`DecisionBytes::len`]). O(size of the decision).
+    pub fn write(&self, buf: &mut impl prost::bytes::BufMut) {
+        self.0.put(&mut Write(buf));
+    }
+}
+
+struct TargetFields<'a>(&'a crate::engine::decide::TargetOut);
+
+impl Fields for TargetFields<'_> {
+    fn put<O: Out + ?Sized>(&self, o: &mut O) {
+        let t = self.0;
+        o.str(1, &t.number);
+        o.str(2, &t.uri);
+        o.uint(3, u64::from(t.ring_seconds));
+        o.double(4, t.rate_per_minute);
+    }
+}
+
+struct MenuFields<'a>(&'a crate::engine::decide::MenuOut);
+
+impl Fields for MenuFields<'_> {
+    fn put<O: Out + ?Sized>(&self, o: &mut O) {
+        o.str(1, &self.0.id);
+        o.str(2, &self.0.prompt);
+        for k in &self.0.keys {
+            o.str_always(3, k);
+        }
+    }
+}
+
+struct RejectFields<'a>(u16, &'a str);
+
+impl Fields for RejectFields<'_> {
+    fn put<O: Out + ?Sized>(&self, o: &mut O) {
+        o.uint(1, u64::from(self.0));
+        o.str(2, self.1);
+    }
+}
+
+struct DisplayFields<'a>(&'a Decision);
+
+impl Fields for DisplayFields<'_> {
+    fn put<O: Out + ?Sized>(&self, o: &mut O) {
+        o.str(1, &self.0.display_name);
+        o.str(2, &self.0.display_tag);
+        o.flag(3, self.0.certified);
+    }
+}
+
+struct CallerFields<'a>(&'a Decision, &'a crate::region::Region<'a>);
+
+impl Fields for CallerFields<'_> {
+    fn put<O: Out + ?Sized>(&self, o: &mut O) {
+        let c = &self.0.caller;
+        let r = self.1;
+        o.str(1, c.number.as_str());
+        o.str(2, c.number.kind.as_str());
+        o.str(3, r.province);
+        o.str(4, r.city);
+        o.str(5, r.carrier);
+        o.flag(6, r.virtual_operator);
+        o.str(7, r.country);
+    }
+}
+
+struct ClassFields<'a>(&'a Decision);
+
+impl Fields for ClassFields<'_> {
+    fn put<O: Out + ?Sized>(&self, o: &mut O) {
+        o.str(1, self.0.called_class);
+        for t in self.0.called_tags.iter() {
+            o.str_always(2, t);
+        }
+    }
+}
+
+impl Fields for DecisionFields<'_> {
+    fn put<O: Out + ?Sized>(&self, o: &mut O) {
+        let d = self.decision;
+        o.str(1, &d.call_id);
+        o.uint(2, Action::from(d.action) as u64);
+        for t in &d.targets {
+            o.message(3, &TargetFields(t));
+        }
+        o.flag(4, d.parallel);
+        if let Some(m) = &d.menu {
+            o.message(5, &MenuFields(m));
+        }
+        o.str(6, &d.prompt);
+        o.str(7, &d.voicemail_box);
+        if let Some((code, reason)) = &d.reject {
+            o.message(8, &RejectFields(*code, reason));
+        }
+        o.message(9, &DisplayFields(d));
+        o.message(10, &CallerFields(d, &self.region));
+        o.message(11, &ClassFields(d));
+        o.str(12, &d.tenant);
+        o.str(13, &d.rule);
+        o.str(14, &d.plan_version);
+        for line in &d.trace {
+            o.str_always(15, line);
+        }
+        // `uri` ([`first_uri`]) written in parts, without building the string.
+        match d.targets.first() {
+            Some(t) if !t.uri.is_empty() => o.str(17, &t.uri),
+            Some(t) if !self.gateway.is_empty() => {
+                o.key(17, prost::encoding::WireType::LengthDelimited);
+                o.varint((5 + t.number.len() + self.gateway.len()) as u64);
+                o.raw(b"sip:");
+                o.raw(t.number.as_bytes());
+                o.raw(b"@");
+                o.raw(self.gateway.as_bytes());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The stand-in decision of a failed stream or batch item: `call_id` and `error`.
+pub struct ErrorFields<'a> {
+    pub call_id: &'a str,
+    pub error: &'a Error,
+    /// `error.to_string()`, made once.
+    pub message: &'a str,
+}
+
+struct ErrorMsgFields<'a>(&'static str, &'a str);
+
+impl Fields for ErrorMsgFields<'_> {
+    fn put<O: Out + ?Sized>(&self, o: &mut O) {
+        o.str(1, self.0);
+        o.str(2, self.1);
+    }
+}
+
+impl Fields for ErrorFields<'_> {
+    fn put<O: Out + ?Sized>(&self, o: &mut O) {
+        o.str(1, self.call_id);
+        o.message(16, &ErrorMsgFields(status_name(self.error), self.message));
+    }
+}
+
+/// The encoded length of a failed item's stand-in decision (see [`write_error`]). O(len).
+pub fn error_len(call_id: &str, e: &Error, message: &str) -> usize {
+    encoded_len(&ErrorFields {
+        call_id,
+        error: e,
+        message,
+    })
+}
+
+/// Writes the stand-in decision of a failed item: `error_message(call_id, e)`'s bytes. O(len).
+pub fn write_error(call_id: &str, e: &Error, message: &str, buf: &mut impl prost::bytes::BufMut) {
+    ErrorFields {
+        call_id,
+        error: e,
+        message,
+    }
+    .put(&mut Write(buf));
+}
+
+/// A batch item to write: a decision, or a failed request's call id, error and message.
+type BatchItem<'a> = std::result::Result<DecisionBytes<'a>, (&'a str, &'a Error, &'a str)>;
+
+/// Routes a batch read in place (one plan snapshot for all of it) and writes the
+/// `RouteBatchResponse`; a failed item answers a decision carrying `error`. O(n decisions).
+pub fn route_batch_ref(
+    plan: &Plan,
+    tables: &Arc<RegionTables>,
+    state: &dyn StateStore,
+    batch: &[RequestRef<'_>],
+    now_ms: i64,
+    tally: Option<&Tally>,
+) -> Vec<u8> {
+    let mut counts = Counts::default();
+    let results: Vec<(Result<Decision>, String)> = batch
+        .iter()
+        .map(|req| {
+            let r = decide_ref(plan, tables, state, req, now_ms);
+            counts.add(&r);
+            let message = r
+                .as_ref()
+                .err()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            (r, message)
+        })
+        .collect();
+    if let Some(t) = tally {
+        t.merge(counts);
+    }
+    let gateway: &str = &plan.gateway;
+    // Each item measured once: its length prefixes it, and the total sizes the buffer.
+    let items: Vec<(BatchItem<'_>, usize)> = results
+        .iter()
+        .zip(batch)
+        .map(|((r, message), req)| match r {
+            Ok(d) => {
+                let bytes = DecisionBytes::new(d, gateway);
+                let len = bytes.len();
+                (Ok(bytes), len)
+            }
+            Err(e) => (
+                Err((req.call_id, e, message.as_str())),
+                error_len(req.call_id, e, message),
+            ),
+        })
+        .collect();
+    let total: usize = items
+        .iter()
+        .map(|(_, n)| {
+            prost::encoding::key_len(1) + prost::encoding::encoded_len_varint(*n as u64) + n
+        })
+        .sum();
+    let mut out = Vec::with_capacity(total);
+    for (item, len) in &items {
+        prost::encoding::encode_key(1, prost::encoding::WireType::LengthDelimited, &mut out);
+        prost::encoding::encode_varint(*len as u64, &mut out);
+        match item {
+            Ok(bytes) => bytes.write(&mut out),
+            Err((call_id, e, message)) => write_error(call_id, e, message, &mut out),
+        }
+    }
+    out
+}
+
 // ---- JSON (the HTTP twin): the proto's field names plus the top-level `uri`. ----
 
 #[derive(Serialize)]
@@ -746,7 +1229,135 @@ mod tests {
         assert_eq!(c.by_error["INVALID_ARGUMENT"], 1);
     }
 
+    fn direct(d: &Decision, gateway: &str) -> Vec<u8> {
+        let bytes = DecisionBytes::new(d, gateway);
+        let mut out = Vec::new();
+        bytes.write(&mut out);
+        assert_eq!(out.len(), bytes.len());
+        out
+    }
+
+    #[test]
+    fn direct_encoding_is_the_messages_bytes() {
+        let mut d = decision(ActionKind::Forward);
+        for gateway in ["127.0.0.1:5070", ""] {
+            assert_eq!(
+                direct(&d, gateway),
+                decision_message(&d, gateway).encode_to_vec()
+            );
+        }
+        d.targets.swap(0, 1); // a SIP target first: its own URI
+        d.menu = Some(MenuOut {
+            id: "main".into(),
+            prompt: "welcome".into(),
+            keys: vec!["0".into(), "".into()],
+        });
+        d.reject = Some((603, "骚扰".into()));
+        d.trace.push(String::new());
+        d.targets[1].rate_per_minute = 0.0;
+        d.targets[1].ring_seconds = 0;
+        assert_eq!(direct(&d, "gw"), decision_message(&d, "gw").encode_to_vec());
+        d.targets.clear();
+        d.certified = false;
+        d.display_name = "".into();
+        d.display_tag = "".into();
+        d.trace.clear();
+        assert_eq!(direct(&d, "gw"), decision_message(&d, "gw").encode_to_vec());
+
+        let e = Error::NotFound("no such number".into());
+        let message = e.to_string();
+        let mut out = Vec::new();
+        write_error("c-2", &e, &message, &mut out);
+        assert_eq!(out.len(), error_len("c-2", &e, &message));
+        assert_eq!(out, error_message("c-2", &e).encode_to_vec());
+    }
+
+    #[test]
+    fn requests_read_in_place() {
+        let req = RouteRequest {
+            call_id: "c".into(),
+            called: "4001234567".into(),
+            caller: "13800138000".into(),
+            digits: "1".into(),
+            time: Some(String::new()),
+            explain: true,
+        };
+        let bytes = req.encode_to_vec();
+        let got = read_request(&bytes).unwrap();
+        assert_eq!(got.time, Some(""));
+        assert_eq!(got.to_message(), req);
+        let batch = RouteBatchRequest {
+            requests: vec![req.clone(), RouteRequest::default(), req],
+        };
+        let bytes = batch.encode_to_vec();
+        let got: Vec<RouteRequest> = read_batch(&bytes)
+            .unwrap()
+            .iter()
+            .map(RequestRef::to_message)
+            .collect();
+        assert_eq!(got, batch.requests);
+        let err = read_request(&[0x0a, 0x05, b'a']).unwrap_err();
+        assert!(err.to_string().starts_with("request: not a RouteRequest"));
+        let err = read_batch(&[0x08, 0x01]).unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("request: not a RouteBatchRequest"));
+        // Not UTF-8, a wrong wire type: refused as prost refuses them.
+        assert!(read_request(&[0x12, 0x01, 0xff]).is_err());
+        assert!(read_request(&[0x10, 0x01]).is_err());
+        // An unknown field is skipped.
+        assert_eq!(
+            read_request(&[0x50, 0x07, 0x12, 0x01, b'4'])
+                .unwrap()
+                .called,
+            "4"
+        );
+    }
+
     proptest! {
+        #[test]
+        fn direct_encoding_matches_for_any_fields(
+            call_id in ".{0,12}", prompt in ".{0,8}", tenant in ".{0,8}", gateway in ".{0,8}",
+            numbers in proptest::collection::vec(("[0-9]{0,12}", "(sip:.{0,8})?", any::<u32>(),
+                prop_oneof![Just(0.0), Just(-0.0), any::<f64>()]), 0..4),
+            keys in proptest::option::of(proptest::collection::vec("[0-9*#]{0,2}", 0..4)),
+            reject in proptest::option::of((any::<u16>(), ".{0,6}")),
+            trace in proptest::collection::vec(".{0,10}", 0..3), certified: bool, parallel: bool,
+        ) {
+            let mut d = decision(ActionKind::Voicemail);
+            d.call_id = call_id;
+            d.prompt = prompt.into();
+            d.tenant = tenant.into();
+            d.parallel = parallel;
+            d.certified = certified;
+            d.trace = trace;
+            d.targets = numbers.into_iter().map(|(number, uri, ring_seconds, rate_per_minute)| TargetOut {
+                number: number.into(), uri: uri.into(), ring_seconds, rate_per_minute,
+            }).collect();
+            d.menu = keys.map(|keys| MenuOut {
+                id: "m".into(), prompt: "".into(), keys: keys.into_iter().map(Into::into).collect(),
+            });
+            d.reject = reject.map(|(code, reason)| (code, reason.into()));
+            prop_assert_eq!(direct(&d, &gateway), decision_message(&d, &gateway).encode_to_vec());
+        }
+
+        #[test]
+        fn reading_in_place_agrees_with_prost(bytes in proptest::collection::vec(any::<u8>(), 0..48)) {
+            match (read_request(&bytes), RouteRequest::decode(bytes.as_slice())) {
+                (Ok(got), Ok(want)) => prop_assert_eq!(got.to_message(), want),
+                (Err(_), Err(_)) => {}
+                (got, want) => prop_assert!(false, "{:?} vs {:?}", got, want),
+            }
+            match (read_batch(&bytes), RouteBatchRequest::decode(bytes.as_slice())) {
+                (Ok(got), Ok(want)) => {
+                    let got: Vec<RouteRequest> = got.iter().map(RequestRef::to_message).collect();
+                    prop_assert_eq!(got, want.requests);
+                }
+                (Err(_), Err(_)) => {}
+                (got, want) => prop_assert!(false, "{:?} vs {:?}", got, want),
+            }
+        }
+
         #[test]
         fn any_request_round_trips(
             call_id in ".{0,20}", called in "[0-9+ -]{0,20}", caller in ".{0,20}",

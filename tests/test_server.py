@@ -739,3 +739,233 @@ def test_sigkill_mid_load_loses_no_acknowledged_record(tmp_path: Path) -> None:
         assert sum(1 for _ in store.records()) >= len(acked)
     finally:
         store.close()
+
+
+# --- live operation: list updates that survive a restart, SIGHUP, --watch, reloads under load ----------
+
+
+def _plan_copy(tmp_path: Path) -> Path:
+    """The acceptance plan and its list files, copied where a test may change them."""
+    import shutil
+
+    shutil.copytree(SPEC / "lists", tmp_path / "lists")
+    plan = tmp_path / "plan.yaml"
+    shutil.copy(SPEC / "plan.yaml", plan)
+    return plan
+
+
+def _events(log: Path, event: str) -> list[dict[str, Any]]:
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if entry.get("event") == event:
+                out.append(entry)
+    return out
+
+
+def _until(check: Any, what: str, seconds: float = 20.0) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        assert proc.returncode == 0, log.read_text(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_update_list_survives_a_restart(tmp_path: Path) -> None:
+    cdr = tmp_path / "records.db"
+    plan = _plan_copy(tmp_path)
+    blocked = pb.RouteRequest(called="4001234567", caller="13600000099", time=AT)
+    unblocked = pb.RouteRequest(called="4001234567", caller="13700000001", time=AT)
+    log = tmp_path / "first.log"
+    proc, port = _serve_logged(log, "--plan", str(plan), "--cdr", str(cdr))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            router, admin = pb_grpc.RouterStub(channel), pb_grpc.AdminStub(channel)
+            assert router.RouteCall(blocked, timeout=10).action == pb.RouteDecision.MENU
+            # Written in another form than the caller's: the same number.
+            same = pb.UpdateListRequest(name="harass", add=["+86 136 0000 0099"])
+            resp = admin.UpdateList(same, timeout=10)
+            assert (resp.size, resp.added) == (2, 1)
+            assert router.RouteCall(blocked, timeout=10).reject.reason == "骚扰"
+            # Added in one form, removed in another: removed, also after the restart.
+            admin.UpdateList(pb.UpdateListRequest(name="fraud", add=["13700000001"]), timeout=10)
+            assert router.RouteCall(unblocked, timeout=10).action == pb.RouteDecision.REJECT
+            resp = admin.UpdateList(pb.UpdateListRequest(name="fraud", remove=["137-0000-0001"]), timeout=10)
+            assert resp.removed == 1
+            with pytest.raises(grpc.RpcError) as info:
+                admin.UpdateList(pb.UpdateListRequest(name="harass", add=["13600000098", "x"]), timeout=10)
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        _stop(proc, log)
+
+    log = tmp_path / "second.log"
+    proc, port = _serve_logged(log, "--plan", str(plan), "--cdr", str(cdr))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            router, admin = pb_grpc.RouterStub(channel), pb_grpc.AdminStub(channel)
+            d = router.RouteCall(blocked, timeout=10)
+            assert (d.action, d.reject.reason) == (pb.RouteDecision.REJECT, "骚扰")
+            assert router.RouteCall(unblocked, timeout=10).action == pb.RouteDecision.MENU
+            # The refused request (a bad number) persisted nothing.
+            size = admin.UpdateList(pb.UpdateListRequest(name="harass"), timeout=10).size
+            assert size == 2
+            # And they still hold on a plan reloaded from the file.
+            assert admin.ReloadPlan(pb.ReloadPlanRequest(path=str(plan)), timeout=30).reloaded
+            assert router.RouteCall(blocked, timeout=10).action == pb.RouteDecision.REJECT
+        assert _events(log, "lists_restored")
+    finally:
+        _stop(proc, log)
+
+
+def test_sighup_reloads_the_plan_file_and_a_bad_one_keeps_the_old(tmp_path: Path) -> None:
+    plan = _plan_copy(tmp_path)
+    log = tmp_path / "serve.log"
+    proc, port = _serve_logged(log, "--plan", str(plan))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            router = pb_grpc.RouterStub(channel)
+            first = router.RouteCall(MIXED[0], timeout=10)
+            assert first.display.tag == "预约挂号"
+            plan.write_text(plan.read_text(encoding="utf-8").replace("tag: 预约挂号", "tag: 新标签"), "utf-8")
+            proc.send_signal(signal.SIGHUP)
+            second = _until(
+                lambda: (d := router.RouteCall(MIXED[0], timeout=10)).display.tag == "新标签" and d,
+                "the SIGHUP reload",
+            )
+            assert second.plan_version != first.plan_version
+            plan.write_text(BAD_PLAN, "utf-8")
+            proc.send_signal(signal.SIGHUP)
+            refused = _until(lambda: _events(log, "reload_refused"), "the refusal in the log")
+            assert "nowhere" in refused[0]["msg"]
+            d = router.RouteCall(MIXED[0], timeout=10)
+            assert (d.plan_version, d.display.tag) == (second.plan_version, "新标签")
+            assert proc.poll() is None
+    finally:
+        _stop(proc, log)
+
+
+def test_watch_reloads_on_change_and_survives_bad_and_deleted_files(tmp_path: Path) -> None:
+    plan = _plan_copy(tmp_path)
+    good = plan.read_text(encoding="utf-8")
+    log = tmp_path / "serve.log"
+    proc, port = _serve_logged(log, "--plan", str(plan), "--watch", "--watch-interval", "0.1")
+    fraudster = pb.RouteRequest(called="4001234567", caller="13600000077", time=AT)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            router = pb_grpc.RouterStub(channel)
+            v0 = router.RouteCall(MIXED[0], timeout=10).plan_version
+
+            def tag() -> str:
+                return str(router.RouteCall(MIXED[0], timeout=10).display.tag)
+
+            plan.write_text(good.replace("tag: 预约挂号", "tag: 新标签"), "utf-8")
+            _until(lambda: tag() == "新标签", "the reload of the changed plan")
+            # A list file of the plan is watched too.
+            assert router.RouteCall(fraudster, timeout=10).action == pb.RouteDecision.MENU
+            with (tmp_path / "lists" / "fraud.txt").open("a", encoding="utf-8") as f:
+                f.write("136 0000 0077\n")
+            _until(
+                lambda: router.RouteCall(fraudster, timeout=10).reject.reason == "诈骗",
+                "the reload of the changed list file",
+            )
+            v1 = router.RouteCall(MIXED[0], timeout=10).plan_version
+            assert v1 != v0
+            # Corrupted, half written, deleted: the plan serving keeps serving.
+            for broken in ("tenants: [\n", good[: len(good) // 2], BAD_PLAN):
+                before = len(_events(log, "reload_refused"))
+                plan.write_text(broken, "utf-8")
+                _until(lambda b=before: len(_events(log, "reload_refused")) > b, "the refusal")
+                d = router.RouteCall(MIXED[0], timeout=10)
+                assert (d.plan_version, d.display.tag) == (v1, "新标签")
+            before = len(_events(log, "reload_refused"))
+            plan.unlink()
+            _until(lambda: len(_events(log, "reload_refused")) > before, "the deleted file noticed")
+            assert router.RouteCall(MIXED[0], timeout=10).plan_version == v1
+            # Back again: reloaded.
+            plan.write_text(good, "utf-8")
+            _until(lambda: tag() == "预约挂号", "the reload of the restored plan")
+            assert proc.poll() is None
+    finally:
+        _stop(proc, log)
+
+
+def test_continuous_reloads_under_load_answer_from_exactly_one_plan(tmp_path: Path) -> None:
+    """ReloadPlan alternates two plans (different announce prompts) as fast as it can while
+    clients route at full speed: no call fails, and each answer's prompt is its plan version's."""
+    text_a = (SPEC / "plan.yaml").read_text(encoding="utf-8")
+    text_b = text_a.replace("announce: clinic_closed}", "announce: clinic_closed_b}")
+    night = "2026-11-11T23:00:00+08:00"  # the clinic is closed: its flow announces
+    expected = {}
+    for text in (text_a, text_b):
+        engine = routecore.Engine.from_text(text, base_dir=SPEC)
+        d = engine.route(called="4001234567", caller="13500000001", at=night)
+        assert d.action == "ANNOUNCE"
+        expected[engine.version] = d.prompt
+    assert len(expected) == 2 and len(set(expected.values())) == 2, expected
+
+    log = tmp_path / "serve.log"
+    proc, port = _serve_logged(log, "--plan", str(SPEC / "plan.yaml"))
+    stop = threading.Event()
+    answers: list[list[tuple[str, str]]] = [[] for _ in range(4)]
+    failures: list[str] = []
+    reloads = [0]
+
+    def client(k: int) -> None:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            router = pb_grpc.RouterStub(channel)
+            i = 0
+            while not stop.is_set() and i < 200_000:
+                # Callers differ, so no per-caller limit gets in the way.
+                req = pb.RouteRequest(called="4001234567", caller=f"135{k}{i:07d}", time=night)
+                try:
+                    d = router.RouteCall(req, timeout=10)
+                except grpc.RpcError as e:
+                    failures.append(f"{e.code()}: {e.details()}")
+                    return
+                answers[k].append((d.plan_version, d.prompt))
+                i += 1
+
+    def reloader() -> None:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            admin = pb_grpc.AdminStub(channel)
+            while not stop.is_set() and reloads[0] < 10_000:
+                text = text_b if reloads[0] % 2 == 0 else text_a
+                resp = admin.ReloadPlan(pb.ReloadPlanRequest(text=text), timeout=30)
+                if not resp.reloaded:
+                    failures.append(f"reload refused: {resp.errors}")
+                    return
+                reloads[0] += 1
+
+    try:
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+        threads.append(threading.Thread(target=reloader))
+        for t in threads:
+            t.start()
+        time.sleep(4.0)
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        assert not any(t.is_alive() for t in threads)
+    finally:
+        stop.set()
+        _stop(proc, log)
+    assert not failures, failures[:5]
+    seen = [a for per_client in answers for a in per_client]
+    assert len(seen) > 200 and reloads[0] >= 6, (len(seen), reloads[0])
+    wrong = [(v, p) for v, p in seen if expected.get(v) != p]
+    assert not wrong, wrong[:5]
+    assert {v for v, _ in seen} == set(expected), "both plans answered"

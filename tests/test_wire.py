@@ -198,6 +198,31 @@ def test_decision_json_is_decision_dict_plus_uri(loaded: Any) -> None:
         rc.decision_json(fresh(loaded), "4001234567", "not a number")
 
 
+def test_route_json_decides_and_encodes_in_one_call(loaded: Any) -> None:
+    import datetime as dt
+
+    for called, caller, digits in CALLS:
+        want = rc.decision_json(fresh(loaded), called, caller, digits, "j-1", AT)
+        body, action, tenant, reason, kept = rc.route_json(fresh(loaded), called, caller, digits, AT, "j-1")
+        assert (body, kept) == (want, None)
+        doc = orjson.loads(body)
+        assert (action, tenant) == (doc["action"], doc["tenant"])
+        assert reason == (doc["reject"]["reason"] if doc["reject"] else "")
+        # With `keep`, the decision itself (for the record store), the same one.
+        _, _, _, _, kept = rc.route_json(fresh(loaded), called, caller, digits, AT, "j-1", keep=True)
+        assert kept is not None and decision_dict(kept) == {k: v for k, v in doc.items() if k != "uri"}
+    # Times as the HTTP server passes them: ISO 8601, epoch seconds, a datetime.
+    epoch = dt.datetime.fromisoformat(AT).timestamp()
+    by_iso = orjson.loads(rc.route_json(fresh(loaded), "4001234567", "13800138000", "1", AT)[0])
+    for at in (epoch, int(epoch), dt.datetime.fromisoformat(AT)):
+        got = orjson.loads(rc.route_json(fresh(loaded), "4001234567", "13800138000", "1", at)[0])
+        assert got == by_iso
+    with pytest.raises(routecore.NotFoundError):
+        rc.route_json(fresh(loaded), "4009999999", "13800138000")
+    with pytest.raises(routecore.InvalidArgumentError):
+        rc.route_json(fresh(loaded), "4001234567", "13800138000", at="later")
+
+
 def test_uri_of_a_sip_first_target_is_its_own(loaded: Any) -> None:
     got = orjson.loads(rc.decision_json(fresh(loaded), "4006666666", "13923450000", "", "", AT))
     assert got["uri"] == got["targets"][0]["uri"] == "sip:sales@127.0.0.1:5080"

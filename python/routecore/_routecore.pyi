@@ -536,8 +536,13 @@ class Engine:
         list_texts: Mapping[str, str],
         cn_days: Sequence[tuple[datetime.date, str]],
         version: str,
-    ) -> str:
-        """Compile a new plan beside the current one and swap it in; returns the old version.
+        lists: Sequence[tuple[str, Sequence[str], Sequence[str]]] = ...,
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """Compile a new plan beside the current one, apply the live list updates `lists`
+        (name, add, remove) to it, and swap it in.
+
+        Returns:
+            The old version, and the updates the new plan refused as (list name, message).
 
         Raises:
             PlanError: the new plan does not compile; the current one keeps serving.
@@ -683,6 +688,29 @@ def decision_json(
     Raises:
         InvalidNumberError: a number that is not a number (which field, and why).
         InvalidArgumentError: bad digits or time.
+        NotFoundError: the called number is not served by the plan.
+    """
+
+def route_json(
+    engine: Engine,
+    called: str,
+    caller: str,
+    digits: str = "",
+    at: datetime.datetime | str | float | None = None,
+    call_id: str = "",
+    explain: bool = False,
+    *,
+    keep: bool = False,
+) -> tuple[bytes, str, str, str, Decision | None]:
+    """Decide one call and answer it as `decision_json` does, in one call (the HTTP hot path).
+
+    Returns:
+        `(json, action, tenant, reject_reason, decision)`: the JSON bytes, what the metrics
+        count ("" for no reject reason), and the `Decision` when `keep` (else None).
+
+    Raises:
+        InvalidNumberError: a number that is not a number (which field, and why).
+        InvalidArgumentError: bad digits or time (`at`: a datetime, ISO 8601 or epoch seconds).
         NotFoundError: the called number is not served by the plan.
     """
 

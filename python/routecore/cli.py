@@ -277,14 +277,26 @@ def serve(
     grace: Annotated[float, typer.Option(help="seconds in-flight calls get on shutdown")] = 5.0,
     max_in_flight: Annotated[int, typer.Option(help="routing calls in flight before shedding")] = 256,
     show_numbers: Annotated[bool, typer.Option(help="log caller numbers unmasked")] = False,
+    watch: Annotated[
+        bool, typer.Option(help="reload when the plan file or one of its list files changes")
+    ] = False,
+    watch_interval: Annotated[float, typer.Option(help="seconds between checks with --watch")] = 1.0,
 ) -> None:
-    """Serve routing over gRPC (and HTTP/JSON with --http) until SIGTERM or SIGINT."""
+    """Serve routing over gRPC (and HTTP/JSON with --http) until SIGTERM or SIGINT.
+
+    SIGHUP reloads the plan file (as does a change with --watch); a plan that fails is logged
+    and the old one keeps serving."""
     import asyncio
     import logging
 
     from routecore import server
 
     server.configure_logging(logging.INFO, mask=not show_numbers)
+    if watch_interval <= 0:
+        errors.print("[red]error[/red]: --watch-interval must be > 0")
+        raise typer.Exit(2)
+    if watch and plan is None:
+        errors.print("[yellow]--watch needs --plan; the embedded demo plan is not watched[/yellow]")
     try:
         engine = _engine(plan)
     except RoutecoreError as e:
@@ -300,7 +312,17 @@ def serve(
     options = server.ServerOptions(admin_token=token, grace=grace, max_in_flight=max_in_flight)
     extra = _http_starter(http) if http else None
     try:
-        asyncio.run(server.serve(engine, grpc_address, records=records, options=options, extra=extra))
+        asyncio.run(
+            server.serve(
+                engine,
+                grpc_address,
+                records=records,
+                options=options,
+                extra=extra,
+                plan_path=plan.resolve() if plan is not None else None,
+                watch=watch_interval if watch else None,
+            )
+        )
     except OSError as e:
         errors.print(f"[red]error[/red]: {e}")
         raise typer.Exit(1) from None

@@ -7,6 +7,7 @@ one (file, text, dict, the embedded demo plan) and live reload.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -83,7 +84,24 @@ class Engine(_CoreEngine):
         Raises:
             PlanError: the new plan fails its checks; nothing changed.
         """
+        return self.reload_with_lists(source, ())[0]
+
+    def reload_with_lists(
+        self,
+        source: str | Path | dict[str, Any] | LoadedPlan,
+        lists: Sequence[tuple[str, Sequence[str], Sequence[str]]],
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """`reload`, with live list updates (name, add, remove) applied to the new plan before it
+        serves: no call is ever routed on the new plan without them.
+
+        Returns:
+            The new plan's version, and the updates the new plan refused (list name, message),
+            e.g. because it no longer has that list; the others were applied.
+
+        Raises:
+            PlanError: the new plan fails its checks; nothing changed.
+        """
         loaded = source if isinstance(source, LoadedPlan) else load_plan(source)
-        self._reload(*_compile_args(loaded))
+        _, refused = self._reload(*_compile_args(loaded), list(lists))
         self.loaded = loaded
-        return loaded.checksum
+        return loaded.checksum, refused

@@ -32,6 +32,8 @@ from urllib.parse import unquote_to_bytes
 
 import orjson
 
+from routecore._routecore import Engine as _CoreEngine
+from routecore._routecore import route_json
 from routecore.cli import decision_dict
 from routecore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from routecore.metrics import METRICS, Metrics
@@ -80,7 +82,11 @@ def first_uri(targets: list[dict[str, Any]], gateway: str) -> str:
 
 
 def encode_decision(decision: Any, gateway: str) -> bytes:
-    """A decision as the HTTP answer: the proto's field names plus the top-level `uri`."""
+    """A decision object as the HTTP answer: the proto's field names plus the top-level `uri`.
+
+    The server itself decides and encodes in one Rust call (`route_json`); this is for a
+    decision already made in Python.
+    """
     out = decision_dict(decision)
     out["uri"] = first_uri(out["targets"], gateway)
     return orjson.dumps(out)
@@ -318,9 +324,17 @@ class _App:
         if engine is None:
             m.observe_error("UNAVAILABLE")
             return 503, _error_body("UNAVAILABLE", "no plan is loaded")
+        # Decided and encoded in one Rust call; a `Decision` object only when the record store
+        # needs it (a call id to remember the decision by).
+        keep = self.remember is not None and bool(args[4])
         try:
-            d = engine.route(*args)
-            body = encode_decision(d, engine.gateway)
+            if isinstance(engine, _CoreEngine):
+                body, action, tenant, reason, d = route_json(engine, *args, keep=keep)
+            else:  # an engine of another make (a stand-in): its decision object, encoded here
+                d = engine.route(*args)
+                body = encode_decision(d, engine.gateway)
+                action, tenant, reason = d.action, d.tenant, d.reject.reason if d.reject else ""
+                d = d if keep else None
         except _FATAL:
             raise
         except BaseException as e:  # a Rust panic (PanicException) is a BaseException: one 500
@@ -328,9 +342,9 @@ class _App:
             m.observe_error(code)
             m.observe_latency(time.perf_counter() - t0)
             return status, _error_body(code, str(e))
-        if self.remember is not None and args[4]:
-            self.remember(d, args[0])
-        m.observe_decision(d, time.perf_counter() - t0)
+        if d is not None:
+            self.remember(d, args[0])  # type: ignore[misc]
+        m.observe_outcome(action, tenant, reason, time.perf_counter() - t0)
         return 200, body
 
     def _apply_event(self, f: dict[str, Any]) -> Any:

@@ -120,6 +120,17 @@ class Metrics:
         child.inc()
         self.observe_latency(seconds, transport)
 
+    def observe_outcome(
+        self, action: str, tenant: str, reason: str, seconds: float, transport: str = "http"
+    ) -> None:
+        """`observe_decision` from the decision's action, tenant and reject reason ("" if none)."""
+        key = (transport, action, tenant, reason)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.decisions.labels(*key)
+        child.inc()
+        self.observe_latency(seconds, transport)
+
     def observe_latency(self, seconds: float, transport: str = "http") -> None:
         """Records the time one routing request took (decided or refused)."""
         key = ("latency", transport)

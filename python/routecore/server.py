@@ -48,6 +48,7 @@ from routecore.v1 import routing_pb2 as pb
 __all__ = [
     "ADMIN",
     "ROUTER",
+    "PlanWatcher",
     "RecordSink",
     "ServerOptions",
     "Service",
@@ -93,6 +94,14 @@ class RecordSink(Protocol):
     async def append_async(self, event: CallEvent) -> Ack: ...
 
     def close(self) -> None: ...
+
+
+class ListJournal(Protocol):
+    """Where live list updates persist (`routecore.records`; optional on a `RecordSink`)."""
+
+    async def save_list_change_async(self, list_name: str, add: Any, remove: Any) -> None: ...
+
+    def list_changes(self) -> dict[str, tuple[list[str], list[str]]]: ...
 
 
 def _event_instant(at: str | None, timezone: str) -> dt.datetime | None:
@@ -221,7 +230,11 @@ class Service:
     """The state behind both gRPC services: the engine, counters, the record sink, list updates.
 
     `engine` may be swapped (tests do, between cases); `None` answers UNAVAILABLE until
-    `ReloadPlan` loads a plan.
+    `ReloadPlan` loads a plan. `plan_path` is the plan file SIGHUP and the watcher reload.
+
+    Live list updates (`UpdateList`) are kept in a journal (persisted through the record store
+    when it has `save_list_change_async`) and applied to every new plan before it serves.
+    Reloads and list updates take one lock, so neither can slip between the other's steps.
     """
 
     def __init__(
@@ -230,17 +243,24 @@ class Service:
         *,
         records: RecordSink | None = None,
         options: ServerOptions | None = None,
+        plan_path: Path | None = None,
     ) -> None:
         self.engine = engine
         self.records = records
+        self.plan_path = plan_path
         self.options = options or ServerOptions()
         self.stats = rc.RouteStats()
         self.started = time.time()
         self.closing = False
         self._token = self.options.admin_token.encode() if self.options.admin_token else None
         self._reload_lock = asyncio.Lock()
-        # Live list updates, re-applied to every reloaded plan: name → {number: listed?}.
+        # Live list updates, re-applied to every reloaded plan: name → {normalised number: listed?}.
         self._list_updates: dict[str, dict[str, bool]] = {}
+        self._list_store: ListJournal | None = (
+            records  # type: ignore[assignment]
+            if hasattr(records, "save_list_change_async") and hasattr(records, "list_changes")
+            else None
+        )
         self.router: _RouterHandlers | None = None  # set by `build_server`
 
     @property
@@ -356,25 +376,61 @@ class Service:
         which = request.WhichOneof("source")
         if which is None:
             raise InvalidArgumentError("source: give the plan's `path` or its `text`")
+        return await self.reload(which, getattr(request, which), cause="ReloadPlan")
+
+    async def reload(self, which: str, value: str, *, cause: str) -> pb.ReloadPlanResponse:
+        """Checks and compiles a plan (`which` is "path" or "text") beside the serving one, applies
+        the live list updates to it, and swaps it in; a plan that fails leaves the old one
+        serving and its errors are in the answer (and the log).
+
+        Raises:
+            RoutecoreError: anything but a plan that fails its checks or a file that can't be read.
+        """
         async with self._reload_lock:
             before = self.engine.version if self.engine is not None else ""
+            lists = self._journal()
             try:
-                engine = await asyncio.to_thread(self._load, which, getattr(request, which))
+                engine, refused = await asyncio.to_thread(self._load, which, value, lists)
             except (PlanError, OSError) as exc:
-                log.warning("plan refused: %s", exc, extra={"event": "reload_refused"})
+                log.warning(
+                    "%s: plan refused, %s keeps serving: %s",
+                    cause,
+                    before or "none",
+                    exc,
+                    extra={"event": "reload_refused", "version": before},
+                )
                 return pb.ReloadPlanResponse(
                     version=before, reloaded=False, previous_version=before, errors=_problems(exc)
                 )
-            if self.engine is None:
-                self.engine = engine
-            self._reapply_lists()
-            now = self.engine.version
+            self.engine = engine
+            now = engine.version
+        for name, message in refused:
+            log.warning("list %s: live updates not re-applied to plan %s: %s", name, now, message)
         log.info(
-            "plan %s now serving (was %s)", now, before or "none", extra={"event": "reload", "version": now}
+            "%s: plan %s now serving (was %s)",
+            cause,
+            now,
+            before or "none",
+            extra={"event": "reload", "version": now},
         )
         return pb.ReloadPlanResponse(version=now, reloaded=True, previous_version=before)
 
-    def _load(self, which: str, value: str) -> Engine:
+    async def reload_file(self, cause: str) -> bool:
+        """Reloads `plan_path` (SIGHUP, the watcher); never raises: a failure is logged and the
+        old plan keeps serving. Returns whether a new plan is serving."""
+        if self.plan_path is None:
+            log.warning("%s: no plan file to reload (serving the embedded demo plan)", cause)
+            return False
+        try:
+            reply = await self.reload("path", str(self.plan_path), cause=cause)
+        except Exception as exc:
+            log.error("%s: reload failed, the old plan keeps serving: %r", cause, exc, exc_info=exc)
+            return False
+        return bool(reply.reloaded)
+
+    def _load(
+        self, which: str, value: str, lists: list[tuple[str, list[str], list[str]]]
+    ) -> tuple[Engine, list[tuple[str, str]]]:
         from routecore.plan import load_plan
 
         if which == "path":
@@ -386,9 +442,11 @@ class Service:
             base = self.engine.loaded.base_dir if self.engine is not None else Path.cwd()
             loaded = load_plan(value.encode(), path=base / "<reload text>")
         if self.engine is None:
-            return Engine.from_loaded(loaded)
-        self.engine.reload(loaded)
-        return self.engine
+            # Not serving yet: the lists can be applied after compiling.
+            engine = Engine.from_loaded(loaded)
+            return engine, _apply_lists(engine, lists)
+        _, refused = self.engine.reload_with_lists(loaded, lists)
+        return self.engine, refused
 
     async def get_plan(self, request: pb.GetPlanRequest, context: grpc.aio.ServicerContext) -> pb.PlanInfo:
         await self._admin(context)
@@ -409,35 +467,60 @@ class Service:
         self, request: pb.UpdateListRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdateListResponse:
         await self._admin(context)
-        engine = self._engine()
         if not request.name:
             raise InvalidArgumentError("name: the list's name is required")
-        size, added, removed = engine.update_list(request.name, list(request.add), list(request.remove))
-        journal = self._list_updates.setdefault(request.name, {})
-        journal.update(dict.fromkeys(request.add, True))
-        journal.update(dict.fromkeys(request.remove, False))
+        name = request.name
+        add = _listable(request.add, "add")
+        remove = _listable(request.remove, "remove")
+        async with self._reload_lock:
+            engine = self._engine()
+            # Refuses an unknown or pattern-only list before anything is persisted.
+            engine.update_list(name, [], [])
+            if self._list_store is not None:
+                # Durable before it is applied or acknowledged: it survives a restart.
+                await self._list_store.save_list_change_async(name, add, remove)
+            size, added, removed = engine.update_list(name, add, remove)
+            journal = self._list_updates.setdefault(name, {})
+            journal.update(dict.fromkeys(add, True))
+            journal.update(dict.fromkeys(remove, False))
         log.info(
             "list %s: +%d -%d (now %d): add %s remove %s",
-            request.name,
+            name,
             added,
             removed,
             size,
-            list(request.add)[:5],
-            list(request.remove)[:5],
+            add[:5],
+            remove[:5],
             extra={"event": "update_list"},
         )
-        return pb.UpdateListResponse(name=request.name, size=size, added=added, removed=removed)
+        return pb.UpdateListResponse(name=name, size=size, added=added, removed=removed)
 
-    def _reapply_lists(self) -> None:
-        if self.engine is None:
+    def restore_lists(self) -> None:
+        """Loads the persisted list updates into the journal and applies them to the engine;
+        called once before serving (a reload applies them to its plan itself)."""
+        if self._list_store is None:
             return
-        for name, changes in self._list_updates.items():
-            add = [n for n, listed in changes.items() if listed]
-            remove = [n for n, listed in changes.items() if not listed]
-            try:
-                self.engine.update_list(name, add, remove)
-            except RoutecoreError as exc:
-                log.warning("list %s not re-applied to the new plan: %s", name, exc)
+        for name, (added, removed) in self._list_store.list_changes().items():
+            journal = self._list_updates.setdefault(name, {})
+            journal.update(dict.fromkeys(added, True))
+            journal.update(dict.fromkeys(removed, False))
+        if self.engine is not None:
+            for name, message in _apply_lists(self.engine, self._journal()):
+                version = self.engine.version
+                log.warning("list %s: persisted updates not applied to plan %s: %s", name, version, message)
+        count = sum(len(changes) for changes in self._list_updates.values())
+        if count:
+            log.info("%d persisted list change(s) applied", count, extra={"event": "lists_restored"})
+
+    def _journal(self) -> list[tuple[str, list[str], list[str]]]:
+        return [
+            (
+                name,
+                [n for n, listed in changes.items() if listed],
+                [n for n, listed in changes.items() if not listed],
+            )
+            for name, changes in self._list_updates.items()
+        ]
 
     async def get_stats(self, request: pb.GetStatsRequest, context: grpc.aio.ServicerContext) -> pb.Stats:
         await self._admin(context)
@@ -452,6 +535,32 @@ class Service:
             by_error=snap["by_error"],
             plan_version=self.engine.version if self.engine is not None else "",
         )
+
+
+def _listable(numbers: Any, field: str) -> list[str]:
+    """Numbers of an UpdateList request, normalised (so the journal has one entry a number,
+    however it was written); an invalid or empty one refuses the whole request."""
+    out = []
+    for i, raw in enumerate(numbers):
+        try:
+            number = rc.normalize(raw)
+        except InvalidNumberError as exc:
+            raise InvalidNumberError(f"{field}[{i}]: {exc}") from None
+        if not number:
+            raise InvalidArgumentError(f"{field}[{i}]: {raw!r} has no digits; a list holds numbers")
+        out.append(number)
+    return out
+
+
+def _apply_lists(engine: Engine, lists: list[tuple[str, list[str], list[str]]]) -> list[tuple[str, str]]:
+    """Applies list updates to an engine not serving yet; the ones it refuses, with why."""
+    refused = []
+    for name, add, remove in lists:
+        try:
+            engine.update_list(name, add, remove)
+        except RoutecoreError as exc:
+            refused.append((name, str(exc)))
+    return refused
 
 
 def _failed(request: bytes, code: str, message: str) -> bytes:
@@ -574,6 +683,65 @@ def _handlers(service: Service) -> list[grpc.GenericRpcHandler]:
     return [service.router, admin]
 
 
+class PlanWatcher:
+    """Polls the service's plan file and its list files (`stat`: time, size, inode) and reloads
+    when one changes. A plan that fails, a file deleted or half written, is logged once per
+    change and the old plan keeps serving; the next change is tried again."""
+
+    def __init__(self, service: Service, interval: float) -> None:
+        self.service = service
+        self.interval = interval
+
+    def files(self) -> list[Path]:
+        """The plan file and the list files of the plan now serving."""
+        assert self.service.plan_path is not None
+        out = [self.service.plan_path]
+        loaded = getattr(self.service.engine, "loaded", None)
+        if loaded is not None:
+            for spec in loaded.model.lists.values():
+                if spec.file:
+                    out.append(loaded.base_dir / spec.file)  # an absolute `file` stays absolute
+        return out
+
+    @staticmethod
+    def signature(files: list[Path]) -> tuple[tuple[Any, ...], ...]:
+        out: list[tuple[Any, ...]] = []
+        for f in files:
+            try:
+                st = f.stat()
+            except OSError:
+                out.append((str(f), None))
+            else:
+                out.append((str(f), st.st_mtime_ns, st.st_size, st.st_ino))
+        return tuple(out)
+
+    async def run(self) -> None:
+        files = self.files()
+        seen = self.signature(files)
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                now = self.signature(files)
+                if now == seen:
+                    continue
+                seen = now
+                if now[0][1] is None:
+                    log.warning(
+                        "watch: plan file %s is gone; the current plan keeps serving",
+                        files[0],
+                        extra={"event": "reload_refused"},
+                    )
+                    continue
+                await self.service.reload_file("watch")
+                # The new plan may name other list files.
+                if (current := self.files()) != files:
+                    files, seen = current, self.signature(current)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the watcher must never take the service down
+                log.error("watch: %r", exc, exc_info=exc)
+
+
 def build_server(
     target: Engine | Service | None,
     *,
@@ -639,8 +807,14 @@ async def serve(
     options: ServerOptions | None = None,
     started: Callable[[int], None] | None = None,
     extra: Callable[[Service], Awaitable[Callable[[], Awaitable[None]]]] | None = None,
+    plan_path: Path | None = None,
+    watch: float | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully (health first, then `stop(grace)`).
+
+    SIGHUP reloads `plan_path`; with `watch`, the plan file and its list files are polled every
+    `watch` seconds and a change reloads. A plan that fails (or a file gone) is logged and the
+    old plan keeps serving. Persisted list updates are applied before the first call is served.
 
     Args:
         engine: the engine to serve.
@@ -649,9 +823,12 @@ async def serve(
         options: limits, admin token, grace.
         started: called with the bound port once serving.
         extra: starts a companion server (HTTP) on the same service; returns its stop coroutine.
+        plan_path: the plan file SIGHUP and the watcher reload (None: the embedded demo plan).
+        watch: poll interval in seconds for the plan file and its list files (None: no watching).
     """
-    server, checker = build_server(engine, records=records, options=options)
-    service = service_of(server)
+    service = Service(engine, records=records, options=options, plan_path=plan_path)
+    service.restore_lists()
+    server, checker = build_server(service)
     port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot listen on {address}")
@@ -670,11 +847,25 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    tasks: set[asyncio.Task[Any]] = set()
+
+    def hangup() -> None:
+        task = loop.create_task(service.reload_file("SIGHUP"))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, hangup)
+    watcher = loop.create_task(PlanWatcher(service, watch).run()) if watch and plan_path is not None else None
     try:
         await stop.wait()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
+        for task in (watcher, *tasks):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
     log.info("shutting down (grace %.1fs)", service.options.grace, extra={"event": "shutdown"})
     if stop_extra is not None:
         await stop_extra()

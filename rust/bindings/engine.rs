@@ -75,7 +75,7 @@ pub struct PyEngine {
 }
 
 /// Seconds since the epoch → ms, from a time given as a datetime, an ISO string or a number.
-fn time_ms(at: Option<&Bound<'_, PyAny>>, plan: &Plan) -> PyResult<i64> {
+pub(crate) fn time_ms(at: Option<&Bound<'_, PyAny>>, plan: &Plan) -> PyResult<i64> {
     let Some(at) = at.filter(|a| !a.is_none()) else {
         return Ok(chrono::Utc::now().timestamp_millis());
     };
@@ -178,9 +178,11 @@ impl PyEngine {
         })
     }
 
-    /// Compiles a new plan beside the current one and swaps it in; state is kept.
-    /// On error the current plan keeps serving.
-    #[pyo3(signature = (doc_json, list_texts, cn_days, version))]
+    /// Compiles a new plan beside the current one, applies the live list updates `lists`
+    /// (name, add, remove) to it, and swaps it in; state is kept. On error the current plan
+    /// keeps serving. Returns the old version and the updates the new plan refused
+    /// (name, message).
+    #[pyo3(signature = (doc_json, list_texts, cn_days, version, lists = Vec::new()))]
     fn _reload(
         &self,
         py: Python<'_>,
@@ -188,11 +190,21 @@ impl PyEngine {
         list_texts: HashMap<String, String>,
         cn_days: Vec<(NaiveDate, String)>,
         version: String,
-    ) -> PyResult<String> {
-        let plan = py.detach(|| compile_plan(&doc_json, list_texts, cn_days, version));
-        let plan = plan.map_err(|e| plan_error(py, e))?;
-        let old = self.inner.swap(plan);
-        Ok(old.version.to_string())
+        lists: Vec<(String, Vec<String>, Vec<String>)>,
+    ) -> PyResult<(String, Vec<(String, String)>)> {
+        let swapped = py.detach(|| {
+            let plan = compile_plan(&doc_json, list_texts, cn_days, version)?;
+            Ok::<_, PyRoutecoreErr>(
+                self.inner
+                    .swap_with_lists(plan, &lists, self.tables.as_ref()),
+            )
+        });
+        let (old, refused) = swapped.map_err(|e| plan_error(py, e))?;
+        let refused = refused
+            .into_iter()
+            .map(|(name, e)| (name, e.to_string()))
+            .collect();
+        Ok((old.version.to_string(), refused))
     }
 
     /// The plan's version (checksum of the plan and its list files).
@@ -249,13 +261,7 @@ impl PyEngine {
         };
         let d = decide(&plan, &self.tables, self.inner.state().as_ref(), &req)
             .map_err(PyRoutecoreErr)?;
-        Ok(PyDecision {
-            batch: Arc::new(vec![Slot {
-                decision: d,
-                error: None,
-            }]),
-            index: 0,
-        })
+        Ok(PyDecision::single(d))
     }
 
     /// Decides many calls with the GIL released. `requests` is a sequence of dicts with the
@@ -491,6 +497,19 @@ pub(crate) struct Slot {
 pub struct PyDecision {
     batch: Arc<Vec<Slot>>,
     index: usize,
+}
+
+impl PyDecision {
+    /// A decision of its own (a batch of one).
+    pub(crate) fn single(decision: Decision) -> Self {
+        PyDecision {
+            batch: Arc::new(vec![Slot {
+                decision,
+                error: None,
+            }]),
+            index: 0,
+        }
+    }
 }
 
 /// The decisions of `route_many`, in request order: a sequence of `Decision`.

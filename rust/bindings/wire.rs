@@ -3,25 +3,16 @@
 
 use std::sync::Arc;
 
-use prost::Message;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use super::engine::PyEngine;
+use super::engine::{time_ms, PyDecision, PyEngine};
 use super::error::PyRoutecoreErr;
 use crate::error::Error;
 use crate::wire::{self, Tally, ACTION_NAMES};
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-fn encoded<'py>(py: Python<'py>, msg: &impl Message) -> PyResult<Bound<'py, PyBytes>> {
-    // Encode straight into the Python object: one allocation, no copy.
-    PyBytes::new_with(py, msg.encoded_len(), |mut buf| {
-        msg.encode(&mut buf)
-            .map_err(|e| PyRoutecoreErr(Error::InvalidArgument(e.to_string())).into())
-    })
 }
 
 /// Decision counters since start (by action, tenant, reject reason and error status).
@@ -60,6 +51,18 @@ impl PyRouteStats {
     }
 }
 
+/// Bytes of `len` written by `write` straight into a new Python `bytes` (one allocation).
+fn written(
+    py: Python<'_>,
+    len: usize,
+    write: impl FnOnce(&mut [u8]),
+) -> PyResult<Bound<'_, PyBytes>> {
+    PyBytes::new_with(py, len, |buf| {
+        write(buf);
+        Ok(())
+    })
+}
+
 /// One `RouteRequest` (serialised) → one `RouteDecision` (serialised).
 #[pyfunction]
 #[pyo3(signature = (engine, request, *, embed_errors = false, stats = None))]
@@ -72,18 +75,25 @@ fn route_wire<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let e = engine.get();
     let plan = e.inner.plan();
-    let mut call_id = String::new();
-    let result = wire::decode_request(request).and_then(|req| {
-        let r = wire::decide_request(&plan, &e.tables, e.inner.state().as_ref(), &req, now_ms());
+    let mut call_id = "";
+    let result = wire::read_request(request).and_then(|req| {
         call_id = req.call_id;
-        r
+        wire::decide_ref(&plan, &e.tables, e.inner.state().as_ref(), &req, now_ms())
     });
     if let Some(s) = stats {
         s.get().inner.add(&result);
     }
     match result {
-        Ok(d) => encoded(py, &wire::decision_message(&d, &plan.gateway)),
-        Err(err) if embed_errors => encoded(py, &wire::error_message(&call_id, &err)),
+        Ok(d) => {
+            let bytes = wire::DecisionBytes::new(&d, &plan.gateway);
+            written(py, bytes.len(), |mut buf| bytes.write(&mut buf))
+        }
+        Err(err) if embed_errors => {
+            let message = err.to_string();
+            written(py, wire::error_len(call_id, &err, &message), |mut buf| {
+                wire::write_error(call_id, &err, &message, &mut buf);
+            })
+        }
         Err(err) => Err(PyRoutecoreErr(err).into()),
     }
 }
@@ -104,9 +114,9 @@ fn route_batch_wire<'py>(
     let tally = stats.map(Bound::get);
     // The request bytes are immutable and kept alive by the caller: no copy is needed.
     let out = py.detach(|| {
-        let batch = wire::decode_batch(request)?;
+        let batch = wire::read_batch(request)?;
         let plan = engine.plan();
-        Ok::<_, Error>(wire::route_batch(
+        Ok::<_, Error>(wire::route_batch_ref(
             &plan,
             &tables,
             engine.state().as_ref(),
@@ -165,6 +175,62 @@ fn decision_json<'py>(
     Ok(PyBytes::new(py, &wire::decision_json(&d, &plan.gateway)))
 }
 
+/// The HTTP hot path in one call: decides and answers the decision as JSON bytes, with what the
+/// metrics count (action, tenant, reject reason) and, with `keep`, the `Decision` itself.
+#[pyfunction]
+#[pyo3(signature = (engine, called, caller, digits = "", at = None, call_id = "", explain = false, *, keep = false))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn route_json<'py>(
+    py: Python<'py>,
+    engine: &Bound<'py, PyEngine>,
+    called: &str,
+    caller: &str,
+    digits: &str,
+    at: Option<&Bound<'py, PyAny>>,
+    call_id: &str,
+    explain: bool,
+    keep: bool,
+) -> PyResult<(
+    Bound<'py, PyBytes>,
+    &'static str,
+    String,
+    String,
+    Option<PyDecision>,
+)> {
+    let e = engine.get();
+    let plan = e.inner.plan();
+    let time_ms = time_ms(at, &plan)?;
+    let d = crate::engine::decide::decide(
+        &plan,
+        &e.tables,
+        e.inner.state().as_ref(),
+        &crate::engine::Request {
+            call_id,
+            called,
+            caller,
+            digits,
+            time_ms,
+            explain,
+        },
+    )
+    .map_err(PyRoutecoreErr)?;
+    let body = PyBytes::new(py, &wire::decision_json(&d, &plan.gateway));
+    let reason = d
+        .reject
+        .as_ref()
+        .map(|(_, r)| r.to_string())
+        .unwrap_or_default();
+    let tenant = d.tenant.to_string();
+    let action = d.action.as_str();
+    Ok((
+        body,
+        action,
+        tenant,
+        reason,
+        keep.then(|| PyDecision::single(d)),
+    ))
+}
+
 /// Sizes of the engine's current plan: numbers, tenants, lists, groups, menus.
 #[pyfunction]
 fn plan_counts<'py>(
@@ -186,6 +252,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(route_wire, m)?)?;
     m.add_function(wrap_pyfunction!(route_batch_wire, m)?)?;
     m.add_function(wrap_pyfunction!(decision_json, m)?)?;
+    m.add_function(wrap_pyfunction!(route_json, m)?)?;
     m.add_function(wrap_pyfunction!(plan_counts, m)?)?;
     Ok(())
 }

@@ -214,7 +214,8 @@ pub struct ListUpdate {
 impl Engine {
     /// Adds and removes numbers of the current plan's number list `name`, live (the next
     /// decision sees them). Every number is checked before anything changes. A reload compiles
-    /// the lists afresh, so the caller re-applies its updates to a new plan.
+    /// the lists afresh, so the caller re-applies its updates to a new plan
+    /// ([`Engine::swap_with_lists`] does so before the new plan serves).
     /// O(k) for k numbers (amortised; see [`NumberList::add`]).
     pub fn update_list(
         &self,
@@ -223,8 +224,44 @@ impl Engine {
         remove: &[String],
         countries: &dyn crate::number::CountryCodes,
     ) -> crate::error::Result<ListUpdate> {
+        self.plan().update_list(name, add, remove, countries)
+    }
+
+    /// Applies `updates` (list name, numbers to add, numbers to remove) to `plan`, then swaps it
+    /// in: no decision ever sees the new plan without them. An update the new plan refuses (its
+    /// list is gone, or became a pattern list) is skipped and returned with its error; the
+    /// others still apply. Returns the old plan and the refused updates. O(k) for k numbers.
+    pub fn swap_with_lists(
+        &self,
+        plan: Plan,
+        updates: &[(String, Vec<String>, Vec<String>)],
+        countries: &dyn crate::number::CountryCodes,
+    ) -> (Arc<Plan>, Vec<(String, crate::error::Error)>) {
+        let refused = updates
+            .iter()
+            .filter_map(|(name, add, remove)| {
+                plan.update_list(name, add, remove, countries)
+                    .err()
+                    .map(|e| (name.clone(), e))
+            })
+            .collect();
+        (self.swap(plan), refused)
+    }
+}
+
+impl Plan {
+    /// Adds and removes numbers of this plan's number list `name` (lists are shared by every
+    /// holder of the plan, so routing sees the change at once). Every number is checked before
+    /// anything changes. O(k) for k numbers (amortised; see [`NumberList::add`]).
+    pub fn update_list(
+        &self,
+        name: &str,
+        add: &[String],
+        remove: &[String],
+        countries: &dyn crate::number::CountryCodes,
+    ) -> crate::error::Result<ListUpdate> {
         use crate::error::Error;
-        let plan = self.plan();
+        let plan = self;
         let list = plan
             .list_index
             .get(name)
@@ -279,6 +316,10 @@ mod tests {
     use crate::number::tests::TestCountries;
 
     fn engine_with_lists() -> Engine {
+        Engine::new(plan_with_lists(), Arc::new(state::LocalState::new()))
+    }
+
+    fn plan_with_lists() -> Plan {
         let lists = vec![
             CallerList {
                 name: "fraud".into(),
@@ -293,7 +334,7 @@ mod tests {
                 patterns: Some(PatternSet::new(&["_170X.".to_string()]).unwrap()),
             },
         ];
-        let plan = Plan {
+        Plan {
             version: "v1".into(),
             tz: chrono_tz::Asia::Shanghai,
             gateway: "".into(),
@@ -307,8 +348,7 @@ mod tests {
             schedules: Vec::new(),
             groups: Vec::new(),
             menus: Vec::new(),
-        };
-        Engine::new(plan, Arc::new(state::LocalState::new()))
+        }
     }
 
     fn strings(v: &[&str]) -> Vec<String> {
@@ -354,6 +394,24 @@ mod tests {
             }
         );
         assert!(!e.plan().lists[0].contains(&caller));
+    }
+
+    #[test]
+    fn swap_with_lists_applies_before_the_new_plan_serves() {
+        let e = engine_with_lists();
+        let updates = vec![
+            ("fraud".to_string(), strings(&["13800138000"]), Vec::new()),
+            ("gone".to_string(), strings(&["13900000000"]), Vec::new()),
+            ("virtual".to_string(), strings(&["13900000000"]), Vec::new()),
+        ];
+        let (old, refused) = e.swap_with_lists(plan_with_lists(), &updates, &TestCountries);
+        let caller = crate::number::normalize("13800138000", &TestCountries).unwrap();
+        // The old plan never saw the update; the one now serving had it before it served.
+        assert!(!old.lists[0].contains(&caller));
+        assert!(e.plan().lists[0].contains(&caller));
+        let names: Vec<&str> = refused.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["gone", "virtual"]);
+        assert!(matches!(refused[0].1, crate::error::Error::NotFound(_)));
     }
 
     #[test]
