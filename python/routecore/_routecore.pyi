@@ -716,6 +716,7 @@ def route_json(
 
 def plan_counts(engine: Engine) -> dict[str, int]:
     """Sizes of the current plan: `numbers`, `tenants`, `lists`, `groups`, `menus`."""
+
 # --- plan YAML fast reader (rust/bindings/yaml.rs) --------------------------------------------
 
 def yaml_to_json(text: str, /) -> tuple[bytes, list[tuple[str | int, ...]]] | str:
