@@ -969,3 +969,25 @@ def test_continuous_reloads_under_load_answer_from_exactly_one_plan(tmp_path: Pa
     wrong = [(v, p) for v, p in seen if expected.get(v) != p]
     assert not wrong, wrong[:5]
     assert {v for v, _ in seen} == set(expected), "both plans answered"
+
+
+def test_metrics_include_grpc_decisions(plan_loaded: Any) -> None:
+    from routecore.http import start_http
+    from routecore.metrics import Metrics
+
+    metrics = Metrics()
+    r = Running(routecore.Engine.from_loaded(plan_loaded))
+    try:
+        r.router.RouteCall(pb.RouteRequest(called="4001234567", caller="13700000000", time=AT), timeout=10)
+        r.router.RouteCall(pb.RouteRequest(called="4001234567", caller="13800138000", time=AT), timeout=10)
+        http = r.run(start_http(r.service, "127.0.0.1", 0, metrics=metrics))
+        try:
+            text = metrics.render().decode()
+        finally:
+            r.run(http.stop(1.0))
+    finally:
+        r.close()
+    assert 'routecore_grpc_decisions_total{action="REJECT"} 1.0' in text
+    assert 'routecore_grpc_decisions_total{action="MENU"} 1.0' in text
+    assert 'routecore_grpc_rejects_total{reason="诈骗"} 1.0' in text
+    assert 'routecore_grpc_tenant_decisions_total{tenant="clinic"} 2.0' in text

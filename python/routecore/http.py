@@ -876,6 +876,10 @@ async def start_http(
     app = _App(engine_ref, records, limits, metrics, make_event or default_make_event)
     metrics.track_engine(app.engine)
     metrics.track_records(records)
+    # Started on the gRPC server's service: its Rust-side decision counters join /metrics.
+    route_stats = getattr(engine_ref, "stats", None)
+    if route_stats is not None:
+        metrics.track_route_stats(route_stats)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: _Conn(app), host, port, backlog=backlog, reuse_port=reuse_port or None

@@ -49,6 +49,31 @@ LATENCY_BUCKETS = (
 EngineRef = Callable[[], Any]
 
 
+class _RouteStatsCollector(Collector):
+    """The gRPC side's counters live in Rust (counted on the hot path without the GIL); they are
+    read once per scrape."""
+
+    FAMILIES = (
+        ("by_action", "routecore_grpc_decisions_total", "gRPC decisions by action", "action"),
+        ("by_tenant", "routecore_grpc_tenant_decisions_total", "gRPC decisions by tenant", "tenant"),
+        ("by_reason", "routecore_grpc_rejects_total", "gRPC REJECT decisions by reason", "reason"),
+        ("by_error", "routecore_grpc_route_errors_total", "gRPC refused routing requests by status", "code"),
+    )
+
+    def __init__(self, stats: Any) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterable[Metric]:
+        from prometheus_client.core import CounterMetricFamily
+
+        snap = self.stats.snapshot()
+        for key, name, doc, label in self.FAMILIES:
+            family = CounterMetricFamily(name.removesuffix("_total"), doc, labels=[label])
+            for value, count in sorted(snap[key].items()):
+                family.add_metric([value], count)
+            yield family
+
+
 class _PlanCollector(Collector):
     """Reads the plan serving now at scrape time, so a reload needs no hook."""
 
@@ -106,6 +131,7 @@ class Metrics:
             "routecore_records_pending", "Events waiting for the record store's writer", registry=r
         )
         self._plan: _PlanCollector | None = None
+        self._route_stats: _RouteStatsCollector | None = None
         self._children: dict[tuple[Any, ...], Any] = {}
 
     # --- hot path --------------------------------------------------------------------------------
@@ -179,6 +205,15 @@ class Metrics:
             self.records_pending.set_function(lambda: 0.0)
             return
         self.records_pending.set_function(lambda: float(getattr(records, "pending", 0) or 0))
+
+    def track_route_stats(self, stats: Any) -> None:
+        """Reports the gRPC server's decision counters (kept in Rust, `_routecore.RouteStats`)
+        at scrape time: decisions by action, by tenant, rejects by reason, errors by status."""
+        if self._route_stats is None:
+            self._route_stats = _RouteStatsCollector(stats)
+            self.registry.register(self._route_stats)
+        else:
+            self._route_stats.stats = stats
 
     def render(self) -> bytes:
         """The registry in the Prometheus text format (`CONTENT_TYPE`)."""
