@@ -1143,11 +1143,11 @@ mod tests {
     #[test]
     fn round_trip_through_bytes() {
         let mut d = decision(ActionKind::Menu);
-        d.menu = Some(MenuOut {
+        d.menu = Some(Box::new(MenuOut {
             id: "main".into(),
             prompt: "welcome".into(),
             keys: vec!["0".into(), "1".into()],
-        });
+        }));
         let m = decision_message(&d, "gw");
         let back = RouteDecision::decode(m.encode_to_vec().as_slice()).unwrap();
         assert_eq!(back, m);
@@ -1247,11 +1247,11 @@ mod tests {
             );
         }
         d.targets.swap(0, 1); // a SIP target first: its own URI
-        d.menu = Some(MenuOut {
+        d.menu = Some(Box::new(MenuOut {
             id: "main".into(),
             prompt: "welcome".into(),
             keys: vec!["0".into(), "".into()],
-        });
+        }));
         d.reject = Some((603, "骚扰".into()));
         d.trace.push(String::new());
         d.targets[1].rate_per_minute = 0.0;
@@ -1334,9 +1334,9 @@ mod tests {
             d.targets = numbers.into_iter().map(|(number, uri, ring_seconds, rate_per_minute)| TargetOut {
                 number: number.into(), uri: uri.into(), ring_seconds, rate_per_minute,
             }).collect();
-            d.menu = keys.map(|keys| MenuOut {
+            d.menu = keys.map(|keys| Box::new(MenuOut {
                 id: "m".into(), prompt: "".into(), keys: keys.into_iter().map(Into::into).collect(),
-            });
+            }));
             d.reject = reject.map(|(code, reason)| (code, reason.into()));
             prop_assert_eq!(direct(&d, &gateway), decision_message(&d, &gateway).encode_to_vec());
         }

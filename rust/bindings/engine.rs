@@ -488,7 +488,8 @@ fn plan_error(py: Python<'_>, err: PyRoutecoreErr) -> PyErr {
 /// A decision, or the error that stood in its place in a batch.
 pub(crate) struct Slot {
     pub(crate) decision: Decision,
-    pub(crate) error: Option<(&'static str, String)>,
+    /// Boxed: failures are rare, and a batch holds many slots.
+    pub(crate) error: Option<Box<(&'static str, String)>>,
 }
 
 /// One decision. Fields follow the proto's `RouteDecision`. It points into the batch that
@@ -599,7 +600,7 @@ impl Slot {
                 plan_version: "".into(),
                 trace: Vec::new(),
             },
-            error: Some((code, e.to_string())),
+            error: Some(Box::new((code, e.to_string()))),
         }
     }
 }
@@ -787,13 +788,13 @@ impl PyDecision {
     /// Set when this decision stands for a request that failed (batch calls only).
     #[getter]
     fn error(&self) -> Option<PyErrorInfo> {
-        self.slot().error.as_ref().map(|(c, m)| PyErrorInfo {
+        self.slot().error.as_deref().map(|(c, m)| PyErrorInfo {
             code: (*c).to_string(),
             message: m.clone(),
         })
     }
     fn __repr__(&self) -> String {
-        if let Some((c, m)) = &self.slot().error {
+        if let Some((c, m)) = self.slot().error.as_deref() {
             return format!("Decision(error={c}: {m})");
         }
         let targets: Vec<String> = self

@@ -87,7 +87,8 @@ pub struct Decision {
     pub action: ActionKind,
     pub targets: Vec<TargetOut>,
     pub parallel: bool,
-    pub menu: Option<MenuOut>,
+    /// Boxed: most decisions carry no menu, and a batch holds many decisions.
+    pub menu: Option<Box<MenuOut>>,
     pub prompt: Shared,
     pub voicemail_box: Shared,
     pub reject: Option<(u16, Shared)>,
@@ -331,11 +332,11 @@ pub fn decide(
         Outcome::Menu(m) => {
             let menu = &plan.menus[m];
             d.action = ActionKind::Menu;
-            d.menu = Some(super::decide::MenuOut {
+            d.menu = Some(Box::new(super::decide::MenuOut {
                 id: menu.id.clone(),
                 prompt: menu.prompt.clone(),
                 keys: menu.keys.clone(),
-            });
+            }));
         }
         Outcome::Announce(p) => {
             d.action = ActionKind::Announce;
