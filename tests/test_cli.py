@@ -79,3 +79,10 @@ def test_demo_runs() -> None:
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
     assert "13800138000" in result.stdout and "FORWARD" in result.stdout
+
+
+def test_bench_prints_in_process_and_wire_figures() -> None:
+    result = runner.invoke(app, ["bench", "--calls", "200"])
+    assert result.exit_code == 0, result.output
+    for label in ("Engine.route", "route_many", "RouteCall", "GET /v1/route"):
+        assert label in result.stdout

@@ -353,5 +353,99 @@ def _http_starter(address: str) -> Any:
     return start
 
 
+@app.command()
+def bench(
+    calls: Annotated[int, typer.Option(help="calls per measurement (bounded)")] = 5000,
+) -> None:
+    """Quick in-process and over-the-wire measurements on the demo plan, printed as a table.
+
+    Bounded in count, loopback only. The full benchmarks, with same-run baselines, are in bench/.
+    """
+    import asyncio
+    import statistics
+    import time
+
+    engine = routecore.Engine.demo()
+    at = "2026-11-11T10:00:00+08:00"
+    rows: list[tuple[str, str, str]] = []
+    lat = []
+    for _ in range(calls):
+        t0 = time.perf_counter_ns()
+        engine.route("4006666666", "15907550000", "", at)
+        lat.append(time.perf_counter_ns() - t0)
+    rows.append(("in process", "Engine.route, one call", f"median {statistics.median(lat) / 1e3:.2f} µs"))
+    n = max(calls, 10_000)
+    columns = {"called": ["4006666666"] * n, "caller": ["15907550000"] * n, "at": [at] * n}
+    t0 = time.perf_counter()
+    engine.route_many(**columns)
+    rate = n / (time.perf_counter() - t0)
+    rows.append(("in process", f"Engine.route_many, {n:,} calls", f"{rate / 1e6:.2f} M decisions/s"))
+    rows.extend(asyncio.run(_bench_over_the_wire(engine, calls, at)))
+    table = Table("where", "what", "result", title=f"routecore bench (demo plan {engine.version})")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+async def _bench_over_the_wire(engine: routecore.Engine, calls: int, at: str) -> list[tuple[str, str, str]]:
+    import asyncio
+    import http.client
+    import time
+
+    import grpc
+
+    from routecore import server as srv
+    from routecore.http import start_http
+    from routecore.v1 import routing_pb2 as pb
+
+    grpc_server, health = srv.build_server(engine)
+    port = grpc_server.add_insecure_port("127.0.0.1:0")
+    await grpc_server.start()
+    await srv.mark_serving(health)
+    web = await start_http(grpc_server.routecore_service, "127.0.0.1", 0)
+    rows: list[tuple[str, str, str]] = []
+
+    def summary(samples: list[float], seconds: float) -> str:
+        samples.sort()
+        p50, p99 = samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
+        return f"{len(samples) / seconds:,.0f}/s, p50 {p50 * 1e6:.0f} µs, p99 {p99 * 1e6:.0f} µs"
+
+    try:
+        request = pb.RouteRequest(called="4006666666", caller="15907550000", time=at).SerializeToString()
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_unary("/routecore.v1.Router/RouteCall")
+            samples = []
+            start = time.perf_counter()
+            for _ in range(calls):
+                t0 = time.perf_counter()
+                await call(request, timeout=10)
+                samples.append(time.perf_counter() - t0)
+            rows.append(
+                ("gRPC, loopback", "RouteCall, one client", summary(samples, time.perf_counter() - start))
+            )
+
+        def http_run() -> tuple[list[float], float]:
+            conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=10)
+            path = f"/v1/route?called=4006666666&caller=15907550000&time={at.replace('+', '%2B')}"
+            samples = []
+            start = time.perf_counter()
+            for _ in range(calls):
+                t0 = time.perf_counter()
+                conn.request("GET", path)
+                conn.getresponse().read()
+                samples.append(time.perf_counter() - t0)
+            conn.close()
+            return samples, time.perf_counter() - start
+
+        samples, seconds = await asyncio.to_thread(http_run)
+        rows.append(
+            ("HTTP/JSON, loopback", "GET /v1/route, one keep-alive client", summary(samples, seconds))
+        )
+    finally:
+        await web.stop(1.0)
+        await srv.shutdown(grpc_server, health, 1.0)
+    return rows
+
+
 def main() -> None:
     app()
