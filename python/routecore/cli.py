@@ -1,4 +1,4 @@
-"""The `routecore` command line: serve, route, check, classify, pool, demo."""
+"""The `routecore` command line: serve, route, check, classify, pool, demo, stats."""
 
 from __future__ import annotations
 
@@ -183,6 +183,41 @@ def demo() -> None:
     engine = routecore.Engine.demo()
     console.print(f"demo plan {engine.version}: {len(engine.numbers())} numbers")
     asyncio.run(_demo_over_the_wire(engine))
+
+
+@app.command()
+def stats(
+    cdr: Annotated[Path, typer.Option(help="call-record database (SQLite)")],
+    plan: Annotated[Path | None, typer.Option(help="plan file: packages, rates and time zone")] = None,
+    month: Annotated[str | None, typer.Option(help="only calls that ended in this month, YYYY-MM")] = None,
+    tenant: Annotated[str | None, typer.Option(help="only this tenant's calls")] = None,
+    json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    csv: Annotated[Path | None, typer.Option(help="also write the bills as CSV to this file")] = None,
+) -> None:
+    """Call statistics and bills per tenant and month from the call records."""
+    from routecore.plan import load_plan
+    from routecore.records import SqliteRecordStore
+    from routecore.stats import bills_csv, render_report, report
+
+    if not cdr.is_file():
+        errors.print(f"[red]error[/red]: {cdr}: no such record database")
+        raise typer.Exit(1)
+    try:
+        model = load_plan(plan).model if plan else None
+        store = SqliteRecordStore(cdr)
+        try:
+            rep = report(store, model, month=month, tenant=tenant)
+        finally:
+            store.close()
+    except RoutecoreError as e:
+        errors.print(f"[red]{type(e).__name__}[/red]: {e}")
+        raise typer.Exit(1) from None
+    if csv:
+        csv.write_text(bills_csv(rep.bills), encoding="utf-8")
+    if json:
+        sys.stdout.write(rep.to_json().decode() + "\n")
+    else:
+        render_report(rep, console)
 
 
 def _proto_view(m: Any, pb: Any) -> Any:

@@ -1,0 +1,542 @@
+"""Statistics and bills from call detail records (CDRs): when people call, from where, how many
+are answered, how long they talk, and what each tenant owes for a month.
+
+    from routecore.plan import load_plan
+    from routecore.records import SqliteRecordStore
+    from routecore.stats import report
+
+    rep = report(SqliteRecordStore("records.db"), load_plan("plan.yaml").model, month="2026-10")
+    print(rep.stats.answer_rate, rep.bills[0].total)
+    open("bills.csv", "w").write(bills_csv(rep.bills))
+
+Conventions:
+- Local times (hour of day, day of week, month) are in the plan's time zone (Asia/Shanghai
+  without a plan). A call's time is when it was answered, else when it ended (a record does not
+  keep the arrival time; an unanswered call ends when the ringing stops).
+- Answered: the record has an answer time (an `ANSWERED` event, or a reported duration > 0).
+- Durations (mean, median, p90) are over answered calls; percentiles interpolate linearly
+  between the closest ranks (`statistics.quantiles(method="inclusive")`, numpy's default).
+- Bills: calls are billed per started minute (`CallRecord.billed_minutes`) and grouped by the
+  month they ended in. The package's included minutes are used up in time order (end time, then
+  call id); each minute beyond them costs the record's `rate_per_minute` (the rate the decision
+  gave the target, so the record's `cost` for a call wholly beyond); a record without a rate
+  (decision unknown to the store) is priced from the package's rate table by target kind, and
+  without a plan its minutes are counted as `unpriced_minutes`. Records with no tenant (decision
+  unknown) are not billed.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import statistics
+import zoneinfo
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+import orjson
+
+from routecore._routecore import InvalidArgumentError, RoutecoreError
+from routecore._routecore import kind as _number_kind
+from routecore.records import CallRecord
+
+__all__ = [
+    "Bill",
+    "CallStats",
+    "Durations",
+    "Overage",
+    "Report",
+    "bills",
+    "bills_csv",
+    "call_stats",
+    "month_range",
+    "records_of",
+    "render_report",
+    "report",
+    "stats_csv",
+    "target_kind",
+]
+
+DEFAULT_TIMEZONE: Final = "Asia/Shanghai"
+WEEKDAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+KINDS: Final = ("mobile", "landline", "sip")
+UNKNOWN: Final = "(unknown)"
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+def _plan_model(plan: Any) -> Any:
+    # A `Plan` model, a `LoadedPlan` (its `.model`), or None.
+    return getattr(plan, "model", plan)
+
+
+def _zone(plan: Any, timezone: str | None) -> zoneinfo.ZoneInfo:
+    name = timezone or getattr(_plan_model(plan), "timezone", None) or DEFAULT_TIMEZONE
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidArgumentError(f"timezone: {name!r} is not an IANA time zone") from None
+
+
+def month_range(month: str, timezone: str = DEFAULT_TIMEZONE) -> tuple[dt.datetime, dt.datetime]:
+    """The instants [first day 00:00, next month's first day 00:00) of `YYYY-MM` in `timezone`.
+
+    Raises:
+        InvalidArgumentError: `month` is not `YYYY-MM`.
+    """
+    try:
+        start = dt.datetime.strptime(month, "%Y-%m")
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"month: {month!r} is not YYYY-MM") from None
+    zone = zoneinfo.ZoneInfo(timezone)
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
+    return start.replace(tzinfo=zone), end.replace(tzinfo=zone)
+
+
+def records_of(
+    source: Any,
+    *,
+    month: str | None = None,
+    tenant: str | None = None,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> Iterator[CallRecord]:
+    """The records of a store (anything with `records(since, until, tenant=...)`) or an iterable
+    of `CallRecord`, restricted to calls that ended in `month` (local) and to `tenant`.
+
+    Raises:
+        InvalidArgumentError: `month` is not `YYYY-MM`.
+    """
+    since, until = month_range(month, timezone) if month else (None, None)
+    if hasattr(source, "records"):
+        return iter(source.records(since, until, tenant=tenant))
+
+    def keep(r: CallRecord) -> bool:
+        if tenant is not None and r.tenant != tenant:
+            return False
+        return since is None or until is None or since <= r.ended_at < until
+
+    return filter(keep, source)
+
+
+def target_kind(target: str) -> str:
+    """The rate-table kind of a target: `sip` for a URI, `mobile`, else `landline` (the spec
+    prices service and international targets as landlines); "" for no target."""
+    if not target:
+        return ""
+    if ":" in target:
+        return "sip"
+    try:
+        return "mobile" if _number_kind(target) == "mobile" else "landline"
+    except RoutecoreError:
+        return "landline"
+
+
+# --- statistics --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Durations:
+    """Talk time of answered calls, seconds; None when there is none."""
+
+    count: int
+    total_seconds: int
+    mean: float | None
+    median: float | None
+    p90: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallStats:
+    """Call counts by dimension (most calls first, ties by key), answers and talk time."""
+
+    calls: int
+    answered: int
+    answer_rate: float | None
+    by_hour: dict[int, int]
+    by_weekday: dict[str, int]
+    by_province: dict[str, int]
+    by_city: dict[str, int]
+    by_tenant: dict[str, int]
+    by_number: dict[str, int]
+    by_rule: dict[str, int]
+    by_target: dict[str, int]
+    by_disposition: dict[str, int]
+    durations: Durations
+
+    @property
+    def peak_hours(self) -> list[int]:
+        """The hours of day with the most calls (several on a tie; none without calls)."""
+        top = max(self.by_hour.values(), default=0)
+        return [h for h, n in self.by_hour.items() if n == top and top > 0]
+
+
+def _ranked(c: Counter[str]) -> dict[str, int]:
+    return dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _durations(seconds: list[int]) -> Durations:
+    if not seconds:
+        return Durations(0, 0, None, None, None)
+    p90 = (
+        float(seconds[0]) if len(seconds) == 1 else statistics.quantiles(seconds, n=10, method="inclusive")[8]
+    )
+    return Durations(
+        count=len(seconds),
+        total_seconds=sum(seconds),
+        mean=statistics.fmean(seconds),
+        median=float(statistics.median(seconds)),
+        p90=float(p90),
+    )
+
+
+def call_stats(records: Iterable[CallRecord], *, timezone: str = DEFAULT_TIMEZONE) -> CallStats:
+    """Counts, answer rate and talk-time distribution of `records`, in one pass.
+
+    Raises:
+        InvalidArgumentError: `timezone` is not an IANA time zone.
+    """
+    zone = _zone(None, timezone)
+    hours = [0] * 24
+    days = [0] * 7
+    dims: dict[str, Counter[str]] = {
+        k: Counter() for k in ("province", "city", "tenant", "number", "rule", "target", "disposition")
+    }
+    talk: list[int] = []
+    calls = 0
+    for r in records:
+        calls += 1
+        local = (r.answered_at or r.ended_at).astimezone(zone)
+        hours[local.hour] += 1
+        days[local.weekday()] += 1
+        dims["province"][r.province or UNKNOWN] += 1
+        dims["city"][r.city or UNKNOWN] += 1
+        dims["tenant"][r.tenant or UNKNOWN] += 1
+        dims["number"][r.called or UNKNOWN] += 1
+        dims["rule"][r.rule or UNKNOWN] += 1
+        dims["target"][r.target or UNKNOWN] += 1
+        dims["disposition"][r.disposition or UNKNOWN] += 1
+        if r.answered_at is not None:
+            talk.append(r.duration_seconds)
+    return CallStats(
+        calls=calls,
+        answered=len(talk),
+        answer_rate=len(talk) / calls if calls else None,
+        by_hour=dict(enumerate(hours)),
+        by_weekday=dict(zip(WEEKDAYS, days, strict=True)),
+        by_province=_ranked(dims["province"]),
+        by_city=_ranked(dims["city"]),
+        by_tenant=_ranked(dims["tenant"]),
+        by_number=_ranked(dims["number"]),
+        by_rule=_ranked(dims["rule"]),
+        by_target=_ranked(dims["target"]),
+        by_disposition=_ranked(dims["disposition"]),
+        durations=_durations(talk),
+    )
+
+
+# --- bills -------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Overage:
+    """Minutes beyond the package and their price, for one target kind."""
+
+    minutes: int = 0
+    amount: float = 0.0
+
+
+@dataclass(slots=True)
+class Bill:
+    """What one tenant owes for one month (amounts rounded to 4 decimals)."""
+
+    tenant: str
+    month: str
+    monthly_fee: float
+    included_minutes: int
+    calls: int = 0
+    minutes_used: int = 0
+    overage_minutes: int = 0
+    overage: dict[str, Overage] = field(default_factory=lambda: {k: Overage() for k in KINDS})
+    overage_amount: float = 0.0
+    unpriced_minutes: int = 0
+    total: float = 0.0
+    package_known: bool = True
+
+
+def _package_rates(plan: Any, tenant: str) -> tuple[float, int, dict[str, float] | None]:
+    """(monthly fee, included minutes, rate by kind) of a tenant; rates None when unknown."""
+    model = _plan_model(plan)
+    t = model.tenants.get(tenant) if model is not None else None
+    if t is None:
+        return 0.0, 0, None
+    table = model.rates.get(t.package.rates or "default")
+    rates = {k: float(getattr(table, k)) if table is not None else 0.0 for k in KINDS}
+    return float(t.package.monthly_fee), int(t.package.included_minutes), rates
+
+
+def bills(
+    records: Iterable[CallRecord],
+    plan: Any = None,
+    *,
+    timezone: str | None = None,
+    months: Iterable[str] = (),
+) -> list[Bill]:
+    """One bill per tenant and month (by tenant, then month), from the records and the plan's
+    packages (`Plan` or `LoadedPlan`; None: no fee, nothing included, record prices only).
+
+    With a plan, every tenant of the plan gets a bill for each month that has records (and
+    each of `months`), calls or not (the fee is due anyway). O(n log n) for the time ordering.
+
+    Raises:
+        InvalidArgumentError: `timezone` is not an IANA time zone.
+    """
+    zone = _zone(plan, timezone)
+    model = _plan_model(plan)
+    billable = sorted((r for r in records if r.tenant), key=lambda r: (r.ended_at, r.call_id))
+    out: dict[tuple[str, str], Bill] = {}
+    left: dict[tuple[str, str], int] = {}
+    rates_of: dict[str, dict[str, float] | None] = {}
+
+    def bill(tenant: str, month: str) -> Bill:
+        key = (tenant, month)
+        if key not in out:
+            fee, included, rates = _package_rates(model, tenant)
+            rates_of[tenant] = rates
+            out[key] = Bill(tenant, month, fee, included, package_known=rates is not None)
+            left[key] = included
+        return out[key]
+
+    for r in billable:
+        month = r.ended_at.astimezone(zone).strftime("%Y-%m")
+        b = bill(r.tenant, month)
+        key = (r.tenant, month)
+        b.calls += 1
+        b.minutes_used += r.billed_minutes
+        free = min(left[key], r.billed_minutes)
+        left[key] -= free
+        over = r.billed_minutes - free
+        if over == 0:
+            continue
+        b.overage_minutes += over
+        kind = target_kind(r.target) or "landline"
+        if r.rate_per_minute is not None:
+            # The record's own price: its `cost` when the whole call is beyond the package.
+            amount = r.cost if over == r.billed_minutes and r.cost is not None else over * r.rate_per_minute
+        elif (rates := rates_of[r.tenant]) is not None:
+            amount = over * rates[kind]
+        else:
+            b.unpriced_minutes += over
+            continue
+        line = b.overage.setdefault(kind, Overage())
+        line.minutes += over
+        line.amount += amount
+    if model is not None:
+        for month in sorted({m for _, m in out} | set(months)):
+            for tenant in model.tenants:
+                bill(tenant, month)
+    for b in out.values():
+        for line in b.overage.values():
+            line.amount = round(line.amount, 4)
+        b.overage_amount = round(sum(line.amount for line in b.overage.values()), 4)
+        b.total = round(b.monthly_fee + b.overage_amount, 4)
+    return [out[k] for k in sorted(out)]
+
+
+# --- report and export -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Statistics and bills over the same records."""
+
+    stats: CallStats
+    bills: list[Bill]
+    month: str | None
+    timezone: str
+
+    def to_dict(self) -> dict[str, Any]:
+        stats = asdict(self.stats)
+        stats["peak_hours"] = self.stats.peak_hours
+        return {
+            "month": self.month,
+            "timezone": self.timezone,
+            "stats": stats,
+            "bills": [asdict(b) for b in self.bills],
+        }
+
+    def to_json(self) -> bytes:
+        """The report as JSON (UTF-8, indented); hour keys are strings."""
+        return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+
+
+def report(
+    source: Any,
+    plan: Any = None,
+    *,
+    month: str | None = None,
+    tenant: str | None = None,
+    timezone: str | None = None,
+) -> Report:
+    """Statistics and bills of a record store or an iterable of records (see `records_of`).
+
+    Raises:
+        InvalidArgumentError: bad `month` or `timezone`.
+        RecordStoreError: the store cannot be read.
+    """
+    zone = _zone(plan, timezone).key
+    records = list(records_of(source, month=month, tenant=tenant, timezone=zone))
+    return Report(
+        call_stats(records, timezone=zone),
+        bills(records, plan, timezone=zone, months=[month] if month else []),
+        month,
+        zone,
+    )
+
+
+BILL_COLUMNS: Final = (
+    "tenant",
+    "month",
+    "calls",
+    "monthly_fee",
+    "included_minutes",
+    "minutes_used",
+    "overage_minutes",
+    *(f"{k}_{x}" for k in KINDS for x in ("overage_minutes", "overage_amount")),
+    "unpriced_minutes",
+    "overage_amount",
+    "total",
+)
+
+
+def bills_csv(items: Iterable[Bill]) -> str:
+    """Bills as CSV with a header row (`BILL_COLUMNS`), one row per tenant and month."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(BILL_COLUMNS)
+    for b in items:
+        per_kind = []
+        for k in KINDS:
+            line = b.overage.get(k, Overage())
+            per_kind += [line.minutes, line.amount]
+        w.writerow(
+            [
+                b.tenant,
+                b.month,
+                b.calls,
+                b.monthly_fee,
+                b.included_minutes,
+                b.minutes_used,
+                b.overage_minutes,
+                *per_kind,
+                b.unpriced_minutes,
+                b.overage_amount,
+                b.total,
+            ]
+        )
+    return buf.getvalue()
+
+
+def stats_csv(s: CallStats) -> str:
+    """Call counts as CSV rows `dimension,key,calls` (hour, weekday, province, city, tenant,
+    number, rule, target, disposition)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("dimension", "key", "calls"))
+    for name, counts in (
+        ("hour", s.by_hour),
+        ("weekday", s.by_weekday),
+        ("province", s.by_province),
+        ("city", s.by_city),
+        ("tenant", s.by_tenant),
+        ("number", s.by_number),
+        ("rule", s.by_rule),
+        ("target", s.by_target),
+        ("disposition", s.by_disposition),
+    ):
+        for key, n in counts.items():
+            w.writerow((name, key, n))
+    return buf.getvalue()
+
+
+# --- terminal ----------------------------------------------------------------------------------
+
+
+def _fmt(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def render_report(rep: Report, console: Any, *, top: int = 10) -> None:
+    """Print a report as rich tables (the `top` largest rows of each dimension)."""
+    from rich.table import Table
+
+    s = rep.stats
+    title = f"calls {rep.month or 'all time'} ({rep.timezone})"
+    summary = Table(title=title, show_header=False)
+    summary.add_row("calls", str(s.calls))
+    summary.add_row("answered", str(s.answered))
+    summary.add_row("answer rate", "-" if s.answer_rate is None else f"{s.answer_rate:.1%}")
+    d = s.durations
+    summary.add_row("talk seconds mean / median / p90", f"{_fmt(d.mean)} / {_fmt(d.median)} / {_fmt(d.p90)}")
+    summary.add_row("peak hours", " ".join(f"{h:02d}:00" for h in s.peak_hours) or "-")
+    console.print(summary)
+
+    when = Table("hour", "calls", "", title="by hour of day")
+    top_hour = max(s.by_hour.values(), default=0) or 1
+    for h, n in s.by_hour.items():
+        when.add_row(f"{h:02d}", str(n), "█" * round(20 * n / top_hour))
+    console.print(when)
+    days = Table(*s.by_weekday, title="by day of week")
+    days.add_row(*(str(n) for n in s.by_weekday.values()))
+    console.print(days)
+
+    for name, counts in (
+        ("province", s.by_province),
+        ("city", s.by_city),
+        ("tenant", s.by_tenant),
+        ("number", s.by_number),
+        ("rule", s.by_rule),
+        ("target", s.by_target),
+        ("disposition", s.by_disposition),
+    ):
+        t = Table(name, "calls", "share", title=f"by {name}")
+        for key, n in list(counts.items())[:top]:
+            t.add_row(key, str(n), f"{n / s.calls:.1%}")
+        console.print(t)
+
+    if rep.bills:
+        b_table = Table(
+            "tenant",
+            "month",
+            "calls",
+            "fee",
+            "included",
+            "used",
+            "overage min",
+            "overage",
+            "total",
+            title="bills",
+        )
+        for b in rep.bills:
+            over = f"{b.overage_minutes}" + (
+                f" ({b.unpriced_minutes} unpriced)" if b.unpriced_minutes else ""
+            )
+            b_table.add_row(
+                b.tenant,
+                b.month,
+                str(b.calls),
+                f"{b.monthly_fee:.2f}",
+                str(b.included_minutes),
+                str(b.minutes_used),
+                over,
+                f"{b.overage_amount:.2f}",
+                f"{b.total:.2f}",
+            )
+        console.print(b_table)
