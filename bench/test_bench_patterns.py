@@ -10,6 +10,7 @@ import re
 
 import pytest
 import routecore
+from reference.numbers import classify as py_classify  # the pure-Python baseline
 
 BATCH = 100_000
 BULK = 10_000_000
@@ -35,43 +36,6 @@ def mobiles(n: int, seed: int) -> list[str]:
 
 
 # --- straightforward pure-Python implementations --------------------------------------------
-
-
-def py_classify(number: str) -> tuple[str, list[str]]:
-    if len(number) != 10 or not number.isdigit() or number[:3] not in ("400", "800"):
-        return "", []
-    s = number[3:]
-
-    def run(step: int) -> int:
-        n = 1
-        while n < 7 and int(s[-n - 1]) + step == int(s[-n]):
-            n += 1
-        return n
-
-    tags = []
-    repeat, up, down = run(0), run(1), run(-1)
-    if repeat >= 3:
-        tags.append(f"repeat-{repeat}")
-    a, b, c, d, e, f = tuple(s[1:])
-    if a == b and c == d and e == f and a != c and c != e:
-        tags.append("AABBCC")
-    if a == c == e and b == d == f and a != b:
-        tags.append("ABABAB")
-    if (a, b, c) == (d, e, f) and not a == b == c:
-        tags.append("ABCABC")
-    if c == d and e == f and c != e:
-        tags.append("AABB")
-    if c == e and d == f and c != d:
-        tags.append("ABAB")
-    if up >= 4:
-        tags.append(f"ascending-{up}")
-    if down >= 4:
-        tags.append(f"descending-{down}")
-    if repeat >= 5 or {"AABBCC", "ABABAB", "ABCABC"} & set(tags):
-        return "top", tags
-    if repeat == 4 or {"AABB", "ABAB"} & set(tags) or up >= 4 or down >= 4:
-        return "special", tags
-    return "ordinary", tags
 
 
 def py_pattern(pattern: str) -> re.Pattern[str]:

@@ -5,6 +5,7 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from reference.numbers import classify as reference
 from routecore import (
     Classification,
     InvalidArgumentError,
@@ -14,44 +15,6 @@ from routecore import (
     classify_many,
     pool,
 )
-
-
-def reference(number: str) -> tuple[str, list[str]]:
-    """numbers.md's table, read literally."""
-    if len(number) != 10 or not number.isascii() or not number.isdigit() or number[:3] not in ("400", "800"):
-        return "", []
-    s = [int(c) for c in number[3:]]
-
-    def final_run(step: int) -> int:
-        n = 1
-        while n < 7 and s[-n - 1] + step == s[-n]:
-            n += 1
-        return n
-
-    tags = []
-    repeat, up, down = final_run(0), final_run(1), final_run(-1)
-    if repeat >= 3:
-        tags.append(f"repeat-{repeat}")
-    a, b, c, d, e, f = s[1:]
-    if (a, c, e) == (b, d, f) and a != c and c != e:
-        tags.append("AABBCC")
-    if a == c == e and b == d == f and a != b:
-        tags.append("ABABAB")
-    if (a, b, c) == (d, e, f) and not a == b == c:
-        tags.append("ABCABC")
-    if c == d and e == f and c != e:
-        tags.append("AABB")
-    if c == e and d == f and c != d:
-        tags.append("ABAB")
-    if up >= 4:
-        tags.append(f"ascending-{up}")
-    if down >= 4:
-        tags.append(f"descending-{down}")
-    if repeat >= 5 or {"AABBCC", "ABABAB", "ABCABC"} & set(tags):
-        return "top", tags
-    if repeat == 4 or {"AABB", "ABAB"} & set(tags) or up >= 4 or down >= 4:
-        return "special", tags
-    return "ordinary", tags
 
 
 @pytest.mark.parametrize(
