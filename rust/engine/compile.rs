@@ -435,6 +435,7 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
             });
             plan.groups.push(Group {
                 key: shared(&format!("{tname}/{gname}")),
+                random_key: shared(&format!("{tname}/{gname}#random")),
                 strategy,
                 targets,
                 overflow,

@@ -620,7 +620,7 @@ fn order_targets(ctx: &mut Ctx<'_>, group: &Group, mut eligible: Vec<usize>) -> 
             out
         }
         Strategy::Random => {
-            let draw = ctx.state.next_rotation(&format!("{}#random", group.key));
+            let draw = ctx.state.next_rotation(&group.random_key);
             let mut rng = SplitMix64(
                 ctx.plan.seed
                     ^ fnv1a(group.key.as_bytes())

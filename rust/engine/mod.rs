@@ -155,6 +155,8 @@ pub struct Target {
 pub struct Group {
     /// `tenant/group`: the key of the group's state.
     pub key: Shared,
+    /// `tenant/group#random`: the key of its random draws' position (spelled once, not per call).
+    pub random_key: Shared,
     pub strategy: Strategy,
     pub targets: Vec<Target>,
     pub overflow: Option<Action>,
