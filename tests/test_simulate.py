@@ -21,7 +21,7 @@ def erlang_b(c: int, load: float) -> float:
     return b
 
 
-def group_plan(c: int) -> dict[str, object]:
+def group_plan(c: int, strategy: str = "sequential") -> dict[str, object]:
     """One number forwarding every call to one sequential group of `c` targets, no overflow."""
     return {
         "version": 1,
@@ -30,7 +30,7 @@ def group_plan(c: int) -> dict[str, object]:
             "t": {
                 "groups": {
                     "g": {
-                        "strategy": "sequential",
+                        "strategy": strategy,
                         "targets": [{"number": f"1380001{k:04d}"} for k in range(c)],
                     }
                 },
@@ -46,14 +46,18 @@ def test_erlang_b_recursion_matches_known_values() -> None:
     assert erlang_b(2, 1.0) == pytest.approx(0.2)
 
 
-@pytest.mark.parametrize(("c", "load"), [(3, 1.0), (3, 2.0), (3, 4.0)])
-def test_blocking_matches_erlang_b(c: int, load: float) -> None:
+@pytest.mark.parametrize(
+    ("c", "load", "strategy"),
+    [(3, 1.0, "sequential"), (3, 2.0, "sequential"), (3, 4.0, "sequential"), (2, 1.5, "ring_all")],
+)
+def test_blocking_matches_erlang_b(c: int, load: float, strategy: str) -> None:
     # Constant arrival rate load / HOLD, exponential handling of mean HOLD, every free target answers
-    # at once: an M/M/c/c loss system, whose blocking probability is B(c, A).
+    # at once: an M/M/c/c loss system, whose blocking probability is B(c, A). Ringing all free
+    # targets at once is the same system.
     calls_per_day = load / HOLD * 86_400
     days = 20_000 / calls_per_day  # about 20,000 calls per load
     report = simulate(
-        group_plan(c),
+        group_plan(c, strategy),
         calls=calls_per_day,
         day=DAY,
         seed=11,
@@ -110,3 +114,32 @@ def test_bad_arguments() -> None:
         simulate(group_plan(1), calls=10, day=DAY, hourly_weights=[1.0] * 23)
     with pytest.raises(ValueError, match="province_mix"):
         simulate(group_plan(1), calls=10, day=DAY, province_mix={"火星": 1.0})
+
+
+def test_reports_drive_the_engine_caps() -> None:
+    # One target with max_calls 1: while it handles a call, the engine (told by ANSWERED/ENDED in
+    # simulated time) skips it and rejects with no_target, so the simulator never finds it busy.
+    plan = group_plan(1)
+    plan["tenants"]["t"]["groups"]["g"]["targets"][0]["max_calls"] = 1  # type: ignore[index]
+    report = simulate(
+        plan,
+        calls=864.0,
+        day=DAY,
+        seed=3,
+        hourly_weights=[1.0] * 24,
+        anonymous_share=0.0,
+        answer_probability=1.0,
+        ring_seconds=0.0,
+        mean_handling_seconds=HOLD,
+        batch_size=1,
+    )
+    assert report.lost == 0
+    assert report.rejected.get("no_target", 0) > 0
+    assert report.answered + report.rejected["no_target"] == report.calls
+
+
+def test_unanswered_calls_are_lost() -> None:
+    report = simulate(group_plan(2), calls=500, day=DAY, seed=4, answer_probability=0.0)
+    assert report.answered == 0
+    assert report.lost == report.calls > 0
+    assert report.utilisation == {}

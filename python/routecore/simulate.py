@@ -3,8 +3,11 @@
 Arrivals are a Poisson process whose rate follows an hourly (diurnal) curve; every call is decided by
 `Engine.route_many`, MENU decisions are re-routed with a drawn key, and FORWARD decisions are played
 out by a discrete-event model of the targets (ring time, answer probability, exponential handling,
-one call at a time per target). ANSWERED and ENDED events are reported to the engine in simulated
-time order, so caps and least-busy see simulated time.
+one call at a time per target, ringing included): a sequential decision tries its targets in order,
+skipping busy ones; a parallel (ring_all) one rings every free target and the first to answer takes
+the call. A call no target takes is lost (its overflow was already chosen by the engine). ANSWERED
+and ENDED events are reported to the engine in simulated time order, so caps and least-busy see
+simulated time.
 
 Decisions are made in batches (at most `batch_size` arrivals spanning at most `batch_seconds`), so a
 decision sees the engine's state (caps, least-busy counts) as of its batch's start, stale by at most
@@ -216,6 +219,8 @@ def simulate(
         return int(t // 3600.0) % 24
 
     def lose(i: int) -> None:
+        targets_of.pop(i, None)
+        ring_caps_of.pop(i, None)
         report.lost += 1
         report.lost_by_hour[hour_of(times[i])] += 1
 
@@ -223,6 +228,33 @@ def simulate(
         nonlocal seq
         heapq.heappush(events, (t, seq, kind, i, pos, key, extra))
         seq += 1
+
+    def ring_delay(cap: float) -> float | None:
+        """When a free target answers (capped at its ring time), or None when it does not."""
+        if rng.random() >= answer_probability:
+            return None
+        return min(rng.expovariate(1.0 / ring_seconds), cap) if ring_seconds > 0 else 0.0
+
+    def ring_all(t: float, i: int) -> None:
+        keys = targets_of[i]
+        caps = ring_caps_of[i]
+        free = [p for p, k in enumerate(keys) if k not in busy]
+        if not free:
+            lose(i)
+            return
+        delays = [(ring_delay(caps[p]), p) for p in free]
+        answering = [(d, p) for d, p in delays if d is not None]
+        winner = min(answering) if answering else None
+        for _, p in delays:
+            busy.add(keys[p])
+            if winner is not None and p == winner[1]:
+                push(t + winner[0], "answer", i, p, keys[p])
+            else:
+                # The others ring until one answers or their own ring time runs out.
+                stop = min(caps[p], winner[0]) if winner is not None else caps[p]
+                push(t + stop, "release", i, p, keys[p])
+        if winner is None:
+            lose(i)
 
     def try_targets(t: float, i: int, pos: int, ring_caps: list[float]) -> None:
         keys = targets_of[i]
@@ -233,14 +265,14 @@ def simulate(
             return
         key = keys[pos]
         busy.add(key)  # a ringing target takes no other call
-        cap = ring_caps[pos]
-        if rng.random() < answer_probability:
-            delay = min(rng.expovariate(1.0 / ring_seconds), cap) if ring_seconds > 0 else 0.0
+        delay = ring_delay(ring_caps[pos])
+        if delay is not None:
             push(t + delay, "answer", i, pos, key)
         else:
-            push(t + cap, "noanswer", i, pos, key)
+            push(t + ring_caps[pos], "noanswer", i, pos, key)
 
     ring_caps_of: dict[int, list[float]] = {}
+    parallel: set[int] = set()
 
     def decided(t: float, i: int, d: Decision) -> None:
         action = d.action
@@ -248,6 +280,8 @@ def simulate(
             targets = d.targets
             targets_of[i] = [_target_key(x) for x in targets]
             ring_caps_of[i] = [float(x.ring_seconds or 20) for x in targets]
+            if d.parallel:
+                parallel.add(i)
             push(t, "arrive", i, 0, "")
         elif action == "REJECT":
             rej = d.reject
@@ -297,7 +331,13 @@ def simulate(
             targets_of.pop(i, None)
             ring_caps_of.pop(i, None)
         elif kind == "arrive":
-            try_targets(t, i, 0, ring_caps_of[i])
+            if i in parallel:
+                parallel.discard(i)
+                ring_all(t, i)
+            else:
+                try_targets(t, i, 0, ring_caps_of[i])
+        elif kind == "release":
+            busy.discard(key)
         else:  # noanswer: the next target in the decision's order
             busy.discard(key)
             try_targets(t, i, pos + 1, ring_caps_of[i])
