@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import pytest
@@ -143,3 +144,15 @@ def test_unanswered_calls_are_lost() -> None:
     assert report.answered == 0
     assert report.lost == report.calls > 0
     assert report.utilisation == {}
+
+
+def test_cli_simulate_json() -> None:
+    from routecore.cli import app
+    from typer.testing import CliRunner
+
+    args = ["simulate", "--calls", "800", "--seed", "2", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out == json.loads(CliRunner().invoke(app, args).stdout)
+    assert out["calls"] == sum(h["offered"] for h in out["by_hour"]) > 0
