@@ -482,5 +482,49 @@ async def _bench_over_the_wire(engine: routecore.Engine, calls: int, at: str) ->
     return rows
 
 
+@app.command()
+def simulate(
+    calls: Annotated[float, typer.Option(help="expected calls per day")] = 10_000,
+    day: Annotated[str, typer.Option(help="first simulated day, YYYY-MM-DD")] = "2026-11-11",
+    days: Annotated[float, typer.Option(help="how many days")] = 1.0,
+    seed: Annotated[int, typer.Option(help="random seed: the same seed gives the same report")] = 0,
+    plan: Annotated[Path | None, typer.Option(help="plan file (default: the embedded demo plan)")] = None,
+    answer: Annotated[float, typer.Option(help="chance that a free target answers")] = 0.9,
+    handling: Annotated[float, typer.Option(help="mean handling time, seconds (exponential)")] = 180.0,
+    json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Simulate a day of traffic through the plan: arrivals, routing, targets answering and busy."""
+    import datetime as dt
+
+    from routecore.simulate import simulate as run
+
+    try:
+        rep = run(
+            _engine(plan),
+            calls=calls,
+            day=dt.date.fromisoformat(day),
+            days=days,
+            seed=seed,
+            answer_probability=answer,
+            mean_handling_seconds=handling,
+        )
+    except (RoutecoreError, ValueError) as e:
+        errors.print(f"[red]{type(e).__name__}[/red]: {e}")
+        raise typer.Exit(1) from None
+    if json:
+        sys.stdout.write(orjson.dumps(rep.to_dict()).decode() + "\n")
+        return
+    console.print(f"calls {rep.calls}  answered {rep.answered}  lost {rep.lost} ({rep.blocking:.1%})")
+    console.print(f"rejected {rep.rejected}  other {rep.other}")
+    hours = Table("hour", "offered", "answered", "lost")
+    for h, row in enumerate(zip(rep.offered_by_hour, rep.answered_by_hour, rep.lost_by_hour, strict=True)):
+        hours.add_row(f"{h:02d}", *map(str, row))
+    console.print(hours)
+    targets = Table("target", "utilisation")
+    for name, u in sorted(rep.utilisation.items()):
+        targets.add_row(name, f"{u:.1%}")
+    console.print(targets)
+
+
 def main() -> None:
     app()
