@@ -33,7 +33,7 @@ import io
 import statistics
 import zoneinfo
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
@@ -176,6 +176,18 @@ class CallStats:
         """The hours of day with the most calls (several on a tie; none without calls)."""
         top = max(self.by_hour.values(), default=0)
         return [h for h, n in self.by_hour.items() if n == top and top > 0]
+
+    def by_place_and_party(self) -> list[tuple[str, dict[str, int]]]:
+        """The ranked dimensions (province … disposition) with their counts, in report order."""
+        return [
+            ("province", self.by_province),
+            ("city", self.by_city),
+            ("tenant", self.by_tenant),
+            ("number", self.by_number),
+            ("rule", self.by_rule),
+            ("target", self.by_target),
+            ("disposition", self.by_disposition),
+        ]
 
 
 def _ranked(c: Counter[str]) -> dict[str, int]:
@@ -450,17 +462,8 @@ def stats_csv(s: CallStats) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(("dimension", "key", "calls"))
-    for name, counts in (
-        ("hour", s.by_hour),
-        ("weekday", s.by_weekday),
-        ("province", s.by_province),
-        ("city", s.by_city),
-        ("tenant", s.by_tenant),
-        ("number", s.by_number),
-        ("rule", s.by_rule),
-        ("target", s.by_target),
-        ("disposition", s.by_disposition),
-    ):
+    dimensions: list[tuple[str, Mapping[Any, int]]] = [("hour", s.by_hour), ("weekday", s.by_weekday)]
+    for name, counts in dimensions + list(s.by_place_and_party()):
         for key, n in counts.items():
             w.writerow((name, key, n))
     return buf.getvalue()
@@ -497,15 +500,7 @@ def render_report(rep: Report, console: Any, *, top: int = 10) -> None:
     days.add_row(*(str(n) for n in s.by_weekday.values()))
     console.print(days)
 
-    for name, counts in (
-        ("province", s.by_province),
-        ("city", s.by_city),
-        ("tenant", s.by_tenant),
-        ("number", s.by_number),
-        ("rule", s.by_rule),
-        ("target", s.by_target),
-        ("disposition", s.by_disposition),
-    ):
+    for name, counts in s.by_place_and_party():
         t = Table(name, "calls", "share", title=f"by {name}")
         for key, n in list(counts.items())[:top]:
             t.add_row(key, str(n), f"{n / s.calls:.1%}")
