@@ -48,8 +48,12 @@ test-rs: ## Rust unit and property tests of the pure core
 test-py: install ## the Python test suite (acceptance vectors included)
 	$(PY) -m pytest -q
 
+.PHONY: system-deps
+system-deps: ## Debian packages the suite runs for real (Kamailio, sipp, Redis, PostgreSQL), when missing
+	tools/system-deps.sh
+
 .PHONY: test
-test: install lint test-rs test-py ## everything: lint, Rust tests, Python tests
+test: system-deps install lint test-rs test-py ## everything: lint, Rust tests, Python tests
 
 .PHONY: bench
 bench: install ## run the benchmarks (bench/README.md holds the latest table)
