@@ -12,6 +12,7 @@ pub mod number;
 pub mod pattern;
 pub mod prefix;
 pub mod region;
+pub mod sim;
 pub mod wire;
 pub mod yaml;
 

@@ -490,39 +490,147 @@ def simulate(
     seed: Annotated[int, typer.Option(help="random seed: the same seed gives the same report")] = 0,
     plan: Annotated[Path | None, typer.Option(help="plan file (default: the embedded demo plan)")] = None,
     answer: Annotated[float, typer.Option(help="chance that a free target answers")] = 0.9,
-    handling: Annotated[float, typer.Option(help="mean handling time, seconds (exponential)")] = 180.0,
+    handling: Annotated[float, typer.Option(help="mean handling time, seconds")] = 180.0,
+    handling_cv: Annotated[
+        float | None, typer.Option(help="log-normal handling with this coefficient of variation")
+    ] = None,
+    patience: Annotated[
+        float | None, typer.Option(help="mean caller patience while ringing, seconds (default: unlimited)")
+    ] = None,
+    blocked_share: Annotated[float, typer.Option(help="share of callers from the plan's block lists")] = 0.0,
+    replay_csv: Annotated[
+        Path | None, typer.Option(help="replay calls from a CSV (at, called, caller[, digits])")
+    ] = None,
+    replay_cdr: Annotated[Path | None, typer.Option(help="replay the calls of a record database (SQLite)")] = None,
+    html: Annotated[Path | None, typer.Option(help="write a self-contained HTML report here")] = None,
+    png_dir: Annotated[Path | None, typer.Option(help="write the charts as PNG files into this directory")] = None,
     json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Simulate a day of traffic through the plan: arrivals, routing, targets answering and busy."""
     import datetime as dt
 
-    from routecore.simulate import simulate as run
+    from rich.progress import Progress
+
+    from routecore.simulation import Arrivals
+    from routecore.simulation import simulate as run
 
     try:
-        rep = run(
-            _engine(plan),
-            calls=calls,
-            day=dt.date.fromisoformat(day),
-            days=days,
-            seed=seed,
-            answer_probability=answer,
-            mean_handling_seconds=handling,
-        )
+        engine = _engine(plan)
+        arrivals = None
+        if replay_csv is not None:
+            if not replay_csv.is_file():
+                raise typer.BadParameter(f"{replay_csv}: no such file", param_hint="--replay-csv")
+            arrivals = Arrivals.from_csv(replay_csv, engine.timezone)
+        elif replay_cdr is not None:
+            from routecore.records import SqliteRecordStore
+
+            if not replay_cdr.is_file():
+                raise typer.BadParameter(f"{replay_cdr}: no such record database", param_hint="--replay-cdr")
+            store = SqliteRecordStore(replay_cdr)
+            try:
+                arrivals = Arrivals.from_records(store, engine.timezone)
+            finally:
+                store.close()
+        with Progress(console=errors, transient=True, disable=json) as bar:
+            task = bar.add_task("simulating", total=None)
+            rep = run(
+                engine,
+                calls=None if arrivals is not None else calls,
+                day=dt.date.fromisoformat(day),
+                days=days,
+                arrivals=arrivals,
+                seed=seed,
+                answer_probability=answer,
+                mean_handling_seconds=handling,
+                handling="lognormal" if handling_cv is not None else "exponential",
+                handling_cv=handling_cv or 1.0,
+                patience_seconds=patience,
+                blocked_share=blocked_share,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
     except (RoutecoreError, ValueError) as e:
         errors.print(f"[red]{type(e).__name__}[/red]: {e}")
         raise typer.Exit(1) from None
+    if html or png_dir:
+        from routecore import charts
+
+        drawn = [
+            charts.hourly_volume_chart(rep.offered_by_hour, rep.answered_by_hour, "Simulated calls by hour"),
+            charts.region_chart({k: v["offered"] for k, v in rep.by_province.items()}),
+            charts.answer_rate_chart(rep.offered_by_hour, rep.answered_by_hour),
+        ]
+        if png_dir:
+            charts.write_pngs(drawn, png_dir)
+        if html:
+            html.write_text(_simulation_html(rep, drawn), encoding="utf-8")
     if json:
         sys.stdout.write(orjson.dumps(rep.to_dict()).decode() + "\n")
         return
-    console.print(f"calls {rep.calls}  answered {rep.answered}  lost {rep.lost} ({rep.blocking:.1%})")
-    console.print(f"rejected {rep.rejected}  other {rep.other}")
-    hours = Table("hour", "offered", "answered", "lost")
-    for h, row in enumerate(zip(rep.offered_by_hour, rep.answered_by_hour, rep.lost_by_hour, strict=True)):
-        hours.add_row(f"{h:02d}", *map(str, row))
+    _render_simulation(rep)
+
+
+def _simulation_summary(rep: Any) -> list[tuple[str, str]]:
+    return [
+        ("calls", str(rep.calls)),
+        ("forwarded", str(rep.forwarded)),
+        ("answered", f"{rep.answered} ({rep.answer_rate:.1%})"),
+        ("lost", f"{rep.lost} ({rep.blocking:.1%})"),
+        ("abandoned", f"{rep.abandoned} ({rep.abandon_rate:.1%})"),
+        ("overflowed", f"{rep.overflowed} ({rep.overflow_rate:.1%})"),
+        ("rejected", ", ".join(f"{k or '-'} {v}" for k, v in rep.rejected.items()) or "0"),
+        ("other", ", ".join(f"{k} {v}" for k, v in rep.other.items()) or "0"),
+    ]
+
+
+def _simulation_hours(rep: Any) -> list[list[str]]:
+    return [
+        [f"{h:02d}", *(str(int(row[k])) for k in ("offered", "answered", "lost", "abandoned")), f"{u:.1%}"]
+        for h, (row, u) in enumerate(zip(rep.by_hour, rep.utilisation_by_hour, strict=True))
+    ]
+
+
+def _simulation_groups(rep: Any) -> list[list[str]]:
+    return [[name, str(g["targets"]), str(g["peak_concurrent"])] for name, g in rep.groups.items()]
+
+
+def _simulation_html(rep: Any, drawn: Any) -> str:
+    from routecore import charts
+
+    return charts.html_report(
+        f"routecore simulation from {rep.start}",
+        _simulation_summary(rep),
+        drawn,
+        [
+            ("by hour", ["hour", "offered", "answered", "lost", "abandoned", "utilisation"], _simulation_hours(rep)),
+            ("target groups", ["group", "targets", "peak concurrent calls"], _simulation_groups(rep)),
+            (
+                "targets",
+                ["target", "rung", "answered", "utilisation"],
+                [
+                    [k, t["rung"], t["answered"], f"{rep.utilisation.get(k, 0.0):.1%}"]
+                    for k, t in rep.targets.items()
+                ],
+            ),
+        ],
+    )
+
+
+def _render_simulation(rep: Any) -> None:
+    summary = Table(show_header=False, title=f"simulation from {rep.start}")
+    for k, v in _simulation_summary(rep):
+        summary.add_row(k, v)
+    console.print(summary)
+    hours = Table("hour", "offered", "answered", "lost", "abandoned", "utilisation")
+    for row in _simulation_hours(rep):
+        hours.add_row(*row)
     console.print(hours)
-    targets = Table("target", "utilisation")
-    for name, u in sorted(rep.utilisation.items()):
-        targets.add_row(name, f"{u:.1%}")
+    groups = Table("group", "targets", "peak concurrent", title="target groups")
+    for row in _simulation_groups(rep):
+        groups.add_row(*row)
+    console.print(groups)
+    targets = Table("target", "rung", "answered", "utilisation")
+    for name, t in rep.targets.items():
+        targets.add_row(name, str(t["rung"]), str(t["answered"]), f"{rep.utilisation.get(name, 0.0):.1%}")
     console.print(targets)
 
 

@@ -64,6 +64,28 @@ struct Slots {
     /// call id → (lease length, time remembered).
     calls: HashMap<String, (i64, i64)>,
     latest_ms: i64,
+    sweep_leases: Sweep,
+    sweep_ended: Sweep,
+    sweep_calls: Sweep,
+}
+
+/// When a map is next swept of stale entries: past [`SWEEP_AT`] entries, then at twice what the
+/// last sweep kept. A sweep is O(size), so sweeping at every insertion once a map holds more
+/// live entries than `SWEEP_AT` (a busy day holds hours of calls) would make each call O(size);
+/// doubling keeps it amortised O(1).
+#[derive(Default)]
+struct Sweep {
+    next_at: usize,
+}
+
+impl Sweep {
+    fn due(&self, len: usize) -> bool {
+        len > self.next_at.max(SWEEP_AT)
+    }
+
+    fn swept(&mut self, kept: usize) {
+        self.next_at = (2 * kept).max(SWEEP_AT);
+    }
 }
 
 /// When a target was last placed first: (time, decision sequence number).
@@ -76,7 +98,7 @@ pub struct LocalState {
     credits: Mutex<FxHashMap<String, FxHashMap<String, i64>>>,
     placed_first: Mutex<FxHashMap<String, FxHashMap<String, Placed>>>,
     sequence: AtomicU64,
-    callers: Mutex<FxHashMap<String, VecDeque<i64>>>,
+    callers: Mutex<(FxHashMap<String, VecDeque<i64>>, Sweep)>,
     slots: Mutex<Slots>,
     decisions: Mutex<RecentDecisions>,
 }
@@ -199,10 +221,12 @@ impl StateStore for LocalState {
     }
 
     fn admit_caller(&self, key: &str, now_ms: i64, window_ms: i64, limit: u32) -> bool {
-        let mut map = lock(&self.callers);
-        if map.len() > SWEEP_AT {
+        let mut guard = lock(&self.callers);
+        let (map, sweep) = &mut *guard;
+        if sweep.due(map.len()) {
             // Windows are short (seconds to minutes); a caller silent for an hour holds nothing.
             map.retain(|_, times| times.back().is_some_and(|&t| t > now_ms - 3_600_000));
+            sweep.swept(map.len());
         }
         if !map.contains_key(key) {
             map.insert(key.to_string(), VecDeque::new());
@@ -229,9 +253,11 @@ impl StateStore for LocalState {
         }
         let mut slots = lock(&self.slots);
         slots.latest_ms = slots.latest_ms.max(now_ms);
-        if slots.calls.len() > SWEEP_AT {
+        if slots.sweep_calls.due(slots.calls.len()) {
             let horizon = slots.latest_ms - DEFAULT_LEASE_MS.max(lease_ms) * 2;
             slots.calls.retain(|_, &mut (_, at)| at > horizon);
+            let kept = slots.calls.len();
+            slots.sweep_calls.swept(kept);
         }
         slots.calls.insert(call_id.to_string(), (lease_ms, now_ms));
     }
@@ -256,8 +282,10 @@ impl StateStore for LocalState {
         let list = slots.by_target.entry(target.to_string()).or_default();
         list.retain(|(_, l)| l.expires_ms > latest);
         list.push((call_id.to_string(), lease));
-        if slots.leases.len() > SWEEP_AT {
+        if slots.sweep_leases.due(slots.leases.len()) {
             slots.leases.retain(|_, l| l.expires_ms > latest);
+            let kept = slots.leases.len();
+            slots.sweep_leases.swept(kept);
         }
     }
 
@@ -270,9 +298,11 @@ impl StateStore for LocalState {
                 list.retain(|(c, _)| c != call_id);
             }
         }
-        if slots.ended.len() > SWEEP_AT {
+        if slots.sweep_ended.due(slots.ended.len()) {
             let horizon = slots.latest_ms - DEFAULT_LEASE_MS * 2;
             slots.ended.retain(|_, &mut at| at > horizon);
+            let kept = slots.ended.len();
+            slots.sweep_ended.swept(kept);
         }
         slots.ended.insert(key, now_ms);
     }
@@ -312,6 +342,20 @@ mod tests {
         s.ended("c3", "t", 2050);
         s.answered("c3", "t", 2060);
         assert_eq!(s.active_calls("t", 2070), 0, "ENDED before ANSWERED");
+    }
+
+    #[test]
+    fn sweeps_are_amortised() {
+        // Far more live entries than SWEEP_AT: a sweep keeps them all, so the next one waits
+        // until the map doubles instead of running at every insertion.
+        let mut sweep = Sweep::default();
+        assert!(!sweep.due(SWEEP_AT));
+        assert!(sweep.due(SWEEP_AT + 1));
+        sweep.swept(3 * SWEEP_AT);
+        assert!(!sweep.due(3 * SWEEP_AT + 1));
+        assert!(sweep.due(6 * SWEEP_AT + 1));
+        sweep.swept(0);
+        assert!(sweep.due(SWEEP_AT + 1));
     }
 
     #[test]
