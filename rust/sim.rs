@@ -97,7 +97,9 @@ impl Rng {
     /// An index drawn with probability proportional to `cumulative` weights (increasing, last > 0).
     fn weighted(&mut self, cumulative: &[f64]) -> usize {
         let x = self.uniform() * cumulative[cumulative.len() - 1];
-        cumulative.partition_point(|&c| c <= x).min(cumulative.len() - 1)
+        cumulative
+            .partition_point(|&c| c <= x)
+            .min(cumulative.len() - 1)
     }
 }
 
@@ -145,7 +147,10 @@ fn share(name: &str, x: f64) -> Result<()> {
 /// each day gets `calls_per_day * w[h] / sum(w)` arrivals in expectation. O(arrivals).
 pub fn generate(t: &Traffic, rng: &mut Rng) -> Result<Vec<Arrival>> {
     let w = &t.hourly_weights;
-    if w.len() != 24 || w.iter().any(|&x| !(x >= 0.0 && x.is_finite())) || w.iter().sum::<f64>() <= 0.0 {
+    if w.len() != 24
+        || w.iter().any(|&x| !(x >= 0.0 && x.is_finite()))
+        || w.iter().sum::<f64>() <= 0.0
+    {
         return Err(Error::InvalidArgument(
             "hourly_weights: 24 non-negative weights, not all zero".into(),
         ));
@@ -257,7 +262,9 @@ pub fn generate(t: &Traffic, rng: &mut Rng) -> Result<Vec<Arrival>> {
 pub enum Handling {
     Exponential,
     /// Log-normal with this coefficient of variation (standard deviation / mean).
-    LogNormal { cv: f64 },
+    LogNormal {
+        cv: f64,
+    },
 }
 
 /// The behaviour of targets and callers.
@@ -379,7 +386,7 @@ pub struct Outcome {
     pub lost: u64,
     pub abandoned: u64,
     pub overflowed: u64,
-    /// Rejected calls by reason (blocked, rate_limited, closed, no_target, …).
+    /// Rejected calls by reason (`blocked`, `rate_limited`, `closed`, `no_target`, …).
     pub rejected: BTreeMap<String, u64>,
     /// Calls that ended otherwise: ANNOUNCE, VOICEMAIL, MENU (unfinished), error:CODE.
     pub other: BTreeMap<String, u64>,
@@ -556,7 +563,7 @@ impl Sim {
             tables,
             start_ms,
             params,
-            rng: Rng::new(seed ^ 0x5EED_0F_CA11),
+            rng: Rng::new(seed ^ 0x005E_ED0F_CA11),
             arrivals,
             next_arrival: 0,
             heap: BinaryHeap::new(),
@@ -883,10 +890,7 @@ impl Sim {
                 self.push(stop, Kind::Release, call, p as u16);
             }
         }
-        let longest = free
-            .iter()
-            .map(|&p| offered[p].1)
-            .fold(0.0_f64, f64::max);
+        let longest = free.iter().map(|&p| offered[p].1).fold(0.0_f64, f64::max);
         self.calls[i].offered = offered;
         if answered.is_none() {
             if at + longest >= gives_up {
@@ -954,7 +958,9 @@ impl Sim {
                     }
                 }
                 let hold = match self.params.handling {
-                    Handling::Exponential => self.rng.exponential(self.params.mean_handling_seconds),
+                    Handling::Exponential => {
+                        self.rng.exponential(self.params.mean_handling_seconds)
+                    }
                     Handling::LogNormal { cv } => {
                         let sigma2 = (1.0 + cv * cv).ln();
                         let mu = self.params.mean_handling_seconds.ln() - sigma2 / 2.0;
@@ -1135,7 +1141,9 @@ mod tests {
             c[r.below(3)] += 1;
             c
         });
-        assert!(counts.iter().all(|&k| (k as f64 - f64::from(n) / 3.0).abs() < 1000.0));
+        assert!(counts
+            .iter()
+            .all(|&k| (f64::from(k) - f64::from(n) / 3.0).abs() < 1000.0));
         assert_eq!(Rng::new(7).next_u64(), Rng::new(7).next_u64());
     }
 
@@ -1145,26 +1153,42 @@ mod tests {
         t.hourly_weights = (0..24).map(|h| if h == 10 { 3.0 } else { 1.0 }).collect();
         let a = generate(&t, &mut Rng::new(3)).unwrap();
         let per_unit = 48_000.0 / 26.0;
-        let in_hour = |h: f64| a.iter().filter(|x| x.at >= h * 3600.0 && x.at < (h + 1.0) * 3600.0).count() as f64;
+        let in_hour = |h: f64| {
+            a.iter()
+                .filter(|x| x.at >= h * 3600.0 && x.at < (h + 1.0) * 3600.0)
+                .count() as f64
+        };
         assert!((in_hour(10.0) - 3.0 * per_unit).abs() < 5.0 * (3.0 * per_unit).sqrt());
         assert!((in_hour(3.0) - per_unit).abs() < 5.0 * per_unit.sqrt());
         assert!(a.windows(2).all(|w| w[0].at <= w[1].at));
-        assert!(a.iter().all(|x| x.caller.len() == 11 && x.caller.starts_with("1380010")));
+        assert!(a
+            .iter()
+            .all(|x| x.caller.len() == 11 && x.caller.starts_with("1380010")));
     }
 
     #[test]
     fn bad_traffic_is_refused_with_the_field_named() {
         let mut t = traffic(10.0, 1.0);
         t.hourly_weights.pop();
-        assert!(generate(&t, &mut Rng::new(0)).unwrap_err().to_string().starts_with("hourly_weights"));
+        assert!(generate(&t, &mut Rng::new(0))
+            .unwrap_err()
+            .to_string()
+            .starts_with("hourly_weights"));
         let mut t = traffic(10.0, 1.0);
         t.regions[0].1[0] = "138".into();
-        assert!(generate(&t, &mut Rng::new(0)).unwrap_err().to_string().starts_with("regions[0]"));
+        assert!(generate(&t, &mut Rng::new(0))
+            .unwrap_err()
+            .to_string()
+            .starts_with("regions[0]"));
         let p = Params {
             answer_probability: 1.5,
             ..Params::default()
         };
-        assert!(p.check().unwrap_err().to_string().starts_with("answer_probability"));
+        assert!(p
+            .check()
+            .unwrap_err()
+            .to_string()
+            .starts_with("answer_probability"));
     }
 
     #[test]
@@ -1178,23 +1202,26 @@ mod tests {
             let b = out.lost as f64 / out.forwarded as f64;
             let expected = erlang_b(c, load);
             let sigma = 2.0 * (expected * (1.0 - expected) / out.forwarded as f64).sqrt();
-            assert!((b - expected).abs() < 4.0 * sigma, "c={c} A={load}: {b} vs {expected}");
+            assert!(
+                (b - expected).abs() < 4.0 * sigma,
+                "c={c} A={load}: {b} vs {expected}"
+            );
             assert_eq!(out.forwarded, out.calls);
         }
     }
 
     #[test]
     fn same_seed_same_outcome() {
-        let t = traffic(5_000.0, 1.0);
-        let p = || Params {
+        let day = traffic(5_000.0, 1.0);
+        let params = || Params {
             mean_patience_seconds: Some(10.0),
             ..Params::default()
         };
-        let a = run(&group(3, "least_busy", None), &t, p(), 4);
-        let b = run(&group(3, "least_busy", None), &t, p(), 4);
-        let c = run(&group(3, "least_busy", None), &t, p(), 5);
-        assert_eq!(a, b);
-        assert_ne!(a, c);
+        let first = run(&group(3, "least_busy", None), &day, params(), 4);
+        let again = run(&group(3, "least_busy", None), &day, params(), 4);
+        let other = run(&group(3, "least_busy", None), &day, params(), 5);
+        assert_eq!(first, again);
+        assert_ne!(first, other);
     }
 
     #[test]

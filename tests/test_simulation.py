@@ -221,7 +221,13 @@ def test_group_peak_and_hourly_utilisation() -> None:
 
 def test_lognormal_handling_keeps_its_mean() -> None:
     report = simulate(
-        group_plan(200), calls=5000, day=DAY, seed=5, answer_probability=1.0, handling="lognormal", handling_cv=0.5
+        group_plan(200),
+        calls=5000,
+        day=DAY,
+        seed=5,
+        answer_probability=1.0,
+        handling="lognormal",
+        handling_cv=0.5,
     )
     mean = report.durations["mean"]
     assert mean is not None
@@ -260,7 +266,12 @@ def test_replay_csv(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert arrivals.start.isoformat() == "2026-11-11T00:00:00+08:00"
     assert arrivals.span_seconds == 2 * 86_400
     report = simulate(
-        group_plan(3), arrivals=arrivals, seed=1, answer_probability=1.0, ring_seconds=0.0, mean_handling_seconds=7200
+        group_plan(3),
+        arrivals=arrivals,
+        seed=1,
+        answer_probability=1.0,
+        ring_seconds=0.0,
+        mean_handling_seconds=7200,
     )
     assert report.calls == 4
     assert report.other == {"error:NOT_FOUND": 1}
@@ -295,7 +306,9 @@ def test_replay_record_store(tmp_path) -> None:  # type: ignore[no-untyped-def]
         for k in range(5):
             d = engine.route(called="4001000001", caller=f"1380010{k:04d}", at=t0, call_id=f"c{k}")
             store.remember_decision(d, d.called)
-            store.append(CallEvent.create(f"c{k}", "ENDED", "13800010000", t0 + dt.timedelta(seconds=30 * k), 20))
+            store.append(
+                CallEvent.create(f"c{k}", "ENDED", "13800010000", t0 + dt.timedelta(seconds=30 * k), 20)
+            )
         # A call the store never saw decided: no called number, cannot be routed again.
         store.append(CallEvent.create("lost", "ENDED", "13800010000", t0, 5))
         arrivals = Arrivals.from_records(store)
@@ -324,7 +337,9 @@ def test_cli_simulate_html_png_and_replay(tmp_path) -> None:  # type: ignore[no-
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in pngs.iterdir())
 
     csv_path = tmp_path / "calls.csv"
-    csv_path.write_text("at,called,caller\n2026-11-11T10:00:00+08:00,4001234567,13800100001\n", encoding="utf-8")
+    csv_path.write_text(
+        "at,called,caller\n2026-11-11T10:00:00+08:00,4001234567,13800100001\n", encoding="utf-8"
+    )
     result = CliRunner().invoke(app, ["simulate", "--replay-csv", str(csv_path), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["calls"] == 1

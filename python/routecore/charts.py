@@ -61,7 +61,9 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def hourly_volume_chart(offered: Sequence[int], answered: Sequence[int], title: str = "Calls by hour") -> Chart:
+def hourly_volume_chart(
+    offered: Sequence[int], answered: Sequence[int], title: str = "Calls by hour"
+) -> Chart:
     """Bars of calls per hour of day, answered calls overlaid."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 3.5))

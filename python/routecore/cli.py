@@ -193,6 +193,10 @@ def stats(
     tenant: Annotated[str | None, typer.Option(help="only this tenant's calls")] = None,
     json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     csv: Annotated[Path | None, typer.Option(help="also write the bills as CSV to this file")] = None,
+    html: Annotated[Path | None, typer.Option(help="write a self-contained HTML report here")] = None,
+    png_dir: Annotated[
+        Path | None, typer.Option(help="write the charts as PNG files into this directory")
+    ] = None,
 ) -> None:
     """Call statistics and bills per tenant and month from the call records."""
     from routecore.plan import load_plan
@@ -214,6 +218,15 @@ def stats(
         raise typer.Exit(1) from None
     if csv:
         csv.write_text(bills_csv(rep.bills), encoding="utf-8")
+    if html or png_dir:
+        from routecore import charts
+        from routecore.stats import charts_of, report_html
+
+        drawn = charts_of(rep)
+        if png_dir:
+            charts.write_pngs(drawn, png_dir)
+        if html:
+            html.write_text(report_html(rep, drawn), encoding="utf-8")
     if json:
         sys.stdout.write(rep.to_json().decode() + "\n")
     else:
@@ -501,9 +514,13 @@ def simulate(
     replay_csv: Annotated[
         Path | None, typer.Option(help="replay calls from a CSV (at, called, caller[, digits])")
     ] = None,
-    replay_cdr: Annotated[Path | None, typer.Option(help="replay the calls of a record database (SQLite)")] = None,
+    replay_cdr: Annotated[
+        Path | None, typer.Option(help="replay the calls of a record database (SQLite)")
+    ] = None,
     html: Annotated[Path | None, typer.Option(help="write a self-contained HTML report here")] = None,
-    png_dir: Annotated[Path | None, typer.Option(help="write the charts as PNG files into this directory")] = None,
+    png_dir: Annotated[
+        Path | None, typer.Option(help="write the charts as PNG files into this directory")
+    ] = None,
     json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Simulate a day of traffic through the plan: arrivals, routing, targets answering and busy."""
@@ -601,7 +618,11 @@ def _simulation_html(rep: Any, drawn: Any) -> str:
         _simulation_summary(rep),
         drawn,
         [
-            ("by hour", ["hour", "offered", "answered", "lost", "abandoned", "utilisation"], _simulation_hours(rep)),
+            (
+                "by hour",
+                ["hour", "offered", "answered", "lost", "abandoned", "utilisation"],
+                _simulation_hours(rep),
+            ),
             ("target groups", ["group", "targets", "peak concurrent calls"], _simulation_groups(rep)),
             (
                 "targets",

@@ -137,7 +137,9 @@ class Arrivals:
                 called = (row.get("called") or "").strip()
                 if not called:
                     raise InvalidArgumentError(f"{path}:{line}: called: empty")
-                calls.append((t, called, (row.get("caller") or "").strip(), (row.get("digits") or "").strip()))
+                calls.append(
+                    (t, called, (row.get("caller") or "").strip(), (row.get("digits") or "").strip())
+                )
         return cls.from_calls(calls, timezone)
 
     @classmethod
@@ -278,7 +280,9 @@ class SimReport:
                 for h, (row, u) in enumerate(zip(self.by_hour, self.utilisation_by_hour, strict=True))
             ],
             "by_province": self.by_province,
-            "targets": {k: {**t, "utilisation": self.utilisation.get(k, 0.0)} for k, t in self.targets.items()},
+            "targets": {
+                k: {**t, "utilisation": self.utilisation.get(k, 0.0)} for k, t in self.targets.items()
+            },
             "groups": self.groups,
             "durations": self.durations,
             "skipped": self.skipped,

@@ -14,6 +14,9 @@ use super::error::PyRoutecoreErr;
 use crate::error::Error;
 use crate::sim::{generate, Arrival, Handling, Params, Rng, Sim, Traffic};
 
+/// Replayed arrivals as columns: seconds from the start, called, caller, menu keys.
+type Columns = (Vec<f64>, Vec<String>, Vec<String>, Vec<String>);
+
 /// A running simulation: arrivals (generated or given), routed by an engine, played out.
 #[pyclass(name = "Simulation", module = "routecore._routecore", frozen)]
 pub struct PySimulation {
@@ -58,7 +61,7 @@ impl PySimulation {
         mean_patience_seconds: Option<f64>,
         menu_key_seconds: f64,
         call_id_prefix: String,
-        arrivals: Option<(Vec<f64>, Vec<String>, Vec<String>, Vec<String>)>,
+        arrivals: Option<Columns>,
         calls_per_day: Option<f64>,
         hourly_weights: Option<Vec<f64>>,
         numbers: Option<Vec<String>>,
@@ -161,7 +164,17 @@ impl PySimulation {
         };
         let start_ms = (start * 1000.0).round() as i64;
         let sim = py
-            .detach(|| Sim::new(inner, tables, start_ms, span_seconds, arrivals, params, seed))
+            .detach(|| {
+                Sim::new(
+                    inner,
+                    tables,
+                    start_ms,
+                    span_seconds,
+                    arrivals,
+                    params,
+                    seed,
+                )
+            })
             .map_err(PyRoutecoreErr)?;
         Ok(PySimulation {
             sim: Mutex::new(sim),
