@@ -257,7 +257,8 @@ def test_cli_stats_html_and_png(store: SqliteRecordStore, tmp_path: Path) -> Non
 
     html, pngs = tmp_path / "stats.html", tmp_path / "png"
     res = CliRunner().invoke(
-        app, ["stats", "--cdr", str(store.path), "--plan", str(PLAN), "--html", str(html), "--png-dir", str(pngs)]
+        app,
+        ["stats", "--cdr", str(store.path), "--plan", str(PLAN), "--html", str(html), "--png-dir", str(pngs)],
     )
     assert res.exit_code == 0, res.output
     text = html.read_text(encoding="utf-8")
