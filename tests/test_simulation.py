@@ -346,3 +346,27 @@ def test_cli_simulate_html_png_and_replay(tmp_path) -> None:  # type: ignore[no-
     result = CliRunner().invoke(app, ["simulate", "--replay-csv", str(tmp_path / "nope.csv")])
     assert result.exit_code == 2  # a usage error, named
     assert "Error" in result.output
+
+
+def test_strategies_see_simulated_time() -> None:
+    # A light load (1/6 erlang on 3 targets): sequential sends almost everything to the first
+    # target, while least busy (which reads the answered calls reported in simulated time) and
+    # round robin spread the calls over all three.
+    def answered_by_target(strategy: str) -> list[int]:
+        report = simulate(
+            group_plan(3, strategy),
+            calls=1440,
+            day=DAY,
+            seed=8,
+            hourly_weights=[1.0] * 24,
+            answer_probability=1.0,
+            ring_seconds=0.0,
+            mean_handling_seconds=10.0,
+        )
+        return [int(report.targets.get(f"1380001{k:04d}", {}).get("answered", 0)) for k in range(3)]
+
+    sequential = answered_by_target("sequential")
+    assert sequential[0] > 0.8 * sum(sequential)
+    for strategy in ("least_busy", "round_robin"):
+        spread = answered_by_target(strategy)
+        assert min(spread) > 0.25 * sum(spread), (strategy, spread)
