@@ -6,7 +6,7 @@
 //! a shared one (Redis) implements the same trait, which is why every method is a single
 //! atomic step keyed by plain strings (names survive plan reloads).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,13 +56,13 @@ struct Lease {
 #[derive(Default)]
 struct Slots {
     /// (call id, target) → lease.
-    leases: HashMap<(String, String), Lease>,
+    leases: FxHashMap<(String, String), Lease>,
     /// target → number of leases (some may have expired; `active_calls` checks).
-    by_target: HashMap<String, Vec<(String, Lease)>>,
+    by_target: FxHashMap<String, Vec<(String, Lease)>>,
     /// (call id, target) pairs that ended, with the time they ended, so a late ANSWERED is ignored.
-    ended: HashMap<(String, String), i64>,
+    ended: FxHashMap<(String, String), i64>,
     /// call id → (lease length, time remembered).
-    calls: HashMap<String, (i64, i64)>,
+    calls: FxHashMap<String, (i64, i64)>,
     latest_ms: i64,
     sweep_leases: Sweep,
     sweep_ended: Sweep,
