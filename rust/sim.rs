@@ -707,6 +707,7 @@ impl Sim {
         let plan = self.engine.plan();
         let time_ms = self.time_ms(at);
         let i = call as usize;
+        // The id is built in the reused buffer, taken out while the request borrows the rest.
         let mut id = std::mem::take(&mut self.id_buf);
         id.clear();
         id.push_str(&self.params.call_id_prefix);
@@ -753,7 +754,9 @@ impl Sim {
         match d.action {
             ActionKind::Forward => {
                 let mut offered = Vec::with_capacity(d.targets.len());
-                for t in &d.targets {
+                // Event positions are u16 (`u16::MAX` marks a whole ring-all): a group of more
+                // targets than that is rung in its first 65,534.
+                for t in d.targets.iter().take(usize::from(u16::MAX - 1)) {
                     let key = if t.uri.is_empty() { &t.number } else { &t.uri };
                     let cap = if t.ring_seconds == 0 {
                         20.0
