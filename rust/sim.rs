@@ -392,6 +392,10 @@ pub struct Outcome {
     pub other: BTreeMap<String, u64>,
     pub by_hour: Vec<HourFigures>,
     pub by_province: BTreeMap<String, RegionFigures>,
+    /// Calls by tenant, called number and rule of their final decision (a failed request has none).
+    pub by_tenant: BTreeMap<String, u64>,
+    pub by_number: BTreeMap<String, u64>,
+    pub by_rule: BTreeMap<String, u64>,
     pub targets: BTreeMap<String, TargetFigures>,
     pub groups: BTreeMap<String, GroupFigures>,
     pub durations: Durations,
@@ -495,6 +499,11 @@ pub struct Sim {
     provinces: Vec<String>,
     province_ids: FxHashMap<String, u32>,
     talk: Vec<f32>,
+    /// Final decisions by tenant, called number and rule, keyed by the plan's shared strings
+    /// (no allocation per call); turned into `Outcome` maps at the end.
+    tenants: FxHashMap<Shared, u64>,
+    numbers: FxHashMap<String, u64>,
+    rules: FxHashMap<Shared, u64>,
     out: Outcome,
     id_buf: String,
 }
@@ -576,6 +585,9 @@ impl Sim {
             provinces: Vec::new(),
             province_ids: FxHashMap::default(),
             talk: Vec::with_capacity(n),
+            tenants: FxHashMap::default(),
+            numbers: FxHashMap::default(),
+            rules: FxHashMap::default(),
             out,
             id_buf: String::new(),
         })
@@ -629,6 +641,14 @@ impl Sim {
         for t in &self.targets {
             out.targets.insert(t.key.to_string(), t.figures.clone());
         }
+        for (map, counts) in [
+            (&mut out.by_tenant, &self.tenants),
+            (&mut out.by_rule, &self.rules),
+        ] {
+            map.extend(counts.iter().map(|(k, &n)| (k.to_string(), n)));
+        }
+        out.by_number
+            .extend(self.numbers.iter().map(|(k, &n)| (k.clone(), n)));
         let mut talk = self.talk.clone();
         talk.sort_by(f32::total_cmp);
         out.durations = durations(&talk);
@@ -751,6 +771,19 @@ impl Sim {
                 .or_default()
                 .offered += 1;
         }
+        let unfinished_menu = d.action == ActionKind::Menu
+            && (d.menu.as_ref().is_none_or(|m| m.keys.is_empty())
+                || self.calls[i].digits.len() >= self.params.max_menu_depth);
+        if d.action != ActionKind::Menu || unfinished_menu {
+            *self.tenants.entry(d.tenant.clone()).or_default() += 1;
+            *self.rules.entry(d.rule.clone()).or_default() += 1;
+            match self.numbers.get_mut(d.called.as_str()) {
+                Some(n) => *n += 1,
+                None => {
+                    self.numbers.insert(d.called.as_str().to_string(), 1);
+                }
+            }
+        }
         match d.action {
             ActionKind::Forward => {
                 let mut offered = Vec::with_capacity(d.targets.len());
@@ -782,7 +815,7 @@ impl Sim {
             }
             ActionKind::Menu => {
                 let keys = d.menu.as_ref().map_or(&[][..], |m| &m.keys[..]);
-                if keys.is_empty() || self.calls[i].digits.len() >= self.params.max_menu_depth {
+                if unfinished_menu {
                     *self.out.other.entry("MENU".into()).or_default() += 1;
                     return;
                 }
@@ -1243,6 +1276,9 @@ mod tests {
         assert_eq!(by_hour(|h| h.abandoned), out.abandoned);
         assert_eq!(by_hour(|h| h.overflowed), out.overflowed);
         assert_eq!(out.by_province["(unknown)"].offered, out.calls);
+        assert_eq!(out.by_tenant["t"], out.calls);
+        assert_eq!(out.by_number["4001000001"], out.calls);
+        assert_eq!(out.by_rule["all"], out.calls);
         let busy: f64 = out.targets.values().map(|t| t.busy_seconds).sum();
         let hourly: f64 = out.by_hour.iter().map(|h| h.busy_seconds).sum();
         assert!((busy - hourly).abs() < 1e-3 * busy, "{busy} vs {hourly}");

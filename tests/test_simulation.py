@@ -106,6 +106,11 @@ def test_demo_day() -> None:
     assert sum(report.lost_by_hour) == report.lost
     # The diurnal curve: the 10:00 hour carries far more calls than 03:00.
     assert report.offered_by_hour[10] > 10 * report.offered_by_hour[3]
+    # Every call but failed requests has a final decision with a tenant, a number and a rule.
+    decided = report.calls - sum(n for k, n in report.other.items() if k.startswith("error:"))
+    for counts in (report.by_tenant, report.by_number, report.by_rule):
+        assert sum(counts.values()) == decided
+    assert set(report.by_number) <= set(routecore.Engine.demo().numbers())
     assert DIURNAL[10] > DIURNAL[3]
     assert all(0.0 <= u <= 1.0 for u in report.utilisation.values())
     assert report.utilisation
@@ -332,6 +337,7 @@ def test_cli_simulate_html_png_and_replay(tmp_path) -> None:  # type: ignore[no-
     assert result.exit_code == 0, result.output
     text = html.read_text(encoding="utf-8")
     assert text.count("data:image/png;base64,") == 3
+    assert "by tenant" in text and "hospital" in text
     assert "http://" not in text and "https://" not in text  # opens offline: nothing fetched
     assert sorted(p.name for p in pngs.iterdir()) == ["answer_rate.png", "hourly_volume.png", "regions.png"]
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in pngs.iterdir())

@@ -606,6 +606,11 @@ def _simulation_hours(rep: Any) -> list[list[str]]:
     ]
 
 
+def _ranked_rows(counts: dict[str, int], top: int = 20) -> list[list[str]]:
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return [[k or "-", str(n)] for k, n in ranked]
+
+
 def _simulation_groups(rep: Any) -> list[list[str]]:
     return [[name, str(g["targets"]), str(g["peak_concurrent"])] for name, g in rep.groups.items()]
 
@@ -624,6 +629,14 @@ def _simulation_html(rep: Any, drawn: Any) -> str:
                 _simulation_hours(rep),
             ),
             ("target groups", ["group", "targets", "peak concurrent calls"], _simulation_groups(rep)),
+            *(
+                (f"by {name}", [name, "calls"], _ranked_rows(counts))
+                for name, counts in (
+                    ("tenant", rep.by_tenant),
+                    ("number", rep.by_number),
+                    ("rule", rep.by_rule),
+                )
+            ),
             (
                 "targets",
                 ["target", "rung", "answered", "utilisation"],
@@ -649,6 +662,11 @@ def _render_simulation(rep: Any) -> None:
     for row in _simulation_groups(rep):
         groups.add_row(*row)
     console.print(groups)
+    for name, counts in (("tenant", rep.by_tenant), ("rule", rep.by_rule)):
+        table = Table(name, "calls", title=f"by {name}")
+        for row in _ranked_rows(counts, 10):
+            table.add_row(*row)
+        console.print(table)
     targets = Table("target", "rung", "answered", "utilisation")
     for name, t in rep.targets.items():
         targets.add_row(name, str(t["rung"]), str(t["answered"]), f"{rep.utilisation.get(name, 0.0):.1%}")

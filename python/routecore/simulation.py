@@ -176,7 +176,8 @@ class SimReport:
     target took it); `overflowed` counts forwarded calls that moved past their first offered target
     (busy or not answering). `rejected` is by reason; `other` counts ANNOUNCE, VOICEMAIL, an
     unfinished MENU and failed requests (`error:CODE`). Hours are local hours of the day by the
-    call's arrival (a multi-day run adds its days up).
+    call's arrival (a multi-day run adds its days up). `by_tenant`, `by_number` and `by_rule`
+    count calls by their final decision (a failed request counts in none).
     """
 
     calls: int = 0
@@ -189,6 +190,9 @@ class SimReport:
     other: dict[str, int] = field(default_factory=dict)
     by_hour: list[dict[str, float]] = field(default_factory=list)
     by_province: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_tenant: dict[str, int] = field(default_factory=dict)
+    by_number: dict[str, int] = field(default_factory=dict)
+    by_rule: dict[str, int] = field(default_factory=dict)
     targets: dict[str, dict[str, float]] = field(default_factory=dict)
     groups: dict[str, dict[str, int]] = field(default_factory=dict)
     durations: dict[str, float | None] = field(default_factory=dict)
@@ -280,6 +284,9 @@ class SimReport:
                 for h, (row, u) in enumerate(zip(self.by_hour, self.utilisation_by_hour, strict=True))
             ],
             "by_province": self.by_province,
+            "by_tenant": self.by_tenant,
+            "by_number": self.by_number,
+            "by_rule": self.by_rule,
             "targets": {
                 k: {**t, "utilisation": self.utilisation.get(k, 0.0)} for k, t in self.targets.items()
             },
