@@ -9,6 +9,7 @@ import math
 
 import pytest
 import routecore
+from routecore._routecore import Simulation
 from routecore.exceptions import InvalidArgumentError
 from routecore.simulation import DIURNAL, Arrivals, SimReport, simulate
 
@@ -129,6 +130,15 @@ def test_bad_arguments() -> None:
         simulate(group_plan(1), calls=10, day=DAY, handling="gamma")
     with pytest.raises(InvalidArgumentError, match="calls"):
         simulate(group_plan(1), day=DAY)
+    engine = routecore.Engine.from_dict(group_plan(1))
+    with pytest.raises(InvalidArgumentError, match="arrivals: column caller has 0 items, at has 1"):
+        Simulation(engine, start=0.0, span_seconds=86_400.0, arrivals=([1.0], ["4001000001"], [], [""]))
+    with pytest.raises(InvalidArgumentError, match=r"arrivals\[0\].at"):
+        Simulation(engine, start=0.0, span_seconds=86_400.0, arrivals=([-5.0], ["4001000001"], [""], [""]))
+    with pytest.raises(InvalidArgumentError, match="span_seconds"):
+        Simulation(engine, start=0.0, span_seconds=0.0, calls_per_day=10.0)
+    with pytest.raises(InvalidArgumentError, match="not both"):
+        Simulation(engine, start=0.0, span_seconds=1.0, calls_per_day=1.0, arrivals=([], [], [], []))
 
 
 def test_reports_drive_the_engine_caps() -> None:
@@ -323,6 +333,18 @@ def test_replay_record_store(tmp_path) -> None:  # type: ignore[no-untyped-def]
     report = simulate(group_plan(2), arrivals=arrivals, seed=2, answer_probability=1.0)
     assert report.calls == 5 and report.skipped == 1
     assert report.offered_by_hour[14] + report.offered_by_hour[15] == 5
+
+    # The same replay from the command line, on the plan written as a file.
+    from routecore.cli import app
+    from typer.testing import CliRunner
+
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(group_plan(2)), encoding="utf-8")
+    args = ["simulate", "--replay-cdr", str(tmp_path / "records.db"), "--plan", str(plan_file), "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert (out["calls"], out["skipped"]) == (5, 1)
 
 
 def test_cli_simulate_html_png_and_replay(tmp_path) -> None:  # type: ignore[no-untyped-def]
