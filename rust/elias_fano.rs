@@ -98,7 +98,12 @@ impl EliasFano {
             let at = i as u64 + bucket;
             upper[(at / 64) as usize] |= 1 << (at % 64);
             if low_bits > 0 {
-                write_bits(&mut lows, i as u64 * u64::from(low_bits), low_bits, d & mask);
+                write_bits(
+                    &mut lows,
+                    i as u64 * u64::from(low_bits),
+                    low_bits,
+                    d & mask,
+                );
             }
             // Every group up to this key's own starts with the keys before it.
             let own = (bucket >> GROUP_SHIFT) as usize;
@@ -179,10 +184,22 @@ impl EliasFano {
         };
         hugemem::prefetch(&self.groups[(bucket >> GROUP_SHIFT) as usize / 2]);
         let mark = (bucket >> COARSE_SHIFT) as usize;
-        let (below, next) = (u64::from(self.coarse[mark]), u64::from(self.coarse[mark + 1]));
+        let (below, next) = (
+            u64::from(self.coarse[mark]),
+            u64::from(self.coarse[mark + 1]),
+        );
         let offset = bucket & ((1 << COARSE_SHIFT) - 1);
         let keys_before = below + (((next - below) * offset) >> COARSE_SHIFT);
-        hugemem::prefetch(&self.upper[((keys_before + bucket) / 64) as usize]);
+        // The scan of `upper` starts at the group's first bucket, up to 63 buckets
+        // earlier: when that is on the line before, it is needed too.
+        let group_offset = offset & !((1 << GROUP_SHIFT) - 1);
+        let group_keys = below + (((next - below) * group_offset) >> COARSE_SHIFT);
+        let group_word = ((group_keys + bucket - (offset - group_offset)) / 64) as usize;
+        let bucket_word = ((keys_before + bucket) / 64) as usize;
+        if group_word / 8 != bucket_word / 8 {
+            hugemem::prefetch(&self.upper[group_word]);
+        }
+        hugemem::prefetch(&self.upper[bucket_word]);
         if self.low_bits > 0 {
             hugemem::prefetch(&self.lows[(keys_before * u64::from(self.low_bits) / 64) as usize]);
         }
@@ -339,7 +356,10 @@ mod tests {
         assert!(empty.is_empty() && !empty.contains(0) && !empty.contains(u64::MAX));
         assert_eq!(empty.iter().count(), 0);
         for k in [0, 1, 63, 64, u64::MAX] {
-            check(&BTreeSet::from([k]), &[0, 1, 2, 62, 63, 64, 65, u64::MAX - 1, u64::MAX]);
+            check(
+                &BTreeSet::from([k]),
+                &[0, 1, 2, 62, 63, 64, 65, u64::MAX - 1, u64::MAX],
+            );
         }
     }
 
@@ -369,7 +389,9 @@ mod tests {
         let keys: BTreeSet<u64> = (0..20_000u64).map(|i| 500 + i * i).collect();
         let set = EliasFano::new(&keys.iter().copied().collect::<Vec<_>>());
         assert!(set.groups.len() > 100, "{} groups", 2 * set.groups.len());
-        let probes: Vec<u64> = (0..2_000_000).chain((0..20_000u64).map(|i| 501 + i * i)).collect();
+        let probes: Vec<u64> = (0..2_000_000)
+            .chain((0..20_000u64).map(|i| 501 + i * i))
+            .collect();
         check(&keys, &probes);
     }
 

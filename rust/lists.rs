@@ -8,49 +8,43 @@
 //!
 //! - a [`FrozenBloom`] filter over the bulk load, the fast "not listed" answer
 //!   (one cache line), and a small [`BlockedBloom`] for keys added live since;
-//! - the **base**: the hash of every key of the bulk load (the hash is a
-//!   bijection, so it stands for the key) in one sorted array with gaps, each
-//!   hash at or just after the slot proportional to its value (hashes are
-//!   uniform). Confirming a "maybe" goes straight to that slot and scans a few
-//!   places, within that cache line or the next, instead of the ~24 scattered
-//!   probes of a binary search over millions of keys, and no index to read in
-//!   between. Hashing keeps the slots evenly filled however the numbers cluster
-//!   (one segment, one area code);
+//! - the **base**: every key of the bulk load in [`EliasFano`] form, the exact
+//!   answer. Numbers cluster (segments, area codes), so the keys are close
+//!   together and cost about `2 + log2(span / n)` bits each: 5.6 bits a number
+//!   for ten million numbers seven apart, about 12 for ten million spread over
+//!   every mobile segment;
 //! - an **overlay** for live changes: keys added since the bulk load, keys of the
 //!   base removed since, and the rare numbers with no key (20 digits), behind a
 //!   `RwLock`.
 //!
 //! Every "maybe" of the filter is confirmed exactly, so a false positive never
 //! reaches a decision: a caller is listed only if its key is in the base and not
-//! removed, or added. Memory is 8 bytes a key at 88 % load (9.1) plus about 1.2
-//! for the filter at 1 %: about 10.4 bytes a number.
+//! removed, or added. Memory at ten million numbers is about 1.2 bytes a number
+//! for the filter at 1 % plus the base, about 2 bytes in all (a Python `set` of
+//! ints takes about 60).
 //!
 //! # Speed
 //!
-//! At millions of numbers every lookup is a few cache misses in arrays far larger
-//! than the caches, so the layout is chosen for misses (measured at 10 million
-//! numbers from Python, `bench/test_bench_lists.py`):
+//! At millions of numbers every lookup is a few cache misses, so the layout is
+//! chosen for misses (measured at 10 million numbers from Python,
+//! `bench/test_bench_lists.py`):
 //!
-//! - **Huge pages.** The filter and the slots are allocated in transparent huge
-//!   pages (`hugemem`): with 4 KiB pages almost every lookup also missed the TLB,
-//!   and under the hypervisor that walk is long. Listed lookups went from about
-//!   300 to 250 ns, misses from about 190 to 180.
-//! - **Overlapped misses.** A single lookup requests the filter line and the home
-//!   slot's lines together (a prefetch, which does not hold up the code after it,
-//!   unlike a plain read), so a listed number waits for one miss instead of two in
-//!   a row; a batch requests the filter lines of 32 queries, then the slots of
-//!   their "maybe"s, before reading any. Batches went from about 210 (listed) and
-//!   140 (not listed) ns a number to about 110 and 60.
-//! - **Filter first.** Asking the slots alone (no filter) was faster for listed
-//!   numbers (one line instead of two) but slower for the common case, a number
-//!   not listed: the filter is 8 times smaller and so more often cached.
+//! - **A small exact store.** The first version kept the keys' hashes in an
+//!   open-addressed array (9 bytes a number, ~90 MB at ten million): a listed
+//!   number always paid one random read of main memory. The Elias–Fano base is
+//!   a twentieth of that and stays in cache.
+//! - **Huge pages.** The filter and the base are allocated in transparent huge
+//!   pages (`hugemem`): with 4 KiB pages almost every lookup also missed the TLB.
+//! - **Overlapped misses.** A single lookup requests the base's lines (its
+//!   guessed position, see [`EliasFano::prefetch`]) before it reads the filter's,
+//!   so a listed number waits for the slower of the two, not their sum; a batch
+//!   requests the filter lines of 32 queries, then the base lines of their
+//!   "maybe"s, before reading any.
+//! - **Filter first.** The base alone answers "not listed" too, but reads three
+//!   lines to the filter's one; most callers are on no list, so the filter
+//!   answers first.
 //! - **Plain digits.** A query that is already 1 to 19 plain digits (most are) is
 //!   turned into its key straight from the bytes.
-//!
-//! A listed number still costs about one memory latency, as in any structure
-//! that must read an array of ~100 MB at a random place; a more compact exact store
-//! (remainders bucketed by the top bits of the hash, about 6 bytes a number) would
-//! be cached more often, and is the next step if that matters.
 //!
 //! # Concurrency
 //!
@@ -492,11 +486,11 @@ impl NumberList {
         if !base.bloom.contains_hash(h) && !base.live.contains_hash(h) {
             return false;
         }
-        self.confirm_with_overlay(key, h)
+        self.confirm_with_overlay(key)
     }
 
     /// The exact answer for a key that passed the filter while changes are pending.
-    fn confirm_with_overlay(&self, key: u64, h: u64) -> bool {
+    fn confirm_with_overlay(&self, key: u64) -> bool {
         let overlay = self.read();
         if overlay.added.contains(&key) {
             return true;
@@ -540,7 +534,7 @@ impl NumberList {
                     None => self.contains_digits(digits),
                     Some(_) if !maybe[i] => false,
                     Some(key) if !changed => base.contains_key(key),
-                    Some(key) => self.confirm_with_overlay(key, hashes[i]),
+                    Some(key) => self.confirm_with_overlay(key),
                 });
             }
         }
