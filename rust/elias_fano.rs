@@ -148,18 +148,7 @@ impl EliasFano {
         let Some((bucket, low)) = self.split(key) else {
             return false;
         };
-        let group = bucket >> GROUP_SHIFT;
-        let keys_below = self.keys_below_group(group as usize);
-        let group_start = keys_below + (group << GROUP_SHIFT);
-        // The bucket starts after its `bucket - first bucket of the group` zeros.
-        let skip = bucket - (group << GROUP_SHIFT);
-        let mut at = if skip == 0 {
-            group_start
-        } else {
-            self.nth_zero_from(group_start, skip) + 1
-        };
-        // Ones before `at` are keys; zeros before it are the `bucket` buckets before.
-        let mut index = at - bucket;
+        let (mut at, mut index) = self.bucket_start(bucket);
         while self.bit(at) {
             match self.low(index).cmp(&low) {
                 std::cmp::Ordering::Less => {}
@@ -170,6 +159,23 @@ impl EliasFano {
             index += 1;
         }
         false
+    }
+
+    /// Where `bucket` starts: its first position in `upper`, and the index of its
+    /// first key (whether or not it has one).
+    #[inline]
+    fn bucket_start(&self, bucket: u64) -> (u64, u64) {
+        let group = bucket >> GROUP_SHIFT;
+        let group_start = self.keys_below_group(group as usize) + (group << GROUP_SHIFT);
+        // The bucket starts after its `bucket - first bucket of the group` zeros.
+        let skip = bucket - (group << GROUP_SHIFT);
+        let at = if skip == 0 {
+            group_start
+        } else {
+            self.nth_zero_from(group_start, skip) + 1
+        };
+        // Ones before `at` are keys; zeros before it are the `bucket` buckets before.
+        (at, at - bucket)
     }
 
     /// Starts loading what a lookup of `key` will read (see [`hugemem::prefetch`]):
@@ -183,26 +189,39 @@ impl EliasFano {
             return;
         };
         hugemem::prefetch(&self.groups[(bucket >> GROUP_SHIFT) as usize / 2]);
-        let mark = (bucket >> COARSE_SHIFT) as usize;
-        let (below, next) = (
-            u64::from(self.coarse[mark]),
-            u64::from(self.coarse[mark + 1]),
-        );
-        let offset = bucket & ((1 << COARSE_SHIFT) - 1);
-        let keys_before = below + (((next - below) * offset) >> COARSE_SHIFT);
-        // The scan of `upper` starts at the group's first bucket, up to 63 buckets
-        // earlier: when that is on the line before, it is needed too.
-        let group_offset = offset & !((1 << GROUP_SHIFT) - 1);
-        let group_keys = below + (((next - below) * group_offset) >> COARSE_SHIFT);
-        let group_word = ((group_keys + bucket - (offset - group_offset)) / 64) as usize;
-        let bucket_word = ((keys_before + bucket) / 64) as usize;
+        let (group_word, bucket_word, lows_word) = self.guess(bucket);
         if group_word / 8 != bucket_word / 8 {
             hugemem::prefetch(&self.upper[group_word]);
         }
         hugemem::prefetch(&self.upper[bucket_word]);
         if self.low_bits > 0 {
-            hugemem::prefetch(&self.lows[(keys_before * u64::from(self.low_bits) / 64) as usize]);
+            hugemem::prefetch(&self.lows[lows_word]);
         }
+    }
+
+    /// The words a lookup of `bucket` will likely read if keys are spread evenly
+    /// between two `coarse` marks: the `upper` word of the group's first bucket (the
+    /// scan starts there, up to 63 buckets earlier) and of the bucket, and the
+    /// `lows` word of its first key. O(1), from `coarse` alone.
+    #[inline]
+    fn guess(&self, bucket: u64) -> (usize, usize, usize) {
+        let mark = (bucket >> COARSE_SHIFT) as usize;
+        let (below, next) = (
+            u64::from(self.coarse[mark]),
+            u64::from(self.coarse[mark + 1]),
+        );
+        let keys_at = |offset: u64| below + (((next - below) * offset) >> COARSE_SHIFT);
+        let offset = bucket & ((1 << COARSE_SHIFT) - 1);
+        let group_offset = offset & !((1 << GROUP_SHIFT) - 1);
+        let keys_before = keys_at(offset);
+        let group_word = (keys_at(group_offset) + bucket - (offset - group_offset)) / 64;
+        let bucket_word = (keys_before + bucket) / 64;
+        let lows_word = keys_before * u64::from(self.low_bits) / 64;
+        (
+            group_word as usize,
+            bucket_word as usize,
+            lows_word as usize,
+        )
     }
 
     /// Every key, ascending. O(n).
@@ -393,6 +412,24 @@ mod tests {
             .chain((0..20_000u64).map(|i| 501 + i * i))
             .collect();
         check(&keys, &probes);
+    }
+
+    #[test]
+    fn prefetch_guesses_the_lines_read_when_keys_spread_evenly() {
+        let keys: Vec<u64> = (0..1_000_000u64).map(|i| 13_000_000_000 + 7 * i).collect();
+        let set = EliasFano::new(&keys);
+        let mut right = 0;
+        for &key in keys.iter().step_by(97) {
+            let (bucket, _) = set.split(key).unwrap();
+            let (at, index) = set.bucket_start(bucket);
+            let (_, bucket_word, lows_word) = set.guess(bucket);
+            let lows_at = index * u64::from(set.low_bits) / 64;
+            right += usize::from(
+                at / 512 == bucket_word as u64 / 8 && lows_at / 8 == lows_word as u64 / 8,
+            );
+        }
+        let total = keys.len().div_ceil(97);
+        assert!(right * 100 >= total * 95, "{right} of {total} guessed");
     }
 
     #[test]
