@@ -32,43 +32,19 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "kamailio"
 SCENARIOS = EXAMPLE / "sipp"
-RING_A = 2  # seconds agent A rings before the switch fails over to agent B
+RING_A = 2  # seconds agent A rings in the `desk` group before the switch fails over to agent B
 BLOCKED = "13900000666"
 CALLER = "13800138000"
 
-PLAN = """\
-version: 1
-timezone: Asia/Shanghai
-gateway: 127.0.0.1:{trunk}
-lists:
-  fraud: {{numbers: ["{blocked}"], reason: 诈骗}}
-blocklists: [fraud]
-rates:
-  default: {{mobile: 0.20, landline: 0.15, sip: 0.05}}
-tenants:
-  clinic:
-    name: 测试诊所
-    groups:
-      desk:
-        strategy: sequential
-        targets:
-          - {{uri: "sip:agent-a@127.0.0.1:{a}", ring_seconds: {ring_a}}}
-          - {{uri: "sip:agent-b@127.0.0.1:{b}", ring_seconds: 10}}
-      mobile:
-        strategy: sequential
-        targets:
-          - {{number: "13800000010", ring_seconds: 10}}
-    numbers:
-      "4001234567":
-        flow:
-          - {{id: desk, forward: desk}}
-      "4006666666":
-        flow:
-          - {{id: mobile, forward: mobile}}
-      "4008888888":
-        flow:
-          - {{id: closed, reject: {{code: 480, reason: closed}}}}
-"""
+PLAN = EXAMPLE / "plan.yaml"  # its agents' and trunk's loopback ports are moved to free ones
+
+
+def plan_text(ports: Ports) -> str:
+    text = PLAN.read_text(encoding="utf-8")
+    for fixed, free in ((5070, ports.trunk), (5071, ports.agent_a), (5072, ports.agent_b)):
+        assert f"127.0.0.1:{fixed}" in text
+        text = text.replace(f"127.0.0.1:{fixed}", f"127.0.0.1:{free}")
+    return text
 
 
 # --- processes -----------------------------------------------------------------------------------
@@ -92,24 +68,22 @@ def stop(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
             proc.wait(5)
 
 
+def which(name: str) -> str | None:
+    """A program on PATH, or in /usr/sbin (where Debian puts kamailio) when PATH lacks it."""
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin")
+
+
 @pytest.fixture(scope="module")
 def tools() -> dict[str, str]:
     """kamailio and sipp, installed from Debian by tools/system-deps.sh when missing."""
-    names = {"kamailio": "kamailio", "sipp": "sipp"}
-    if not all(shutil.which(n) or Path("/usr/sbin", n).exists() for n in names.values()):
-        subprocess.run(
-            [str(ROOT / "tools" / "system-deps.sh"), "kamailio", "kamailio-utils-modules",
-             "kamailio-extra-modules", "sip-tester"],
-            check=True,
-            timeout=900,
-        )
-    found = {}
-    for key, name in names.items():
-        path = shutil.which(name) or (str(Path("/usr/sbin", name)) if Path("/usr/sbin", name).exists() else None)
+    if not (which("kamailio") and which("sipp")):
+        packages = ["kamailio", "kamailio-utils-modules", "kamailio-extra-modules", "sip-tester"]
+        subprocess.run([str(ROOT / "tools" / "system-deps.sh"), *packages], check=True, timeout=900)
+    found = {name: which(name) for name in ("kamailio", "sipp")}
+    for name, path in found.items():
         if path is None:
             pytest.fail(f"{name} is not installed and tools/system-deps.sh did not install it")
-        found[key] = path
-    return found
+    return {name: str(path) for name, path in found.items()}
 
 
 @dataclass
@@ -181,22 +155,17 @@ def ports() -> Ports:
 def routecore_serve(tmp_path_factory: pytest.TempPathFactory, ports: Ports) -> Iterator[Routecore]:
     work = tmp_path_factory.mktemp("routecore")
     plan = work / "plan.yaml"
-    plan.write_text(
-        PLAN.format(trunk=ports.trunk, a=ports.agent_a, b=ports.agent_b, ring_a=RING_A, blocked=BLOCKED),
-        encoding="utf-8",
-    )
+    plan.write_text(plan_text(ports), encoding="utf-8")
     http_port = free_port(socket.SOCK_STREAM)
     db, log = work / "records.db", work / "routecore.log"
+    cmd = [
+        sys.executable, "-m", "routecore", "serve", "--plan", str(plan),
+        "--grpc", f"127.0.0.1:{free_port(socket.SOCK_STREAM)}",
+        "--http", f"127.0.0.1:{http_port}", "--cdr", str(db),
+    ]  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "routecore", "serve", "--plan", str(plan),
-                "--grpc", f"127.0.0.1:{free_port(socket.SOCK_STREAM)}",
-                "--http", f"127.0.0.1:{http_port}", "--cdr", str(db),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
         )
     try:
         wait_http(http_port, proc, log)
@@ -224,7 +193,7 @@ def start_kamailio(binary: str, work: Path, port: int, routecore_url: str) -> Ka
         "-A", f"LISTEN=udp:127.0.0.1:{port}",
         "-A", f'ROUTECORE_URL="{routecore_url}"',
         "-A", "ROUTECORE_TIMEOUT=1",
-    ]
+    ]  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=work)
     try:
@@ -251,7 +220,8 @@ def wait_sip(port: int, proc: subprocess.Popen[Any], log: Path, timeout: float =
                 f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-ready-{n}\r\n"
                 f"From: <sip:probe@127.0.0.1:{me}>;tag=probe{n}\r\n"
                 f"To: <sip:ping@127.0.0.1:{port}>\r\n"
-                f"Call-ID: ready-{n}@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 5\r\nContent-Length: 0\r\n\r\n"
+                f"Call-ID: ready-{n}@127.0.0.1\r\nCSeq: 1 OPTIONS\r\n"
+                "Max-Forwards: 5\r\nContent-Length: 0\r\n\r\n"
             )
             s.sendto(options.encode(), ("127.0.0.1", port))
             try:
@@ -315,9 +285,9 @@ class Sipp:
         return self.messages.read_bytes().decode("utf-8", "replace") if self.messages.exists() else ""
 
     def explain(self) -> str:
-        err = self.stderr.read_text(errors="replace")
         errors = self.work / f"{self.name}.errors"
-        return f"{self.name}: rc={self.proc.returncode}\n{err}\n{errors.read_text() if errors.exists() else ''}"
+        logged = errors.read_text(errors="replace") if errors.exists() else ""
+        return f"{self.name}: rc={self.proc.returncode}\n{self.stderr.read_text(errors='replace')}\n{logged}"
 
 
 def wait_bound(port: int, agent: Sipp, timeout: float = 10.0) -> None:
@@ -357,7 +327,9 @@ class Phone:
         wait_bound(port, s)
         return s
 
-    def call(self, called: str, caller: str, call_id: str, scenario: str = "caller", hold_ms: int = 1200) -> Sipp:
+    def call(
+        self, called: str, caller: str, call_id: str, scenario: str = "caller", hold_ms: int = 1200
+    ) -> Sipp:
         s = Sipp(
             self.sipp,
             self.work,
@@ -415,7 +387,8 @@ def test_a_call_reaches_the_first_agent_and_becomes_a_record(
     cdr = routecore_serve.records("e2e-answered")
     assert cdr is not None, routecore_serve.log.read_text()
     assert cdr["target"] == f"sip:agent-a@127.0.0.1:{ports.agent_a}"
-    assert (cdr["tenant"], cdr["called"], cdr["caller"], cdr["rule"]) == ("clinic", "4001234567", CALLER, "desk")
+    who = (cdr["tenant"], cdr["called"], cdr["caller"], cdr["rule"])
+    assert who == ("clinic", "4001234567", CALLER, "desk")
     assert cdr["disposition"] == "answered" and cdr["context_known"] == 1
     assert cdr["answered_at_ms"] is not None and cdr["answered_at_ms"] <= cdr["ended_at_ms"]
     # held for 1.2 s: the switch measures whole seconds of the confirmed dialog
@@ -448,6 +421,8 @@ def test_a_number_target_goes_through_the_plans_gateway(
         pytest.param("4001234567", BLOCKED, 603, "诈骗", id="blocked-caller"),
         pytest.param("4008888888", CALLER, 480, "closed", id="flow-reject"),
         pytest.param("4009999999", CALLER, 404, "Not Found", id="not-served"),
+        # the example plays nothing: an announcement needs a media server (MEDIA_URI)
+        pytest.param("4003333333", CALLER, 480, "No Media Server", id="announce-without-media"),
     ],
 )
 def test_a_refused_call_gets_the_plans_sip_code_and_reason(
@@ -486,7 +461,39 @@ def test_the_second_agent_gets_the_call_when_the_first_does_not_take_it(
     assert cdr["disposition"] == "answered"
 
 
-def test_every_agent_busy_is_reported_unanswered(phone: Phone, ports: Ports, routecore_serve: Routecore) -> None:
+def test_ring_all_rings_every_agent_and_reports_the_one_that_answered(
+    phone: Phone, ports: Ports, routecore_serve: Routecore
+) -> None:
+    # Agent A (the first branch) only rings; B (the second) answers, and A is cancelled.
+    a = phone.agent("agent-a", ports.agent_a, "no_answer")
+    b = phone.agent("agent-b", ports.agent_b, "answer")
+    caller = phone.call("4005555555", CALLER, "e2e-ring-all")
+    assert caller.wait() == 0, caller.explain()
+    assert a.wait() == 0 and b.wait() == 0, a.explain() + b.explain()
+    assert invites(a) == ["e2e-ring-all"] and invites(b) == ["e2e-ring-all"]
+    assert "CANCEL call-id=e2e-ring-all" in a.logged()
+    cdr = routecore_serve.records("e2e-ring-all")
+    assert cdr is not None, routecore_serve.log.read_text()
+    assert (cdr["target"], cdr["rule"]) == (f"sip:agent-b@127.0.0.1:{ports.agent_b}", "all_hands")
+
+
+def test_a_caller_who_hangs_up_while_it_rings_is_reported_canceled(
+    phone: Phone, ports: Ports, routecore_serve: Routecore
+) -> None:
+    a = phone.agent("agent-a", ports.agent_a, "no_answer")
+    caller = phone.call("4001234567", CALLER, "e2e-canceled", scenario="caller_cancel", hold_ms=500)
+    assert caller.wait() == 0, caller.explain()
+    assert a.wait() == 0, a.explain()
+    assert "CANCEL call-id=e2e-canceled" in a.logged(), "the caller's CANCEL reached the ringing agent"
+    cdr = routecore_serve.records("e2e-canceled")
+    assert cdr is not None, routecore_serve.log.read_text()
+    assert (cdr["disposition"], cdr["answered_at_ms"]) == ("canceled", None)
+    assert cdr["target"] == f"sip:agent-a@127.0.0.1:{ports.agent_a}"
+
+
+def test_every_agent_busy_is_reported_unanswered(
+    phone: Phone, ports: Ports, routecore_serve: Routecore
+) -> None:
     a = phone.agent("agent-a", ports.agent_a, "busy")
     b = phone.agent("agent-b", ports.agent_b, "busy")
     refused = phone.call("4001234567", CALLER, "e2e-all-busy", scenario="caller_refused")

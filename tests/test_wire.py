@@ -207,7 +207,9 @@ def test_route_json_decides_and_encodes_in_one_call(loaded: Any) -> None:
         assert reason == (doc["reject"]["reason"] if doc["reject"] else "")
         # With `keep`, the decision itself (for the record store), the same one.
         _, _, _, _, kept = rc.route_json(fresh(loaded), called, caller, digits, AT, "j-1", keep=True)
-        assert kept is not None and decision_dict(kept) == {k: v for k, v in doc.items() if k not in ("uri", "uris")}
+        assert kept is not None and decision_dict(kept) == {
+            k: v for k, v in doc.items() if k not in ("uri", "uris")
+        }
     # Times as the HTTP server passes them: ISO 8601, epoch seconds, a datetime.
     epoch = dt.datetime.fromisoformat(AT).timestamp()
     by_iso = orjson.loads(rc.route_json(fresh(loaded), "4001234567", "13800138000", "1", AT)[0])
