@@ -1158,7 +1158,10 @@ mod tests {
     fn json_lists_every_target_uri_in_order() {
         let d = decision(ActionKind::Forward);
         let doc: serde_json::Value = serde_json::from_slice(&decision_json(&d, "gw:5070")).unwrap();
-        assert_eq!(doc["uris"], serde_json::json!(["sip:13800000010@gw:5070", "sip:desk@10.0.0.1"]));
+        assert_eq!(
+            doc["uris"],
+            serde_json::json!(["sip:13800000010@gw:5070", "sip:desk@10.0.0.1"])
+        );
         assert_eq!(doc["uri"], doc["uris"][0]);
         // No gateway: a number target has nowhere to go, its entry is "" (the URI target keeps its own).
         let doc: serde_json::Value = serde_json::from_slice(&decision_json(&d, "")).unwrap();

@@ -290,17 +290,26 @@ class Sipp:
         return f"{self.name}: rc={self.proc.returncode}\n{self.stderr.read_text(errors='replace')}\n{logged}"
 
 
+def udp_bound(port: int) -> bool:
+    """Whether some socket holds UDP `port` (read from /proc: probing by binding could race the agent)."""
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        with open(table, encoding="ascii") as f:
+            next(f)
+            for line in f:
+                local = line.split()[1]
+                if int(local.rpartition(":")[2], 16) == port:
+                    return True
+    return False
+
+
 def wait_bound(port: int, agent: Sipp, timeout: float = 10.0) -> None:
     """Returns once the agent holds its UDP port (so the switch's INVITE is not sent to nobody)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if agent.proc.poll() is not None:
             raise AssertionError(agent.explain())
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                return
+        if udp_bound(port):
+            return
         time.sleep(0.05)
     raise AssertionError(f"{agent.name} did not bind 127.0.0.1:{port} in {timeout} s")
 
