@@ -855,7 +855,7 @@ pub fn route_batch_ref(
     out
 }
 
-// ---- JSON (the HTTP twin): the proto's field names plus the top-level `uri`. ----
+// ---- JSON (the HTTP twin): the proto's field names plus the top-level `uri` and `uris`. ----
 
 #[derive(Serialize)]
 struct JsonTarget<'a> {
