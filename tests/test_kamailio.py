@@ -515,20 +515,30 @@ def test_every_agent_busy_is_reported_unanswered(
     assert cdr["target"] == f"sip:agent-b@127.0.0.1:{ports.agent_b}"
 
 
-def test_routecore_unreachable_gives_503(tools: dict[str, str], tmp_path: Path, ports: Ports) -> None:
-    # A switch of its own whose routecore address has nobody listening.
-    dead = free_port(socket.SOCK_STREAM)
-    port = free_port(socket.SOCK_DGRAM)
-    k = start_kamailio(tools["kamailio"], tmp_path / "kam", port, f"http://127.0.0.1:{dead}")
-    try:
-        phone = Phone(tools["sipp"], tmp_path, Ports(port, ports.agent_a, ports.agent_b, ports.trunk), [])
-        a = phone.agent("agent-a", ports.agent_a, "answer")
-        refused = phone.call("4001234567", CALLER, "e2e-unreachable", scenario="caller_refused")
+@pytest.mark.parametrize("routecore", ["down", "silent"])
+def test_routecore_unreachable_gives_503(
+    tools: dict[str, str], tmp_path: Path, ports: Ports, routecore: str
+) -> None:
+    """A switch of its own whose routecore address has nobody listening (down), or a listener that
+    never answers (silent: the switch gives up after its ROUTECORE_TIMEOUT, 1 s here)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        if routecore == "silent":
+            silent.listen(8)
+        address = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        port = free_port(socket.SOCK_DGRAM)
+        k = start_kamailio(tools["kamailio"], tmp_path / "kam", port, address)
         try:
-            assert refused.wait() == 0, refused.explain()
-            assert final_status(refused.received()) == (503, "Service Unavailable")
+            phone = Phone(tools["sipp"], tmp_path, Ports(port, ports.agent_a, ports.agent_b, ports.trunk), [])
+            a = phone.agent("agent-a", ports.agent_a, "answer")
+            refused = phone.call(
+                "4001234567", CALLER, f"e2e-routecore-{routecore}", scenario="caller_refused"
+            )
+            try:
+                assert refused.wait() == 0, refused.explain()
+                assert final_status(refused.received()) == (503, "Service Unavailable")
+            finally:
+                stop(a.proc, grace=2)
+            assert invites(a) == []
         finally:
-            stop(a.proc, grace=2)
-        assert invites(a) == []
-    finally:
-        stop(k.proc)
+            stop(k.proc)
