@@ -424,6 +424,19 @@ def test_a_number_target_goes_through_the_plans_gateway(
     assert cdr["rate_per_minute"] == pytest.approx(0.20)
 
 
+def test_an_anonymous_caller_is_routed_as_anonymous(
+    phone: Phone, ports: Ports, routecore_serve: Routecore
+) -> None:
+    # From: <sip:anonymous@…>: the switch asks with an empty caller, routecore's `anonymous` kind.
+    a = phone.agent("agent-a", ports.agent_a, "answer")
+    caller = phone.call("4001234567", "anonymous", "e2e-anonymous", hold_ms=200)
+    assert caller.wait() == 0, caller.explain()
+    assert a.wait() == 0, a.explain()
+    cdr = routecore_serve.records("e2e-anonymous")
+    assert cdr is not None, routecore_serve.log.read_text()
+    assert (cdr["caller"], cdr["caller_kind"], cdr["context_known"]) == ("", "anonymous", 1)
+
+
 @pytest.mark.parametrize(
     ("called", "caller", "code", "reason"),
     [
