@@ -3,8 +3,9 @@
 sipp calls Kamailio; Kamailio asks a `routecore serve` process over HTTP/JSON for every new
 INVITE and relays to the targets it is given, which are sipp agents (UAS) on their own ports;
 the call reports Kamailio posts to `/v1/events` must end up as records in routecore's SQLite
-store. The plan is written for the test: its targets are SIP URIs on the agents' ports, and its
-`gateway` is a third agent standing for the trunk number targets go through.
+store. The plan is the example's (examples/kamailio/plan.yaml) with its loopback ports moved to
+free ones: its targets are SIP URIs on the agents' ports, and its `gateway` is a third agent
+standing for the trunk that number targets go through.
 
 Every process (routecore, Kamailio, each sipp) is started by the test, bounded in time, and
 stopped by its PID in a `finally`.
@@ -28,15 +29,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "kamailio"
 SCENARIOS = EXAMPLE / "sipp"
-RING_A = 2  # seconds agent A rings in the `desk` group before the switch fails over to agent B
-BLOCKED = "13900000666"
-CALLER = "13800138000"
-
 PLAN = EXAMPLE / "plan.yaml"  # its agents' and trunk's loopback ports are moved to free ones
+
+
+def _ring_of_agent_a() -> int:
+    """Seconds agent A rings in the `desk` group before the switch fails over to agent B."""
+    desk = yaml.safe_load(PLAN.read_text(encoding="utf-8"))["tenants"]["clinic"]["groups"]["desk"]
+    return int(desk["targets"][0]["ring_seconds"])
+
+
+RING_A = _ring_of_agent_a()
+BLOCKED = "13900000666"  # on the plan's `fraud` list
+CALLER = "13800138000"
 
 
 def plan_text(ports: Ports) -> str:
