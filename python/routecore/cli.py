@@ -316,6 +316,13 @@ def serve(
         bool, typer.Option(help="reload when the plan file or one of its list files changes")
     ] = False,
     watch_interval: Annotated[float, typer.Option(help="seconds between checks with --watch")] = 1.0,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="PEM certificate chain: serve gRPC and HTTP over TLS")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert")] = None,
+    tls_client_ca: Annotated[
+        Path | None, typer.Option(help="PEM CA: clients must present a certificate it signed (mutual TLS)")
+    ] = None,
 ) -> None:
     """Serve routing over gRPC (and HTTP/JSON with --http) until SIGTERM or SIGINT.
 
@@ -343,9 +350,10 @@ def serve(
         if not token:
             errors.print(f"[red]error[/red]: {admin_token_file} holds no token")
             raise typer.Exit(2)
+    tls = _tls(tls_cert, tls_key, tls_client_ca)
     records = _record_store(cdr) if cdr is not None else None
-    options = server.ServerOptions(admin_token=token, grace=grace, max_in_flight=max_in_flight)
-    extra = _http_starter(http) if http else None
+    options = server.ServerOptions(admin_token=token, grace=grace, max_in_flight=max_in_flight, tls=tls)
+    extra = _http_starter(http, tls) if http else None
     try:
         asyncio.run(
             server.serve(
@@ -371,9 +379,28 @@ def _record_store(path: Path) -> Any:
     return SqliteRecordStore(path, strict=False)
 
 
-def _http_starter(address: str) -> Any:
+def _tls(cert: Path | None, key: Path | None, client_ca: Path | None) -> Any:
+    """The TLS files for both listeners (None: plaintext); a bad set exits 2 naming the file."""
+    from routecore.tls import TlsError, TlsFiles
+
+    if cert is None and key is None:
+        if client_ca is not None:
+            errors.print("[red]error[/red]: --tls-client-ca needs --tls-cert and --tls-key")
+            raise typer.Exit(2)
+        return None
+    if cert is None or key is None:
+        errors.print("[red]error[/red]: --tls-cert and --tls-key go together")
+        raise typer.Exit(2)
+    try:
+        return TlsFiles.load(cert, key, client_ca)
+    except TlsError as e:
+        errors.print(f"[red]error[/red]: {e}")
+        raise typer.Exit(2) from None
+
+
+def _http_starter(address: str, tls: Any = None) -> Any:
     """The HTTP/JSON companion, started on the gRPC server's `Service` (same engine, reloads and
-    records); returns its async stop."""
+    records), over TLS with the gRPC listener's files when given; returns its async stop."""
     from routecore.http import start_http
 
     host, _, port = address.rpartition(":")
@@ -382,7 +409,8 @@ def _http_starter(address: str) -> Any:
         raise typer.Exit(2)
 
     async def start(service: Any) -> Any:
-        server = await start_http(service, host.strip("[]"), int(port), records=service.records)
+        ssl = tls.ssl_context() if tls is not None else None
+        server = await start_http(service, host.strip("[]"), int(port), records=service.records, ssl=ssl)
         return server.stop
 
     return start

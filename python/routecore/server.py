@@ -43,6 +43,7 @@ from routecore.exceptions import (
     RoutecoreError,
 )
 from routecore.records import Ack, CallEvent, RecordStoreError, StoreOverloadedError
+from routecore.tls import TlsFiles
 from routecore.v1 import routing_pb2 as pb
 
 __all__ = [
@@ -80,6 +81,8 @@ class ServerOptions:
     admin_token: str | None = None
     # Seconds in-flight calls get to finish on shutdown.
     grace: float = 5.0
+    # TLS (and mutual TLS) for the listeners `serve` opens; None: plaintext (loopback only).
+    tls: TlsFiles | None = None
 
 
 class Unavailable(RoutecoreError):
@@ -512,6 +515,26 @@ class Service:
         if count:
             log.info("%d persisted list change(s) applied", count, extra={"event": "lists_restored"})
 
+    async def restore_lists_when_readable(self, every: float = 2.0) -> None:
+        """`restore_lists`, retried every `every` seconds while the record store cannot be read
+        (a read-only or missing record disk at start): the service routes on the plan's own
+        lists meanwhile, and the persisted updates are applied as soon as they can be read."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                async with self._reload_lock:
+                    self.restore_lists()
+            except RecordStoreError as exc:
+                log.error(
+                    "persisted list updates cannot be read yet, routing on the plan's lists "
+                    "(retried every %.0f s): %s",
+                    every,
+                    exc,
+                    extra={"event": "lists_unavailable"},
+                )
+                continue
+            return
+
     def _journal(self) -> list[tuple[str, list[str], list[str]]]:
         return [
             (
@@ -827,18 +850,30 @@ async def serve(
         watch: poll interval in seconds for the plan file and its list files (None: no watching).
     """
     service = Service(engine, records=records, options=options, plan_path=plan_path)
-    service.restore_lists()
+    restoring: asyncio.Task[None] | None = None
+    try:
+        service.restore_lists()
+    except RecordStoreError as exc:
+        # A record disk unreadable at start must not stop routing; the updates come back later.
+        log.error(
+            "persisted list updates cannot be read, routing on the plan's lists until they can: %s",
+            exc,
+            extra={"event": "lists_unavailable"},
+        )
+        restoring = asyncio.get_running_loop().create_task(service.restore_lists_when_readable())
     server, checker = build_server(service)
-    port = server.add_insecure_port(address)
+    tls = service.options.tls
+    port = server.add_secure_port(address, tls.grpc_credentials()) if tls else server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     await server.start()
     await mark_serving(checker)
     stop_extra = await extra(service) if extra is not None else None
     log.info(
-        "serving gRPC on %s (plan %s)",
+        "serving gRPC on %s (plan %s)%s",
         address.rsplit(":", 1)[0] + f":{port}",
         engine.version if engine is not None else "none",
+        (" with mutual TLS" if tls.mutual else " with TLS") if tls else "",
         extra={"event": "serving", "address": address},
     )
     if started is not None:
@@ -861,7 +896,7 @@ async def serve(
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
-        for task in (watcher, *tasks):
+        for task in (watcher, restoring, *tasks):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

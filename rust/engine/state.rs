@@ -23,14 +23,16 @@ pub trait StateStore: Send + Sync {
     /// Smooth weighted round robin over `members` (name, weight > 0): returns the index of the
     /// member placed first and updates the credits in one step.
     fn weighted_first(&self, group: &str, members: &[(&str, u32)]) -> usize;
-    /// Answered calls of `target` whose lease holds at `now_ms`.
+    /// Answered calls of `target` whose lease holds at `now_ms`. A lease answered after
+    /// `now_ms` (the clock went back) holds too: the call is up whatever the clock says.
     fn active_calls(&self, target: &str, now_ms: i64) -> u32;
     /// Least busy: `(time, sequence)` of the last decision that placed `target` first in `group`.
     fn last_placed_first(&self, group: &str, target: &str) -> Option<(i64, u64)>;
     /// Records that the current decision placed `target` first in `group`.
     fn mark_placed_first(&self, group: &str, target: &str, now_ms: i64);
     /// Per-caller limit: `true` (and the call counted) when fewer than `limit` calls were
-    /// admitted for `key` in `(now - window, now]`; `false` (not counted) otherwise.
+    /// admitted for `key` in `(now - window, now]`; `false` (not counted) otherwise. Calls
+    /// admitted after `now` (the clock went back) count as admitted at `now`.
     fn admit_caller(&self, key: &str, now_ms: i64, window_ms: i64, limit: u32) -> bool;
     /// Remembers the lease length that applies to `call_id` (from the group that routed it).
     fn remember_call(&self, call_id: &str, lease_ms: i64, now_ms: i64);
@@ -171,7 +173,9 @@ impl StateStore for LocalState {
         slots.by_target.get(target).map_or(0, |leases| {
             leases
                 .iter()
-                .filter(|(_, l)| l.answered_ms <= now_ms && now_ms < l.expires_ms)
+                // `answered_ms > now_ms` only when time went backwards (a wall-clock step): a call
+                // answered "later" is still up, so its slot is taken (docs/decisions.md).
+                .filter(|(_, l)| now_ms < l.expires_ms || l.answered_ms > now_ms)
                 .count() as u32
         })
     }
@@ -208,10 +212,15 @@ impl StateStore for LocalState {
             map.insert(key.to_string(), VecDeque::new());
         }
         let times = map.get_mut(key).expect("inserted above");
-        let in_window = times
-            .iter()
-            .filter(|&&t| t > now_ms - window_ms && t <= now_ms)
-            .count();
+        // Time went backwards (a wall-clock step): calls admitted "later" are moved back to now,
+        // so they keep counting for one window from the step instead of opening a hole in the
+        // limit (or blocking the caller for the whole step). Never true when time only advances.
+        if times.back().is_some_and(|&t| t > now_ms) {
+            for t in times.iter_mut() {
+                *t = (*t).min(now_ms);
+            }
+        }
+        let in_window = times.iter().filter(|&&t| t > now_ms - window_ms).count();
         if in_window >= limit as usize {
             return false;
         }
@@ -322,5 +331,36 @@ mod tests {
         assert!(!s.admit_caller("k", 20_000, 60_000, 2));
         assert!(!s.admit_caller("k", 59_999, 60_000, 2));
         assert!(s.admit_caller("k", 60_000, 60_000, 2));
+    }
+
+    #[test]
+    fn caller_window_when_time_goes_back() {
+        let s = LocalState::new();
+        assert!(s.admit_caller("k", 3_600_000, 60_000, 2));
+        assert!(s.admit_caller("k", 3_600_010, 60_000, 2));
+        // The clock steps back an hour: the two calls still count, for one window from the step.
+        assert!(!s.admit_caller("k", 1_000, 60_000, 2));
+        assert!(!s.admit_caller("k", 60_999, 60_000, 2));
+        assert!(s.admit_caller("k", 61_000, 60_000, 2));
+        // The clock steps forward a day: the window is empty.
+        assert!(s.admit_caller("k", 86_400_000, 60_000, 2));
+    }
+
+    #[test]
+    fn leases_hold_when_time_goes_back() {
+        let s = LocalState::new();
+        s.remember_call("c1", 600_000, 3_600_000);
+        s.answered("c1", "t", 3_600_000);
+        assert_eq!(s.active_calls("t", 3_600_500), 1);
+        assert_eq!(s.active_calls("t", 1_000), 1, "a step back does not free the slot");
+        s.ended("c1", "t", 1_500);
+        assert_eq!(s.active_calls("t", 2_000), 0, "ENDED frees it whatever the clock");
+        s.remember_call("c2", 600_000, 3_600_000);
+        s.answered("c2", "t", 3_600_000);
+        assert_eq!(
+            s.active_calls("t", 3_600_000 + 600_000),
+            0,
+            "a step forward past the lease frees it (the lost-ENDED safety net)"
+        );
     }
 }

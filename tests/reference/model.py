@@ -366,7 +366,8 @@ class ReferenceModel:
         return sum(
             1
             for (_call, target), lease in self.leases.items()
-            if target == key and lease.answered_at <= now < lease.expires_at
+            # A lease answered after `now` (time went back) still holds: docs/decisions.md.
+            if target == key and (now < lease.expires_at or lease.answered_at > now)
         )
 
     def _target_key(self, target: str) -> str | None:
@@ -563,6 +564,8 @@ class _Call:
         window = int(limit["window_seconds"]) * 1_000_000
         key = (self.tenant.name, self.caller.normalized)
         log = self.model.admitted.setdefault(key, [])
+        # Calls admitted after `now` (time went back) count as admitted at `now`: docs/decisions.md.
+        log[:] = [min(t, self.now) for t in log]
         recent = sum(1 for t in log if self.now - window < t <= self.now)
         if recent >= int(limit["calls"]):
             self.trace.append(f"per-caller limit: {recent} calls in the window")
