@@ -123,7 +123,9 @@ def _event(call_id: str, kind: int = pb.CallEvent.ENDED) -> pb.CallEvent:
     )
 
 
-def _http(port: int, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+def _http(
+    port: int, method: str, path: str, body: dict[str, Any] | None = None
+) -> tuple[int, dict[str, Any]]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
     req.add_header("Content-Type", "application/json")
@@ -177,9 +179,11 @@ def test_disk_full_routing_goes_on_reports_refused_then_resumed(disk: RecordDisk
             assert _http(served.http_port, "GET", ROUTE)[1]["tenant"] == "hospital"
             assert _http(served.http_port, "GET", "/healthz")[0] == 200
             assert _refused(router, "during-1").code() == grpc.StatusCode.UNAVAILABLE
-            metrics = urllib.request.urlopen(f"http://127.0.0.1:{served.http_port}/metrics", timeout=10).read()
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{served.http_port}/metrics", timeout=10)
             failed = [
-                line for line in metrics.decode().splitlines() if line.startswith("routecore_records_failed_batches")
+                line
+                for line in metrics.read().decode().splitlines()
+                if line.startswith("routecore_records_failed_batches")
             ]
             assert failed and float(failed[0].split()[-1]) >= 3, failed
 
@@ -198,7 +202,7 @@ def test_disk_full_routing_goes_on_reports_refused_then_resumed(disk: RecordDisk
             assert ack.duplicate, "an event stored before the fault is still there"
         assert served.stop() == 0
     assert _stored(disk.db) == acked
-    assert json.loads([x for x in served.text().splitlines() if '"level": "error"' in x][0])["msg"]
+    assert json.loads(next(x for x in served.text().splitlines() if '"level": "error"' in x))["msg"]
 
 
 def test_unwritable_record_store_at_start_serves_and_recovers(disk: RecordDisk, tmp_path: Path) -> None:
@@ -308,7 +312,8 @@ def test_reload_storm_under_load_one_plan_per_answer_memory_bounded(tmp_path: Pa
             n += 1
             time.sleep(0.05)
 
-    with serving(tmp_path / "serve.log", "--plan", str(plan), "--watch", "--watch-interval", "0.05") as served:
+    watch = ("--watch", "--watch-interval", "0.05")
+    with serving(tmp_path / "serve.log", "--plan", str(plan), *watch) as served:
         warm = [threading.Thread(target=reloader, args=(k, served.port)) for k in range(2)]
         for t in warm:
             t.start()
@@ -384,7 +389,8 @@ def test_clock_steps_and_slots() -> None:
     engine = _acceptance_engine()  # shop by day: least busy of two targets, one call each, then 486
 
     def route(t: str, call_id: str = "") -> Any:
-        return engine.route(called="4008888888", caller="13700000002", at=f"2026-11-20T{t}+08:00", call_id=call_id)
+        at = f"2026-11-20T{t}+08:00"
+        return engine.route(called="4008888888", caller="13700000002", at=at, call_id=call_id)
 
     first = route("10:00:00", "c1").targets[0].number
     engine.report(call_id="c1", type="ANSWERED", target=first, at="2026-11-20T10:00:05+08:00")
@@ -397,7 +403,8 @@ def test_clock_steps_and_slots() -> None:
     back = route("09:30:00")
     assert back.reject is not None and back.reject.sip_code == 486
     # ENDED frees a slot whatever the clock says.
-    engine.report(call_id="c1", type="ENDED", target=first, at="2026-11-20T09:30:05+08:00", duration_seconds=60)
+    ended = "2026-11-20T09:30:05+08:00"
+    engine.report(call_id="c1", type="ENDED", target=first, at=ended, duration_seconds=60)
     assert [t.number for t in route("09:30:10").targets] == [first]
     # Stepped forward past the lease (4 hours without max_call_seconds): the lost-ENDED safety
     # net frees the slot of the call still up.

@@ -628,17 +628,65 @@ async def _stream_with_slot(
         yield item
 
 
+class _CoreBacklog:
+    """Calls grpc's core holds for this server and has not finished: those waiting for the
+    Python server to pick them up plus those it is working on (channelz `callsStarted` minus
+    `callsSucceeded` and `callsFailed`), read at most every `every` seconds.
+
+    Why: grpc.aio picks calls up from the core one at a time, so under overload the queue
+    builds in the core, where `in_flight` cannot see it, and the core cancels calls past its own
+    pending limit (`grpc.server.max_pending_requests`, 1,000) with a bare CANCELLED. Shedding on
+    this count answers RESOURCE_EXHAUSTED first. Reading channelz costs ~150 µs.
+    """
+
+    __slots__ = ("checked", "every", "server_id", "value")
+
+    def __init__(self, every: float = 0.01) -> None:
+        self.every = every
+        self.server_id: int | None = None
+        self.checked = 0.0
+        self.value = 0
+
+    def bind_newest(self) -> None:
+        """Remembers the channelz id of the server just created (the highest id)."""
+        try:
+            from grpc._cython import cygrpc
+
+            servers = json.loads(cygrpc.channelz_get_servers(0)).get("server", [])
+            self.server_id = max(int(s["ref"]["serverId"]) for s in servers) if servers else None
+        except Exception:  # channelz off or changed: shed on `in_flight` alone
+            self.server_id = None
+
+    def read(self) -> int:
+        if self.server_id is None:
+            return 0
+        now = time.monotonic()
+        if now - self.checked >= self.every:
+            self.checked = now
+            try:
+                from grpc._cython import cygrpc
+
+                data = json.loads(cygrpc.channelz_get_server(self.server_id))["server"]["data"]
+                started = int(data.get("callsStarted", 0))
+                ended = int(data.get("callsSucceeded", 0)) + int(data.get("callsFailed", 0))
+                self.value = started - ended
+            except Exception:
+                self.server_id, self.value = None, 0
+        return self.value
+
+
 class _RouterHandlers(grpc.GenericRpcHandler):
     """`routecore.v1.Router` on raw bytes, with the in-flight cap.
 
     The cap is taken when grpc looks the method up, i.e. when the call arrives, before its
     request is read: it counts calls waiting for the event loop too, which is where they would
-    otherwise queue.
+    otherwise queue. Calls still queued in grpc's core count too (`_CoreBacklog`).
     """
 
     def __init__(self, service: Service) -> None:
         self.in_flight = 0
         self.limit = service.options.max_in_flight
+        self.backlog = _CoreBacklog()
         # No (de)serialisers on the routing methods: the Rust core reads and writes the bytes.
         self._unary = {
             f"/{ROUTER}/RouteCall": service.route_call,
@@ -653,17 +701,21 @@ class _RouterHandlers(grpc.GenericRpcHandler):
         method = handler_call_details.method
         unary = self._unary.get(method)
         if unary is not None:
-            if self.in_flight >= self.limit:
+            if self.overloaded():
                 return self._shed_unary
             return grpc.unary_unary_rpc_method_handler(functools.partial(_with_slot, unary, _Slot(self)))
         stream = self._stream.get(method)
         if stream is not None:
-            if self.in_flight >= self.limit:
+            if self.overloaded():
                 return self._shed_stream
             return grpc.stream_stream_rpc_method_handler(
                 functools.partial(_stream_with_slot, stream, _Slot(self))
             )
         return self._report.get(method)
+
+    def overloaded(self) -> bool:
+        # The backlog counts this call too, hence `>`.
+        return self.in_flight >= self.limit or self.backlog.read() > self.limit
 
 
 async def _overloaded(request: Any, context: grpc.aio.ServicerContext) -> bytes:
@@ -785,10 +837,18 @@ def build_server(
             ("grpc.max_receive_message_length", opts.max_message_bytes),
             ("grpc.max_send_message_length", opts.max_message_bytes),
             ("grpc.so_reuseport", 0),
+            # The core's own limit on calls waiting for Python, past which it cancels them
+            # (CANCELLED, random early drop from the soft to the hard limit): well above the
+            # in-flight cap, so that shedding is ours (RESOURCE_EXHAUSTED) and the core's only
+            # bounds memory if even shedding cannot keep up.
+            ("grpc.server.max_pending_requests", max(1000, 16 * opts.max_in_flight)),
+            ("grpc.server.max_pending_requests_hard_limit", max(3000, 32 * opts.max_in_flight)),
         ],
     )
     if opts.max_in_flight > 0:
         server.add_generic_rpc_handlers(_handlers(service))
+        assert service.router is not None
+        service.router.backlog.bind_newest()
     else:
         server.add_registered_method_handlers(ROUTER, _registered_router(service))
         server.add_generic_rpc_handlers(_handlers(service)[1:])
@@ -863,7 +923,10 @@ async def serve(
         restoring = asyncio.get_running_loop().create_task(service.restore_lists_when_readable())
     server, checker = build_server(service)
     tls = service.options.tls
-    port = server.add_secure_port(address, tls.grpc_credentials()) if tls else server.add_insecure_port(address)
+    if tls is not None:
+        port = server.add_secure_port(address, tls.grpc_credentials())
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     await server.start()

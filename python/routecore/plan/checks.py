@@ -487,7 +487,7 @@ class _Checker:
         # The two recursive closures refer to themselves through their cells: a cycle holding
         # this checker and the whole plan data until a full collection, which the loader's GC
         # pause makes rare; a server reloading often grew by the plan's size per reload.
-        del visit, walk
+        visit = walk = None  # type: ignore[assignment]
 
     # --- whole plan ---------------------------------------------------------------------------
 
