@@ -4,6 +4,7 @@ health, reflection, and a `routecore serve` process stopped by SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -268,7 +269,11 @@ def test_overload_sheds_with_resource_exhausted(plan_loaded: Any) -> None:
         threads = [threading.Thread(target=held, args=(i,)) for i in range(2)]
         for t in threads:
             t.start()
+        # Both streams admitted before the calls that must be shed (a call in flight while a
+        # stream arrives would count against the cap too).
         deadline = time.monotonic() + 10
+        while _in_flight(r) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
         code = None
         while time.monotonic() < deadline:
             try:
@@ -694,6 +699,33 @@ def test_sigkill_mid_load_loses_no_acknowledged_record(tmp_path: Path) -> None:
                 acked.add(i)
                 i += 4
 
+    acked_http: set[int] = set()
+
+    def http_load() -> None:
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=5)
+        i = 0
+        while not stop.is_set() and i < 100_000:
+            body = json.dumps(
+                {
+                    "call_id": f"h{i}",
+                    "type": "ENDED",
+                    "target": "13800000010",
+                    "time": AT,
+                    "duration_seconds": 30,
+                }
+            )
+            try:
+                conn.request("POST", "/v1/events", body, {"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                answer = json.loads(resp.read())
+            except (OSError, http.client.HTTPException, ValueError):
+                return  # the server is gone
+            if resp.status == 200 and answer["recorded"]:
+                acked_http.add(i)
+            i += 1
+
     try:
         # The HTTP twin of the same process answers too.
         import urllib.request
@@ -704,6 +736,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_record(tmp_path: Path) -> None:
         ) as resp:
             assert json.loads(resp.read())["tenant"] == "hospital"
         workers = [threading.Thread(target=load, args=(w,)) for w in range(4)]
+        workers.append(threading.Thread(target=http_load))
         for w in workers:
             w.start()
         deadline = time.monotonic() + 20
@@ -720,12 +753,18 @@ def test_sigkill_mid_load_loses_no_acknowledged_record(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert len(acked) >= 200, "the load did not get going"
+    assert acked_http, "the HTTP events did not get going"
 
-    # Restart on the same store: it serves at once, and every acknowledged event is there.
+    # Restart on the same store: it serves at once (the first call, right as it listens, is
+    # answered), and every acknowledged event is there.
     proc, port = _serve_logged(tmp_path / "second.log", "--cdr", str(cdr))
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             router = pb_grpc.RouterStub(channel)
+            first = router.RouteCall(
+                pb.RouteRequest(called="4001234567", caller="13800138000", time=AT), timeout=10
+            )
+            assert first.tenant == "hospital"
             for i in sorted(acked)[:50]:
                 ack = router.ReportCall(_ended(i), timeout=10)
                 assert ack.duplicate and not ack.recorded, f"k{i} was stored twice"
@@ -740,9 +779,15 @@ def test_sigkill_mid_load_loses_no_acknowledged_record(tmp_path: Path) -> None:
     try:
         missing = [i for i in acked if store.record(f"k{i}") is None]
         assert not missing, f"{len(missing)} acknowledged records lost, e.g. {missing[:5]}"
-        assert sum(1 for _ in store.records()) >= len(acked)
+        missing_http = [i for i in acked_http if store.record(f"h{i}") is None]
+        assert not missing_http, f"{len(missing_http)} acknowledged HTTP records lost"
+        assert sum(1 for _ in store.records()) >= len(acked) + len(acked_http)
     finally:
         store.close()
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(cdr)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
 # --- live operation: list updates that survive a restart, SIGHUP, --watch, reloads under load ----------

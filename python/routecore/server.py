@@ -652,8 +652,16 @@ class _CoreBacklog:
         try:
             from grpc._cython import cygrpc
 
-            servers = json.loads(cygrpc.channelz_get_servers(0)).get("server", [])
-            self.server_id = max(int(s["ref"]["serverId"]) for s in servers) if servers else None
+            newest, start = None, 0
+            while True:  # paged: a process that made many servers has more than one page
+                page = json.loads(cygrpc.channelz_get_servers(start))
+                ids = [int(s["ref"]["serverId"]) for s in page.get("server", [])]
+                if ids:
+                    newest = max(ids + ([newest] if newest is not None else []))
+                if page.get("end", True) or not ids:
+                    break
+                start = max(ids) + 1
+            self.server_id = newest
         except Exception:  # channelz off or changed: shed on `in_flight` alone
             self.server_id = None
 
