@@ -620,6 +620,31 @@ def test_serve_masks_caller_numbers_in_logs() -> None:
     assert mask_numbers("digits 12345 at 10:00") == "digits 12345 at 10:00"
 
 
+def test_serve_log_lines_never_show_a_whole_caller_number(tmp_path: Path) -> None:
+    plan = _plan_copy(tmp_path)
+    log = tmp_path / "serve.log"
+    proc, port = _serve_logged(log, "--plan", str(plan))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            admin = pb_grpc.AdminStub(channel)
+            admin.UpdateList(pb.UpdateListRequest(name="harass", add=["13600000099"]), timeout=10)
+            with pytest.raises(grpc.RpcError):
+                admin.UpdateList(
+                    pb.UpdateListRequest(name="harass", add=["13600000098", "1360000009x"]), timeout=10
+                )
+            reply = admin.ReloadPlan(
+                pb.ReloadPlanRequest(text=BAD_PLAN.replace("nowhere", "13600000097")), timeout=30
+            )
+            assert not reply.reloaded
+    finally:
+        _stop(proc, log)
+    text = log.read_text(encoding="utf-8")
+    assert "136****0099" in text, text
+    for number in ("13600000099", "13600000098", "13600000097"):
+        assert number not in text, f"{number} in the log"
+    assert "Admin calls (reload, list updates) are open" in text
+
+
 def test_check_expect_is_used_unchanged() -> None:
     # The gRPC path reuses the reference checker as is: a wrong decision must be caught.
     assert check_expect({"action": "MENU", "targets": []}, {"action": "FORWARD"})

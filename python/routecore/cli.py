@@ -345,12 +345,19 @@ def serve(
         errors.print(f"[red]{type(e).__name__}[/red]: {e}")
         raise typer.Exit(1) from None
     token = None
+    log = logging.getLogger("routecore.serve")
     if admin_token_file is not None:
         token = admin_token_file.read_text(encoding="utf-8").strip()
         if not token:
             errors.print(f"[red]error[/red]: {admin_token_file} holds no token")
             raise typer.Exit(2)
+        if admin_token_file.stat().st_mode & 0o077:
+            log.warning("%s: the admin token file is readable by others (chmod 600)", admin_token_file)
+    else:
+        log.warning("no --admin-token-file: Admin calls (reload, list updates) are open to any client")
     tls = _tls(tls_cert, tls_key, tls_client_ca)
+    if tls is None and not all(_loopback(a) for a in (grpc_address, http or "127.0.0.1:0")):
+        log.warning("serving beyond loopback without --tls-cert: calls and the admin token travel in clear")
     records = _record_store(cdr) if cdr is not None else None
     options = server.ServerOptions(admin_token=token, grace=grace, max_in_flight=max_in_flight, tls=tls)
     extra = _http_starter(http, tls) if http else None
@@ -377,6 +384,11 @@ def _record_store(path: Path) -> Any:
     from routecore.records import SqliteRecordStore
 
     return SqliteRecordStore(path, strict=False)
+
+
+def _loopback(address: str) -> bool:
+    host = address.rpartition(":")[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def _tls(cert: Path | None, key: Path | None, client_ca: Path | None) -> Any:

@@ -217,13 +217,18 @@ class JsonLogFormatter(logging.Formatter):
 
 
 def configure_logging(level: int = logging.INFO, *, mask: bool = True) -> None:
-    """Structured (JSON lines) logs on stderr for the `routecore` loggers."""
+    """Structured (JSON lines) logs on stderr for the `routecore` loggers, and for every other
+    logger (asyncio, grpc) at WARNING through the same masking formatter, so that no log line of
+    the process prints a caller number in full."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonLogFormatter(mask=mask))
     root = logging.getLogger("routecore")
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    everything = logging.getLogger()
+    everything.handlers[:] = [handler]
+    everything.setLevel(logging.WARNING)
 
 
 # --- the service -------------------------------------------------------------------------------
