@@ -352,9 +352,17 @@ mod tests {
         s.remember_call("c1", 600_000, 3_600_000);
         s.answered("c1", "t", 3_600_000);
         assert_eq!(s.active_calls("t", 3_600_500), 1);
-        assert_eq!(s.active_calls("t", 1_000), 1, "a step back does not free the slot");
+        assert_eq!(
+            s.active_calls("t", 1_000),
+            1,
+            "a step back does not free the slot"
+        );
         s.ended("c1", "t", 1_500);
-        assert_eq!(s.active_calls("t", 2_000), 0, "ENDED frees it whatever the clock");
+        assert_eq!(
+            s.active_calls("t", 2_000),
+            0,
+            "ENDED frees it whatever the clock"
+        );
         s.remember_call("c2", 600_000, 3_600_000);
         s.answered("c2", "t", 3_600_000);
         assert_eq!(
