@@ -969,6 +969,20 @@ def test_watch_reloads_on_change_and_survives_bad_and_deleted_files(tmp_path: Pa
             plan.unlink()
             _until(lambda: len(_events(log, "reload_refused")) > before, "the deleted file noticed")
             assert router.RouteCall(MIXED[0], timeout=10).plan_version == v1
+            # A list file of the plan deleted, then garbled: refused too, the list still serves.
+            plan.write_text(good.replace("tag: 预约挂号", "tag: 新标签"), "utf-8")
+            fraud = tmp_path / "lists" / "fraud.txt"
+            kept = fraud.read_text(encoding="utf-8")
+            for broken_list in (None, "13600000077\nnot a number at all\n"):
+                before = len(_events(log, "reload_refused"))
+                if broken_list is None:
+                    fraud.unlink()
+                else:
+                    fraud.write_text(broken_list, "utf-8")
+                _until(lambda b=before: len(_events(log, "reload_refused")) > b, "the broken list refused")
+                assert router.RouteCall(fraudster, timeout=10).reject.reason == "诈骗"
+                assert router.RouteCall(MIXED[0], timeout=10).plan_version == v1
+            fraud.write_text(kept, "utf-8")
             # Back again: reloaded.
             plan.write_text(good, "utf-8")
             _until(lambda: tag() == "预约挂号", "the reload of the restored plan")
