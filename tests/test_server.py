@@ -300,6 +300,51 @@ def test_overload_sheds_with_resource_exhausted(plan_loaded: Any) -> None:
         r.close()
 
 
+class _HungStore:
+    """A record sink whose disk never answers (until released)."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    def remember_decision(self, decision: Any, called: str = "", *, call_id: str | None = None) -> None:
+        pass
+
+    async def append_async(self, event: Any) -> Any:
+        from routecore.records import Ack
+
+        await self.release.wait()
+        return Ack(event.call_id, event.type, False, 1)
+
+    def close(self) -> None:
+        pass
+
+
+def test_reports_waiting_on_a_slow_disk_do_not_make_routing_shed(plan_loaded: Any) -> None:
+    store = _HungStore()
+    r = Running(
+        routecore.Engine.from_loaded(plan_loaded), records=store, options=ServerOptions(max_in_flight=8)
+    )
+    try:
+        report = r.router.ReportCall.future
+        waiting = [report(_ended(i), timeout=30) for i in range(40)]  # 5x the cap, all stuck
+        deadline = time.monotonic() + 10
+        while r.run(_backlog(r)) < 40 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for _ in range(20):
+            assert r.router.RouteCall(MIXED[0], timeout=10).call_id == "s-0"
+        r.loop.call_soon_threadsafe(store.release.set)
+        assert all(f.result(timeout=30).recorded for f in waiting)
+    finally:
+        r.close()
+
+
+async def _backlog(r: Running) -> int:
+    await asyncio.sleep(0.02)
+    router = r.service.router
+    assert router is not None
+    return router.reports
+
+
 def _in_flight(r: Running) -> int:
     async def read() -> int:
         await asyncio.sleep(0.05)  # let finished calls be dropped
