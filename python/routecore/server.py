@@ -865,8 +865,10 @@ def build_server(
             # (CANCELLED, random early drop from the soft to the hard limit): well above the
             # in-flight cap, so that shedding is ours (RESOURCE_EXHAUSTED) and the core's only
             # bounds memory if even shedding cannot keep up.
-            ("grpc.server.max_pending_requests", max(1000, 16 * opts.max_in_flight)),
-            ("grpc.server.max_pending_requests_hard_limit", max(3000, 32 * opts.max_in_flight)),
+            # (No HTTP/2 stream limit per connection instead: reports stuck on a slow disk would
+            # then hold a switch's routing calls back in its own queue.)
+            ("grpc.server.max_pending_requests", max(1000, 64 * opts.max_in_flight)),
+            ("grpc.server.max_pending_requests_hard_limit", max(3000, 128 * opts.max_in_flight)),
         ],
     )
     if opts.max_in_flight > 0:
