@@ -329,6 +329,13 @@ def serve(
         bool, typer.Option(help="reload when the plan file or one of its list files changes")
     ] = False,
     watch_interval: Annotated[float, typer.Option(help="seconds between checks with --watch")] = 1.0,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="PEM certificate chain: serve gRPC and HTTP over TLS")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert")] = None,
+    tls_client_ca: Annotated[
+        Path | None, typer.Option(help="PEM CA: clients must present a certificate it signed (mutual TLS)")
+    ] = None,
 ) -> None:
     """Serve routing over gRPC (and HTTP/JSON with --http) until SIGTERM or SIGINT.
 
@@ -351,14 +358,22 @@ def serve(
         errors.print(f"[red]{type(e).__name__}[/red]: {e}")
         raise typer.Exit(1) from None
     token = None
+    log = logging.getLogger("routecore.serve")
     if admin_token_file is not None:
         token = admin_token_file.read_text(encoding="utf-8").strip()
         if not token:
             errors.print(f"[red]error[/red]: {admin_token_file} holds no token")
             raise typer.Exit(2)
+        if admin_token_file.stat().st_mode & 0o077:
+            log.warning("%s: the admin token file is readable by others (chmod 600)", admin_token_file)
+    else:
+        log.warning("no --admin-token-file: Admin calls (reload, list updates) are open to any client")
+    tls = _tls(tls_cert, tls_key, tls_client_ca)
+    if tls is None and not all(_loopback(a) for a in (grpc_address, http or "127.0.0.1:0")):
+        log.warning("serving beyond loopback without --tls-cert: calls and the admin token travel in clear")
     records = _record_store(cdr) if cdr is not None else None
-    options = server.ServerOptions(admin_token=token, grace=grace, max_in_flight=max_in_flight)
-    extra = _http_starter(http) if http else None
+    options = server.ServerOptions(admin_token=token, grace=grace, max_in_flight=max_in_flight, tls=tls)
+    extra = _http_starter(http, tls) if http else None
     try:
         asyncio.run(
             server.serve(
@@ -384,9 +399,33 @@ def _record_store(path: Path) -> Any:
     return SqliteRecordStore(path, strict=False)
 
 
-def _http_starter(address: str) -> Any:
+def _loopback(address: str) -> bool:
+    host = address.rpartition(":")[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _tls(cert: Path | None, key: Path | None, client_ca: Path | None) -> Any:
+    """The TLS files for both listeners (None: plaintext); a bad set exits 2 naming the file."""
+    from routecore.tls import TlsError, TlsFiles
+
+    if cert is None and key is None:
+        if client_ca is not None:
+            errors.print("[red]error[/red]: --tls-client-ca needs --tls-cert and --tls-key")
+            raise typer.Exit(2)
+        return None
+    if cert is None or key is None:
+        errors.print("[red]error[/red]: --tls-cert and --tls-key go together")
+        raise typer.Exit(2)
+    try:
+        return TlsFiles.load(cert, key, client_ca)
+    except TlsError as e:
+        errors.print(f"[red]error[/red]: {e}")
+        raise typer.Exit(2) from None
+
+
+def _http_starter(address: str, tls: Any = None) -> Any:
     """The HTTP/JSON companion, started on the gRPC server's `Service` (same engine, reloads and
-    records); returns its async stop."""
+    records), over TLS with the gRPC listener's files when given; returns its async stop."""
     from routecore.http import start_http
 
     host, _, port = address.rpartition(":")
@@ -395,7 +434,8 @@ def _http_starter(address: str) -> Any:
         raise typer.Exit(2)
 
     async def start(service: Any) -> Any:
-        server = await start_http(service, host.strip("[]"), int(port), records=service.records)
+        ssl = tls.ssl_context() if tls is not None else None
+        server = await start_http(service, host.strip("[]"), int(port), records=service.records, ssl=ssl)
         return server.stop
 
     return start

@@ -859,6 +859,7 @@ async def start_http(
     make_event: Callable[[dict[str, Any]], Any] | None = None,
     backlog: int = 1024,
     reuse_port: bool = False,
+    ssl: Any = None,
 ) -> HttpServer:
     """Binds and starts the HTTP/JSON server on the running loop.
 
@@ -872,6 +873,7 @@ async def start_http(
         limits: sizes, connection count and timeouts (`HttpLimits()` by default).
         metrics: the registry to count into and serve on `/metrics` (the process default `METRICS`).
         make_event: builds the store's event from the event fields (default: `records.CallEvent.create`).
+        ssl: an `ssl.SSLContext` (`routecore.tls.TlsFiles.ssl_context`) to serve HTTPS; None: plain HTTP.
 
     Returns:
         The running server; `await server.stop()` to shut it down.
@@ -885,8 +887,10 @@ async def start_http(
     route_stats = getattr(engine_ref, "stats", None)
     if route_stats is not None:
         metrics.track_route_stats(route_stats)
+    if hasattr(engine_ref, "in_flight"):
+        metrics.track_in_flight(lambda: engine_ref.in_flight)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: _Conn(app), host, port, backlog=backlog, reuse_port=reuse_port or None
+        lambda: _Conn(app), host, port, backlog=backlog, reuse_port=reuse_port or None, ssl=ssl
     )
     return HttpServer(server, app)
