@@ -501,7 +501,7 @@ fn run_action(ctx: &mut Ctx<'_>, action: &Action, keys: &[u8], depth: usize) -> 
 fn forward(ctx: &mut Ctx<'_>, g: usize, depth: usize) -> Outcome {
     let plan = ctx.plan;
     let group = &plan.groups[g];
-    let mut eligible: Vec<usize> = Vec::with_capacity(group.targets.len());
+    let mut on_shift: Vec<usize> = Vec::with_capacity(group.targets.len());
     for (i, t) in group.targets.iter().enumerate() {
         if let Some(s) = t.schedule {
             if !plan.schedules[s].holds_local(ctx.time_ms, ctx.local, &plan.calendars) {
@@ -509,8 +509,31 @@ fn forward(ctx: &mut Ctx<'_>, g: usize, depth: usize) -> Outcome {
                 continue;
             }
         }
+        on_shift.push(i);
+    }
+    // Active calls of every target the decision needs them for (capped ones; all for least
+    // busy), read in one step: one round trip when the state is shared.
+    let least_busy = group.strategy == Strategy::LeastBusy;
+    let counted: Vec<usize> = on_shift
+        .iter()
+        .copied()
+        .filter(|&i| least_busy || group.targets[i].max_calls.is_some())
+        .collect();
+    let mut active = vec![0u32; group.targets.len()];
+    if !counted.is_empty() {
+        let keys: Vec<&str> = counted.iter().map(|&i| &*group.targets[i].key).collect();
+        for (&i, n) in counted
+            .iter()
+            .zip(ctx.state.active_calls_many(&keys, ctx.time_ms))
+        {
+            active[i] = n;
+        }
+    }
+    let mut eligible: Vec<usize> = Vec::with_capacity(on_shift.len());
+    for i in on_shift {
+        let t = &group.targets[i];
         if let Some(cap) = t.max_calls {
-            let active = ctx.state.active_calls(&t.key, ctx.time_ms);
+            let active = active[i];
             if active >= cap {
                 ctx.note(|| format!("group {}: {} at its cap ({active}/{cap})", group.key, t.key));
                 continue;
@@ -531,7 +554,7 @@ fn forward(ctx: &mut Ctx<'_>, g: usize, depth: usize) -> Outcome {
             None => Outcome::Reject(480, Shared::from("no_target")),
         };
     }
-    let order = order_targets(ctx, group, eligible);
+    let order = order_targets(ctx, group, eligible, &active);
     ctx.state
         .remember_call(ctx.call_id, group.lease_ms, ctx.time_ms);
     let limit = group.max_targets.unwrap_or(usize::MAX);
@@ -588,7 +611,14 @@ fn region_order(region: &Region<'_>, group: &Group, eligible: &[usize]) -> Vec<u
 }
 
 /// Orders the eligible targets (indices into `group.targets`, in listed order) by strategy.
-fn order_targets(ctx: &mut Ctx<'_>, group: &Group, mut eligible: Vec<usize>) -> Vec<usize> {
+///
+/// `active` holds the active calls of every eligible target of a least-busy group (by index).
+fn order_targets(
+    ctx: &mut Ctx<'_>,
+    group: &Group,
+    mut eligible: Vec<usize>,
+    active: &[u32],
+) -> Vec<usize> {
     match group.strategy {
         Strategy::Sequential | Strategy::RingAll | Strategy::Region => eligible,
         Strategy::RoundRobin => {
@@ -633,16 +663,12 @@ fn order_targets(ctx: &mut Ctx<'_>, group: &Group, mut eligible: Vec<usize>) -> 
             eligible
         }
         Strategy::LeastBusy => {
+            let keys: Vec<&str> = eligible.iter().map(|&i| &*group.targets[i].key).collect();
+            let placed = ctx.state.last_placed_first_many(&group.key, &keys);
             let mut keyed: Vec<LeastBusyKey> = eligible
                 .iter()
-                .map(|&i| {
-                    let t = &group.targets[i];
-                    (
-                        ctx.state.active_calls(&t.key, ctx.time_ms),
-                        ctx.state.last_placed_first(&group.key, &t.key),
-                        i,
-                    )
-                })
+                .zip(placed)
+                .map(|(&i, placed)| (active[i], placed, i))
                 .collect();
             // `None` (never placed first) sorts before any time: it counts as longest ago.
             keyed.sort();
