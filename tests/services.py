@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -26,10 +27,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0, sig: int = signal.SIGTERM) -> None:
     if proc is None or proc.poll() is not None:
         return
-    proc.terminate()
+    proc.send_signal(sig)
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -146,6 +147,6 @@ class PostgresServer:
         return self.dsn(name)
 
     def stop(self) -> None:
-        _stop(self.proc, 30)
+        _stop(self.proc, 30, signal.SIGINT)  # fast shutdown: clients are disconnected
         self.proc = None
         shutil.rmtree(self.dir, ignore_errors=True)

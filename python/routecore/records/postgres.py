@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any, Final
 
 from routecore.records._base import _EVENTS, _LIST, GroupCommitStore, _Item, log
@@ -260,7 +260,7 @@ class PostgresRecordStore(GroupCommitStore):
 
     # --- reads (any thread) ----------------------------------------------------------------------
 
-    def _query(self, sql: str, args: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    def _query(self, sql: str, args: Sequence[Any]) -> Generator[Sequence[Any], None, None]:
         import psycopg
 
         conn = self._connect("cannot read")
@@ -309,9 +309,12 @@ class PostgresRecordStore(GroupCommitStore):
 
     def record(self, call_id: str) -> CallRecord | None:
         """The CDR of one call, or None (not ended, or unknown)."""
-        for row in self._query(f"SELECT {_CALL_COLUMNS} FROM calls WHERE call_id = %s", (call_id,)):
-            return _row_record(row)
-        return None
+        rows = self._query(f"SELECT {_CALL_COLUMNS} FROM calls WHERE call_id = %s", (call_id,))
+        try:
+            row = next(rows, None)
+        finally:
+            rows.close()  # closes its connection now, not when collected
+        return None if row is None else _row_record(row)
 
     def list_changes(self) -> dict[str, tuple[list[str], list[str]]]:
         """Every persisted live list change: {list name: (added numbers, removed numbers)}, sorted."""
