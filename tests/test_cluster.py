@@ -207,7 +207,9 @@ def test_concurrent_calls_over_nodes_never_get_a_full_target(cluster: Cluster) -
             with lock:
                 for t in offered:
                     if t in full and freed[t] == freed_before.get(t, 0):
-                        violations.append(f"cap-{w}-{i} offered {t}, full on every node ({busy[t]}/{CAPS[t]})")
+                        violations.append(
+                            f"cap-{w}-{i} offered {t}, full on every node ({busy[t]}/{CAPS[t]})"
+                        )
                 outcomes["forward" if offered else d.reject.reason] += 1
             if not offered:
                 continue

@@ -182,7 +182,9 @@ def test_stats_and_bills_read_the_store(store: PostgresRecordStore) -> None:
     from routecore.plan import load_plan
 
     for i in range(4):
-        store.remember_decision(DecisionContext(tenant="shop", rates=(("13800000010", 0.2),)), call_id=f"b{i}")
+        store.remember_decision(
+            DecisionContext(tenant="shop", rates=(("13800000010", 0.2),)), call_id=f"b{i}"
+        )
         store.append(ev(f"b{i}", "ANSWERED", at=T0 + 100 * i))
         store.append(ev(f"b{i}", "ENDED", at=T0 + 100 * i + 60, duration_seconds=60))
     month = dt.datetime.fromtimestamp(T0, dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8)))

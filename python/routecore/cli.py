@@ -309,7 +309,9 @@ def serve(
     http: Annotated[str | None, typer.Option(help="also serve HTTP/JSON on this host:port")] = None,
     cdr: Annotated[
         str | None,
-        typer.Option(help="call records for ReportCall: an SQLite file, or a postgresql:// URI shared by nodes"),
+        typer.Option(
+            help="call records for ReportCall: an SQLite file, or a postgresql:// URI shared by nodes"
+        ),
     ] = None,
     state: Annotated[
         str | None,

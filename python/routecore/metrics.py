@@ -117,7 +117,9 @@ def _state_families(engine: Any) -> list[Metric]:
         "State steps decided on this node's own state because Redis was unreachable (caps and limits open)",
     )
     outages = CounterMetricFamily("routecore_state_outages", "Times Redis became unreachable")
-    journaled = GaugeMetricFamily("routecore_state_journaled", "Call events waiting to be replayed into Redis")
+    journaled = GaugeMetricFamily(
+        "routecore_state_journaled", "Call events waiting to be replayed into Redis"
+    )
     status = engine.state_status() if engine is not None and hasattr(engine, "state_status") else None
     if status is not None:
         healthy.add_metric([], 1.0 if status["healthy"] else 0.0)

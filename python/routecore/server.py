@@ -422,14 +422,14 @@ class Service:
             await self.broadcast.publish("plan", which=which, value=value, version=now)
         return pb.ReloadPlanResponse(version=now, reloaded=True, previous_version=before)
 
-    async def reload_file(self, cause: str) -> bool:
+    async def reload_file(self, cause: str, *, publish: bool = True) -> bool:
         """Reloads `plan_path` (SIGHUP, the watcher); never raises: a failure is logged and the
         old plan keeps serving. Returns whether a new plan is serving."""
         if self.plan_path is None:
             log.warning("%s: no plan file to reload (serving the embedded demo plan)", cause)
             return False
         try:
-            reply = await self.reload("path", str(self.plan_path), cause=cause)
+            reply = await self.reload("path", str(self.plan_path), cause=cause, publish=publish)
         except Exception as exc:
             log.error("%s: reload failed, the old plan keeps serving: %r", cause, exc, exc_info=exc)
             return False
@@ -538,7 +538,7 @@ class Service:
                 if self.engine is not None:
                     _apply_lists(self.engine, self._journal())
         if self.plan_path is not None:
-            await self.reload_file(cause)
+            await self.reload_file(cause, publish=False)
 
     def restore_lists(self) -> None:
         """Loads the persisted list updates into the journal and applies them to the engine;

@@ -77,6 +77,10 @@ struct Slots {
     ended: HashMap<(String, String), i64>,
     /// call id → (lease length, time remembered).
     calls: HashMap<String, (i64, i64)>,
+    /// `calls` is swept when it grows past this; after a sweep that kept most entries (a busy
+    /// platform remembers more than `SWEEP_AT` calls within the horizon) the next sweep waits
+    /// until the map doubles, so sweeping stays amortised O(1) a call instead of O(n).
+    calls_sweep_at: usize,
     latest_ms: i64,
 }
 
@@ -243,9 +247,10 @@ impl StateStore for LocalState {
         }
         let mut slots = lock(&self.slots);
         slots.latest_ms = slots.latest_ms.max(now_ms);
-        if slots.calls.len() > SWEEP_AT {
+        if slots.calls.len() > slots.calls_sweep_at.max(SWEEP_AT) {
             let horizon = slots.latest_ms - DEFAULT_LEASE_MS.max(lease_ms) * 2;
             slots.calls.retain(|_, &mut (_, at)| at > horizon);
+            slots.calls_sweep_at = slots.calls.len() * 2;
         }
         slots.calls.insert(call_id.to_string(), (lease_ms, now_ms));
     }
