@@ -711,3 +711,30 @@ impl StateStore for RedisState {
         self.inner.local.recall_decision(call_id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn least_busy_marks_parse() {
+        assert_eq!(
+            parse_placed("1700000000000:42"),
+            Some((1_700_000_000_000, 42))
+        );
+        assert_eq!(parse_placed("-5:0"), Some((-5, 0)));
+        assert_eq!(parse_placed(""), None, "never placed first");
+        assert_eq!(parse_placed("12"), None);
+        assert_eq!(parse_placed("x:1"), None);
+    }
+
+    #[test]
+    fn unreachable_redis_refuses_to_start() {
+        // Port 1 on loopback: nothing listens there, the connection is refused at once.
+        let err = RedisState::connect("redis://127.0.0.1:1/0", "t", Duration::from_millis(200))
+            .err()
+            .expect("no Redis on port 1");
+        assert!(is_connection_error(&err), "{err}");
+        assert!(RedisState::connect("not a url", "t", Duration::from_millis(200)).is_err());
+    }
+}
