@@ -35,7 +35,7 @@ CALLS = [
     ("4006666666", "15907550000", "", AT, "region"),  # region routing: no state read
     ("4001234567", "13800138000", "1", AT, "ivr"),  # IVR walk to a sequential group: no state read
     ("4008888888", "13800138000", "", AT, "weighted"),  # weighted credits: 1 round trip
-    ("4008888888", "13800138000", "", LATER, "least_busy"),  # caps + least busy: 3 round trips
+    ("4008888888", "13800138000", "", LATER, "least_busy"),  # caps + least busy: 2 round trips
     ("4001234567", "13900000000", "", AT, "per_caller"),  # a new call: the caller's window, 1 round trip
 ]
 KINDS = [c[4] for c in CALLS]

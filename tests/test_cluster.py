@@ -456,3 +456,16 @@ def test_vector_through_two_nodes(
 
     problems = run_case(case, route, report_event, error_code=code_of, errors=(grpc.RpcError,))
     assert not problems, "; ".join(problems)
+
+
+def test_serve_refuses_to_start_without_its_state() -> None:
+    """A node starts only with its shared state reachable (later outages are survived)."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    out = subprocess.run(
+        [sys.executable, "-m", "routecore", "serve", "--grpc", "127.0.0.1:0", "--state", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1
+    assert f"NotReadyError: state: cannot reach Redis at {url}" in out.stderr

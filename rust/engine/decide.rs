@@ -512,7 +512,7 @@ fn forward(ctx: &mut Ctx<'_>, g: usize, depth: usize) -> Outcome {
         on_shift.push(i);
     }
     // Active calls of every target the decision needs them for (capped ones; all for least
-    // busy), read in one step: one round trip when the state is shared.
+    // busy, with their history), read in one step: one round trip when the state is shared.
     let least_busy = group.strategy == Strategy::LeastBusy;
     let counted: Vec<usize> = on_shift
         .iter()
@@ -520,13 +520,23 @@ fn forward(ctx: &mut Ctx<'_>, g: usize, depth: usize) -> Outcome {
         .filter(|&i| least_busy || group.targets[i].max_calls.is_some())
         .collect();
     let mut active = vec![0u32; group.targets.len()];
+    let mut placed: Vec<Option<(i64, u64)>> = Vec::new();
     if !counted.is_empty() {
         let keys: Vec<&str> = counted.iter().map(|&i| &*group.targets[i].key).collect();
-        for (&i, n) in counted
-            .iter()
-            .zip(ctx.state.active_calls_many(&keys, ctx.time_ms))
-        {
-            active[i] = n;
+        if least_busy {
+            placed = vec![None; group.targets.len()];
+            let view = ctx.state.least_busy_view(&group.key, &keys, ctx.time_ms);
+            for (&i, (n, p)) in counted.iter().zip(view) {
+                active[i] = n;
+                placed[i] = p;
+            }
+        } else {
+            for (&i, n) in counted
+                .iter()
+                .zip(ctx.state.active_calls_many(&keys, ctx.time_ms))
+            {
+                active[i] = n;
+            }
         }
     }
     let mut eligible: Vec<usize> = Vec::with_capacity(on_shift.len());
@@ -554,7 +564,7 @@ fn forward(ctx: &mut Ctx<'_>, g: usize, depth: usize) -> Outcome {
             None => Outcome::Reject(480, Shared::from("no_target")),
         };
     }
-    let order = order_targets(ctx, group, eligible, &active);
+    let order = order_targets(ctx, group, eligible, &active, &placed);
     ctx.state
         .remember_call(ctx.call_id, group.lease_ms, ctx.time_ms);
     let limit = group.max_targets.unwrap_or(usize::MAX);
@@ -612,12 +622,14 @@ fn region_order(region: &Region<'_>, group: &Group, eligible: &[usize]) -> Vec<u
 
 /// Orders the eligible targets (indices into `group.targets`, in listed order) by strategy.
 ///
-/// `active` holds the active calls of every eligible target of a least-busy group (by index).
+/// `active` and `placed` hold the active calls and the least-busy history of every eligible
+/// target of a least-busy group (by index).
 fn order_targets(
     ctx: &mut Ctx<'_>,
     group: &Group,
     mut eligible: Vec<usize>,
     active: &[u32],
+    placed: &[Option<(i64, u64)>],
 ) -> Vec<usize> {
     match group.strategy {
         Strategy::Sequential | Strategy::RingAll | Strategy::Region => eligible,
@@ -663,12 +675,9 @@ fn order_targets(
             eligible
         }
         Strategy::LeastBusy => {
-            let keys: Vec<&str> = eligible.iter().map(|&i| &*group.targets[i].key).collect();
-            let placed = ctx.state.last_placed_first_many(&group.key, &keys);
             let mut keyed: Vec<LeastBusyKey> = eligible
                 .iter()
-                .zip(placed)
-                .map(|(&i, placed)| (active[i], placed, i))
+                .map(|&i| (active[i], placed[i], i))
                 .collect();
             // `None` (never placed first) sorts before any time: it counts as longest ago.
             keyed.sort();

@@ -3,9 +3,10 @@
 //! Every step that reads and then writes (a caller's window, a slot lease, weighted credits,
 //! least-busy history) is one Lua script, which Redis runs atomically: two nodes can never both
 //! admit a caller's last call in a window or both count a lease as new. Reads a decision needs
-//! together (the active calls of a group's targets, their least-busy history) are one script
-//! each, so a decision costs one to three round trips; `remember_call` (lease lengths for the
-//! call events to come) is written behind by a background thread in pipelined batches.
+//! together (the active calls of a group's targets, with their least-busy history for least
+//! busy) are one script, so a decision costs 0 to 3 round trips (see `docs/decisions.md`);
+//! `remember_call` (lease lengths for the call events to come) is written behind by a
+//! background thread in pipelined batches.
 //!
 //! Redis unreachable: the node keeps routing on its own in-process [`LocalState`] (caps and
 //! per-caller limits then only count what this node saw since the outage began: they fail
@@ -79,6 +80,23 @@ return out
 const PLACED_MANY: &str = r"
 local out = {}
 for i = 1, #ARGV do out[i] = redis.call('HGET', KEYS[1], ARGV[i]) or '' end
+return out
+";
+
+/// `KEYS[1]` = least-busy history, then the targets' lease hashes; `ARGV` = now, target names.
+/// Returns, per target, its active calls and its `time:seq` mark ('' = never), flattened.
+const LEAST_BUSY_VIEW: &str = r"
+local now = tonumber(ARGV[1])
+local out = {}
+for k = 2, #KEYS do
+  local n = 0
+  for _, v in ipairs(redis.call('HVALS', KEYS[k])) do
+    local a, e = string.match(v, '^(%-?%d+):(%-?%d+)$')
+    if tonumber(a) <= now and now < tonumber(e) then n = n + 1 end
+  end
+  out[#out + 1] = tostring(n)
+  out[#out + 1] = redis.call('HGET', KEYS[1], ARGV[k]) or ''
+end
 return out
 ";
 
@@ -156,6 +174,7 @@ struct Scripts {
     weighted: Script,
     active_many: Script,
     placed_many: Script,
+    least_busy_view: Script,
     mark_placed: Script,
     answered: Script,
     ended: Script,
@@ -229,6 +248,7 @@ impl RedisState {
                 weighted: Script::new(WEIGHTED),
                 active_many: Script::new(ACTIVE_MANY),
                 placed_many: Script::new(PLACED_MANY),
+                least_busy_view: Script::new(LEAST_BUSY_VIEW),
                 mark_placed: Script::new(MARK_PLACED),
                 answered: Script::new(ANSWERED),
                 ended: Script::new(ENDED),
@@ -618,6 +638,44 @@ impl StateStore for RedisState {
                 targets
                     .iter()
                     .map(|t| i.local.last_placed_first(group, t))
+                    .collect()
+            }
+        }
+    }
+
+    fn least_busy_view(
+        &self,
+        group: &str,
+        targets: &[&str],
+        now_ms: i64,
+    ) -> Vec<(u32, Option<(i64, u64)>)> {
+        let i = &self.inner;
+        let got = i.run(|c| {
+            let mut inv = i.scripts.least_busy_view.key(i.key("lb", group));
+            for t in targets {
+                inv.key(i.key("slot", t));
+            }
+            inv.arg(now_ms);
+            for t in targets {
+                inv.arg(*t);
+            }
+            inv.invoke::<Vec<String>>(c)
+        });
+        match got {
+            Some(v) if v.len() == targets.len() * 2 => v
+                .chunks(2)
+                .map(|pair| (pair[0].parse().unwrap_or(0), parse_placed(&pair[1])))
+                .collect(),
+            _ => {
+                i.fell_back();
+                targets
+                    .iter()
+                    .map(|t| {
+                        (
+                            i.local.active_calls(t, now_ms),
+                            i.local.last_placed_first(group, t),
+                        )
+                    })
                     .collect()
             }
         }

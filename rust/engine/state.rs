@@ -41,6 +41,19 @@ pub trait StateStore: Send + Sync {
             .map(|t| self.last_placed_first(group, t))
             .collect()
     }
+    /// Least busy: the active calls and `last_placed_first` of each of `targets` of `group`, in
+    /// order, in one step (one round trip when shared).
+    fn least_busy_view(
+        &self,
+        group: &str,
+        targets: &[&str],
+        now_ms: i64,
+    ) -> Vec<(u32, Option<(i64, u64)>)> {
+        self.active_calls_many(targets, now_ms)
+            .into_iter()
+            .zip(self.last_placed_first_many(group, targets))
+            .collect()
+    }
     /// Records that the current decision placed `target` first in `group`.
     fn mark_placed_first(&self, group: &str, target: &str, now_ms: i64);
     /// Per-caller limit: `true` (and the call counted) when fewer than `limit` calls were
