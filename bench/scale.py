@@ -95,7 +95,10 @@ def run(config: str, url: str, seconds: float, latency_calls: int) -> dict[str, 
     start = ctx.Barrier(nodes + 1)
     out = ctx.Queue()
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    procs = [ctx.Process(target=node, args=(state, prefix, seconds, latency_calls, start, out)) for _ in range(nodes)]
+    procs = [
+        ctx.Process(target=node, args=(state, prefix, seconds, latency_calls, start, out))
+        for _ in range(nodes)
+    ]
     for p in procs:
         p.start()
     try:

@@ -18,9 +18,12 @@ import time
 import uuid
 from pathlib import Path
 
+
 def _pg_bin() -> Path:
     """The newest installed PostgreSQL's binaries (Debian: /usr/lib/postgresql/<major>/bin)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name))
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name)
+    )
     return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
 
 
