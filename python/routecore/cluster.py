@@ -47,6 +47,11 @@ class Broadcast:
         self.node = uuid.uuid4().hex
         self.retry = retry
         self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        # The subscriber waits for messages indefinitely: no read timeout, but a PING when idle
+        # (health checks) so that a dead connection is noticed.
+        self._sub = aioredis.Redis.from_url(
+            url, socket_connect_timeout=2, socket_timeout=None, health_check_interval=5
+        )
         self.received = 0
         self.published = 0
         self.subscribed = asyncio.Event()
@@ -64,7 +69,7 @@ class Broadcast:
         """Applies the other nodes' changes to `service` until cancelled; reconnects by itself."""
         first = True
         while True:
-            pubsub = self._redis.pubsub()
+            pubsub = self._sub.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
                 if not first:
@@ -73,10 +78,10 @@ class Broadcast:
                     await service.catch_up("broadcast resync")
                 first = False
                 self.subscribed.set()
-                async for message in pubsub.listen():
-                    if message.get("type") != "message":
-                        continue
-                    await self._apply(service, message["data"])
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None and message.get("type") == "message":
+                        await self._apply(service, message["data"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -105,8 +110,9 @@ class Broadcast:
             log.error("broadcast: change %s not applied: %r", change.get("kind"), exc, exc_info=exc)
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._redis.aclose()
+        for client in (self._redis, self._sub):
+            with contextlib.suppress(Exception):
+                await client.aclose()
 
 
 class StateWatch:
