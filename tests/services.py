@@ -147,13 +147,14 @@ class PostgresServer:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"
 
     def new_database(self) -> str:
-        """A fresh, empty database; returns its DSN."""
+        """A fresh, empty place for tables: a schema of its own, named in the DSN's search_path
+        (a schema is far cheaper to create than a database, whose files are synced)."""
         import psycopg
 
         name = f"t_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        return self.dsn(name)
+            conn.execute(f"CREATE SCHEMA {name}")
+        return f"{self.dsn()}?options=-csearch_path%3D{name}"
 
     def stop(self) -> None:
         _stop(self.proc, 30, signal.SIGINT)  # fast shutdown: clients are disconnected
