@@ -463,6 +463,7 @@ impl PyEngine {
     #[pyo3(signature = (call_id, r#type, target, at = None, duration_seconds = 0))]
     fn report(
         &self,
+        py: Python<'_>,
         call_id: &str,
         r#type: &str,
         target: &str,
@@ -484,9 +485,11 @@ impl PyEngine {
             .into());
         }
         let key = target_key(target, &self.tables)?;
+        let state = self.inner.state();
+        // Released while the state works: with Redis that is a round trip.
         match r#type.to_ascii_uppercase().as_str() {
-            "ANSWERED" => self.inner.state().answered(call_id, &key, t),
-            "ENDED" => self.inner.state().ended(call_id, &key, t),
+            "ANSWERED" => py.detach(|| state.answered(call_id, &key, t)),
+            "ENDED" => py.detach(|| state.ended(call_id, &key, t)),
             other => {
                 return Err(PyRoutecoreErr(Error::InvalidArgument(format!(
                     "type: {other:?} is not an event type (ANSWERED, ENDED)"
