@@ -4,6 +4,7 @@
 
 pub mod bloom;
 pub mod classify;
+pub mod elias_fano;
 pub mod engine;
 pub mod error;
 pub mod hugemem;

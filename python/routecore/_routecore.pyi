@@ -695,10 +695,11 @@ def decision_json(
     explain: bool = False,
     stats: RouteStats | None = None,
 ) -> bytes:
-    """One decision as UTF-8 JSON: the proto's field names plus the top-level `uri`.
+    """One decision as UTF-8 JSON: the proto's field names plus the top-level `uri` and `uris`.
 
-    `uri` is `sip:NUMBER@GATEWAY` for a first target that is a number (the plan's gateway), the
-    target's own URI for a SIP target, and "" with no target (or no gateway).
+    A target's SIP URI is `sip:NUMBER@GATEWAY` for a number (the plan's gateway; "" when the plan
+    has none) and its own URI for a SIP target. `uris` lists them for every target in order;
+    `uri` is the first one, "" with no target.
 
     Raises:
         InvalidNumberError: a number that is not a number (which field, and why).
