@@ -42,7 +42,7 @@ lint: install ## cargo fmt --check, clippy -D warnings, ruff, stubtest
 
 .PHONY: test-rs
 test-rs: ## Rust unit and property tests of the pure core
-	cargo test -q --no-default-features
+	cargo test -q --no-default-features --features redis-state
 
 .PHONY: test-py
 test-py: install ## the Python test suite (acceptance vectors included)

@@ -524,12 +524,27 @@ class Engine:
         list_texts: Mapping[str, str],
         cn_days: Sequence[tuple[datetime.date, str]],
         version: str,
+        *,
+        state: str | None = None,
+        state_prefix: str = "routecore",
+        state_timeout: float = 0.25,
     ) -> Self:
         """Compile a plan document (plan-format JSON with defaults filled).
 
+        `state`: None for the in-process decision state, or a Redis URL shared by every engine
+        (node) with the same URL and `state_prefix`; `state_timeout` bounds each Redis step (s).
+
         Raises:
             PlanError: the document does not compile; `issues` holds (path, message) pairs.
+            NotReadyError: Redis cannot be reached.
+            InvalidArgumentError: a bad `state_prefix` or `state_timeout`.
         """
+    @property
+    def state_backend(self) -> str:
+        """Where the decision state lives."""
+    def state_status(self) -> dict[str, Any] | None:
+        """The shared state's health and counters (`healthy`, `fallbacks`, `outages`,
+        `replayed`, `dropped`, `journaled`, `last_error`); None for the in-process state."""
     def _reload(
         self,
         doc_json: bytes,

@@ -25,8 +25,10 @@ console = Console()
 errors = Console(stderr=True)
 
 
-def _engine(plan: Path | None) -> routecore.Engine:
-    return routecore.Engine.from_file(plan) if plan else routecore.Engine.demo()
+def _engine(plan: Path | None, state: str | None = None, state_prefix: str = "routecore") -> routecore.Engine:
+    if plan:
+        return routecore.Engine.from_file(plan, state=state, state_prefix=state_prefix)
+    return routecore.Engine.demo(state=state, state_prefix=state_prefix)
 
 
 def decision_dict(d: Any) -> dict[str, Any]:
@@ -187,7 +189,7 @@ def demo() -> None:
 
 @app.command()
 def stats(
-    cdr: Annotated[Path, typer.Option(help="call-record database (SQLite)")],
+    cdr: Annotated[str, typer.Option(help="call records: an SQLite file or a postgresql:// URI")],
     plan: Annotated[Path | None, typer.Option(help="plan file: packages, rates and time zone")] = None,
     month: Annotated[str | None, typer.Option(help="only calls that ended in this month, YYYY-MM")] = None,
     tenant: Annotated[str | None, typer.Option(help="only this tenant's calls")] = None,
@@ -200,15 +202,15 @@ def stats(
 ) -> None:
     """Call statistics and bills per tenant and month from the call records."""
     from routecore.plan import load_plan
-    from routecore.records import SqliteRecordStore
+    from routecore.records import is_postgres_dsn, open_record_store
     from routecore.stats import bills_csv, render_report, report
 
-    if not cdr.is_file():
+    if not is_postgres_dsn(cdr) and not Path(cdr).is_file():
         errors.print(f"[red]error[/red]: {cdr}: no such record database")
         raise typer.Exit(1)
     try:
         model = load_plan(plan).model if plan else None
-        store = SqliteRecordStore(cdr)
+        store = open_record_store(cdr)
         try:
             rep = report(store, model, month=month, tenant=tenant)
         finally:
@@ -318,7 +320,19 @@ def serve(
         str, typer.Option("--grpc", help="gRPC listen address, host:port")
     ] = "127.0.0.1:50051",
     http: Annotated[str | None, typer.Option(help="also serve HTTP/JSON on this host:port")] = None,
-    cdr: Annotated[Path | None, typer.Option(help="call-record database (SQLite) for ReportCall")] = None,
+    cdr: Annotated[
+        str | None,
+        typer.Option(
+            help="call records for ReportCall: an SQLite file, or a postgresql:// URI shared by nodes"
+        ),
+    ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(help="decision state shared by nodes: a redis:// URL (default: in process)"),
+    ] = None,
+    state_prefix: Annotated[
+        str, typer.Option(help="prefix of the Redis keys and channels (one per platform)")
+    ] = "routecore",
     admin_token_file: Annotated[
         Path | None, typer.Option(help="file holding the token Admin calls must present")
     ] = None,
@@ -353,7 +367,7 @@ def serve(
     if watch and plan is None:
         errors.print("[yellow]--watch needs --plan; the embedded demo plan is not watched[/yellow]")
     try:
-        engine = _engine(plan)
+        engine = _engine(plan, state, state_prefix)
     except RoutecoreError as e:
         errors.print(f"[red]{type(e).__name__}[/red]: {e}")
         raise typer.Exit(1) from None
@@ -384,6 +398,7 @@ def serve(
                 extra=extra,
                 plan_path=plan.resolve() if plan is not None else None,
                 watch=watch_interval if watch else None,
+                broadcast=(state, state_prefix) if state else None,
             )
         )
     except OSError as e:
@@ -391,12 +406,13 @@ def serve(
         raise typer.Exit(1) from None
 
 
-def _record_store(path: Path) -> Any:
-    """The SQLite record store; opened leniently so that routing starts even if the disk is
-    read-only (each report then fails clearly and is not acknowledged)."""
-    from routecore.records import SqliteRecordStore
+def _record_store(spec: str) -> Any:
+    """The record store (SQLite file or PostgreSQL URI); opened leniently so that routing starts
+    even if the disk is read-only or the database is down (each report then fails clearly and
+    is not acknowledged)."""
+    from routecore.records import open_record_store
 
-    return SqliteRecordStore(path, strict=False)
+    return open_record_store(spec, strict=False)
 
 
 def _loopback(address: str) -> bool:

@@ -43,19 +43,30 @@ class Engine(_CoreEngine):
     loaded: LoadedPlan
 
     @classmethod
-    def from_loaded(cls, loaded: LoadedPlan) -> Engine:
-        engine = cls(*_compile_args(loaded))
+    def from_loaded(
+        cls, loaded: LoadedPlan, *, state: str | None = None, state_prefix: str = "routecore"
+    ) -> Engine:
+        """Compile a loaded plan. `state`: None keeps the decision state in this process; a
+        Redis URL (`redis://host:port/db`) shares it with every engine (node) using the same
+        URL and `state_prefix` (see docs/deployment.md).
+
+        Raises:
+            NotReadyError: Redis cannot be reached.
+        """
+        engine = cls(*_compile_args(loaded), state=state, state_prefix=state_prefix)
         engine.loaded = loaded
         return engine
 
     @classmethod
-    def from_file(cls, path: str | Path) -> Engine:
+    def from_file(
+        cls, path: str | Path, *, state: str | None = None, state_prefix: str = "routecore"
+    ) -> Engine:
         """Load, check and compile a YAML or JSON plan file (list files relative to it).
 
         Raises:
             PlanError: the plan fails its checks (`errors` lists every problem with its place).
         """
-        return cls.from_loaded(load_plan(Path(path)))
+        return cls.from_loaded(load_plan(Path(path)), state=state, state_prefix=state_prefix)
 
     @classmethod
     def from_text(cls, text: str, *, base_dir: str | Path | None = None, name: str = "<text>") -> Engine:
@@ -68,9 +79,10 @@ class Engine(_CoreEngine):
         return cls.from_loaded(load_plan(plan, path=Path(base_dir or ".") / "<dict>"))
 
     @classmethod
-    def demo(cls) -> Engine:
+    def demo(cls, *, state: str | None = None, state_prefix: str = "routecore") -> Engine:
         """The embedded demo plan."""
-        return cls.from_text(demo_plan_text(), name="<demo plan>")
+        loaded = load_plan(demo_plan_text(), path=Path(".") / "<demo plan>")
+        return cls.from_loaded(loaded, state=state, state_prefix=state_prefix)
 
     def reload(self, source: str | Path | dict[str, Any] | LoadedPlan) -> str:
         """Check and compile a new plan beside the current one and swap it in atomically.

@@ -99,6 +99,7 @@ class _PlanCollector(Collector):
         numbers = GaugeMetricFamily("routecore_plan_numbers", "Numbers the plan serves")
         sizes = GaugeMetricFamily("routecore_list_size", "Entries of each list of the plan", labels=["list"])
         engine = self.engine_ref()
+        state = _state_families(engine)
         if engine is not None:
             loaded = getattr(engine, "loaded", None)
             source = str(loaded.source) if loaded is not None and loaded.source is not None else ""
@@ -106,7 +107,7 @@ class _PlanCollector(Collector):
             numbers.add_metric([], len(engine.numbers()))
             for name, size in sorted((getattr(loaded, "list_sizes", None) or {}).items()):
                 sizes.add_metric([name], size)
-        return [info, numbers, sizes]
+        return [info, numbers, sizes, *state]
 
     def describe(self) -> Iterable[Metric]:
         # Described without reading the engine, so registering never touches it.
@@ -114,7 +115,30 @@ class _PlanCollector(Collector):
             GaugeMetricFamily("routecore_plan_info", "", labels=["version", "source"]),
             GaugeMetricFamily("routecore_plan_numbers", ""),
             GaugeMetricFamily("routecore_list_size", "", labels=["list"]),
+            *_state_families(None),
         ]
+
+
+def _state_families(engine: Any) -> list[Metric]:
+    """The shared state's health (Redis): empty families for the in-process state."""
+    from prometheus_client.core import CounterMetricFamily
+
+    healthy = GaugeMetricFamily("routecore_state_healthy", "1 while the shared state (Redis) answers")
+    fallbacks = CounterMetricFamily(
+        "routecore_state_fallbacks",
+        "State steps decided on this node's own state because Redis was unreachable (caps and limits open)",
+    )
+    outages = CounterMetricFamily("routecore_state_outages", "Times Redis became unreachable")
+    journaled = GaugeMetricFamily(
+        "routecore_state_journaled", "Call events waiting to be replayed into Redis"
+    )
+    status = engine.state_status() if engine is not None and hasattr(engine, "state_status") else None
+    if status is not None:
+        healthy.add_metric([], 1.0 if status["healthy"] else 0.0)
+        fallbacks.add_metric([], status["fallbacks"])
+        outages.add_metric([], status["outages"])
+        journaled.add_metric([], status["journaled"])
+    return [healthy, fallbacks, outages, journaled]
 
 
 class Metrics:

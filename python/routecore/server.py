@@ -270,6 +270,8 @@ class Service:
             else None
         )
         self.router: _RouterHandlers | None = None  # set by `build_server`
+        # Tells the other nodes of reloads and list updates (`cluster.Broadcast`), when set.
+        self.broadcast: Any = None
 
     @property
     def in_flight(self) -> int:
@@ -386,10 +388,13 @@ class Service:
             raise InvalidArgumentError("source: give the plan's `path` or its `text`")
         return await self.reload(which, getattr(request, which), cause="ReloadPlan")
 
-    async def reload(self, which: str, value: str, *, cause: str) -> pb.ReloadPlanResponse:
+    async def reload(
+        self, which: str, value: str, *, cause: str, publish: bool = True
+    ) -> pb.ReloadPlanResponse:
         """Checks and compiles a plan (`which` is "path" or "text") beside the serving one, applies
         the live list updates to it, and swaps it in; a plan that fails leaves the old one
-        serving and its errors are in the answer (and the log).
+        serving and its errors are in the answer (and the log). With a broadcast (several
+        nodes) and `publish`, the other nodes are told to load the same plan.
 
         Raises:
             RoutecoreError: anything but a plan that fails its checks or a file that can't be read.
@@ -421,16 +426,18 @@ class Service:
             before or "none",
             extra={"event": "reload", "version": now},
         )
+        if publish and self.broadcast is not None:
+            await self.broadcast.publish("plan", which=which, value=value, version=now)
         return pb.ReloadPlanResponse(version=now, reloaded=True, previous_version=before)
 
-    async def reload_file(self, cause: str) -> bool:
+    async def reload_file(self, cause: str, *, publish: bool = True) -> bool:
         """Reloads `plan_path` (SIGHUP, the watcher); never raises: a failure is logged and the
         old plan keeps serving. Returns whether a new plan is serving."""
         if self.plan_path is None:
             log.warning("%s: no plan file to reload (serving the embedded demo plan)", cause)
             return False
         try:
-            reply = await self.reload("path", str(self.plan_path), cause=cause)
+            reply = await self.reload("path", str(self.plan_path), cause=cause, publish=publish)
         except Exception as exc:
             log.error("%s: reload failed, the old plan keeps serving: %r", cause, exc, exc_info=exc)
             return False
@@ -501,7 +508,45 @@ class Service:
             remove[:5],
             extra={"event": "update_list"},
         )
+        if self.broadcast is not None:
+            await self.broadcast.publish("list", name=name, add=add, remove=remove)
         return pb.UpdateListResponse(name=name, size=size, added=added, removed=removed)
+
+    async def apply_list_update(self, name: str, add: list[str], remove: list[str]) -> None:
+        """Another node's list update (already persisted by it): applied here and kept in the
+        journal for later reloads."""
+        async with self._reload_lock:
+            engine = self._engine()
+            size, added, removed = engine.update_list(name, add, remove)
+            journal = self._list_updates.setdefault(name, {})
+            journal.update(dict.fromkeys(add, True))
+            journal.update(dict.fromkeys(remove, False))
+        log.info(
+            "list %s (from another node): +%d -%d (now %d)",
+            name,
+            added,
+            removed,
+            size,
+            extra={"event": "update_list"},
+        )
+
+    async def catch_up(self, cause: str) -> None:
+        """After missing broadcasts: re-read the persisted list changes and reload the plan file."""
+        if self._list_store is not None:
+            try:
+                changes = await asyncio.to_thread(self._list_store.list_changes)
+            except RecordStoreError as exc:
+                log.warning("%s: list changes not re-read: %s", cause, exc)
+                changes = {}
+            async with self._reload_lock:
+                for name, (added, removed) in changes.items():
+                    journal = self._list_updates.setdefault(name, {})
+                    journal.update(dict.fromkeys(added, True))
+                    journal.update(dict.fromkeys(removed, False))
+                if self.engine is not None:
+                    _apply_lists(self.engine, self._journal())
+        if self.plan_path is not None:
+            await self.reload_file(cause, publish=False)
 
     def restore_lists(self) -> None:
         """Loads the persisted list updates into the journal and applies them to the engine;
@@ -918,6 +963,7 @@ async def serve(
     extra: Callable[[Service], Awaitable[Callable[[], Awaitable[None]]]] | None = None,
     plan_path: Path | None = None,
     watch: float | None = None,
+    broadcast: tuple[str, str] | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully (health first, then `stop(grace)`).
 
@@ -934,7 +980,11 @@ async def serve(
         extra: starts a companion server (HTTP) on the same service; returns its stop coroutine.
         plan_path: the plan file SIGHUP and the watcher reload (None: the embedded demo plan).
         watch: poll interval in seconds for the plan file and its list files (None: no watching).
+        broadcast: (Redis URL, prefix): reloads and list updates go to every node and come from
+            them (`cluster.Broadcast`); None for a single node.
     """
+    from routecore.cluster import Broadcast, StateWatch
+
     service = Service(engine, records=records, options=options, plan_path=plan_path)
     restoring: asyncio.Task[None] | None = None
     try:
@@ -947,6 +997,12 @@ async def serve(
             extra={"event": "lists_unavailable"},
         )
         restoring = asyncio.get_running_loop().create_task(service.restore_lists_when_readable())
+    background: list[asyncio.Task[Any]] = []
+    if broadcast is not None:
+        service.broadcast = Broadcast(*broadcast)
+        background.append(asyncio.get_running_loop().create_task(service.broadcast.run(service)))
+    if engine is not None and engine.state_backend != "local":
+        background.append(asyncio.get_running_loop().create_task(StateWatch(service).run()))
     server, checker = build_server(service)
     tls = service.options.tls
     if tls is not None:
@@ -985,11 +1041,13 @@ async def serve(
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
-        for task in (watcher, restoring, *tasks):
+        for task in (watcher, restoring, *tasks, *background):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if service.broadcast is not None:
+            await service.broadcast.close()
     log.info("shutting down (grace %.1fs)", service.options.grace, extra={"event": "shutdown"})
     if stop_extra is not None:
         await stop_extra()

@@ -2,10 +2,11 @@
 are answered, how long they talk, and what each tenant owes for a month.
 
     from routecore.plan import load_plan
-    from routecore.records import SqliteRecordStore
+    from routecore.records import open_record_store
     from routecore.stats import report
 
-    rep = report(SqliteRecordStore("records.db"), load_plan("plan.yaml").model, month="2026-10")
+    store = open_record_store("records.db")   # or "postgresql://…": any `RecordStore` (its `records`)
+    rep = report(store, load_plan("plan.yaml").model, month="2026-10")
     print(rep.stats.answer_rate, rep.bills[0].total)
     open("bills.csv", "w").write(bills_csv(rep.bills))
 

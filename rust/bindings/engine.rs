@@ -16,6 +16,7 @@ use super::error::PyRoutecoreErr;
 use crate::engine::compile::{compile, CompileInput};
 use crate::engine::decide::{decide, Decision, Request, TargetOut};
 use crate::engine::doc::PlanDoc;
+use crate::engine::redis_state::RedisState;
 use crate::engine::state::{LocalState, StateStore};
 use crate::engine::time::{parse_time, DayType};
 use crate::engine::{Engine, Plan};
@@ -72,6 +73,8 @@ fn issues_of(err: &PyRoutecoreErr) -> Option<Vec<(Vec<String>, String)>> {
 pub struct PyEngine {
     pub(crate) inner: Arc<Engine>,
     pub(crate) tables: Arc<RegionTables>,
+    /// The shared state, when the engine's state is on Redis (for its status).
+    redis: Option<Arc<RedisState>>,
 }
 
 /// Seconds since the epoch → ms, from a time given as a datetime, an ISO string or a number.
@@ -160,22 +163,72 @@ fn column(py: Python<'_>, values: Option<&Vec<PyBackedStr>>, i: usize) -> Text {
 #[pymethods]
 impl PyEngine {
     /// Compiles a plan document (JSON bytes in plan-format shape) into a new engine.
+    ///
+    /// `state`: None for the in-process state, or a Redis URL (`redis://host:port/db`) for state
+    /// shared by every engine (node) using the same URL and `state_prefix`.
     #[new]
-    #[pyo3(signature = (doc_json, list_texts, cn_days, version))]
+    #[pyo3(signature = (doc_json, list_texts, cn_days, version, *, state = None, state_prefix = "routecore", state_timeout = 0.25))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         doc_json: Vec<u8>,
         list_texts: HashMap<String, String>,
         cn_days: Vec<(NaiveDate, String)>,
         version: String,
+        state: Option<String>,
+        state_prefix: &str,
+        state_timeout: f64,
     ) -> PyResult<Self> {
         let tables = tables()?;
+        let redis = match state {
+            None => None,
+            Some(url) => Some(Arc::new(connect_state(
+                py,
+                &url,
+                state_prefix,
+                state_timeout,
+            )?)),
+        };
         let plan = py.detach(|| compile_plan(&doc_json, list_texts, cn_days, version));
         let plan = plan.map_err(|e| plan_error(py, e))?;
+        let store: Arc<dyn StateStore> = match &redis {
+            Some(r) => Arc::clone(r) as Arc<dyn StateStore>,
+            None => Arc::new(LocalState::new()),
+        };
         Ok(PyEngine {
-            inner: Arc::new(Engine::new(plan, Arc::new(LocalState::new()))),
+            inner: Arc::new(Engine::new(plan, store)),
             tables,
+            redis,
         })
+    }
+
+    /// Where the decision state lives: `"local"` (in process) or `"redis"`.
+    #[getter]
+    fn state_backend(&self) -> &'static str {
+        if self.redis.is_some() {
+            "redis"
+        } else {
+            "local"
+        }
+    }
+
+    /// The shared state's health and counters (None for the in-process state): `healthy`,
+    /// `fallbacks` (steps served locally while Redis was unreachable), `outages`, `replayed`,
+    /// `dropped`, `journaled`, `last_error`.
+    fn state_status<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(r) = &self.redis else {
+            return Ok(None);
+        };
+        let s = py.detach(|| r.status());
+        let d = PyDict::new(py);
+        d.set_item("healthy", s.healthy)?;
+        d.set_item("fallbacks", s.fallbacks)?;
+        d.set_item("outages", s.outages)?;
+        d.set_item("replayed", s.replayed)?;
+        d.set_item("dropped", s.dropped)?;
+        d.set_item("journaled", s.journaled)?;
+        d.set_item("last_error", s.last_error)?;
+        Ok(Some(d))
     }
 
     /// Compiles a new plan beside the current one, applies the live list updates `lists`
@@ -410,6 +463,7 @@ impl PyEngine {
     #[pyo3(signature = (call_id, r#type, target, at = None, duration_seconds = 0))]
     fn report(
         &self,
+        py: Python<'_>,
         call_id: &str,
         r#type: &str,
         target: &str,
@@ -431,9 +485,11 @@ impl PyEngine {
             .into());
         }
         let key = target_key(target, &self.tables)?;
+        let state = self.inner.state();
+        // Released while the state works: with Redis that is a round trip.
         match r#type.to_ascii_uppercase().as_str() {
-            "ANSWERED" => self.inner.state().answered(call_id, &key, t),
-            "ENDED" => self.inner.state().ended(call_id, &key, t),
+            "ANSWERED" => py.detach(|| state.answered(call_id, &key, t)),
+            "ENDED" => py.detach(|| state.ended(call_id, &key, t)),
             other => {
                 return Err(PyRoutecoreErr(Error::InvalidArgument(format!(
                     "type: {other:?} is not an event type (ANSWERED, ENDED)"
@@ -462,6 +518,41 @@ impl PyEngine {
             })
             .map_err(PyRoutecoreErr)?;
         Ok((u.size, u.added, u.removed))
+    }
+}
+
+/// Connects the Redis state (GIL released: it waits on the network).
+fn connect_state(py: Python<'_>, url: &str, prefix: &str, timeout: f64) -> PyResult<RedisState> {
+    if !(timeout.is_finite() && timeout > 0.0 && timeout <= 60.0) {
+        return Err(PyRoutecoreErr(Error::InvalidArgument(format!(
+            "state_timeout: {timeout} s: expected more than 0 and at most 60"
+        )))
+        .into());
+    }
+    if prefix.is_empty() || prefix.contains(char::is_whitespace) {
+        return Err(PyRoutecoreErr(Error::InvalidArgument(format!(
+            "state_prefix: {prefix:?}: expected a non-empty name without spaces"
+        )))
+        .into());
+    }
+    let shown = redact(url);
+    py.detach(|| {
+        RedisState::connect(url, prefix, std::time::Duration::from_secs_f64(timeout)).map_err(|e| {
+            PyRoutecoreErr(Error::NotReady(format!(
+                "state: cannot reach Redis at {shown}: {e}"
+            )))
+            .into()
+        })
+    })
+}
+
+/// A URL with its password (if any) replaced, for messages and logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
     }
 }
 

@@ -501,7 +501,7 @@ fn run_action(ctx: &mut Ctx<'_>, action: &Action, keys: &[u8], depth: usize) -> 
 fn forward(ctx: &mut Ctx<'_>, g: usize, depth: usize) -> Outcome {
     let plan = ctx.plan;
     let group = &plan.groups[g];
-    let mut eligible: Vec<usize> = Vec::with_capacity(group.targets.len());
+    let mut on_shift: Vec<usize> = Vec::with_capacity(group.targets.len());
     for (i, t) in group.targets.iter().enumerate() {
         if let Some(s) = t.schedule {
             if !plan.schedules[s].holds_local(ctx.time_ms, ctx.local, &plan.calendars) {
@@ -509,8 +509,41 @@ fn forward(ctx: &mut Ctx<'_>, g: usize, depth: usize) -> Outcome {
                 continue;
             }
         }
+        on_shift.push(i);
+    }
+    // Active calls of every target the decision needs them for (capped ones; all for least
+    // busy, with their history), read in one step: one round trip when the state is shared.
+    let least_busy = group.strategy == Strategy::LeastBusy;
+    let counted: Vec<usize> = on_shift
+        .iter()
+        .copied()
+        .filter(|&i| least_busy || group.targets[i].max_calls.is_some())
+        .collect();
+    let mut active = vec![0u32; group.targets.len()];
+    let mut placed: Vec<Option<(i64, u64)>> = Vec::new();
+    if !counted.is_empty() {
+        let keys: Vec<&str> = counted.iter().map(|&i| &*group.targets[i].key).collect();
+        if least_busy {
+            placed = vec![None; group.targets.len()];
+            let view = ctx.state.least_busy_view(&group.key, &keys, ctx.time_ms);
+            for (&i, (n, p)) in counted.iter().zip(view) {
+                active[i] = n;
+                placed[i] = p;
+            }
+        } else {
+            for (&i, n) in counted
+                .iter()
+                .zip(ctx.state.active_calls_many(&keys, ctx.time_ms))
+            {
+                active[i] = n;
+            }
+        }
+    }
+    let mut eligible: Vec<usize> = Vec::with_capacity(on_shift.len());
+    for i in on_shift {
+        let t = &group.targets[i];
         if let Some(cap) = t.max_calls {
-            let active = ctx.state.active_calls(&t.key, ctx.time_ms);
+            let active = active[i];
             if active >= cap {
                 ctx.note(|| format!("group {}: {} at its cap ({active}/{cap})", group.key, t.key));
                 continue;
@@ -531,7 +564,7 @@ fn forward(ctx: &mut Ctx<'_>, g: usize, depth: usize) -> Outcome {
             None => Outcome::Reject(480, Shared::from("no_target")),
         };
     }
-    let order = order_targets(ctx, group, eligible);
+    let order = order_targets(ctx, group, eligible, &active, &placed);
     ctx.state
         .remember_call(ctx.call_id, group.lease_ms, ctx.time_ms);
     let limit = group.max_targets.unwrap_or(usize::MAX);
@@ -588,7 +621,16 @@ fn region_order(region: &Region<'_>, group: &Group, eligible: &[usize]) -> Vec<u
 }
 
 /// Orders the eligible targets (indices into `group.targets`, in listed order) by strategy.
-fn order_targets(ctx: &mut Ctx<'_>, group: &Group, mut eligible: Vec<usize>) -> Vec<usize> {
+///
+/// `active` and `placed` hold the active calls and the least-busy history of every eligible
+/// target of a least-busy group (by index).
+fn order_targets(
+    ctx: &mut Ctx<'_>,
+    group: &Group,
+    mut eligible: Vec<usize>,
+    active: &[u32],
+    placed: &[Option<(i64, u64)>],
+) -> Vec<usize> {
     match group.strategy {
         Strategy::Sequential | Strategy::RingAll | Strategy::Region => eligible,
         Strategy::RoundRobin => {
@@ -635,14 +677,7 @@ fn order_targets(ctx: &mut Ctx<'_>, group: &Group, mut eligible: Vec<usize>) -> 
         Strategy::LeastBusy => {
             let mut keyed: Vec<LeastBusyKey> = eligible
                 .iter()
-                .map(|&i| {
-                    let t = &group.targets[i];
-                    (
-                        ctx.state.active_calls(&t.key, ctx.time_ms),
-                        ctx.state.last_placed_first(&group.key, &t.key),
-                        i,
-                    )
-                })
+                .map(|&i| (active[i], placed[i], i))
                 .collect();
             // `None` (never placed first) sorts before any time: it counts as longest ago.
             keyed.sort();

@@ -7,6 +7,8 @@
 pub mod compile;
 pub mod decide;
 pub mod doc;
+#[cfg(feature = "redis-state")]
+pub mod redis_state;
 pub mod state;
 pub mod time;
 

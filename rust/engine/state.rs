@@ -36,8 +36,35 @@ pub trait StateStore: Send + Sync {
     /// Answered calls of `target` whose lease holds at `now_ms`. A lease answered up to
     /// [`CLOCK_STEP_MS`] after `now_ms` (the clock went back) holds too: the call is up.
     fn active_calls(&self, target: &str, now_ms: i64) -> u32;
+    /// `active_calls` of several targets, in order: one step (one round trip for a shared store).
+    fn active_calls_many(&self, targets: &[&str], now_ms: i64) -> Vec<u32> {
+        targets
+            .iter()
+            .map(|t| self.active_calls(t, now_ms))
+            .collect()
+    }
     /// Least busy: `(time, sequence)` of the last decision that placed `target` first in `group`.
     fn last_placed_first(&self, group: &str, target: &str) -> Option<(i64, u64)>;
+    /// `last_placed_first` of several targets of `group`, in order (one round trip when shared).
+    fn last_placed_first_many(&self, group: &str, targets: &[&str]) -> Vec<Option<(i64, u64)>> {
+        targets
+            .iter()
+            .map(|t| self.last_placed_first(group, t))
+            .collect()
+    }
+    /// Least busy: the active calls and `last_placed_first` of each of `targets` of `group`, in
+    /// order, in one step (one round trip when shared).
+    fn least_busy_view(
+        &self,
+        group: &str,
+        targets: &[&str],
+        now_ms: i64,
+    ) -> Vec<(u32, Option<(i64, u64)>)> {
+        self.active_calls_many(targets, now_ms)
+            .into_iter()
+            .zip(self.last_placed_first_many(group, targets))
+            .collect()
+    }
     /// Records that the current decision placed `target` first in `group`.
     fn mark_placed_first(&self, group: &str, target: &str, now_ms: i64);
     /// Per-caller limit: `true` (and the call counted) when fewer than `limit` calls were

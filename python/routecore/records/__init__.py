@@ -6,7 +6,7 @@ completes are durable. A replayed event (same call_id and type) is acknowledged 
 and stored once. Errors derive from `RecordStoreError`: nothing was stored, do not acknowledge;
 routing is never affected by them.
 
-    store = SqliteRecordStore("records.db")
+    store = open_record_store("records.db")       # or "postgresql://user@host/db" (shared by nodes)
     store.remember_decision(decision, called=request.called)        # on each routed call
     ack = await store.append_async(CallEvent.create("c1", "ENDED", "13800000010", at, 180))
 """
@@ -33,6 +33,7 @@ from routecore.records._model import (
     StoreUnavailableError,
     build_record,
 )
+from routecore.records.postgres import PostgresRecordStore, is_postgres_dsn
 from routecore.records.sqlite import SqliteRecordStore
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "DecisionCache",
     "DecisionContext",
     "GroupCommitStore",
+    "PostgresRecordStore",
     "RecordStore",
     "RecordStoreError",
     "SqliteRecordStore",
@@ -52,6 +54,7 @@ __all__ = [
     "StoreStats",
     "StoreUnavailableError",
     "build_record",
+    "open_record_store",
 ]
 
 Instant = dt.datetime | float | str | None
@@ -59,7 +62,7 @@ Instant = dt.datetime | float | str | None
 
 @runtime_checkable
 class RecordStore(Protocol):
-    """What the servers and the statistics need from a record store (SQLite now, PostgreSQL later).
+    """What the servers and the statistics need from a record store (SQLite, PostgreSQL).
 
     Writes are durable when they return (or when the awaitable resolves), thread-safe, and
     raise a `RecordStoreError` subclass when nothing was stored.
@@ -92,3 +95,16 @@ class RecordStore(Protocol):
     def stats(self) -> StoreStats: ...
     @property
     def pending(self) -> int: ...
+
+
+def open_record_store(spec: str | Any, *, strict: bool = True) -> SqliteRecordStore | PostgresRecordStore:
+    """The record store a `--cdr` value names: a `postgresql://…` URI (one database shared by
+    every node) or the path of an SQLite file (one node).
+
+    Raises:
+        StoreUnavailableError: (strict) the store cannot be opened; the message says why.
+    """
+    text = str(spec)
+    if is_postgres_dsn(text):
+        return PostgresRecordStore(text, strict=strict)
+    return SqliteRecordStore(text, strict=strict)
