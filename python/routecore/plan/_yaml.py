@@ -163,6 +163,10 @@ def compose(text: str) -> Node | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
+        if line is not None:
+            # PyYAML marks a problem at the end of a text without a final newline one line past
+            # it; an editor calls that place the last line.
+            line = min(line, text.count("\n") + 1)
         context = exc.context
         if context and exc.context_mark is not None and exc.problem_mark is not None:
             context += f" (from line {exc.context_mark.line + 1})"
