@@ -33,7 +33,8 @@ def check_plan(data: bytes) -> None:
     request for each of its numbers."""
     import routecore
     from routecore.exceptions import PlanError
-    from routecore.plan import check_plan as check, load_plan
+    from routecore.plan import check_plan as check
+    from routecore.plan import load_plan
 
     path = ROOT / "fuzz" / "<fuzz>.yaml"  # list files resolve beside it: none exist
     report = check(data, path=path)

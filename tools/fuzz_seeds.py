@@ -91,10 +91,15 @@ def main() -> None:
     for i, r in enumerate(requests[:20]):
         _hashed("http", b"\x02" + json.dumps({"call_id": f"h{i}", **r}, ensure_ascii=False).encode())
     _hashed("http", b'\x0a{"call_id": "e1", "type": "ANSWERED", "target": "13800000010"}')
-    _hashed("http", b'\x0a{"call_id": "e1", "type": "ENDED", "target": "13800000010", "duration_seconds": 60}')
+    _hashed(
+        "http", b'\x0a{"call_id": "e1", "type": "ENDED", "target": "13800000010", "duration_seconds": 60}'
+    )
     _hashed("http", b"\x03called=4001234567&caller=+8613800138000&digits=1&explain=true")
     _hashed("http", b"\x01called=4001234567&caller=%2B8613800138000&time=2026-11-11T10%3A00%3A00%2B08%3A00")
-    _hashed("http", b"\x00POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2")
+    _hashed(
+        "http",
+        b"\x00POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2",
+    )
     print(f"seeds written under {SEEDS.relative_to(ROOT)}")
 
 

@@ -317,6 +317,9 @@ class Service:
         engine = self._engine()
         if event.type == pb.CallEvent.TYPE_UNSPECIFIED:
             raise InvalidArgumentError("type: the event type is required (ANSWERED or ENDED)")
+        if event.type not in (pb.CallEvent.ANSWERED, pb.CallEvent.ENDED):
+            # proto3 keeps an enum number it does not know: a newer or a broken client
+            raise InvalidArgumentError(f"type: {event.type} is not an event type (ANSWERED, ENDED)")
         kind = pb.CallEvent.Type.Name(event.type)
         at = event.time if event.HasField("time") else None
         engine.report(
