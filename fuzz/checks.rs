@@ -47,7 +47,10 @@ fn check_number(input: &str, n: Number, max_digits: usize) {
         digits.bytes().all(|b| b.is_ascii_digit()),
         "{input:?} → {digits:?}: not only digits"
     );
-    assert!(digits.len() <= max_digits, "{input:?} → {digits:?}: too long");
+    assert!(
+        digits.len() <= max_digits,
+        "{input:?} → {digits:?}: too long"
+    );
     assert_eq!(
         n.kind == Kind::Anonymous,
         digits.is_empty(),
@@ -112,8 +115,14 @@ fn reference_regex(source: &str) -> regex::bytes::Regex {
                     'X' | 'x' => out.push_str("[0-9]"),
                     'Z' | 'z' => out.push_str("[1-9]"),
                     'N' | 'n' => out.push_str("[2-9]"),
-                    '.' => out.push_str(&format!("{ANY}+")),
-                    '!' => out.push_str(&format!("{ANY}*")),
+                    '.' => {
+                        out.push_str(ANY);
+                        out.push('+');
+                    }
+                    '!' => {
+                        out.push_str(ANY);
+                        out.push('*');
+                    }
                     '[' => {
                         out.push('[');
                         for c in chars.by_ref() {
@@ -179,7 +188,11 @@ pub fn pattern(data: &[u8]) {
         }
     }
     let set = PatternSet::from_patterns(accepted);
-    assert_eq!(set.matching(number), expected, "the set and its patterns disagree");
+    assert_eq!(
+        set.matching(number),
+        expected,
+        "the set and its patterns disagree"
+    );
     assert_eq!(set.first_match(number), expected.first().copied());
     assert_eq!(set.matches_any(number), !expected.is_empty());
 }
@@ -243,7 +256,9 @@ pub fn yaml(data: &[u8]) {
     assert!(doc.is_object() || doc.is_null(), "not a mapping: {doc}");
     for date in &fast.dates {
         let v = lookup(&doc, date).unwrap_or_else(|| panic!("date path {date:?} not in {doc}"));
-        let s = v.as_str().unwrap_or_else(|| panic!("date {v} is not a string"));
+        let s = v
+            .as_str()
+            .unwrap_or_else(|| panic!("date {v} is not a string"));
         assert!(
             chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok(),
             "date {s:?}"
@@ -256,7 +271,10 @@ pub fn yaml(data: &[u8]) {
     let last = text.lines().count().max(1);
     for (path, line) in paths.iter().zip(lines) {
         let line = line.unwrap_or_else(|| panic!("path {path:?} has no line"));
-        assert!((1..=last).contains(&line), "path {path:?}: line {line} of {last}");
+        assert!(
+            (1..=last).contains(&line),
+            "path {path:?}: line {line} of {last}"
+        );
     }
 }
 
@@ -360,7 +378,11 @@ fn check_encoding(d: &routecore::engine::decide::Decision, gateway: &str) {
     let fields = DecisionBytes::new(d, gateway);
     let mut bytes = Vec::with_capacity(fields.len());
     fields.write(&mut bytes);
-    assert_eq!(bytes.len(), fields.len(), "DecisionBytes::len is not what it wrote");
+    assert_eq!(
+        bytes.len(),
+        fields.len(),
+        "DecisionBytes::len is not what it wrote"
+    );
     let decoded = RouteDecision::decode(bytes.as_slice()).expect("our encoding decodes");
     assert_eq!(decoded, by_prost, "our encoder and prost's disagree");
     let json: serde_json::Value =

@@ -405,10 +405,9 @@ fn delimited<'a>(buf: &mut &'a [u8]) -> std::result::Result<&'a [u8], String> {
 }
 
 fn text<'a>(buf: &mut &'a [u8]) -> std::result::Result<&'a str, String> {
-    std::str::from_utf8(delimited(buf)?)
-        .map_err(|_| {
-            "not UTF-8 text (GBK or another legacy encoding? protobuf strings are UTF-8)".to_string()
-        })
+    std::str::from_utf8(delimited(buf)?).map_err(|_| {
+        "not UTF-8 text (GBK or another legacy encoding? protobuf strings are UTF-8)".to_string()
+    })
 }
 
 fn request_fields(mut buf: &[u8]) -> std::result::Result<RequestRef<'_>, String> {

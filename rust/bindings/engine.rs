@@ -79,7 +79,8 @@ pub(crate) fn time_ms(at: Option<&Bound<'_, PyAny>>, plan: &Plan) -> PyResult<i6
     let Some(at) = at.filter(|a| !a.is_none()) else {
         return Ok(chrono::Utc::now().timestamp_millis());
     };
-    let bad = |e: String| -> PyErr { PyRoutecoreErr(Error::InvalidArgument(format!("at: {e}"))).into() };
+    let bad =
+        |e: String| -> PyErr { PyRoutecoreErr(Error::InvalidArgument(format!("at: {e}"))).into() };
     if at.is_instance_of::<PyString>() {
         return parse_time(field_str(at, "at")?, plan.tz).map_err(bad);
     }
@@ -116,7 +117,9 @@ pub(crate) fn time_ms(at: Option<&Bound<'_, PyAny>>, plan: &Plan) -> PyResult<i6
 pub(crate) fn field_str<'a>(value: &'a Bound<'_, PyAny>, field: &str) -> PyResult<&'a str> {
     let Ok(s) = value.cast::<PyString>() else {
         let got = value.get_type().name()?;
-        return Err(PyTypeError::new_err(format!("{field}: expected a str, got {got}")));
+        return Err(PyTypeError::new_err(format!(
+            "{field}: expected a str, got {got}"
+        )));
     };
     s.to_str().map_err(|_| {
         PyRoutecoreErr(Error::InvalidArgument(format!(
