@@ -851,6 +851,10 @@ def test_engine_update_list_refuses_before_changing(engine: routecore.Engine) ->
         engine.update_list("nope", ["13600000002"])
     with pytest.raises(InvalidArgumentError, match="virtual"):
         engine.update_list("virtual", ["13600000002"])
+    with pytest.raises(InvalidArgumentError, match=r"remove\[0\]: not valid text"):
+        engine.update_list("harass", ["13600000002"], [SURROGATES])
+    with pytest.raises(TypeError, match=r"add\[1\]: expected a str, got int"):
+        engine.update_list("harass", ["13600000002", 13600000003])
     assert engine.route(CLINIC, "13600000002", "1", AT).action == before == "FORWARD"
 
 

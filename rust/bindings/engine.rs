@@ -483,9 +483,18 @@ impl PyEngine {
         &self,
         py: Python<'_>,
         name: &str,
-        add: Vec<String>,
-        remove: Vec<String>,
+        add: Vec<Bound<'_, PyAny>>,
+        remove: Vec<Bound<'_, PyAny>>,
     ) -> PyResult<(usize, usize, usize)> {
+        let strings = |items: &[Bound<'_, PyAny>], field: &str| -> PyResult<Vec<String>> {
+            let at = |i: usize| format!("{field}[{i}]");
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| field_str(v, &at(i)).map(str::to_string))
+                .collect()
+        };
+        let (add, remove) = (strings(&add, "add")?, strings(&remove, "remove")?);
         let u = py
             .detach(|| {
                 self.inner
