@@ -33,8 +33,7 @@ from urllib.parse import unquote_to_bytes
 import orjson
 
 from routecore._routecore import Engine as _CoreEngine
-from routecore._routecore import InvalidArgumentError
-from routecore._routecore import route_json
+from routecore._routecore import InvalidArgumentError, route_json
 from routecore.cli import decision_dict
 from routecore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from routecore.metrics import METRICS, Metrics
