@@ -930,6 +930,8 @@ def _cli_cases(tmp: Path) -> list[tuple[str, list[str], int, str]]:
     broken.write_bytes((SPEC / "plan.yaml").read_bytes()[:700])
     not_db = tmp / "not.db"
     not_db.write_bytes(b"this is not a database" * 100)
+    empty_db = tmp / "empty.db"
+    SqliteRecordStore(empty_db).close()
     pool = tmp / "pool.txt"
     pool.write_bytes(b"4008888888\n" + GBK + b"\n")
     plan = str(SPEC / "plan.yaml")
@@ -951,7 +953,7 @@ def _cli_cases(tmp: Path) -> list[tuple[str, list[str], int, str]]:
         ("pool limit not a number", ["pool", str(pool), "--limit", "many"], 2, "Usage"),
         ("stats missing db", ["stats", "--cdr", str(tmp / "nope.db")], 1, "no such record database"),
         ("stats not a db", ["stats", "--cdr", str(not_db)], 1, "not.db"),
-        ("stats bad month", ["stats", "--cdr", str(not_db), "--month", "2026-13"], 1, ""),
+        ("stats bad month", ["stats", "--cdr", str(empty_db), "--month", "2026-13"], 1, "month"),
         ("simulate bad day", ["simulate", "--day", "someday"], 1, "someday"),
         ("serve bad plan", ["serve", "--plan", str(gbk_plan)], 1, "not UTF-8"),
         ("serve bad http address", ["serve", "--http", "nowhere"], 2, "host:port"),
