@@ -35,6 +35,7 @@ def check_plan(data: bytes) -> None:
     from routecore.exceptions import PlanError
     from routecore.plan import check_plan as check
     from routecore.plan import load_plan
+    from routecore.plan._yaml import line_count
 
     path = ROOT / "fuzz" / "<fuzz>.yaml"  # list files resolve beside it: none exist
     report = check(data, path=path)
@@ -45,8 +46,9 @@ def check_plan(data: bytes) -> None:
         if errors is not None:
             if not errors or report.ok:
                 raise Broken(f"PlanError {exc} but check_plan says ok={report.ok}") from exc
+            text = data.decode("utf-8-sig", errors="replace")
             for issue in errors:
-                if issue.line is not None and not 1 <= issue.line <= data.count(b"\n") + 1:
+                if issue.line is not None and not 1 <= issue.line <= line_count(text):
                     raise Broken(f"{issue}: line {issue.line} is outside the text") from exc
         return
     if not report.ok:
