@@ -826,6 +826,16 @@ def test_engine_report(
     assert words in str(info.value)
 
 
+def test_normalize_and_kind() -> None:
+    for fn in (routecore.normalize, routecore.kind):
+        with pytest.raises(InvalidNumberError, match="number: not a number"):
+            fn("hello")
+        with pytest.raises(InvalidArgumentError, match="number: not valid text"):
+            fn(SURROGATES)
+        with pytest.raises(TypeError, match="number: expected a str, got bytes"):
+            fn(b"13800138000")
+
+
 def test_engine_route_many_bad_items_in_place(engine: routecore.Engine) -> None:
     decisions = engine.route_many(
         [
