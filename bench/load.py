@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -121,12 +122,19 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
+def _status(exc: BaseException) -> str:
+    """The status name an RPC failed with (errors are counted by status, never abort a run)."""
+    code = getattr(exc, "code", None)
+    return code().name if callable(code) else type(exc).__name__
+
+
 async def _unary(
     channel: Any, payloads: list[bytes], count: int, seconds: float, concurrency: int
 ) -> dict[str, Any]:
     call = channel.unary_unary("/routecore.v1.Router/RouteCall")
     done = 0
     latencies: list[float] = []
+    errors: Counter[str] = Counter()
     stop_at = time.perf_counter() + seconds
 
     async def worker(k: int) -> None:
@@ -134,8 +142,12 @@ async def _unary(
         i = k
         while done < count and time.perf_counter() < stop_at:
             t0 = time.perf_counter()
-            await call(payloads[i % len(payloads)], timeout=10)
-            latencies.append(time.perf_counter() - t0)
+            try:
+                await call(payloads[i % len(payloads)], timeout=10)
+            except grpc.RpcError as exc:
+                errors[_status(exc)] += 1
+            else:
+                latencies.append(time.perf_counter() - t0)
             done += 1
             i += concurrency
 
@@ -144,21 +156,28 @@ async def _unary(
     elapsed = time.perf_counter() - t0
     return {
         "calls": done,
-        "decisions_per_s": done / elapsed,
+        "decisions_per_s": len(latencies) / elapsed,
         "p50_us": _pct(latencies, 0.5) * 1e6,
         "p99_us": _pct(latencies, 0.99) * 1e6,
+        "errors": dict(errors),
     }
 
 
 async def _paced(channel: Any, payloads: list[bytes], rate: float, seconds: float) -> dict[str, Any]:
-    """Open loop: calls started at a fixed rate (not waiting for answers), latency of each."""
+    """Open loop: calls started at a fixed rate (not waiting for answers), latency of each
+    answered call; failed calls are counted by status."""
     call = channel.unary_unary("/routecore.v1.Router/RouteCall")
     latencies: list[float] = []
+    errors: Counter[str] = Counter()
     tasks = []
 
     async def one(i: int) -> None:
         t0 = time.perf_counter()
-        await call(payloads[i % len(payloads)], timeout=10)
+        try:
+            await call(payloads[i % len(payloads)], timeout=10)
+        except grpc.RpcError as exc:
+            errors[_status(exc)] += 1
+            return
         latencies.append(time.perf_counter() - t0)
 
     n = int(rate * seconds)
@@ -174,6 +193,7 @@ async def _paced(channel: Any, payloads: list[bytes], rate: float, seconds: floa
         "calls": n,
         "p50_us": _pct(latencies, 0.5) * 1e6,
         "p99_us": _pct(latencies, 0.99) * 1e6,
+        "errors": dict(errors),
     }
 
 
@@ -185,28 +205,33 @@ async def _stream(
     stop_at = time.perf_counter() + seconds
     window = 32  # requests in flight on one stream (a switch pipelines its calls)
 
+    errors: Counter[str] = Counter()
+
     async def one(k: int) -> None:
         nonlocal done
         call = method()
         sent = 0
         received = 0
-        while done < count and time.perf_counter() < stop_at:
-            while sent - received < window:
-                await call.write(payloads[(k + sent) % len(payloads)])
-                sent += 1
-            await call.read()
-            received += 1
-            done += 1
-        await call.done_writing()
-        while received < sent:
-            await call.read()
-            received += 1
-            done += 1
+        try:
+            while done < count and time.perf_counter() < stop_at:
+                while sent - received < window:
+                    await call.write(payloads[(k + sent) % len(payloads)])
+                    sent += 1
+                await call.read()
+                received += 1
+                done += 1
+            await call.done_writing()
+            while received < sent:
+                await call.read()
+                received += 1
+                done += 1
+        except grpc.RpcError as exc:  # the stream is over: counted, this worker stops
+            errors[_status(exc)] += 1
 
     t0 = time.perf_counter()
     await asyncio.gather(*(one(k) for k in range(streams)))
     elapsed = time.perf_counter() - t0
-    return {"decisions": done, "decisions_per_s": done / elapsed}
+    return {"decisions": done, "decisions_per_s": done / elapsed, "errors": dict(errors)}
 
 
 async def _batch(
@@ -216,16 +241,22 @@ async def _batch(
     done = 0
     stop_at = time.perf_counter() + seconds
 
+    errors: Counter[str] = Counter()
+
     async def worker() -> None:
         nonlocal done
         while done < count and time.perf_counter() < stop_at:
-            await call(payload, timeout=30)
+            try:
+                await call(payload, timeout=30)
+            except grpc.RpcError as exc:
+                errors[_status(exc)] += 1
+                continue
             done += size
 
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - t0
-    return {"decisions": done, "decisions_per_s": done / elapsed}
+    return {"decisions": done, "decisions_per_s": done / elapsed, "errors": dict(errors)}
 
 
 async def _measure(port: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -272,7 +303,12 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     neighbour on the machine hits both alike)."""
     out: dict[str, Any] = {}
     for key, value in runs[0].items():
-        if isinstance(value, dict):
+        if key == "errors":  # failed calls by status, summed over the rounds
+            total: Counter[str] = Counter()
+            for r in runs:
+                total.update(r[key])
+            out[key] = dict(total)
+        elif isinstance(value, dict):
             out[key] = _median([r[key] for r in runs])
         else:
             out[key] = statistics.median(r[key] for r in runs)
@@ -280,6 +316,14 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    # One event loop for the whole client: grpc.aio binds its completion-queue poller to the
+    # first loop of the process (grpc/grpc#22234: "a single event loop"). This used to start a
+    # loop per phase (`asyncio.run` each time), and two of three full runs saw one call of the
+    # paced 90% phase, the last of a round, come back CANCELLED with nothing in the server log.
+    return asyncio.run(_rounds(args))
+
+
+async def _rounds(args: argparse.Namespace) -> dict[str, Any]:
     import tempfile
 
     kinds = args.servers.split(",")
@@ -289,10 +333,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for kind in kinds:
                 proc, port = _start(kind, Path(tmp))
                 try:
-                    result = asyncio.run(_measure(port, args))
+                    result = await _measure(port, args)
                     if kind.startswith("routecore") and not args.no_latency:
                         peak = result["RouteCall"]["decisions_per_s"]
-                        result["latency"] = asyncio.run(_latency(port, peak, args))
+                        result["latency"] = await _latency(port, peak, args)
                     rounds[kind].append(result)
                 finally:
                     proc.terminate()
@@ -325,6 +369,17 @@ def table(results: dict[str, Any], args: argparse.Namespace) -> str:
                 f"| routecore RouteCall at {load} of peak ({r['rate']:,.0f}/s) p50 / p99 µs | | "
                 f"{r['p50_us']:.0f} / {r['p99_us']:.0f} | |"
             )
+    failed = {
+        f"{kind} {phase}": r["errors"]
+        for kind, result in results.items()
+        for phase, r in [*result.items(), *result.get("latency", {}).items()]
+        if isinstance(r, dict) and r.get("errors")
+    }
+    lines.append("")
+    lines.append(
+        "failed calls by status: "
+        + (", ".join(f"{where}: {errs}" for where, errs in failed.items()) if failed else "none")
+    )
     return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@
 
 pub mod bloom;
 pub mod classify;
+pub mod elias_fano;
 pub mod engine;
 pub mod error;
 pub mod hugemem;
@@ -12,6 +13,7 @@ pub mod number;
 pub mod pattern;
 pub mod prefix;
 pub mod region;
+pub mod sim;
 pub mod wire;
 pub mod yaml;
 

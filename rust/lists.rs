@@ -8,49 +8,43 @@
 //!
 //! - a [`FrozenBloom`] filter over the bulk load, the fast "not listed" answer
 //!   (one cache line), and a small [`BlockedBloom`] for keys added live since;
-//! - the **base**: the hash of every key of the bulk load (the hash is a
-//!   bijection, so it stands for the key) in one sorted array with gaps, each
-//!   hash at or just after the slot proportional to its value (hashes are
-//!   uniform). Confirming a "maybe" goes straight to that slot and scans a few
-//!   places, within that cache line or the next, instead of the ~24 scattered
-//!   probes of a binary search over millions of keys, and no index to read in
-//!   between. Hashing keeps the slots evenly filled however the numbers cluster
-//!   (one segment, one area code);
+//! - the **base**: every key of the bulk load in [`EliasFano`] form, the exact
+//!   answer. Numbers cluster (segments, area codes), so the keys are close
+//!   together and cost about `2 + log2(span / n)` bits each: 5.6 bits a number
+//!   for ten million numbers seven apart, about 12 for ten million spread over
+//!   every mobile segment;
 //! - an **overlay** for live changes: keys added since the bulk load, keys of the
 //!   base removed since, and the rare numbers with no key (20 digits), behind a
 //!   `RwLock`.
 //!
 //! Every "maybe" of the filter is confirmed exactly, so a false positive never
 //! reaches a decision: a caller is listed only if its key is in the base and not
-//! removed, or added. Memory is 8 bytes a key at 88 % load (9.1) plus about 1.2
-//! for the filter at 1 %: about 10.4 bytes a number.
+//! removed, or added. Memory at ten million numbers is about 1.2 bytes a number
+//! for the filter at 1 % plus the base, about 2 bytes in all (a Python `set` of
+//! ints takes about 60).
 //!
 //! # Speed
 //!
-//! At millions of numbers every lookup is a few cache misses in arrays far larger
-//! than the caches, so the layout is chosen for misses (measured at 10 million
-//! numbers from Python, `bench/test_bench_lists.py`):
+//! At millions of numbers every lookup is a few cache misses, so the layout is
+//! chosen for misses (measured at 10 million numbers from Python,
+//! `bench/test_bench_lists.py`):
 //!
-//! - **Huge pages.** The filter and the slots are allocated in transparent huge
-//!   pages (`hugemem`): with 4 KiB pages almost every lookup also missed the TLB,
-//!   and under the hypervisor that walk is long. Listed lookups went from about
-//!   300 to 250 ns, misses from about 190 to 180.
-//! - **Overlapped misses.** A single lookup requests the filter line and the home
-//!   slot's lines together (a prefetch, which does not hold up the code after it,
-//!   unlike a plain read), so a listed number waits for one miss instead of two in
-//!   a row; a batch requests the filter lines of 32 queries, then the slots of
-//!   their "maybe"s, before reading any. Batches went from about 210 (listed) and
-//!   140 (not listed) ns a number to about 110 and 60.
-//! - **Filter first.** Asking the slots alone (no filter) was faster for listed
-//!   numbers (one line instead of two) but slower for the common case, a number
-//!   not listed: the filter is 8 times smaller and so more often cached.
+//! - **A small exact store.** The first version kept the keys' hashes in an
+//!   open-addressed array (9 bytes a number, ~90 MB at ten million): a listed
+//!   number always paid one random read of main memory. The Elias–Fano base is
+//!   a twentieth of that and stays in cache.
+//! - **Huge pages.** The filter and the base are allocated in transparent huge
+//!   pages (`hugemem`): with 4 KiB pages almost every lookup also missed the TLB.
+//! - **Overlapped misses.** A single lookup requests the base's lines (its
+//!   guessed position, see [`EliasFano::prefetch`]) before it reads the filter's,
+//!   so a listed number waits for the slower of the two, not their sum; a batch
+//!   requests the filter lines of 32 queries, then the base lines of their
+//!   "maybe"s, before reading any.
+//! - **Filter first.** The base alone answers "not listed" too, but reads three
+//!   lines to the filter's one; most callers are on no list, so the filter
+//!   answers first.
 //! - **Plain digits.** A query that is already 1 to 19 plain digits (most are) is
 //!   turned into its key straight from the bytes.
-//!
-//! A listed number still costs about one memory latency, as in any structure
-//! that must read an array of ~100 MB at a random place; a more compact exact store
-//! (remainders bucketed by the top bits of the hash, about 6 bytes a number) would
-//! be cached more often, and is the next step if that matters.
 //!
 //! # Concurrency
 //!
@@ -81,14 +75,12 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use arc_swap::ArcSwap;
 
 use crate::bloom::{self, BlockedBloom, FrozenBloom};
+use crate::elias_fano::EliasFano;
 use crate::error::{Error, NumberError};
-use crate::hugemem::HugeWords;
 use crate::number::{self, CountryCodes, Digits, Kind, Number, MAX_DIGITS};
 
 /// The default target false-positive rate of a list's filter.
 pub const DEFAULT_FP_RATE: f64 = 0.01;
-/// Share of the base's slots in use: 8 / 0.88 = 9.1 bytes a number, scans of a few slots.
-const LOAD: f64 = 0.88;
 /// Live adds below this never trigger an automatic compaction.
 const AUTO_COMPACT_MIN: usize = 4096;
 
@@ -212,72 +204,36 @@ fn plain_key(input: &str) -> Option<u64> {
     Some(ONES[bytes.len()] + value)
 }
 
-/// The bulk part: the filter, and the hash of every key (the hash is a bijection,
-/// so it stands for its key) in a sorted array with gaps; see [`Base::build`].
+/// The bulk part: the filter over the keys' hashes, and the keys themselves in
+/// Elias–Fano form for the exact answer; see [`Base::build`].
 #[derive(Debug)]
 struct Base {
     bloom: FrozenBloom,
     /// Keys added live since this base was built (read only while changes are pending).
     live: BlockedBloom,
-    /// Ascending non-zero hashes, each at or after its home slot; 0 marks a gap.
-    slots: HugeWords,
-    /// Home slots are `reduce(h, homes)`.
-    homes: usize,
-    /// The one key whose hash is 0 (the gap marker) is kept apart.
-    has_zero: bool,
-    len: usize,
+    /// Every key of the bulk load.
+    exact: EliasFano,
 }
 
 impl Base {
-    /// O(n log n): hash, sort, merge duplicates, place.
-    ///
-    /// Each hash goes to its home slot `reduce(h, homes)` (a position proportional
-    /// to its value, as hashes are uniform), or just after the previous hash if that
-    /// is taken, so the array stays sorted (linear probing with ordered runs, at
-    /// load [`LOAD`]). A lookup goes straight to the home slot and scans forward a
-    /// few places: one cache line, no index to read first. The live filter is sized
-    /// for the adds that `capacity` leaves room for (at least [`AUTO_COMPACT_MIN`]).
-    fn build(keys: Vec<u64>, capacity: usize, fp_rate: f64) -> Base {
-        let mut hashes = keys;
-        for h in &mut hashes {
-            *h = bloom::hash(*h);
-        }
-        hashes.sort_unstable();
-        hashes.dedup();
-        let len = hashes.len();
+    /// O(n log n): sort, merge duplicates, encode. The live filter is sized for the
+    /// adds that `capacity` leaves room for (at least [`AUTO_COMPACT_MIN`]).
+    fn build(mut keys: Vec<u64>, capacity: usize, fp_rate: f64) -> Base {
+        keys.sort_unstable();
+        keys.dedup();
+        let len = keys.len();
         let capacity = capacity.max(len);
-        let bloom = FrozenBloom::build(capacity, fp_rate, hashes.iter().copied());
+        let bloom = FrozenBloom::build(capacity, fp_rate, keys.iter().map(|&k| bloom::hash(k)));
         let live = BlockedBloom::new((capacity - len).max(AUTO_COMPACT_MIN), fp_rate);
-        let has_zero = hashes.first() == Some(&0);
-        let homes = ((len as f64 / LOAD).ceil() as usize).max(1);
-        // Runs near the end spill past the last home slot: find the length first,
-        // so the array is allocated once, in huge pages.
-        let place = |next: &mut usize, h: u64| {
-            let at = bloom::reduce(h, homes).max(*next);
-            *next = at + 1;
-            at
-        };
-        let mut end = 0;
-        for &h in hashes.iter().filter(|&&h| h != 0) {
-            place(&mut end, h);
-        }
-        let mut slots = HugeWords::zeroed(end.max(homes));
-        let mut next = 0;
-        for &h in hashes.iter().filter(|&&h| h != 0) {
-            slots[place(&mut next, h)] = h;
-        }
         Base {
             bloom,
             live,
-            slots,
-            homes,
-            has_zero,
-            len,
+            exact: EliasFano::new(&keys),
         }
     }
 
     fn len(&self) -> usize {
-        self.len
+        self.exact.len()
     }
 
     /// How many keys (bulk and live) the filters are sized for.
@@ -285,62 +241,22 @@ impl Base {
         self.bloom.capacity()
     }
 
-    /// Starts loading `h`'s home slot. O(1).
-    #[inline]
-    fn prefetch_home(&self, h: u64) {
-        let home = bloom::reduce(h, self.homes);
-        // The scan ends a few slots past home: about as often in the next line as
-        // in the home one, so both are requested.
-        for slot in [home, home + 7] {
-            if let Some(slot) = self.slots.get(slot) {
-                crate::hugemem::prefetch(slot);
-            }
-        }
-    }
-
-    /// Every key of the base, in hash order. O(n).
+    /// Every key of the base, ascending. O(n).
     fn keys(&self) -> impl Iterator<Item = u64> + '_ {
-        let zero = self.has_zero.then_some(0);
-        zero.into_iter()
-            .chain(self.slots.iter().copied().filter(|&h| h != 0))
-            .map(bloom::unhash)
+        self.exact.iter()
     }
 
-    /// Whether the key with hash `h` is in the base, ignoring the filter. O(1)
-    /// expected (a few slots from home, usually the same cache line); O(log n)
-    /// however the hashes crowd.
+    /// Whether `key` is in the base, ignoring the filter. O(1).
     #[inline]
-    fn contains_hash(&self, h: u64) -> bool {
-        if h == 0 {
-            return self.has_zero;
-        }
-        // From home on, slots hold hashes below `h` up to where `h` is or would be,
-        // with no gap before it: "non-zero and below h" is a prefix property.
-        let below = |s: u64| s != 0 && s < h;
-        let slots = &*self.slots;
-        let mut i = bloom::reduce(h, self.homes);
-        for _ in 0..8 {
-            match slots.get(i) {
-                Some(&s) if below(s) => i += 1,
-                Some(&s) => return s == h,
-                None => return false,
-            }
-        }
-        let rest = &slots[i..];
-        let mut bound = 1;
-        while bound < rest.len() && below(rest[bound]) {
-            bound *= 2;
-        }
-        let window = &rest[bound / 2..rest.len().min(bound + 1)];
-        let first = window.partition_point(|&s| below(s));
-        window.get(first) == Some(&h)
+    fn contains_key(&self, key: u64) -> bool {
+        self.exact.contains(key)
     }
 
     fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Base>()
             + self.bloom.memory_bytes()
             + self.live.memory_bytes()
-            + self.slots.len() * 8
+            + self.exact.memory_bytes()
     }
 }
 
@@ -561,21 +477,20 @@ impl NumberList {
         let changed = self.changed.load(SeqCst);
         let base = self.base.load();
         if !changed {
-            // Both lines are requested at once: a listed number waits for one miss,
-            // not two in a row; a number not listed is answered by the filter, whose
-            // line arrives first, without waiting for the other.
-            base.prefetch_home(h);
-            return base.bloom.contains_hash(h) && base.contains_hash(h);
+            // The exact store's first read is requested with the filter's line: a
+            // listed number does not wait for one before starting the other.
+            base.exact.prefetch(key);
+            return base.bloom.contains_hash(h) && base.contains_key(key);
         }
         // Any base's filters hold every key added before it was installed or into it.
         if !base.bloom.contains_hash(h) && !base.live.contains_hash(h) {
             return false;
         }
-        self.confirm_with_overlay(key, h)
+        self.confirm_with_overlay(key)
     }
 
     /// The exact answer for a key that passed the filter while changes are pending.
-    fn confirm_with_overlay(&self, key: u64, h: u64) -> bool {
+    fn confirm_with_overlay(&self, key: u64) -> bool {
         let overlay = self.read();
         if overlay.added.contains(&key) {
             return true;
@@ -584,7 +499,7 @@ impl NumberList {
             return false;
         }
         // Reload under the lock: a compaction may have replaced the base meanwhile.
-        self.base.load().contains_hash(h)
+        self.base.load().contains_key(key)
     }
 
     /// [`NumberList::contains`] for many numbers, appended to `out`. O(n): a
@@ -609,15 +524,17 @@ impl NumberList {
                 maybe[i] = maybe[i]
                     && (base.bloom.contains_hash(h) || (changed && base.live.contains_hash(h)));
                 if maybe[i] {
-                    base.prefetch_home(h);
+                    if let Some(key) = chunk[i].key() {
+                        base.exact.prefetch(key);
+                    }
                 }
             }
             for (i, digits) in chunk.iter().enumerate() {
                 out.push(match digits.key() {
                     None => self.contains_digits(digits),
                     Some(_) if !maybe[i] => false,
-                    Some(_) if !changed => base.contains_hash(hashes[i]),
-                    Some(key) => self.confirm_with_overlay(key, hashes[i]),
+                    Some(key) if !changed => base.contains_key(key),
+                    Some(key) => self.confirm_with_overlay(key),
                 });
             }
         }
@@ -676,7 +593,7 @@ impl NumberList {
         };
         let h = bloom::hash(key);
         let base = self.base.load();
-        let fresh = if base.contains_hash(h) {
+        let fresh = if base.contains_key(key) {
             overlay.removed.remove(&key)
         } else if overlay.added.insert(key) {
             // Into the filter before the flag is published (see `contains_key`).
@@ -714,7 +631,7 @@ impl NumberList {
             return gone;
         };
         let gone = overlay.added.remove(&key)
-            || (self.base.load().contains_hash(bloom::hash(key)) && overlay.removed.insert(key));
+            || (self.base.load().contains_key(key) && overlay.removed.insert(key));
         self.changed.store(overlay.changed(), SeqCst);
         gone
     }
@@ -1178,32 +1095,27 @@ mod tests {
         }
 
         #[test]
-        fn base_finds_exactly_its_keys_however_the_hashes_crowd(
+        fn base_finds_exactly_its_keys_however_they_cluster(
             spread in proptest::collection::vec(any::<u64>(), 0..300),
             crowd in 0u64..500,
-            zero in any::<bool>(),
+            stride in 1u64..9,
             probes in proptest::collection::vec(any::<u64>(), 0..100),
         ) {
-            // A crowd of hashes 2 apart in one spot (crafted through `unhash`): long runs.
-            let mut hashes: HashSet<u64> = spread.iter().map(|&k| bloom::hash(k)).collect();
-            hashes.extend((0..crowd).map(|i| (1 << 62) + 2 * i));
-            if zero {
-                hashes.insert(0);
+            // Random keys (sparse) beside a crowd `stride` apart, as numbers of one segment.
+            let mut keys: HashSet<u64> = spread.iter().copied().collect();
+            keys.extend((0..crowd).map(|i| 13_800_000_000 + stride * i));
+            let base = Base::build(keys.iter().copied().collect(), 0, 0.01);
+            prop_assert_eq!(base.len(), keys.len());
+            for &k in &keys {
+                prop_assert!(base.contains_key(k));
             }
-            let base = Base::build(hashes.iter().map(|&h| bloom::unhash(h)).collect(), 0, 0.01);
-            prop_assert_eq!(base.len(), hashes.len());
-            for &h in &hashes {
-                prop_assert!(base.contains_hash(h));
+            let near = (0..crowd * stride + 2).map(|i| 13_799_999_999 + i);
+            for k in probes.into_iter().chain(near).chain([0, 1, u64::MAX]) {
+                prop_assert_eq!(base.contains_key(k), keys.contains(&k), "{}", k);
             }
-            let gaps = (0..crowd).map(|i| (1 << 62) + 2 * i + 1);
-            for h in probes.into_iter().chain(gaps).chain([0, 1, u64::MAX]) {
-                prop_assert_eq!(base.contains_hash(h), hashes.contains(&h), "{}", h);
-            }
-            let mut keys: Vec<u64> = base.keys().collect();
-            keys.sort_unstable();
-            let mut expected: Vec<u64> = hashes.iter().map(|&h| bloom::unhash(h)).collect();
+            let mut expected: Vec<u64> = keys.into_iter().collect();
             expected.sort_unstable();
-            prop_assert_eq!(keys, expected);
+            prop_assert_eq!(base.keys().collect::<Vec<_>>(), expected);
         }
     }
 

@@ -14,7 +14,7 @@ use std::sync::{Mutex, PoisonError};
 use prost::Message;
 use serde::Serialize;
 
-use crate::engine::decide::{decide, ActionKind, Decision, Request};
+use crate::engine::decide::{decide, ActionKind, Decision, Request, TargetOut};
 use crate::engine::state::StateStore;
 use crate::engine::time::parse_time;
 use crate::engine::Plan;
@@ -253,14 +253,24 @@ pub fn decide_request(
     )
 }
 
-/// The SIP URI a switch relays to: the first target's `sip:NUMBER@GATEWAY`, or its own URI;
-/// "" when the decision has no target, or a number target and the plan no gateway. O(len).
-pub fn first_uri(d: &Decision, gateway: &str) -> String {
-    match d.targets.first() {
-        Some(t) if !t.uri.is_empty() => t.uri.to_string(),
-        Some(t) if !gateway.is_empty() => format!("sip:{}@{gateway}", t.number),
-        _ => String::new(),
+/// The SIP URI a switch relays a target to: its own URI, or `sip:NUMBER@GATEWAY`; "" for a
+/// number target when the plan has no gateway (there is no host to send it to). O(len).
+pub fn target_uri(t: &TargetOut, gateway: &str) -> String {
+    if !t.uri.is_empty() {
+        t.uri.to_string()
+    } else if !gateway.is_empty() {
+        format!("sip:{}@{gateway}", t.number)
+    } else {
+        String::new()
     }
+}
+
+/// The SIP URI a switch relays to: [`target_uri`] of the first target; "" when the decision has
+/// no target. O(len).
+pub fn first_uri(d: &Decision, gateway: &str) -> String {
+    d.targets
+        .first()
+        .map_or_else(String::new, |t| target_uri(t, gateway))
 }
 
 /// The `RouteDecision` message of a decision. O(size of the decision).
@@ -847,7 +857,7 @@ pub fn route_batch_ref(
     out
 }
 
-// ---- JSON (the HTTP twin): the proto's field names plus the top-level `uri`. ----
+// ---- JSON (the HTTP twin): the proto's field names plus the top-level `uri` and `uris`. ----
 
 #[derive(Serialize)]
 struct JsonTarget<'a> {
@@ -912,10 +922,13 @@ struct JsonDecision<'a> {
     plan_version: &'a str,
     trace: &'a [String],
     uri: String,
+    uris: Vec<String>,
 }
 
 /// The decision as JSON (UTF-8): the proto's field names, `action` as its name, absent `menu`
-/// and `reject` as `null`, plus the top-level `uri` of [`first_uri`]. O(size of the decision).
+/// and `reject` as `null`, plus the top-level `uri` of [`first_uri`] and `uris`, the
+/// [`target_uri`] of every target in order (a switch's sequential failover walks it; `uri` is
+/// `uris[0]`, or "" with no target). O(size of the decision).
 pub fn decision_json(d: &Decision, gateway: &str) -> Vec<u8> {
     let c = &d.caller;
     let r = c.region();
@@ -967,6 +980,7 @@ pub fn decision_json(d: &Decision, gateway: &str) -> Vec<u8> {
         plan_version: &d.plan_version,
         trace: &d.trace,
         uri: first_uri(d, gateway),
+        uris: d.targets.iter().map(|t| target_uri(t, gateway)).collect(),
     };
     // Only strings, numbers and booleans: serialising cannot fail (and rates are finite).
     serde_json::to_vec(&doc).unwrap_or_default()
@@ -1140,6 +1154,25 @@ mod tests {
         assert_eq!(first_uri(&d, "gw"), "sip:desk@10.0.0.1");
         d.targets.clear();
         assert_eq!(first_uri(&d, "gw"), "");
+    }
+
+    #[test]
+    fn json_lists_every_target_uri_in_order() {
+        let d = decision(ActionKind::Forward);
+        let doc: serde_json::Value = serde_json::from_slice(&decision_json(&d, "gw:5070")).unwrap();
+        assert_eq!(
+            doc["uris"],
+            serde_json::json!(["sip:13800000010@gw:5070", "sip:desk@10.0.0.1"])
+        );
+        assert_eq!(doc["uri"], doc["uris"][0]);
+        // No gateway: a number target has nowhere to go, its entry is "" (the URI target keeps its own).
+        let doc: serde_json::Value = serde_json::from_slice(&decision_json(&d, "")).unwrap();
+        assert_eq!(doc["uris"], serde_json::json!(["", "sip:desk@10.0.0.1"]));
+        assert_eq!(doc["uri"], "");
+        let mut none = decision(ActionKind::Reject);
+        none.targets.clear();
+        let doc: serde_json::Value = serde_json::from_slice(&decision_json(&none, "gw")).unwrap();
+        assert_eq!(doc["uris"], serde_json::json!([]));
     }
 
     #[test]

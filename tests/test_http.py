@@ -240,6 +240,53 @@ def test_uri_is_the_first_target_through_the_gateway(
     assert kinds == {"none", "number", "uri"}, "the vectors should cover every kind of first target"
 
 
+PLAN_TWO_TARGETS = """
+version: 1
+timezone: Asia/Shanghai
+tenants:
+  t:
+    groups:
+      desk:
+        strategy: sequential
+        targets:
+          - {number: "13800000010"}
+          - {uri: "sip:desk@127.0.0.1:5080"}
+    numbers:
+      "4001234567":
+        flow: [{forward: desk}]
+"""
+
+
+class StandIn:
+    """An engine of another make: the server encodes its decisions in Python (`encode_decision`)."""
+
+    def __init__(self, engine: routecore.Engine) -> None:
+        self.inner = engine
+        self.gateway = engine.gateway
+        self.version = engine.version
+
+    def route(self, *args: Any) -> Any:
+        return self.inner.route(*args)
+
+
+@pytest.mark.parametrize("gateway", ["127.0.0.1:5070", ""])
+def test_uris_list_every_target_in_order(gateway: str) -> None:
+    """`uris` is what a switch walks for sequential failover; without a gateway a number target
+    has no SIP URI (""), in the Rust encoder and the Python one alike."""
+    text = (f"gateway: {gateway}\n" if gateway else "") + PLAN_TWO_TARGETS
+    engine = routecore.Engine.from_text(text)
+    number = f"sip:13800000010@{gateway}" if gateway else ""
+    for ref in (engine, StandIn(engine)):
+        s = Served(ref)
+        try:
+            status, body = s.json("GET", get_path({"called": "4001234567", "caller": "13800138000"}))
+        finally:
+            s.close()
+        assert status == 200, body
+        assert body["uris"] == [number, "sip:desk@127.0.0.1:5080"]
+        assert body["uri"] == number
+
+
 def test_decision_has_the_proto_field_names(served: Served, holder: Holder, plan_loaded: Any) -> None:
     fresh(holder, plan_loaded)
     status, body = served.json("POST", "/v1/route", {**ROUTE_OK, "call_id": "c-9", "explain": True})

@@ -179,8 +179,10 @@ def test_memory_is_reported() -> None:
     empty = NumberList()
     grown = NumberList.from_text("\n".join(str(13000000000 + 17 * i) for i in range(100_000)))
     assert len(grown) == 100_000
-    assert grown.memory_bytes() > empty.memory_bytes() + 8 * 100_000
-    assert grown.memory_bytes() <= 12 * 100_000
+    # The filter alone takes about 1.2 bytes a number at 1 %; numbers 17 apart cost the
+    # exact store about 8 bits each (4 low bits, ~2 upper, the group counts).
+    assert grown.memory_bytes() > empty.memory_bytes() + 1.5 * 100_000
+    assert grown.memory_bytes() <= 3 * 100_000
 
 
 @pytest.mark.parametrize("fp_rate", [0.01, 0.3])

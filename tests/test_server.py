@@ -4,6 +4,7 @@ health, reflection, and a `routecore serve` process stopped by SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -268,7 +269,11 @@ def test_overload_sheds_with_resource_exhausted(plan_loaded: Any) -> None:
         threads = [threading.Thread(target=held, args=(i,)) for i in range(2)]
         for t in threads:
             t.start()
+        # Both streams admitted before the calls that must be shed (a call in flight while a
+        # stream arrives would count against the cap too).
         deadline = time.monotonic() + 10
+        while _in_flight(r) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
         code = None
         while time.monotonic() < deadline:
             try:
@@ -293,6 +298,51 @@ def test_overload_sheds_with_resource_exhausted(plan_loaded: Any) -> None:
         assert _in_flight(r) == 0
     finally:
         r.close()
+
+
+class _HungStore:
+    """A record sink whose disk never answers (until released)."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    def remember_decision(self, decision: Any, called: str = "", *, call_id: str | None = None) -> None:
+        pass
+
+    async def append_async(self, event: Any) -> Any:
+        from routecore.records import Ack
+
+        await self.release.wait()
+        return Ack(event.call_id, event.type, False, 1)
+
+    def close(self) -> None:
+        pass
+
+
+def test_reports_waiting_on_a_slow_disk_do_not_make_routing_shed(plan_loaded: Any) -> None:
+    store = _HungStore()
+    r = Running(
+        routecore.Engine.from_loaded(plan_loaded), records=store, options=ServerOptions(max_in_flight=8)
+    )
+    try:
+        report = r.router.ReportCall.future
+        waiting = [report(_ended(i), timeout=30) for i in range(40)]  # 5x the cap, all stuck
+        deadline = time.monotonic() + 10
+        while r.run(_backlog(r)) < 40 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for _ in range(20):
+            assert r.router.RouteCall(MIXED[0], timeout=10).call_id == "s-0"
+        r.loop.call_soon_threadsafe(store.release.set)
+        assert all(f.result(timeout=30).recorded for f in waiting)
+    finally:
+        r.close()
+
+
+async def _backlog(r: Running) -> int:
+    await asyncio.sleep(0.02)
+    router = r.service.router
+    assert router is not None
+    return router.reports
 
 
 def _in_flight(r: Running) -> int:
@@ -615,6 +665,31 @@ def test_serve_masks_caller_numbers_in_logs() -> None:
     assert mask_numbers("digits 12345 at 10:00") == "digits 12345 at 10:00"
 
 
+def test_serve_log_lines_never_show_a_whole_caller_number(tmp_path: Path) -> None:
+    plan = _plan_copy(tmp_path)
+    log = tmp_path / "serve.log"
+    proc, port = _serve_logged(log, "--plan", str(plan))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            admin = pb_grpc.AdminStub(channel)
+            admin.UpdateList(pb.UpdateListRequest(name="harass", add=["13600000099"]), timeout=10)
+            with pytest.raises(grpc.RpcError):
+                admin.UpdateList(
+                    pb.UpdateListRequest(name="harass", add=["13600000098", "1360000009x"]), timeout=10
+                )
+            reply = admin.ReloadPlan(
+                pb.ReloadPlanRequest(text=BAD_PLAN.replace("nowhere", "13600000097")), timeout=30
+            )
+            assert not reply.reloaded
+    finally:
+        _stop(proc, log)
+    text = log.read_text(encoding="utf-8")
+    assert "136****0099" in text, text
+    for number in ("13600000099", "13600000098", "13600000097"):
+        assert number not in text, f"{number} in the log"
+    assert "Admin calls (reload, list updates) are open" in text
+
+
 def test_check_expect_is_used_unchanged() -> None:
     # The gRPC path reuses the reference checker as is: a wrong decision must be caught.
     assert check_expect({"action": "MENU", "targets": []}, {"action": "FORWARD"})
@@ -694,6 +769,33 @@ def test_sigkill_mid_load_loses_no_acknowledged_record(tmp_path: Path) -> None:
                 acked.add(i)
                 i += 4
 
+    acked_http: set[int] = set()
+
+    def http_load() -> None:
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=5)
+        i = 0
+        while not stop.is_set() and i < 100_000:
+            body = json.dumps(
+                {
+                    "call_id": f"h{i}",
+                    "type": "ENDED",
+                    "target": "13800000010",
+                    "time": AT,
+                    "duration_seconds": 30,
+                }
+            )
+            try:
+                conn.request("POST", "/v1/events", body, {"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                answer = json.loads(resp.read())
+            except (OSError, http.client.HTTPException, ValueError):
+                return  # the server is gone
+            if resp.status == 200 and answer["recorded"]:
+                acked_http.add(i)
+            i += 1
+
     try:
         # The HTTP twin of the same process answers too.
         import urllib.request
@@ -704,6 +806,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_record(tmp_path: Path) -> None:
         ) as resp:
             assert json.loads(resp.read())["tenant"] == "hospital"
         workers = [threading.Thread(target=load, args=(w,)) for w in range(4)]
+        workers.append(threading.Thread(target=http_load))
         for w in workers:
             w.start()
         deadline = time.monotonic() + 20
@@ -720,12 +823,18 @@ def test_sigkill_mid_load_loses_no_acknowledged_record(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert len(acked) >= 200, "the load did not get going"
+    assert acked_http, "the HTTP events did not get going"
 
-    # Restart on the same store: it serves at once, and every acknowledged event is there.
+    # Restart on the same store: it serves at once (the first call, right as it listens, is
+    # answered), and every acknowledged event is there.
     proc, port = _serve_logged(tmp_path / "second.log", "--cdr", str(cdr))
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             router = pb_grpc.RouterStub(channel)
+            first = router.RouteCall(
+                pb.RouteRequest(called="4001234567", caller="13800138000", time=AT), timeout=10
+            )
+            assert first.tenant == "hospital"
             for i in sorted(acked)[:50]:
                 ack = router.ReportCall(_ended(i), timeout=10)
                 assert ack.duplicate and not ack.recorded, f"k{i} was stored twice"
@@ -740,9 +849,15 @@ def test_sigkill_mid_load_loses_no_acknowledged_record(tmp_path: Path) -> None:
     try:
         missing = [i for i in acked if store.record(f"k{i}") is None]
         assert not missing, f"{len(missing)} acknowledged records lost, e.g. {missing[:5]}"
-        assert sum(1 for _ in store.records()) >= len(acked)
+        missing_http = [i for i in acked_http if store.record(f"h{i}") is None]
+        assert not missing_http, f"{len(missing_http)} acknowledged HTTP records lost"
+        assert sum(1 for _ in store.records()) >= len(acked) + len(acked_http)
     finally:
         store.close()
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(cdr)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
 # --- live operation: list updates that survive a restart, SIGHUP, --watch, reloads under load ----------
@@ -899,6 +1014,20 @@ def test_watch_reloads_on_change_and_survives_bad_and_deleted_files(tmp_path: Pa
             plan.unlink()
             _until(lambda: len(_events(log, "reload_refused")) > before, "the deleted file noticed")
             assert router.RouteCall(MIXED[0], timeout=10).plan_version == v1
+            # A list file of the plan deleted, then garbled: refused too, the list still serves.
+            plan.write_text(good.replace("tag: 预约挂号", "tag: 新标签"), "utf-8")
+            fraud = tmp_path / "lists" / "fraud.txt"
+            kept = fraud.read_text(encoding="utf-8")
+            for broken_list in (None, "13600000077\nnot a number at all\n"):
+                before = len(_events(log, "reload_refused"))
+                if broken_list is None:
+                    fraud.unlink()
+                else:
+                    fraud.write_text(broken_list, "utf-8")
+                _until(lambda b=before: len(_events(log, "reload_refused")) > b, "the broken list refused")
+                assert router.RouteCall(fraudster, timeout=10).reject.reason == "诈骗"
+                assert router.RouteCall(MIXED[0], timeout=10).plan_version == v1
+            fraud.write_text(kept, "utf-8")
             # Back again: reloaded.
             plan.write_text(good, "utf-8")
             _until(lambda: tag() == "预约挂号", "the reload of the restored plan")

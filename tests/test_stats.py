@@ -203,3 +203,66 @@ def test_cli_stats(store: SqliteRecordStore, tmp_path: Path) -> None:
     assert "100.85" in res.stdout and "answer rate" in res.stdout
     res = runner.invoke(app, ["stats", "--cdr", str(tmp_path / "missing.db")])
     assert res.exit_code == 1
+
+
+def test_rejects_abandons_overflow_and_group_peaks(tmp_path: Path, engine: routecore.Engine) -> None:
+    s = SqliteRecordStore(tmp_path / "more.db")
+    try:
+
+        def answered(cid: str, target: str, start: dt.datetime, seconds: int) -> None:
+            d = engine.route(called=CLINIC, caller=CLINIC_VIP, at=start, call_id=cid)
+            s.remember_decision(d, d.called)
+            s.append(CallEvent.create(cid, "ANSWERED", target, start))
+            s.append(CallEvent.create(cid, "ENDED", target, start + dt.timedelta(seconds=seconds), seconds))
+
+        # The desk (13800000010, 13800000011, 075586000010) holds a1 and a2 at once from 10:05;
+        # a3 is answered at the instant both end (10:10): no overlap, the peak stays 2.
+        answered("a1", "13800000010", at(12, 10), 600)
+        answered("a2", "13800000011", at(12, 10, 5), 300)
+        answered("a3", "13800000010", at(12, 10, 10), 60)
+        # What the switch reports for calls the record cannot explain by itself (docs/decisions.md).
+        for cid, disposition in [
+            ("r1", "rejected:blocked"),
+            ("r2", "rejected:blocked"),
+            ("r3", "rejected:rate_limited"),
+            ("r4", "rejected"),
+            ("b1", "abandoned"),
+            ("o1", "overflow"),
+        ]:
+            s.append(CallEvent.create(cid, "ENDED", "", at(12, 11), 0, disposition))
+        s.flush()
+        rep = report(s, load_plan(PLAN))
+        records = list(s.records())
+    finally:
+        s.close()
+    st = rep.stats
+    assert st.calls == 9
+    assert st.rejected == {"blocked": 2, "(unknown)": 1, "rate_limited": 1}
+    assert st.offered == 5
+    assert st.answered == 3
+    assert st.answer_rate == pytest.approx(3 / 5)
+    assert (st.abandoned, st.abandon_rate) == (1, pytest.approx(1 / 5))
+    assert (st.overflowed, st.overflow_rate) == (1, pytest.approx(1 / 5))
+    assert st.peak_concurrent["clinic/desk"] == 2
+    assert st.peak_concurrent["clinic/doctors"] == 0
+    assert {h: n for h, n in st.answered_by_hour.items() if n} == {10: 3}
+    data = orjson.loads(rep.to_json())
+    assert data["stats"]["abandon_rate"] == pytest.approx(0.2)
+    # Without a plan the peaks are per target: 13800000010 never held two calls.
+    assert call_stats(records).peak_concurrent == {"13800000010": 1, "13800000011": 1}
+
+
+def test_cli_stats_html_and_png(store: SqliteRecordStore, tmp_path: Path) -> None:
+    from routecore.cli import app
+
+    html, pngs = tmp_path / "stats.html", tmp_path / "png"
+    res = CliRunner().invoke(
+        app,
+        ["stats", "--cdr", str(store.path), "--plan", str(PLAN), "--html", str(html), "--png-dir", str(pngs)],
+    )
+    assert res.exit_code == 0, res.output
+    text = html.read_text(encoding="utf-8")
+    assert text.count("data:image/png;base64,") == 3
+    assert "<script" not in text and "http://" not in text and "https://" not in text
+    assert "clinic/desk" in text and "100.85" in text  # the peaks table and the May bill
+    assert sorted(p.name for p in pngs.iterdir()) == ["answer_rate.png", "hourly_volume.png", "regions.png"]

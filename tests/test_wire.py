@@ -182,15 +182,12 @@ def test_batch_per_item_errors_in_order(loaded: Any) -> None:
     assert pb.RouteBatchResponse.FromString(rc.route_batch_wire(fresh(loaded), b"")).decisions == []
 
 
-def test_decision_json_is_decision_dict_plus_uri(loaded: Any) -> None:
+def test_decision_json_is_decision_dict_plus_uris(loaded: Any) -> None:
     for called, caller, digits in CALLS:
         got = orjson.loads(rc.decision_json(fresh(loaded), called, caller, digits, "j-1", AT))
         d = fresh(loaded).route(called=called, caller=caller, digits=digits, at=AT, call_id="j-1")
-        first = d.targets[0] if d.targets else None
-        want = {
-            **decision_dict(d),
-            "uri": (first.uri or f"sip:{first.number}@127.0.0.1:5070") if first else "",
-        }
+        uris = [t.uri or f"sip:{t.number}@127.0.0.1:5070" for t in d.targets]
+        want = {**decision_dict(d), "uri": uris[0] if uris else "", "uris": uris}
         assert got == want
     with pytest.raises(routecore.NotFoundError):
         rc.decision_json(fresh(loaded), "4009999999", "13800138000")
@@ -210,7 +207,9 @@ def test_route_json_decides_and_encodes_in_one_call(loaded: Any) -> None:
         assert reason == (doc["reject"]["reason"] if doc["reject"] else "")
         # With `keep`, the decision itself (for the record store), the same one.
         _, _, _, _, kept = rc.route_json(fresh(loaded), called, caller, digits, AT, "j-1", keep=True)
-        assert kept is not None and decision_dict(kept) == {k: v for k, v in doc.items() if k != "uri"}
+        assert kept is not None and decision_dict(kept) == {
+            k: v for k, v in doc.items() if k not in ("uri", "uris")
+        }
     # Times as the HTTP server passes them: ISO 8601, epoch seconds, a datetime.
     epoch = dt.datetime.fromisoformat(AT).timestamp()
     by_iso = orjson.loads(rc.route_json(fresh(loaded), "4001234567", "13800138000", "1", AT)[0])
@@ -226,6 +225,8 @@ def test_route_json_decides_and_encodes_in_one_call(loaded: Any) -> None:
 def test_uri_of_a_sip_first_target_is_its_own(loaded: Any) -> None:
     got = orjson.loads(rc.decision_json(fresh(loaded), "4006666666", "13923450000", "", "", AT))
     assert got["uri"] == got["targets"][0]["uri"] == "sip:sales@127.0.0.1:5080"
+    # The whole ordered list, the number target through the plan's gateway: sequential failover.
+    assert got["uris"] == ["sip:sales@127.0.0.1:5080", "sip:13600000001@127.0.0.1:5070"]
     msg = pb.RouteDecision.FromString(
         rc.route_wire(
             fresh(loaded),

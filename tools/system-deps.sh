@@ -6,7 +6,7 @@ set -euo pipefail
 packages=("$@")
 if [ ${#packages[@]} -eq 0 ]; then
     packages=(kamailio kamailio-utils-modules kamailio-extra-modules sip-tester
-              redis-server postgresql openssl)
+              redis-server postgresql openssl fonts-wqy-microhei)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -58,6 +58,7 @@ __all__ = [
     "pool",
     "region",
     "region_many",
+    "simulate",
 ]
 __version__ = "0.1.0"
 
@@ -69,6 +70,11 @@ def __getattr__(name: str) -> Any:
         from routecore.engine import Engine
 
         return Engine
+    if name == "simulate":
+        # The function (the module is `routecore.simulation`); lazy for the same reason.
+        from routecore.simulation import simulate
+
+        return simulate
     raise AttributeError(f"module 'routecore' has no attribute {name!r}")
 
 

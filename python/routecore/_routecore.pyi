@@ -680,10 +680,11 @@ def decision_json(
     explain: bool = False,
     stats: RouteStats | None = None,
 ) -> bytes:
-    """One decision as UTF-8 JSON: the proto's field names plus the top-level `uri`.
+    """One decision as UTF-8 JSON: the proto's field names plus the top-level `uri` and `uris`.
 
-    `uri` is `sip:NUMBER@GATEWAY` for a first target that is a number (the plan's gateway), the
-    target's own URI for a SIP target, and "" with no target (or no gateway).
+    A target's SIP URI is `sip:NUMBER@GATEWAY` for a number (the plan's gateway; "" when the plan
+    has none) and its own URI for a SIP target. `uris` lists them for every target in order;
+    `uri` is the first one, "" with no target.
 
     Raises:
         InvalidNumberError: a number that is not a number (which field, and why).
@@ -738,3 +739,63 @@ def yaml_lines(text: str, paths: Sequence[Sequence[object]], /) -> list[int | No
     every path of an empty document. One pass that stops once every path is placed. `None` when
     the text fails the fast reader's checks of characters or does not parse.
     """
+
+# --- traffic simulation (rust/bindings/sim.rs) -------------------------------------------------
+
+@final
+class Simulation:
+    """A running traffic simulation (rust/sim.rs): arrivals routed by an engine, played out.
+
+    Use `routecore.simulate(...)`; this is the engine room it drives hour by hour.
+    """
+
+    def __new__(
+        cls,
+        engine: Engine,
+        *,
+        start: float,
+        span_seconds: float,
+        seed: int = 0,
+        answer_probability: float = 0.9,
+        mean_ring_seconds: float = 6.0,
+        mean_handling_seconds: float = 180.0,
+        handling: str = "exponential",
+        handling_cv: float = 1.0,
+        mean_patience_seconds: float | None = None,
+        menu_key_seconds: float = 8.0,
+        call_id_prefix: str = ...,
+        arrivals: tuple[Sequence[float], Sequence[str], Sequence[str], Sequence[str]] | None = None,
+        calls_per_day: float | None = None,
+        hourly_weights: Sequence[float] | None = None,
+        numbers: Sequence[str] | None = None,
+        regions: Sequence[tuple[float, Sequence[str]]] | None = None,
+        anonymous_share: float = 0.0,
+        listed: Sequence[str] = ...,
+        listed_share: float = 0.0,
+    ) -> Simulation:
+        """A simulation from `start` (epoch seconds; local midnight makes hours local) over
+        `span_seconds`: replay `arrivals` (columns at, called, caller, digits; `at` in seconds
+        from `start`) or generate `calls_per_day` with the traffic shape (`regions`: weight and
+        7-digit mobile segments; `listed`: callers drawn with `listed_share`).
+
+        Raises:
+            InvalidArgumentError: a bad argument (the message names it).
+        """
+
+    def advance(self, until: float) -> None:
+        """Plays every arrival and event before `until` seconds from the start (GIL released)."""
+
+    @property
+    def done(self) -> bool:
+        """Every arrival and event has been played."""
+
+    @property
+    def arrived(self) -> int:
+        """Arrivals decided so far."""
+
+    @property
+    def total_calls(self) -> int:
+        """All arrivals of the run."""
+
+    def outcome_json(self) -> bytes:
+        """The figures so far as JSON (complete once `done`); maps sorted by key."""

@@ -204,6 +204,10 @@ def stats(
     tenant: Annotated[str | None, typer.Option(help="only this tenant's calls")] = None,
     json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     csv: Annotated[Path | None, typer.Option(help="also write the bills as CSV to this file")] = None,
+    html: Annotated[Path | None, typer.Option(help="write a self-contained HTML report here")] = None,
+    png_dir: Annotated[
+        Path | None, typer.Option(help="write the charts as PNG files into this directory")
+    ] = None,
 ) -> None:
     """Call statistics and bills per tenant and month from the call records."""
     from routecore.plan import load_plan
@@ -225,6 +229,15 @@ def stats(
         raise typer.Exit(1) from None
     if csv:
         csv.write_text(bills_csv(rep.bills), encoding="utf-8")
+    if html or png_dir:
+        from routecore import charts
+        from routecore.stats import charts_of, report_html
+
+        drawn = charts_of(rep)
+        if png_dir:
+            charts.write_pngs(drawn, png_dir)
+        if html:
+            html.write_text(report_html(rep, drawn), encoding="utf-8")
     if json:
         sys.stdout.write(rep.to_json().decode() + "\n")
     else:
@@ -327,6 +340,13 @@ def serve(
         bool, typer.Option(help="reload when the plan file or one of its list files changes")
     ] = False,
     watch_interval: Annotated[float, typer.Option(help="seconds between checks with --watch")] = 1.0,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="PEM certificate chain: serve gRPC and HTTP over TLS")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert")] = None,
+    tls_client_ca: Annotated[
+        Path | None, typer.Option(help="PEM CA: clients must present a certificate it signed (mutual TLS)")
+    ] = None,
 ) -> None:
     """Serve routing over gRPC (and HTTP/JSON with --http) until SIGTERM or SIGINT.
 
@@ -349,14 +369,22 @@ def serve(
         errors.print(f"[red]{type(e).__name__}[/red]: {e}")
         raise typer.Exit(1) from None
     token = None
+    log = logging.getLogger("routecore.serve")
     if admin_token_file is not None:
         token = admin_token_file.read_text(encoding="utf-8").strip()
         if not token:
             errors.print(f"[red]error[/red]: {admin_token_file} holds no token")
             raise typer.Exit(2)
+        if admin_token_file.stat().st_mode & 0o077:
+            log.warning("%s: the admin token file is readable by others (chmod 600)", admin_token_file)
+    else:
+        log.warning("no --admin-token-file: Admin calls (reload, list updates) are open to any client")
+    tls = _tls(tls_cert, tls_key, tls_client_ca)
+    if tls is None and not all(_loopback(a) for a in (grpc_address, http or "127.0.0.1:0")):
+        log.warning("serving beyond loopback without --tls-cert: calls and the admin token travel in clear")
     records = _record_store(cdr) if cdr is not None else None
-    options = server.ServerOptions(admin_token=token, grace=grace, max_in_flight=max_in_flight)
-    extra = _http_starter(http) if http else None
+    options = server.ServerOptions(admin_token=token, grace=grace, max_in_flight=max_in_flight, tls=tls)
+    extra = _http_starter(http, tls) if http else None
     try:
         asyncio.run(
             server.serve(
@@ -382,9 +410,33 @@ def _record_store(path: Path) -> Any:
     return SqliteRecordStore(path, strict=False)
 
 
-def _http_starter(address: str) -> Any:
+def _loopback(address: str) -> bool:
+    host = address.rpartition(":")[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _tls(cert: Path | None, key: Path | None, client_ca: Path | None) -> Any:
+    """The TLS files for both listeners (None: plaintext); a bad set exits 2 naming the file."""
+    from routecore.tls import TlsError, TlsFiles
+
+    if cert is None and key is None:
+        if client_ca is not None:
+            errors.print("[red]error[/red]: --tls-client-ca needs --tls-cert and --tls-key")
+            raise typer.Exit(2)
+        return None
+    if cert is None or key is None:
+        errors.print("[red]error[/red]: --tls-cert and --tls-key go together")
+        raise typer.Exit(2)
+    try:
+        return TlsFiles.load(cert, key, client_ca)
+    except TlsError as e:
+        errors.print(f"[red]error[/red]: {e}")
+        raise typer.Exit(2) from None
+
+
+def _http_starter(address: str, tls: Any = None) -> Any:
     """The HTTP/JSON companion, started on the gRPC server's `Service` (same engine, reloads and
-    records); returns its async stop."""
+    records), over TLS with the gRPC listener's files when given; returns its async stop."""
     from routecore.http import start_http
 
     host, _, port = address.rpartition(":")
@@ -393,7 +445,8 @@ def _http_starter(address: str) -> Any:
         raise typer.Exit(2)
 
     async def start(service: Any) -> Any:
-        server = await start_http(service, host.strip("[]"), int(port), records=service.records)
+        ssl = tls.ssl_context() if tls is not None else None
+        server = await start_http(service, host.strip("[]"), int(port), records=service.records, ssl=ssl)
         return server.stop
 
     return start
@@ -501,39 +554,173 @@ def simulate(
     seed: Annotated[int, typer.Option(help="random seed: the same seed gives the same report")] = 0,
     plan: Annotated[Path | None, typer.Option(help="plan file (default: the embedded demo plan)")] = None,
     answer: Annotated[float, typer.Option(help="chance that a free target answers")] = 0.9,
-    handling: Annotated[float, typer.Option(help="mean handling time, seconds (exponential)")] = 180.0,
+    handling: Annotated[float, typer.Option(help="mean handling time, seconds")] = 180.0,
+    handling_cv: Annotated[
+        float | None, typer.Option(help="log-normal handling with this coefficient of variation")
+    ] = None,
+    patience: Annotated[
+        float | None, typer.Option(help="mean caller patience while ringing, seconds (default: unlimited)")
+    ] = None,
+    blocked_share: Annotated[float, typer.Option(help="share of callers from the plan's block lists")] = 0.0,
+    replay_csv: Annotated[
+        Path | None, typer.Option(help="replay calls from a CSV (at, called, caller[, digits])")
+    ] = None,
+    replay_cdr: Annotated[
+        Path | None, typer.Option(help="replay the calls of a record database (SQLite)")
+    ] = None,
+    html: Annotated[Path | None, typer.Option(help="write a self-contained HTML report here")] = None,
+    png_dir: Annotated[
+        Path | None, typer.Option(help="write the charts as PNG files into this directory")
+    ] = None,
     json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Simulate a day of traffic through the plan: arrivals, routing, targets answering and busy."""
     import datetime as dt
 
-    from routecore.simulate import simulate as run
+    from rich.progress import Progress
+
+    from routecore.simulation import Arrivals
+    from routecore.simulation import simulate as run
 
     try:
-        rep = run(
-            _engine(plan),
-            calls=calls,
-            day=dt.date.fromisoformat(day),
-            days=days,
-            seed=seed,
-            answer_probability=answer,
-            mean_handling_seconds=handling,
-        )
+        engine = _engine(plan)
+        arrivals = None
+        if replay_csv is not None:
+            if not replay_csv.is_file():
+                raise typer.BadParameter(f"{replay_csv}: no such file", param_hint="--replay-csv")
+            arrivals = Arrivals.from_csv(replay_csv, engine.timezone)
+        elif replay_cdr is not None:
+            from routecore.records import SqliteRecordStore
+
+            if not replay_cdr.is_file():
+                raise typer.BadParameter(f"{replay_cdr}: no such record database", param_hint="--replay-cdr")
+            store = SqliteRecordStore(replay_cdr)
+            try:
+                arrivals = Arrivals.from_records(store, engine.timezone)
+            finally:
+                store.close()
+        with Progress(console=errors, transient=True, disable=json) as bar:
+            task = bar.add_task("simulating", total=None)
+            rep = run(
+                engine,
+                calls=None if arrivals is not None else calls,
+                day=dt.date.fromisoformat(day),
+                days=days,
+                arrivals=arrivals,
+                seed=seed,
+                answer_probability=answer,
+                mean_handling_seconds=handling,
+                handling="lognormal" if handling_cv is not None else "exponential",
+                handling_cv=handling_cv or 1.0,
+                patience_seconds=patience,
+                blocked_share=blocked_share,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
     except (RoutecoreError, ValueError) as e:
         errors.print(f"[red]{type(e).__name__}[/red]: {e}")
         raise typer.Exit(1) from None
+    if html or png_dir:
+        from routecore import charts
+
+        drawn = [
+            charts.hourly_volume_chart(rep.offered_by_hour, rep.answered_by_hour, "Simulated calls by hour"),
+            charts.region_chart({k: v["offered"] for k, v in rep.by_province.items()}),
+            charts.answer_rate_chart(rep.offered_by_hour, rep.answered_by_hour),
+        ]
+        if png_dir:
+            charts.write_pngs(drawn, png_dir)
+        if html:
+            html.write_text(_simulation_html(rep, drawn), encoding="utf-8")
     if json:
         sys.stdout.write(orjson.dumps(rep.to_dict()).decode() + "\n")
         return
-    console.print(f"calls {rep.calls}  answered {rep.answered}  lost {rep.lost} ({rep.blocking:.1%})")
-    console.print(f"rejected {rep.rejected}  other {rep.other}")
-    hours = Table("hour", "offered", "answered", "lost")
-    for h, row in enumerate(zip(rep.offered_by_hour, rep.answered_by_hour, rep.lost_by_hour, strict=True)):
-        hours.add_row(f"{h:02d}", *map(str, row))
+    _render_simulation(rep)
+
+
+def _simulation_summary(rep: Any) -> list[tuple[str, str]]:
+    return [
+        ("calls", str(rep.calls)),
+        ("forwarded", str(rep.forwarded)),
+        ("answered", f"{rep.answered} ({rep.answer_rate:.1%})"),
+        ("lost", f"{rep.lost} ({rep.blocking:.1%})"),
+        ("abandoned", f"{rep.abandoned} ({rep.abandon_rate:.1%})"),
+        ("overflowed", f"{rep.overflowed} ({rep.overflow_rate:.1%})"),
+        ("rejected", ", ".join(f"{k or '-'} {v}" for k, v in rep.rejected.items()) or "0"),
+        ("other", ", ".join(f"{k} {v}" for k, v in rep.other.items()) or "0"),
+    ]
+
+
+def _simulation_hours(rep: Any) -> list[list[str]]:
+    return [
+        [f"{h:02d}", *(str(int(row[k])) for k in ("offered", "answered", "lost", "abandoned")), f"{u:.1%}"]
+        for h, (row, u) in enumerate(zip(rep.by_hour, rep.utilisation_by_hour, strict=True))
+    ]
+
+
+def _ranked_rows(counts: dict[str, int], top: int = 20) -> list[list[str]]:
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return [[k or "-", str(n)] for k, n in ranked]
+
+
+def _simulation_groups(rep: Any) -> list[list[str]]:
+    return [[name, str(g["targets"]), str(g["peak_concurrent"])] for name, g in rep.groups.items()]
+
+
+def _simulation_html(rep: Any, drawn: Any) -> str:
+    from routecore import charts
+
+    return charts.html_report(
+        f"routecore simulation from {rep.start}",
+        _simulation_summary(rep),
+        drawn,
+        [
+            (
+                "by hour",
+                ["hour", "offered", "answered", "lost", "abandoned", "utilisation"],
+                _simulation_hours(rep),
+            ),
+            ("target groups", ["group", "targets", "peak concurrent calls"], _simulation_groups(rep)),
+            *(
+                (f"by {name}", [name, "calls"], _ranked_rows(counts))
+                for name, counts in (
+                    ("tenant", rep.by_tenant),
+                    ("number", rep.by_number),
+                    ("rule", rep.by_rule),
+                )
+            ),
+            (
+                "targets",
+                ["target", "rung", "answered", "utilisation"],
+                [
+                    [k, t["rung"], t["answered"], f"{rep.utilisation.get(k, 0.0):.1%}"]
+                    for k, t in rep.targets.items()
+                ],
+            ),
+        ],
+    )
+
+
+def _render_simulation(rep: Any) -> None:
+    summary = Table(show_header=False, title=f"simulation from {rep.start}")
+    for k, v in _simulation_summary(rep):
+        summary.add_row(k, v)
+    console.print(summary)
+    hours = Table("hour", "offered", "answered", "lost", "abandoned", "utilisation")
+    for row in _simulation_hours(rep):
+        hours.add_row(*row)
     console.print(hours)
-    targets = Table("target", "utilisation")
-    for name, u in sorted(rep.utilisation.items()):
-        targets.add_row(name, f"{u:.1%}")
+    groups = Table("group", "targets", "peak concurrent", title="target groups")
+    for row in _simulation_groups(rep):
+        groups.add_row(*row)
+    console.print(groups)
+    for name, counts in (("tenant", rep.by_tenant), ("rule", rep.by_rule)):
+        table = Table(name, "calls", title=f"by {name}")
+        for row in _ranked_rows(counts, 10):
+            table.add_row(*row)
+        console.print(table)
+    targets = Table("target", "rung", "answered", "utilisation")
+    for name, t in rep.targets.items():
+        targets.add_row(name, str(t["rung"]), str(t["answered"]), f"{rep.utilisation.get(name, 0.0):.1%}")
     console.print(targets)
 
 

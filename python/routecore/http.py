@@ -38,7 +38,7 @@ from routecore.cli import decision_dict
 from routecore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from routecore.metrics import METRICS, Metrics
 
-__all__ = ["HttpLimits", "HttpServer", "encode_decision", "first_uri", "start_http"]
+__all__ = ["HttpLimits", "HttpServer", "encode_decision", "first_uri", "start_http", "target_uri"]
 
 # --- limits ------------------------------------------------------------------------------------
 
@@ -71,24 +71,29 @@ class HttpLimits:
 # --- encoding (the one place to swap for the Rust encoder) --------------------------------------
 
 
+def target_uri(target: dict[str, Any], gateway: str) -> str:
+    """The SIP URI a switch relays a target to: its own URI, or `sip:NUMBER@GATEWAY`; "" for a
+    number target when the plan has no gateway (there is no host to send it to)."""
+    if target["uri"]:
+        return str(target["uri"])
+    return f"sip:{target['number']}@{gateway}" if gateway else ""
+
+
 def first_uri(targets: list[dict[str, Any]], gateway: str) -> str:
-    """The SIP URI of the first target: `sip:NUMBER@GATEWAY`, or the target's own URI; "" if none."""
-    if not targets:
-        return ""
-    t = targets[0]
-    if t["number"]:
-        return f"sip:{t['number']}@{gateway}" if gateway else f"sip:{t['number']}"
-    return str(t["uri"])
+    """The SIP URI of the first target (`target_uri`); "" if there is none."""
+    return target_uri(targets[0], gateway) if targets else ""
 
 
 def encode_decision(decision: Any, gateway: str) -> bytes:
-    """A decision object as the HTTP answer: the proto's field names plus the top-level `uri`.
+    """A decision object as the HTTP answer: the proto's field names plus the top-level `uri`
+    (the first target's SIP URI) and `uris` (every target's, in order, for sequential failover).
 
     The server itself decides and encodes in one Rust call (`route_json`); this is for a
     decision already made in Python.
     """
     out = decision_dict(decision)
     out["uri"] = first_uri(out["targets"], gateway)
+    out["uris"] = [target_uri(t, gateway) for t in out["targets"]]
     return orjson.dumps(out)
 
 
@@ -863,6 +868,7 @@ async def start_http(
     make_event: Callable[[dict[str, Any]], Any] | None = None,
     backlog: int = 1024,
     reuse_port: bool = False,
+    ssl: Any = None,
 ) -> HttpServer:
     """Binds and starts the HTTP/JSON server on the running loop.
 
@@ -876,6 +882,7 @@ async def start_http(
         limits: sizes, connection count and timeouts (`HttpLimits()` by default).
         metrics: the registry to count into and serve on `/metrics` (the process default `METRICS`).
         make_event: builds the store's event from the event fields (default: `records.CallEvent.create`).
+        ssl: an `ssl.SSLContext` (`routecore.tls.TlsFiles.ssl_context`) to serve HTTPS; None: plain HTTP.
 
     Returns:
         The running server; `await server.stop()` to shut it down.
@@ -889,8 +896,10 @@ async def start_http(
     route_stats = getattr(engine_ref, "stats", None)
     if route_stats is not None:
         metrics.track_route_stats(route_stats)
+    if hasattr(engine_ref, "in_flight"):
+        metrics.track_in_flight(lambda: engine_ref.in_flight)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: _Conn(app), host, port, backlog=backlog, reuse_port=reuse_port or None
+        lambda: _Conn(app), host, port, backlog=backlog, reuse_port=reuse_port or None, ssl=ssl
     )
     return HttpServer(server, app)

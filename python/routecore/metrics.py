@@ -15,7 +15,12 @@ What is measured (labels in brackets):
 - `routecore_call_events_total` [transport, type, outcome]: call events; outcome `recorded`,
   `duplicate`, `applied` (no record store) or the error's status name.
 - `routecore_http_responses_total` [status], `routecore_http_connections`: the HTTP side.
-- `routecore_records_pending`: events waiting for the record store's writer.
+- `routecore_records_pending`: events waiting for the record store's writer;
+  `routecore_records_written`, `routecore_records_failed_batches`: events committed, and
+  transactions refused by the database (disk full, read-only: reports answered UNAVAILABLE).
+- `routecore_grpc_in_flight`: routing RPCs in flight (shedding starts at `--max-in-flight`).
+- `process_resident_memory_bytes`, `process_open_fds`, `process_cpu_seconds_total`, …: the
+  process (prometheus-client's process collector, Linux).
 - `routecore_plan_info` [version, source] (1 for the plan serving now), `routecore_plan_numbers`,
   `routecore_list_size` [list]: read from the engine at scrape time.
 """
@@ -25,7 +30,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
@@ -130,6 +142,17 @@ class Metrics:
         self.records_pending = Gauge(
             "routecore_records_pending", "Events waiting for the record store's writer", registry=r
         )
+        self.records_written = Gauge(
+            "routecore_records_written", "Call events committed by the record store since start", registry=r
+        )
+        self.records_failed = Gauge(
+            "routecore_records_failed_batches",
+            "Record store transactions refused by the database (disk full, read-only) since start",
+            registry=r,
+        )
+        self.grpc_in_flight = Gauge("routecore_grpc_in_flight", "Routing RPCs in flight", registry=r)
+        # Memory, open files and CPU of this process: what a soak watches for growth.
+        ProcessCollector(registry=r)
         self._plan: _PlanCollector | None = None
         self._route_stats: _RouteStatsCollector | None = None
         self._children: dict[tuple[Any, ...], Any] = {}
@@ -203,8 +226,18 @@ class Metrics:
         """Reports `records.pending` (events waiting for the writer) at scrape time."""
         if records is None:
             self.records_pending.set_function(lambda: 0.0)
+            self.records_written.set_function(lambda: 0.0)
+            self.records_failed.set_function(lambda: 0.0)
             return
         self.records_pending.set_function(lambda: float(getattr(records, "pending", 0) or 0))
+        stats = getattr(records, "stats", None)
+        if callable(stats):
+            self.records_written.set_function(lambda: float(stats().events_written))
+            self.records_failed.set_function(lambda: float(stats().failed_batches))
+
+    def track_in_flight(self, read: Callable[[], int]) -> None:
+        """Reports the gRPC server's routing RPCs in flight at scrape time."""
+        self.grpc_in_flight.set_function(lambda: float(read()))
 
     def track_route_stats(self, stats: Any) -> None:
         """Reports the gRPC server's decision counters (kept in Rust, `_routecore.RouteStats`)

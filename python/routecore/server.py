@@ -43,6 +43,7 @@ from routecore.exceptions import (
     RoutecoreError,
 )
 from routecore.records import Ack, CallEvent, RecordStoreError, StoreOverloadedError
+from routecore.tls import TlsFiles
 from routecore.v1 import routing_pb2 as pb
 
 __all__ = [
@@ -80,6 +81,8 @@ class ServerOptions:
     admin_token: str | None = None
     # Seconds in-flight calls get to finish on shutdown.
     grace: float = 5.0
+    # TLS (and mutual TLS) for the listeners `serve` opens; None: plaintext (loopback only).
+    tls: TlsFiles | None = None
 
 
 class Unavailable(RoutecoreError):
@@ -214,13 +217,18 @@ class JsonLogFormatter(logging.Formatter):
 
 
 def configure_logging(level: int = logging.INFO, *, mask: bool = True) -> None:
-    """Structured (JSON lines) logs on stderr for the `routecore` loggers."""
+    """Structured (JSON lines) logs on stderr for the `routecore` loggers, and for every other
+    logger (asyncio, grpc) at WARNING through the same masking formatter, so that no log line of
+    the process prints a caller number in full."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonLogFormatter(mask=mask))
     root = logging.getLogger("routecore")
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    everything = logging.getLogger()
+    everything.handlers[:] = [handler]
+    everything.setLevel(logging.WARNING)
 
 
 # --- the service -------------------------------------------------------------------------------
@@ -524,6 +532,26 @@ class Service:
         if count:
             log.info("%d persisted list change(s) applied", count, extra={"event": "lists_restored"})
 
+    async def restore_lists_when_readable(self, every: float = 2.0) -> None:
+        """`restore_lists`, retried every `every` seconds while the record store cannot be read
+        (a read-only or missing record disk at start): the service routes on the plan's own
+        lists meanwhile, and the persisted updates are applied as soon as they can be read."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                async with self._reload_lock:
+                    self.restore_lists()
+            except RecordStoreError as exc:
+                log.error(
+                    "persisted list updates cannot be read yet, routing on the plan's lists "
+                    "(retried every %.0f s): %s",
+                    every,
+                    exc,
+                    extra={"event": "lists_unavailable"},
+                )
+                continue
+            return
+
     def _journal(self) -> list[tuple[str, list[str], list[str]]]:
         return [
             (
@@ -617,24 +645,91 @@ async def _stream_with_slot(
         yield item
 
 
+class _CoreBacklog:
+    """Calls grpc's core holds for this server and has not finished: those waiting for the
+    Python server to pick them up plus those it is working on (channelz `callsStarted` minus
+    `callsSucceeded` and `callsFailed`), read at most every `every` seconds.
+
+    Why: grpc.aio picks calls up from the core one at a time, so under overload the queue
+    builds in the core, where `in_flight` cannot see it, and the core cancels calls past its own
+    pending limit (`grpc.server.max_pending_requests`, 1,000) with a bare CANCELLED. Shedding on
+    this count answers RESOURCE_EXHAUSTED first. Reading channelz costs ~150 µs.
+    """
+
+    __slots__ = ("checked", "every", "server_id", "value")
+
+    def __init__(self, every: float = 0.01) -> None:
+        self.every = every
+        self.server_id: int | None = None
+        self.checked = 0.0
+        self.value = 0
+
+    def bind_newest(self) -> None:
+        """Remembers the channelz id of the server just created (the highest id)."""
+        try:
+            from grpc._cython import cygrpc
+
+            newest, start = None, 0
+            while True:  # paged: a process that made many servers has more than one page
+                page = json.loads(cygrpc.channelz_get_servers(start))
+                ids = [int(s["ref"]["serverId"]) for s in page.get("server", [])]
+                if ids:
+                    newest = max(ids + ([newest] if newest is not None else []))
+                if page.get("end", True) or not ids:
+                    break
+                start = max(ids) + 1
+            self.server_id = newest
+        except Exception:  # channelz off or changed: shed on `in_flight` alone
+            self.server_id = None
+
+    def read(self) -> int:
+        if self.server_id is None:
+            return 0
+        now = time.monotonic()
+        if now - self.checked >= self.every:
+            self.checked = now
+            try:
+                from grpc._cython import cygrpc
+
+                data = json.loads(cygrpc.channelz_get_server(self.server_id))["server"]["data"]
+                started = int(data.get("callsStarted", 0))
+                ended = int(data.get("callsSucceeded", 0)) + int(data.get("callsFailed", 0))
+                self.value = started - ended
+            except Exception:
+                self.server_id, self.value = None, 0
+        return self.value
+
+
 class _RouterHandlers(grpc.GenericRpcHandler):
     """`routecore.v1.Router` on raw bytes, with the in-flight cap.
 
     The cap is taken when grpc looks the method up, i.e. when the call arrives, before its
     request is read: it counts calls waiting for the event loop too, which is where they would
-    otherwise queue.
+    otherwise queue. Calls still queued in grpc's core count too (`_CoreBacklog`).
     """
 
     def __init__(self, service: Service) -> None:
         self.in_flight = 0
         self.limit = service.options.max_in_flight
+        self.backlog = _CoreBacklog()
         # No (de)serialisers on the routing methods: the Rust core reads and writes the bytes.
         self._unary = {
             f"/{ROUTER}/RouteCall": service.route_call,
             f"/{ROUTER}/RouteBatch": service.route_batch,
         }
         self._stream = {f"/{ROUTER}/RouteStream": service.route_stream}
-        self._report = {f"/{ROUTER}/ReportCall": _proto_handler(service.report_call, pb.CallEvent)}
+        # Reports in the Python server: they wait for the record store's commit, and a slow disk
+        # must not make routing shed, so they are taken off the core's count.
+        self.reports = 0
+
+        async def report_call(event: pb.CallEvent, context: grpc.aio.ServicerContext) -> pb.CallEventAck:
+            self.reports += 1
+            try:
+                return await service.report_call(event, context)
+            finally:
+                self.reports -= 1
+
+        self._report = {f"/{ROUTER}/ReportCall": _proto_handler(report_call, pb.CallEvent)}
         self._shed_unary = grpc.unary_unary_rpc_method_handler(_overloaded)
         self._shed_stream = grpc.stream_stream_rpc_method_handler(_overloaded_stream)
 
@@ -642,17 +737,21 @@ class _RouterHandlers(grpc.GenericRpcHandler):
         method = handler_call_details.method
         unary = self._unary.get(method)
         if unary is not None:
-            if self.in_flight >= self.limit:
+            if self.overloaded():
                 return self._shed_unary
             return grpc.unary_unary_rpc_method_handler(functools.partial(_with_slot, unary, _Slot(self)))
         stream = self._stream.get(method)
         if stream is not None:
-            if self.in_flight >= self.limit:
+            if self.overloaded():
                 return self._shed_stream
             return grpc.stream_stream_rpc_method_handler(
                 functools.partial(_stream_with_slot, stream, _Slot(self))
             )
         return self._report.get(method)
+
+    def overloaded(self) -> bool:
+        # The backlog counts this call too, hence `>`.
+        return self.in_flight >= self.limit or self.backlog.read() - self.reports > self.limit
 
 
 async def _overloaded(request: Any, context: grpc.aio.ServicerContext) -> bytes:
@@ -774,10 +873,20 @@ def build_server(
             ("grpc.max_receive_message_length", opts.max_message_bytes),
             ("grpc.max_send_message_length", opts.max_message_bytes),
             ("grpc.so_reuseport", 0),
+            # The core's own limit on calls waiting for Python, past which it cancels them
+            # (CANCELLED, random early drop from the soft to the hard limit): well above the
+            # in-flight cap, so that shedding is ours (RESOURCE_EXHAUSTED) and the core's only
+            # bounds memory if even shedding cannot keep up.
+            # (No HTTP/2 stream limit per connection instead: reports stuck on a slow disk would
+            # then hold a switch's routing calls back in its own queue.)
+            ("grpc.server.max_pending_requests", max(1000, 64 * opts.max_in_flight)),
+            ("grpc.server.max_pending_requests_hard_limit", max(3000, 128 * opts.max_in_flight)),
         ],
     )
     if opts.max_in_flight > 0:
         server.add_generic_rpc_handlers(_handlers(service))
+        assert service.router is not None
+        service.router.backlog.bind_newest()
     else:
         server.add_registered_method_handlers(ROUTER, _registered_router(service))
         server.add_generic_rpc_handlers(_handlers(service)[1:])
@@ -839,18 +948,33 @@ async def serve(
         watch: poll interval in seconds for the plan file and its list files (None: no watching).
     """
     service = Service(engine, records=records, options=options, plan_path=plan_path)
-    service.restore_lists()
+    restoring: asyncio.Task[None] | None = None
+    try:
+        service.restore_lists()
+    except RecordStoreError as exc:
+        # A record disk unreadable at start must not stop routing; the updates come back later.
+        log.error(
+            "persisted list updates cannot be read, routing on the plan's lists until they can: %s",
+            exc,
+            extra={"event": "lists_unavailable"},
+        )
+        restoring = asyncio.get_running_loop().create_task(service.restore_lists_when_readable())
     server, checker = build_server(service)
-    port = server.add_insecure_port(address)
+    tls = service.options.tls
+    if tls is not None:
+        port = server.add_secure_port(address, tls.grpc_credentials())
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     await server.start()
     await mark_serving(checker)
     stop_extra = await extra(service) if extra is not None else None
     log.info(
-        "serving gRPC on %s (plan %s)",
+        "serving gRPC on %s (plan %s)%s",
         address.rsplit(":", 1)[0] + f":{port}",
         engine.version if engine is not None else "none",
+        (" with mutual TLS" if tls.mutual else " with TLS") if tls else "",
         extra={"event": "serving", "address": address},
     )
     if started is not None:
@@ -873,7 +997,7 @@ async def serve(
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
-        for task in (watcher, *tasks):
+        for task in (watcher, restoring, *tasks):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -14,6 +14,13 @@ Conventions:
   without a plan). A call's time is when it was answered, else when it ended (a record does not
   keep the arrival time; an unanswered call ends when the ringing stops).
 - Answered: the record has an answer time (an `ANSWERED` event, or a reported duration > 0).
+- What a record cannot infer is taken from the disposition the switch reports with `ENDED`
+  (docs/decisions.md): `rejected:<reason>` (or `rejected`) for a call the decision rejected,
+  `abandoned` for a caller who hung up before an answer, `overflow` for a call no offered target
+  took (voicemail, announcement or lost after the hunt). Rates: rejected calls are not offered,
+  so the answer, abandon and overflow rates are over `offered = calls - rejected`.
+- Concurrent-call peak per target group: the most answered calls in progress at once on the
+  group's targets (answer to end); with no plan, per target.
 - Durations (mean, median, p90) are over answered calls; percentiles interpolate linearly
   between the closest ranks (`statistics.quantiles(method="inclusive")`, numpy's default).
 - Bills: calls are billed per started minute (`CallRecord.billed_minutes`) and grouped by the
@@ -27,6 +34,7 @@ Conventions:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -41,6 +49,7 @@ import orjson
 
 from routecore._routecore import InvalidArgumentError, RoutecoreError
 from routecore._routecore import kind as _number_kind
+from routecore._routecore import normalize as _normalize
 from routecore.records import CallRecord
 
 __all__ = [
@@ -52,11 +61,15 @@ __all__ = [
     "bills",
     "bills_csv",
     "call_stats",
+    "charts_of",
+    "concurrent_peaks",
     "month_range",
     "records_of",
     "render_report",
     "report",
+    "report_html",
     "stats_csv",
+    "summary_rows",
     "target_kind",
 ]
 
@@ -170,6 +183,24 @@ class CallStats:
     by_target: dict[str, int]
     by_disposition: dict[str, int]
     durations: Durations
+    answered_by_hour: dict[int, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    abandoned: int = 0
+    overflowed: int = 0
+    peak_concurrent: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def offered(self) -> int:
+        """Calls offered to targets: every call but the rejected ones."""
+        return self.calls - sum(self.rejected.values())
+
+    @property
+    def abandon_rate(self) -> float | None:
+        return self.abandoned / self.offered if self.offered else None
+
+    @property
+    def overflow_rate(self) -> float | None:
+        return self.overflowed / self.offered if self.offered else None
 
     @property
     def peak_hours(self) -> list[int]:
@@ -209,14 +240,65 @@ def _durations(seconds: list[int]) -> Durations:
     )
 
 
-def call_stats(records: Iterable[CallRecord], *, timezone: str = DEFAULT_TIMEZONE) -> CallStats:
-    """Counts, answer rate and talk-time distribution of `records`, in one pass.
+def _group_targets(plan: Any) -> dict[str, list[str]]:
+    """`tenant/group` → its targets' keys (normalised numbers or URIs), from a plan model."""
+    model = _plan_model(plan)
+    out: dict[str, list[str]] = {}
+    for tname, tenant in (getattr(model, "tenants", None) or {}).items():
+        for gname, group in tenant.groups.items():
+            keys = []
+            for t in group.targets:
+                key = str(t.number or t.uri or "")
+                if t.number:
+                    with contextlib.suppress(RoutecoreError):
+                        key = _normalize(key)
+                keys.append(key)
+            out[f"{tname}/{gname}"] = keys
+    return out
+
+
+def concurrent_peaks(records: Iterable[CallRecord], plan: Any = None) -> dict[str, int]:
+    """The most answered calls in progress at once per target group of `plan` (per target
+    without a plan), from answer to end. A call ending at the instant another is answered does
+    not overlap it. O(n log n)."""
+    edges: dict[str, list[tuple[int, int]]] = {}
+    for r in records:
+        if r.answered_at is None or not r.target:
+            continue
+        a, e = _ms(r.answered_at), _ms(r.ended_at)
+        edges.setdefault(r.target, []).extend(((a, 1), (e, -1)))
+    groups = _group_targets(plan) if plan is not None else {t: [t] for t in edges}
+    peaks: dict[str, int] = {}
+    for name, keys in groups.items():
+        # Ends sort before starts at the same instant (-1 < 1).
+        merged = sorted(x for k in keys for x in edges.get(k, ()))
+        active = peak = 0
+        for _, step in merged:
+            active += step
+            peak = max(peak, active)
+        peaks[name] = peak
+    return dict(sorted(peaks.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _ms(t: dt.datetime) -> int:
+    return round(t.timestamp() * 1000)
+
+
+def call_stats(
+    records: Iterable[CallRecord], *, timezone: str = DEFAULT_TIMEZONE, plan: Any = None
+) -> CallStats:
+    """Counts, answer rate and talk-time distribution of `records`, in one pass (the peaks in a
+    second one over the answered calls); `plan` names the target groups of the peaks.
 
     Raises:
         InvalidArgumentError: `timezone` is not an IANA time zone.
     """
     zone = _zone(None, timezone)
+    records = list(records)
     hours = [0] * 24
+    answered_hours = [0] * 24
+    rejected: Counter[str] = Counter()
+    abandoned = overflowed = 0
     days = [0] * 7
     dims: dict[str, Counter[str]] = {
         k: Counter() for k in ("province", "city", "tenant", "number", "rule", "target", "disposition")
@@ -235,12 +317,21 @@ def call_stats(records: Iterable[CallRecord], *, timezone: str = DEFAULT_TIMEZON
         dims["rule"][r.rule or UNKNOWN] += 1
         dims["target"][r.target or UNKNOWN] += 1
         dims["disposition"][r.disposition or UNKNOWN] += 1
+        disposition = r.disposition
+        if disposition == "rejected" or disposition.startswith("rejected:"):
+            rejected[disposition.partition(":")[2] or UNKNOWN] += 1
+        elif disposition == "abandoned":
+            abandoned += 1
+        elif disposition == "overflow":
+            overflowed += 1
         if r.answered_at is not None:
             talk.append(r.duration_seconds)
+            answered_hours[local.hour] += 1
+    offered = calls - sum(rejected.values())
     return CallStats(
         calls=calls,
         answered=len(talk),
-        answer_rate=len(talk) / calls if calls else None,
+        answer_rate=len(talk) / offered if offered else None,
         by_hour=dict(enumerate(hours)),
         by_weekday=dict(zip(WEEKDAYS, days, strict=True)),
         by_province=_ranked(dims["province"]),
@@ -251,6 +342,11 @@ def call_stats(records: Iterable[CallRecord], *, timezone: str = DEFAULT_TIMEZON
         by_target=_ranked(dims["target"]),
         by_disposition=_ranked(dims["disposition"]),
         durations=_durations(talk),
+        answered_by_hour=dict(enumerate(answered_hours)),
+        rejected=_ranked(rejected),
+        abandoned=abandoned,
+        overflowed=overflowed,
+        peak_concurrent=concurrent_peaks(records, plan),
     )
 
 
@@ -377,6 +473,9 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         stats = asdict(self.stats)
         stats["peak_hours"] = self.stats.peak_hours
+        stats["offered"] = self.stats.offered
+        stats["abandon_rate"] = self.stats.abandon_rate
+        stats["overflow_rate"] = self.stats.overflow_rate
         return {
             "month": self.month,
             "timezone": self.timezone,
@@ -406,7 +505,7 @@ def report(
     zone = _zone(plan, timezone).key
     records = list(records_of(source, month=month, tenant=tenant, timezone=zone))
     return Report(
-        call_stats(records, timezone=zone),
+        call_stats(records, timezone=zone, plan=plan),
         bills(records, plan, timezone=zone, months=[month] if month else []),
         month,
         zone,
@@ -476,6 +575,86 @@ def _fmt(x: float | None, digits: int = 1) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def _rate(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def summary_rows(s: CallStats) -> list[tuple[str, str]]:
+    """The headline figures as (label, text) rows: terminal and HTML report share them."""
+    d = s.durations
+    return [
+        ("calls", str(s.calls)),
+        ("rejected", ", ".join(f"{k} {n}" for k, n in s.rejected.items()) or "0"),
+        ("offered", str(s.offered)),
+        ("answered", str(s.answered)),
+        ("answer rate", _rate(s.answer_rate)),
+        ("abandoned", f"{s.abandoned} ({_rate(s.abandon_rate)})"),
+        ("overflow", f"{s.overflowed} ({_rate(s.overflow_rate)})"),
+        ("talk seconds mean / median / p90", f"{_fmt(d.mean)} / {_fmt(d.median)} / {_fmt(d.p90)}"),
+        ("peak hours", " ".join(f"{h:02d}:00" for h in s.peak_hours) or "-"),
+        (
+            "concurrent-call peak",
+            ", ".join(f"{k} {n}" for k, n in list(s.peak_concurrent.items())[:10]) or "-",
+        ),
+    ]
+
+
+def charts_of(rep: Report) -> list[Any]:
+    """The report's charts (hourly volume, calls by province, answer rate over the day)."""
+    from routecore import charts
+
+    s = rep.stats
+    hours = [s.by_hour[h] for h in range(24)]
+    answered = [s.answered_by_hour.get(h, 0) for h in range(24)]
+    return [
+        charts.hourly_volume_chart(hours, answered),
+        charts.region_chart(s.by_province),
+        charts.answer_rate_chart(hours, answered),
+    ]
+
+
+def report_html(rep: Report, drawn: Any = None) -> str:
+    """The report as one self-contained HTML page (charts inlined; opens offline)."""
+    from routecore import charts
+
+    s = rep.stats
+    tables: list[tuple[str, list[str], list[list[Any]]]] = [
+        (f"by {name}", [name, "calls"], [[k, n] for k, n in list(counts.items())[:20]])
+        for name, counts in s.by_place_and_party()
+    ]
+    tables.append(
+        (
+            "concurrent-call peak by target group",
+            ["group", "peak"],
+            [[k, n] for k, n in s.peak_concurrent.items()],
+        )
+    )
+    tables.append(
+        (
+            "bills",
+            ["tenant", "month", "calls", "fee", "used minutes", "overage", "total"],
+            [
+                [
+                    b.tenant,
+                    b.month,
+                    b.calls,
+                    f"{b.monthly_fee:.2f}",
+                    b.minutes_used,
+                    f"{b.overage_amount:.2f}",
+                    f"{b.total:.2f}",
+                ]
+                for b in rep.bills
+            ],
+        )
+    )
+    return charts.html_report(
+        f"routecore calls {rep.month or 'all time'} ({rep.timezone})",
+        summary_rows(s),
+        drawn if drawn is not None else charts_of(rep),
+        tables,
+    )
+
+
 def render_report(rep: Report, console: Any, *, top: int = 10) -> None:
     """Print a report as rich tables (the `top` largest rows of each dimension)."""
     from rich.table import Table
@@ -483,12 +662,8 @@ def render_report(rep: Report, console: Any, *, top: int = 10) -> None:
     s = rep.stats
     title = f"calls {rep.month or 'all time'} ({rep.timezone})"
     summary = Table(title=title, show_header=False)
-    summary.add_row("calls", str(s.calls))
-    summary.add_row("answered", str(s.answered))
-    summary.add_row("answer rate", "-" if s.answer_rate is None else f"{s.answer_rate:.1%}")
-    d = s.durations
-    summary.add_row("talk seconds mean / median / p90", f"{_fmt(d.mean)} / {_fmt(d.median)} / {_fmt(d.p90)}")
-    summary.add_row("peak hours", " ".join(f"{h:02d}:00" for h in s.peak_hours) or "-")
+    for key, value in summary_rows(s):
+        summary.add_row(key, value)
     console.print(summary)
 
     when = Table("hour", "calls", "", title="by hour of day")

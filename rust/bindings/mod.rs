@@ -8,6 +8,7 @@ mod numbers;
 mod patterns;
 mod prefix;
 mod region;
+mod sim;
 mod wire;
 mod yaml;
 
@@ -18,6 +19,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     engine::register(m)?;
     numbers::register(m)?;
     region::register(m)?;
+    sim::register(m)?;
     lists::register(m)?;
     patterns::register(m)?;
     prefix::register(m)?;

@@ -136,7 +136,7 @@ fn route_batch_wire<'py>(
     }
 }
 
-/// One decision as JSON bytes (the proto's field names plus the top-level `uri`).
+/// One decision as JSON bytes (the proto's field names plus the top-level `uri` and `uris`).
 #[pyfunction]
 #[pyo3(signature = (engine, called, caller, digits = "", call_id = "", time = None, *, explain = false, stats = None))]
 #[allow(clippy::too_many_arguments)]

@@ -6,7 +6,7 @@
 //! a shared one (Redis) implements the same trait, which is why every method is a single
 //! atomic step keyed by plain strings (names survive plan reloads).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,20 +17,32 @@ use super::decide::Decision;
 /// Default lease of an answered call when the routing group is unknown: 4 hours.
 pub const DEFAULT_LEASE_MS: i64 = 4 * 3600 * 1000;
 
+/// How far time may go back and still be taken for a wall-clock step (the state keeps what
+/// happened "later"); further back, the times are another timeline (a replay out of order) and
+/// the spec's windows apply as written.
+pub const CLOCK_STEP_MS: i64 = 3600 * 1000;
+
+/// `at` lies after `now` by at most [`CLOCK_STEP_MS`]: time went back by a clock step.
+fn stepped_back(at: i64, now: i64) -> bool {
+    at > now && at - now <= CLOCK_STEP_MS
+}
+
 pub trait StateStore: Send + Sync {
     /// Round robin: the group's position, advanced by one.
     fn next_rotation(&self, group: &str) -> u64;
     /// Smooth weighted round robin over `members` (name, weight > 0): returns the index of the
     /// member placed first and updates the credits in one step.
     fn weighted_first(&self, group: &str, members: &[(&str, u32)]) -> usize;
-    /// Answered calls of `target` whose lease holds at `now_ms`.
+    /// Answered calls of `target` whose lease holds at `now_ms`. A lease answered up to
+    /// [`CLOCK_STEP_MS`] after `now_ms` (the clock went back) holds too: the call is up.
     fn active_calls(&self, target: &str, now_ms: i64) -> u32;
     /// Least busy: `(time, sequence)` of the last decision that placed `target` first in `group`.
     fn last_placed_first(&self, group: &str, target: &str) -> Option<(i64, u64)>;
     /// Records that the current decision placed `target` first in `group`.
     fn mark_placed_first(&self, group: &str, target: &str, now_ms: i64);
     /// Per-caller limit: `true` (and the call counted) when fewer than `limit` calls were
-    /// admitted for `key` in `(now - window, now]`; `false` (not counted) otherwise.
+    /// admitted for `key` in `(now - window, now]`; `false` (not counted) otherwise. Calls
+    /// admitted up to [`CLOCK_STEP_MS`] after `now` (the clock went back) count as admitted at `now`.
     fn admit_caller(&self, key: &str, now_ms: i64, window_ms: i64, limit: u32) -> bool;
     /// Remembers the lease length that applies to `call_id` (from the group that routed it).
     fn remember_call(&self, call_id: &str, lease_ms: i64, now_ms: i64);
@@ -56,14 +68,36 @@ struct Lease {
 #[derive(Default)]
 struct Slots {
     /// (call id, target) → lease.
-    leases: HashMap<(String, String), Lease>,
+    leases: FxHashMap<(String, String), Lease>,
     /// target → number of leases (some may have expired; `active_calls` checks).
-    by_target: HashMap<String, Vec<(String, Lease)>>,
+    by_target: FxHashMap<String, Vec<(String, Lease)>>,
     /// (call id, target) pairs that ended, with the time they ended, so a late ANSWERED is ignored.
-    ended: HashMap<(String, String), i64>,
+    ended: FxHashMap<(String, String), i64>,
     /// call id → (lease length, time remembered).
-    calls: HashMap<String, (i64, i64)>,
+    calls: FxHashMap<String, (i64, i64)>,
     latest_ms: i64,
+    sweep_leases: Sweep,
+    sweep_ended: Sweep,
+    sweep_calls: Sweep,
+}
+
+/// When a map is next swept of stale entries: past [`SWEEP_AT`] entries, then at twice what the
+/// last sweep kept. A sweep is O(size), so sweeping at every insertion once a map holds more
+/// live entries than `SWEEP_AT` (a busy day holds hours of calls) would make each call O(size);
+/// doubling keeps it amortised O(1).
+#[derive(Default)]
+struct Sweep {
+    next_at: usize,
+}
+
+impl Sweep {
+    fn due(&self, len: usize) -> bool {
+        len > self.next_at.max(SWEEP_AT)
+    }
+
+    fn swept(&mut self, kept: usize) {
+        self.next_at = (2 * kept).max(SWEEP_AT);
+    }
 }
 
 /// When a target was last placed first: (time, decision sequence number).
@@ -76,7 +110,7 @@ pub struct LocalState {
     credits: Mutex<FxHashMap<String, FxHashMap<String, i64>>>,
     placed_first: Mutex<FxHashMap<String, FxHashMap<String, Placed>>>,
     sequence: AtomicU64,
-    callers: Mutex<FxHashMap<String, VecDeque<i64>>>,
+    callers: Mutex<(FxHashMap<String, VecDeque<i64>>, Sweep)>,
     slots: Mutex<Slots>,
     decisions: Mutex<RecentDecisions>,
 }
@@ -171,7 +205,12 @@ impl StateStore for LocalState {
         slots.by_target.get(target).map_or(0, |leases| {
             leases
                 .iter()
-                .filter(|(_, l)| l.answered_ms <= now_ms && now_ms < l.expires_ms)
+                // A call answered "later" by a clock step back is still up, so its slot is taken
+                // (docs/decisions.md, "Clock steps").
+                .filter(|(_, l)| {
+                    (l.answered_ms <= now_ms && now_ms < l.expires_ms)
+                        || stepped_back(l.answered_ms, now_ms)
+                })
                 .count() as u32
         })
     }
@@ -199,15 +238,25 @@ impl StateStore for LocalState {
     }
 
     fn admit_caller(&self, key: &str, now_ms: i64, window_ms: i64, limit: u32) -> bool {
-        let mut map = lock(&self.callers);
-        if map.len() > SWEEP_AT {
+        let mut guard = lock(&self.callers);
+        let (map, sweep) = &mut *guard;
+        if sweep.due(map.len()) {
             // Windows are short (seconds to minutes); a caller silent for an hour holds nothing.
             map.retain(|_, times| times.back().is_some_and(|&t| t > now_ms - 3_600_000));
+            sweep.swept(map.len());
         }
         if !map.contains_key(key) {
             map.insert(key.to_string(), VecDeque::new());
         }
         let times = map.get_mut(key).expect("inserted above");
+        // Time went backwards (a wall-clock step): calls admitted "later" are moved back to now,
+        // so they keep counting for one window from the step instead of opening a hole in the
+        // limit (or blocking the caller for the whole step). Never true when time only advances.
+        for t in times.iter_mut() {
+            if stepped_back(*t, now_ms) {
+                *t = now_ms;
+            }
+        }
         let in_window = times
             .iter()
             .filter(|&&t| t > now_ms - window_ms && t <= now_ms)
@@ -229,9 +278,11 @@ impl StateStore for LocalState {
         }
         let mut slots = lock(&self.slots);
         slots.latest_ms = slots.latest_ms.max(now_ms);
-        if slots.calls.len() > SWEEP_AT {
+        if slots.sweep_calls.due(slots.calls.len()) {
             let horizon = slots.latest_ms - DEFAULT_LEASE_MS.max(lease_ms) * 2;
             slots.calls.retain(|_, &mut (_, at)| at > horizon);
+            let kept = slots.calls.len();
+            slots.sweep_calls.swept(kept);
         }
         slots.calls.insert(call_id.to_string(), (lease_ms, now_ms));
     }
@@ -256,8 +307,10 @@ impl StateStore for LocalState {
         let list = slots.by_target.entry(target.to_string()).or_default();
         list.retain(|(_, l)| l.expires_ms > latest);
         list.push((call_id.to_string(), lease));
-        if slots.leases.len() > SWEEP_AT {
+        if slots.sweep_leases.due(slots.leases.len()) {
             slots.leases.retain(|_, l| l.expires_ms > latest);
+            let kept = slots.leases.len();
+            slots.sweep_leases.swept(kept);
         }
     }
 
@@ -270,9 +323,11 @@ impl StateStore for LocalState {
                 list.retain(|(c, _)| c != call_id);
             }
         }
-        if slots.ended.len() > SWEEP_AT {
+        if slots.sweep_ended.due(slots.ended.len()) {
             let horizon = slots.latest_ms - DEFAULT_LEASE_MS * 2;
             slots.ended.retain(|_, &mut at| at > horizon);
+            let kept = slots.ended.len();
+            slots.sweep_ended.swept(kept);
         }
         slots.ended.insert(key, now_ms);
     }
@@ -315,6 +370,20 @@ mod tests {
     }
 
     #[test]
+    fn sweeps_are_amortised() {
+        // Far more live entries than SWEEP_AT: a sweep keeps them all, so the next one waits
+        // until the map doubles instead of running at every insertion.
+        let mut sweep = Sweep::default();
+        assert!(!sweep.due(SWEEP_AT));
+        assert!(sweep.due(SWEEP_AT + 1));
+        sweep.swept(3 * SWEEP_AT);
+        assert!(!sweep.due(3 * SWEEP_AT + 1));
+        assert!(sweep.due(6 * SWEEP_AT + 1));
+        sweep.swept(0);
+        assert!(sweep.due(SWEEP_AT + 1));
+    }
+
+    #[test]
     fn caller_window() {
         let s = LocalState::new();
         assert!(s.admit_caller("k", 0, 60_000, 2));
@@ -322,5 +391,52 @@ mod tests {
         assert!(!s.admit_caller("k", 20_000, 60_000, 2));
         assert!(!s.admit_caller("k", 59_999, 60_000, 2));
         assert!(s.admit_caller("k", 60_000, 60_000, 2));
+    }
+
+    #[test]
+    fn caller_window_when_time_goes_back() {
+        let s = LocalState::new();
+        assert!(s.admit_caller("k", 3_600_000, 60_000, 2));
+        assert!(s.admit_caller("k", 3_600_010, 60_000, 2));
+        // The clock steps back an hour: the two calls still count, for one window from the step.
+        assert!(!s.admit_caller("k", 1_000, 60_000, 2));
+        assert!(!s.admit_caller("k", 60_999, 60_000, 2));
+        assert!(s.admit_caller("k", 61_000, 60_000, 2));
+        // The clock steps forward a day: the window is empty.
+        assert!(s.admit_caller("k", 86_400_000, 60_000, 2));
+        assert!(s.admit_caller("k", 86_400_001, 60_000, 2));
+        // Further back than a clock step: another timeline (a replay), the window as written.
+        assert!(s.admit_caller("k", 86_400_000 - 2 * CLOCK_STEP_MS, 60_000, 2));
+    }
+
+    #[test]
+    fn leases_hold_when_time_goes_back() {
+        let s = LocalState::new();
+        s.remember_call("c1", 600_000, 3_600_000);
+        s.answered("c1", "t", 3_600_000);
+        assert_eq!(s.active_calls("t", 3_600_500), 1);
+        assert_eq!(
+            s.active_calls("t", 1_000),
+            1,
+            "a step back does not free the slot"
+        );
+        assert_eq!(
+            s.active_calls("t", 3_600_000 - CLOCK_STEP_MS - 1),
+            0,
+            "further back than a clock step: a replay, the lease as written"
+        );
+        s.ended("c1", "t", 1_500);
+        assert_eq!(
+            s.active_calls("t", 2_000),
+            0,
+            "ENDED frees it whatever the clock"
+        );
+        s.remember_call("c2", 600_000, 3_600_000);
+        s.answered("c2", "t", 3_600_000);
+        assert_eq!(
+            s.active_calls("t", 3_600_000 + 600_000),
+            0,
+            "a step forward past the lease frees it (the lost-ENDED safety net)"
+        );
     }
 }

@@ -27,6 +27,7 @@ DIGITS = re.compile(r"[0-9*#T]*")
 ACTIONS = ("forward", "menu", "announce", "voicemail", "reject")
 DEFAULT_MAX_CALL_SECONDS = 4 * 3600
 DEFAULT_RING_SECONDS = 20
+CLOCK_STEP = 3600 * 1_000_000  # µs: how far back time may go and count as a clock step (docs/decisions.md)
 
 
 class ReferenceError(Exception):
@@ -366,7 +367,10 @@ class ReferenceModel:
         return sum(
             1
             for (_call, target), lease in self.leases.items()
-            if target == key and lease.answered_at <= now < lease.expires_at
+            # A lease answered up to an hour after `now` (a clock step back) still holds:
+            # docs/decisions.md, "Clock steps".
+            if target == key
+            and (lease.answered_at <= now < lease.expires_at or now < lease.answered_at <= now + CLOCK_STEP)
         )
 
     def _target_key(self, target: str) -> str | None:
@@ -563,6 +567,9 @@ class _Call:
         window = int(limit["window_seconds"]) * 1_000_000
         key = (self.tenant.name, self.caller.normalized)
         log = self.model.admitted.setdefault(key, [])
+        # Calls admitted up to an hour after `now` (a clock step back) count as admitted at
+        # `now`: docs/decisions.md, "Clock steps".
+        log[:] = [self.now if self.now < t <= self.now + CLOCK_STEP else t for t in log]
         recent = sum(1 for t in log if self.now - window < t <= self.now)
         if recent >= int(limit["calls"]):
             self.trace.append(f"per-caller limit: {recent} calls in the window")

@@ -484,6 +484,10 @@ class _Checker:
         for m in edges:
             if m not in children:
                 walk(m, [m])
+        # The two recursive closures refer to themselves through their cells: a cycle holding
+        # this checker and the whole plan data until a full collection, which the loader's GC
+        # pause makes rare; a server reloading often grew by the plan's size per reload.
+        visit = walk = None  # type: ignore[assignment]
 
     # --- whole plan ---------------------------------------------------------------------------
 

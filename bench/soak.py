@@ -1,0 +1,346 @@
+"""Soak and overload of a real `routecore serve`: memory, open files and latency over time.
+
+Loopback only; every phase is bounded in time and the server is stopped by its PID. The phases:
+
+1. peak: closed loop (`--concurrency` calls always in flight) for `--peak-seconds`: P calls/s,
+   the median of one-second slices.
+2. soak: open loop at `--soak-share` (80%) of P for `--soak-seconds`, in `--windows` windows;
+   after each window the server's RSS and open file descriptors are read from /proc. One call in
+   `--report-every` is a `ReportCall` (a durable record: the SQLite store and its fsync in play).
+3. overload: open loop at `--overload-share` (150%) of P for `--overload-seconds`: calls past the
+   in-flight cap must be shed at once with RESOURCE_EXHAUSTED, never another status.
+4. recovery: open loop at 50% of P for `--recovery-seconds`: no error, latency back.
+
+    python bench/soak.py                                    # minutes; markdown on stdout
+    python bench/soak.py --soak-seconds 20 --windows 4 --json out.json --check
+
+`--check` exits 1 when a check fails (what tests/test_soak.py runs, short). The checks: during
+the soak no status but RESOURCE_EXHAUSTED and at most `--max-soak-shed` (1%) of those, RSS
+growth after the first window within `--rss-bound-mib`, open files within 8 of the first
+window, the last window's p99 within 3x the first window's (or 50 ms); in overload every
+failure RESOURCE_EXHAUSTED, shed answers' p99 under `--shed-p99-ms`; after it, a call answered
+within 100 ms in under 10 s, then 50% of peak with at most 1% shed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+HOST = "127.0.0.1"
+AT = "2026-11-11T10:00:00+08:00"
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def _status(exc: BaseException) -> str:
+    code = getattr(exc, "code", None)
+    return code().name if callable(code) else type(exc).__name__
+
+
+# --- the server -----------------------------------------------------------------------------------
+
+
+class Server:
+    """`routecore serve` on the demo plan with a record store, in a process of its own."""
+
+    def __init__(self, tmp: Path, max_in_flight: int) -> None:
+        self.log = tmp / "serve.log"
+        with socket.socket() as s:
+            s.bind((HOST, 0))
+            http = s.getsockname()[1]
+        self.http_port = http
+        args = [
+            sys.executable, "-m", "routecore", "serve", "--grpc", f"{HOST}:0", "--http", f"{HOST}:{http}",
+            "--cdr", str(tmp / "records.db"), "--max-in-flight", str(max_in_flight),
+        ]  # fmt: skip
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=out)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            m = re.search(r"serving gRPC on [^\"]*:(\d+)", self.log.read_text(errors="replace"))
+            if m:
+                self.port = int(m.group(1))
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("routecore serve did not start: " + self.log.read_text(errors="replace"))
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def open_files(self) -> int:
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return int(self.proc.returncode)
+
+
+# --- the client (one event loop for the whole run: grpc.aio wants one) -----------------------------
+
+
+class Client:
+    def __init__(self, channel: Any) -> None:
+        from routecore.v1 import routing_pb2 as pb
+
+        self.route = channel.unary_unary("/routecore.v1.Router/RouteCall")
+        self.report = channel.unary_unary("/routecore.v1.Router/ReportCall")
+        shapes = [
+            ("4001234567", "13800138000", ""),
+            ("4001234567", "13800138000", "1"),
+            ("4006666666", "15907550000", ""),
+            ("4008888888", "13912345678", ""),
+        ]
+        self.routes = [
+            pb.RouteRequest(called=c, caller=f"{caller[:-4]}{i:04d}", digits=d, time=AT).SerializeToString()
+            for i in range(400)
+            for c, caller, d in [shapes[i % len(shapes)]]
+        ]
+        self.pb = pb
+        self.sequence = 0
+
+    def event(self) -> bytes:
+        self.sequence += 1
+        return self.pb.CallEvent(
+            call_id=f"soak-{os.getpid()}-{self.sequence}",
+            type=self.pb.CallEvent.ENDED,
+            target="13800000010",
+            time=AT,
+            duration_seconds=60,
+            disposition="answered",
+        ).SerializeToString()
+
+    async def closed_loop(self, seconds: float, concurrency: int) -> float:
+        done = 0
+        stop_at = time.perf_counter() + seconds
+
+        async def worker(k: int) -> None:
+            nonlocal done
+            i = k
+            while time.perf_counter() < stop_at:
+                try:
+                    await self.route(self.routes[i % len(self.routes)], timeout=10)
+                    done += 1
+                except grpc.RpcError:
+                    pass
+                i += concurrency
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+        return done / (time.perf_counter() - t0)
+
+    async def recovered(self, limit: float) -> float:
+        """Seconds after the overload stopped until a call is answered within 100 ms again."""
+        start = time.perf_counter()
+        while time.perf_counter() - start < limit:
+            t0 = time.perf_counter()
+            try:
+                await self.route(self.routes[0], timeout=10)
+                if time.perf_counter() - t0 < 0.1:
+                    return t0 - start
+            except grpc.RpcError:
+                pass
+            await asyncio.sleep(0.05)
+        return float("inf")
+
+    async def open_loop(self, rate: float, seconds: float, report_every: int = 0) -> dict[str, Any]:
+        """Calls started at `rate`/s whatever the answers; each call's outcome and latency."""
+        ok: list[float] = []
+        shed: list[float] = []
+        errors: Counter[str] = Counter()
+        samples: dict[str, str] = {}
+        tasks: list[asyncio.Task[None]] = []
+
+        async def one(i: int) -> None:
+            report = report_every and i % report_every == 0
+            t0 = time.perf_counter()
+            try:
+                if report:
+                    await self.report(self.event(), timeout=10)
+                else:
+                    await self.route(self.routes[i % len(self.routes)], timeout=10)
+            except grpc.RpcError as exc:
+                code = _status(exc)
+                errors[code] += 1
+                if code == "RESOURCE_EXHAUSTED":
+                    shed.append(time.perf_counter() - t0)
+                else:
+                    samples.setdefault(code, f"{exc.details()}")  # type: ignore[attr-defined]
+                return
+            ok.append(time.perf_counter() - t0)
+
+        n = int(rate * seconds)
+        start = time.perf_counter()
+        for i in range(n):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i)))
+        offered_in = time.perf_counter() - start
+        await asyncio.gather(*tasks)
+        return {
+            "rate": rate,
+            "calls": n,
+            "offered_per_s": n / offered_in if offered_in > 0 else float("nan"),
+            "answered": len(ok),
+            "errors": dict(errors),
+            "error_samples": samples,
+            "p50_ms": _pct(ok, 0.5) * 1e3,
+            "p99_ms": _pct(ok, 0.99) * 1e3,
+            "shed_p50_ms": _pct(shed, 0.5) * 1e3,
+            "shed_p99_ms": _pct(shed, 0.99) * 1e3,
+        }
+
+
+async def _run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
+    async with grpc.aio.insecure_channel(f"{HOST}:{server.port}") as channel:
+        client = Client(channel)
+        await client.closed_loop(1.0, 8)  # warm up
+        # The median of one-second slices: a moment when the machine's other work paused must
+        # not set the soak's rate (the machine is shared).
+        seconds = max(1, int(args.peak_seconds))
+        slices = [await client.closed_loop(1.0, args.concurrency) for _ in range(seconds)]
+        peak = statistics.median(slices)
+        windows = []
+        per = args.soak_seconds / args.windows
+        for _ in range(args.windows):
+            w = await client.open_loop(args.soak_share * peak, per, args.report_every)
+            w["rss_kib"], w["open_files"] = server.rss_kib(), server.open_files()
+            windows.append(w)
+        overload = await client.open_loop(args.overload_share * peak, args.overload_seconds)
+        overload["rss_kib"] = server.rss_kib()
+        recovered_after = await client.recovered(30.0)
+        recovery = await client.open_loop(0.5 * peak, args.recovery_seconds)
+        recovery["rss_kib"], recovery["open_files"] = server.rss_kib(), server.open_files()
+    return {
+        "peak_slices_per_s": slices,
+        "peak_per_s": peak,
+        "soak": windows,
+        "overload": overload,
+        "recovered_after_s": recovered_after,
+        "recovery": recovery,
+    }
+
+
+def checks(r: dict[str, Any], args: argparse.Namespace) -> dict[str, bool]:
+    soak, first, last = r["soak"], r["soak"][0], r["soak"][-1]
+    soak_calls = sum(w["calls"] for w in soak)
+    soak_errors: Counter[str] = Counter()
+    for w in soak:
+        soak_errors.update(w["errors"])
+    shed = args.max_soak_shed
+    over, rec = r["overload"], r["recovery"]
+    rss_growth = max(w["rss_kib"] for w in soak) - first["rss_kib"]
+    return {
+        f"soak: no failure but shedding, at most {shed:.0%}": set(soak_errors) <= {"RESOURCE_EXHAUSTED"}
+        and sum(soak_errors.values()) <= shed * soak_calls,
+        f"soak: RSS growth after the first window <= {args.rss_bound_mib:g} MiB": rss_growth
+        <= args.rss_bound_mib * 1024,
+        "soak: open files within 8 of the first window": max(w["open_files"] for w in soak)
+        <= first["open_files"] + 8,
+        "soak: last window p99 within 3x the first's (or 50 ms)": last["p99_ms"]
+        <= max(3 * first["p99_ms"], 50.0),
+        "overload: every failure is RESOURCE_EXHAUSTED": set(over["errors"]) <= {"RESOURCE_EXHAUSTED"},
+        f"overload: shed answers p99 < {args.shed_p99_ms:g} ms": not over["errors"]
+        or over["shed_p99_ms"] < args.shed_p99_ms,
+        "recovery: a call answered within 100 ms again less than 10 s after the overload": (
+            r["recovered_after_s"] < 10
+        ),
+        "recovery (50% of peak): at most 1% shed, nothing else": set(rec["errors"]) <= {"RESOURCE_EXHAUSTED"}
+        and sum(rec["errors"].values()) <= 0.01 * rec["calls"],
+    }
+
+
+def table(r: dict[str, Any], ok: dict[str, bool]) -> str:
+    lines = [
+        f"peak (closed loop, median of 1 s slices {', '.join(f'{x:,.0f}' for x in r['peak_slices_per_s'])}): "
+        f"{r['peak_per_s']:,.0f} calls/s",
+        "",
+        "| phase | offered/s (target) | answered | failed by status | p50 / p99 ms | shed p99 ms "
+        "| RSS MiB | fds |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    rows = [(f"soak {i + 1}", w) for i, w in enumerate(r["soak"])]
+    rows += [("overload", r["overload"]), ("recovery (50%)", r["recovery"])]
+    for name, w in rows:
+        errs = ", ".join(f"{k} {v}" for k, v in sorted(w["errors"].items())) or "-"
+        shed = f"{w['shed_p99_ms']:.1f}" if w["errors"].get("RESOURCE_EXHAUSTED") else "-"
+        lines.append(
+            f"| {name} | {w['offered_per_s']:,.0f} ({w['rate']:,.0f}) | {w['answered']:,} | {errs} | "
+            f"{w['p50_ms']:.2f} / {w['p99_ms']:.2f} | {shed} | {w['rss_kib'] / 1024:.1f} | "
+            f"{w.get('open_files', '')} |"
+        )
+    lines.append("")
+    lines.append(f"answering within 100 ms again {r['recovered_after_s']:.2f} s after the overload")
+    lines.append("")
+    lines += [f"- {'✓' if passed else '✗'} {name}" for name, passed in ok.items()]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peak-seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=16, help="closed-loop calls in flight (peak)")
+    parser.add_argument("--soak-seconds", type=float, default=300.0)
+    parser.add_argument("--windows", type=int, default=10)
+    parser.add_argument("--soak-share", type=float, default=0.8)
+    parser.add_argument("--report-every", type=int, default=20, help="one ReportCall in N soak calls")
+    parser.add_argument("--overload-seconds", type=float, default=20.0)
+    parser.add_argument("--overload-share", type=float, default=1.5)
+    parser.add_argument("--recovery-seconds", type=float, default=10.0)
+    parser.add_argument("--max-in-flight", type=int, default=256)
+    parser.add_argument("--rss-bound-mib", type=float, default=32.0)
+    parser.add_argument("--max-soak-shed", type=float, default=0.01, help="share of soak calls shed")
+    parser.add_argument("--shed-p99-ms", type=float, default=250.0, help="bound on shed answers' p99")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a check fails")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(Path(tmp), args.max_in_flight)
+        try:
+            result = asyncio.run(_run(args, server))
+        finally:
+            result_exit = server.stop()
+        result["server_exit"] = result_exit
+    ok = checks(result, args)
+    ok["the server stopped cleanly (exit 0)"] = result_exit == 0
+    result["checks"] = ok
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    print(table(result, ok))
+    if args.check and not all(ok.values()):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

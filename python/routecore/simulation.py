@@ -1,0 +1,427 @@
+"""Traffic simulation: a day (or week) of calls routed by the real engine and played out on targets.
+
+    import datetime as dt
+    import routecore
+
+    report = routecore.simulate(routecore.Engine.demo(), calls=100_000, day=dt.date(2026, 11, 11), seed=1)
+    print(report.answered, report.abandon_rate, report.utilisation_by_hour)
+
+The work is done in Rust (`rust/sim.rs`, bound as `routecore._routecore.Simulation`): arrivals
+are generated (a Poisson process whose rate follows an hourly curve, callers from real mobile
+segments with a province mix, a share of anonymous and blocked callers) or replayed (`Arrivals`
+from a CSV file or a record store); every call is decided by the engine's decision path at its
+simulated time, MENU decisions are re-decided with a drawn key, and FORWARD decisions are played
+out by a discrete-event model of the targets whose ANSWERED and ENDED events go to the engine's
+decision state in simulated time (caps, least busy, round robin see simulated time). The model's
+assumptions are spelled out in `rust/sim.rs`. Python does O(1) work per hour of simulated time.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from routecore._routecore import InvalidArgumentError, Simulation
+from routecore.engine import Engine
+
+__all__ = ["DIURNAL", "SEGMENTS", "Arrivals", "SimReport", "simulate"]
+
+# Relative call volume per local hour: quiet nights, a morning peak at 10:00, an afternoon one at 15:00.
+DIURNAL: tuple[float, ...] = (
+    0.2, 0.1, 0.1, 0.1, 0.1, 0.2, 0.5, 1.2, 3.0, 5.5, 6.5, 5.8,
+    3.5, 4.2, 5.6, 6.0, 5.2, 4.0, 2.6, 2.0, 1.6, 1.2, 0.7, 0.4,
+)  # fmt: skip
+
+# Real mobile segments (7-digit prefixes, checked against the `phone` package's table) per province.
+SEGMENTS: Mapping[str, tuple[str, ...]] = {
+    "北京": ("1380010", "1391000", "1860100", "1500100"),
+    "上海": ("1381600", "1891600", "1331000"),
+    "广东": ("1360286", "1368888", "1380280", "1371234"),
+    "浙江": ("1390571", "1380571"),
+    "江苏": ("1392100", "1385100"),
+    "天津": ("1380200", "1802000"),
+    "四川": ("1398000",),
+    "湖北": ("1592771",),
+}
+
+_DAY_SECONDS = 86_400.0
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """Calls to replay instead of generated traffic: `at` is seconds from `start` (an aware
+    datetime), with the called number, the caller ("" when withheld) and menu keys per call."""
+
+    start: dt.datetime
+    at: list[float]
+    called: list[str]
+    caller: list[str]
+    digits: list[str]
+    skipped: int = 0
+
+    def __len__(self) -> int:
+        return len(self.at)
+
+    @property
+    def span_seconds(self) -> float:
+        """Whole days from `start` covering every call."""
+        last = max(self.at, default=0.0)
+        return max(1.0, math.floor(last / _DAY_SECONDS) + 1.0) * _DAY_SECONDS
+
+    @classmethod
+    def from_calls(
+        cls, calls: Iterable[tuple[dt.datetime, str, str, str]], timezone: str, *, skipped: int = 0
+    ) -> Arrivals:
+        """From (time, called, caller, digits) tuples; `start` is local midnight of the first call
+        in `timezone`, so simulated hours are local hours.
+
+        Raises:
+            InvalidArgumentError: a naive time, or no call at all.
+        """
+        rows = sorted(calls, key=lambda c: c[0])
+        if not rows:
+            raise InvalidArgumentError("arrivals: no call to replay")
+        zone = ZoneInfo(timezone)
+        for t, *_ in rows:
+            if t.tzinfo is None:
+                raise InvalidArgumentError(f"at: {t.isoformat()} has no UTC offset")
+        first = rows[0][0].astimezone(zone)
+        start = dt.datetime.combine(first.date(), dt.time(), tzinfo=zone)
+        base = start.timestamp()
+        return cls(
+            start=start,
+            at=[t.timestamp() - base for t, *_ in rows],
+            called=[r[1] for r in rows],
+            caller=[r[2] for r in rows],
+            digits=[r[3] for r in rows],
+            skipped=skipped,
+        )
+
+    @classmethod
+    def from_csv(cls, path: str | Path, timezone: str = "Asia/Shanghai") -> Arrivals:
+        """Calls from a CSV file with a header: `at` (ISO 8601 with offset, or epoch seconds),
+        `called`, `caller` (empty: withheld), optional `digits`.
+
+        Raises:
+            InvalidArgumentError: a missing column or a bad time (the line and column are named).
+        """
+        calls = []
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = {"at", "called", "caller"} - set(reader.fieldnames or ())
+            if missing:
+                raise InvalidArgumentError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+            for row in reader:
+                line = reader.line_num
+                raw = (row.get("at") or "").strip()
+                try:
+                    t = (
+                        dt.datetime.fromtimestamp(float(raw), dt.UTC)
+                        if raw.replace(".", "", 1).isdigit()
+                        else dt.datetime.fromisoformat(raw)
+                    )
+                except ValueError:
+                    raise InvalidArgumentError(f"{path}:{line}: at: {raw!r} is not a time") from None
+                if t.tzinfo is None:
+                    raise InvalidArgumentError(f"{path}:{line}: at: {raw!r} has no UTC offset")
+                called = (row.get("called") or "").strip()
+                if not called:
+                    raise InvalidArgumentError(f"{path}:{line}: called: empty")
+                calls.append(
+                    (t, called, (row.get("caller") or "").strip(), (row.get("digits") or "").strip())
+                )
+        return cls.from_calls(calls, timezone)
+
+    @classmethod
+    def from_records(
+        cls,
+        source: Any,
+        timezone: str = "Asia/Shanghai",
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> Arrivals:
+        """The calls of a record store (`records(since, until)`) or an iterable of `CallRecord`.
+
+        A record keeps no arrival time: a call arrives when it was answered, else when it ended
+        (the convention of `routecore.stats`). Records whose decision was unknown to the store
+        (no called number) cannot be routed again and are counted in `skipped`.
+        """
+        records = source.records(since, until) if hasattr(source, "records") else source
+        calls = []
+        skipped = 0
+        for r in records:
+            if not r.called:
+                skipped += 1
+                continue
+            calls.append((r.answered_at or r.ended_at, r.called, r.caller, ""))
+        return cls.from_calls(calls, timezone, skipped=skipped)
+
+
+@dataclass
+class SimReport:
+    """What a simulation produced (see `rust/sim.rs` for the model).
+
+    Every forwarded call is answered, abandoned (the caller hung up while it rang) or lost (no
+    target took it); `overflowed` counts forwarded calls that moved past their first offered target
+    (busy or not answering). `rejected` is by reason; `other` counts ANNOUNCE, VOICEMAIL, an
+    unfinished MENU and failed requests (`error:CODE`). Hours are local hours of the day by the
+    call's arrival (a multi-day run adds its days up). `by_tenant`, `by_number` and `by_rule`
+    count calls by their final decision (a failed request counts in none).
+    """
+
+    calls: int = 0
+    forwarded: int = 0
+    answered: int = 0
+    lost: int = 0
+    abandoned: int = 0
+    overflowed: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    other: dict[str, int] = field(default_factory=dict)
+    by_hour: list[dict[str, float]] = field(default_factory=list)
+    by_province: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_tenant: dict[str, int] = field(default_factory=dict)
+    by_number: dict[str, int] = field(default_factory=dict)
+    by_rule: dict[str, int] = field(default_factory=dict)
+    targets: dict[str, dict[str, float]] = field(default_factory=dict)
+    groups: dict[str, dict[str, int]] = field(default_factory=dict)
+    durations: dict[str, float | None] = field(default_factory=dict)
+    span_seconds: float = _DAY_SECONDS
+    start: str = ""
+    skipped: int = 0
+
+    @classmethod
+    def from_outcome(cls, outcome: Mapping[str, Any], *, start: str = "", skipped: int = 0) -> SimReport:
+        fields = {k: v for k, v in outcome.items() if k != "events"}
+        return cls(**fields, start=start, skipped=skipped)
+
+    def _hourly(self, name: str) -> list[int]:
+        return [int(h[name]) for h in self.by_hour]
+
+    @property
+    def offered_by_hour(self) -> list[int]:
+        return self._hourly("offered")
+
+    @property
+    def answered_by_hour(self) -> list[int]:
+        return self._hourly("answered")
+
+    @property
+    def lost_by_hour(self) -> list[int]:
+        return self._hourly("lost")
+
+    @property
+    def abandoned_by_hour(self) -> list[int]:
+        return self._hourly("abandoned")
+
+    @property
+    def blocking(self) -> float:
+        """Share of forwarded calls that were lost (0.0 when none was forwarded)."""
+        return self.lost / self.forwarded if self.forwarded else 0.0
+
+    @property
+    def abandon_rate(self) -> float:
+        """Share of forwarded calls whose caller hung up before an answer."""
+        return self.abandoned / self.forwarded if self.forwarded else 0.0
+
+    @property
+    def overflow_rate(self) -> float:
+        """Share of forwarded calls that moved past their first offered target."""
+        return self.overflowed / self.forwarded if self.forwarded else 0.0
+
+    @property
+    def answer_rate(self) -> float:
+        """Share of forwarded calls that were answered."""
+        return self.answered / self.forwarded if self.forwarded else 0.0
+
+    @property
+    def utilisation(self) -> dict[str, float]:
+        """Each target's handling time over its capacity (lines × span), for targets that talked."""
+        return {
+            k: t["busy_seconds"] / (t["lines"] * self.span_seconds)
+            for k, t in self.targets.items()
+            if t["busy_seconds"] > 0
+        }
+
+    @property
+    def utilisation_by_hour(self) -> list[float]:
+        """Per hour of the day: handling time of all targets over their lines' time in that hour."""
+        lines = sum(int(t["lines"]) for t in self.targets.values())
+        days = self.span_seconds / _DAY_SECONDS
+        # A partial last day counts its hours in proportion (a fine approximation for the curve).
+        capacity = lines * 3600.0 * days
+        return [h["busy_seconds"] / capacity if capacity else 0.0 for h in self.by_hour]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every figure, rates included."""
+        return {
+            "start": self.start,
+            "span_seconds": self.span_seconds,
+            "calls": self.calls,
+            "forwarded": self.forwarded,
+            "answered": self.answered,
+            "lost": self.lost,
+            "abandoned": self.abandoned,
+            "overflowed": self.overflowed,
+            "answer_rate": self.answer_rate,
+            "blocking": self.blocking,
+            "abandon_rate": self.abandon_rate,
+            "overflow_rate": self.overflow_rate,
+            "rejected": self.rejected,
+            "other": self.other,
+            "by_hour": [
+                {"hour": h, **row, "utilisation": u}
+                for h, (row, u) in enumerate(zip(self.by_hour, self.utilisation_by_hour, strict=True))
+            ],
+            "by_province": self.by_province,
+            "by_tenant": self.by_tenant,
+            "by_number": self.by_number,
+            "by_rule": self.by_rule,
+            "targets": {
+                k: {**t, "utilisation": self.utilisation.get(k, 0.0)} for k, t in self.targets.items()
+            },
+            "groups": self.groups,
+            "durations": self.durations,
+            "skipped": self.skipped,
+        }
+
+
+def _engine_of(plan_or_engine: Engine | str | Path | Mapping[str, Any]) -> Engine:
+    if isinstance(plan_or_engine, Engine):
+        return plan_or_engine
+    if isinstance(plan_or_engine, Mapping):
+        return Engine.from_dict(dict(plan_or_engine))
+    return Engine.from_file(plan_or_engine)
+
+
+def blocked_callers(engine: Engine) -> list[str]:
+    """The numbers on the plan's global block lists (number lists written in the plan)."""
+    model = getattr(getattr(engine, "loaded", None), "model", None)
+    if model is None:
+        return []
+    out: list[str] = []
+    for name in model.blocklists:
+        lst = model.lists.get(name)
+        out.extend(getattr(lst, "numbers", None) or ())
+    return out
+
+
+def simulate(
+    plan_or_engine: Engine | str | Path | Mapping[str, Any],
+    *,
+    calls: float | None = None,
+    day: dt.date | None = None,
+    seed: int = 0,
+    days: float = 1.0,
+    arrivals: Arrivals | None = None,
+    hourly_weights: Sequence[float] = DIURNAL,
+    province_mix: Mapping[str, float] | None = None,
+    anonymous_share: float = 0.05,
+    blocked_share: float = 0.0,
+    answer_probability: float = 0.9,
+    ring_seconds: float = 6.0,
+    mean_handling_seconds: float = 180.0,
+    handling: str = "exponential",
+    handling_cv: float = 1.0,
+    patience_seconds: float | None = None,
+    menu_key_seconds: float = 8.0,
+    progress: Progress | None = None,
+) -> SimReport:
+    """Simulate generated traffic (`calls` per day from `day`, for `days`) or a replay
+    (`arrivals`) through a plan, and report.
+
+    Args:
+        plan_or_engine: an `Engine` (its decision state is used and changed), a plan file path, or
+            a plan dict.
+        calls: expected calls per day (generated traffic).
+        day: the first simulated day (local midnight in the plan's timezone); generated traffic.
+        seed: the random seed; the same seed and inputs on a fresh engine give the same report.
+        days: how many days to simulate (fractions allowed).
+        arrivals: calls to replay instead (`Arrivals.from_csv`, `Arrivals.from_records`).
+        hourly_weights: relative arrival rate per local hour (24 values).
+        province_mix: weight per province of `SEGMENTS` (default: equal weights).
+        anonymous_share: share of callers that withhold their number.
+        blocked_share: share of callers drawn from the plan's global block lists.
+        answer_probability: chance that a free target answers a ringing call.
+        ring_seconds: mean time until an answering target answers (exponential; 0: at once),
+            capped at the target's `ring_seconds`; a target that does not answer rings its full
+            `ring_seconds`.
+        mean_handling_seconds: mean handling (talk) time.
+        handling: its distribution: `exponential` or `lognormal` (with `handling_cv`).
+        handling_cv: coefficient of variation of a log-normal handling time.
+        patience_seconds: mean patience of a caller while ringing (exponential); None: unlimited.
+        menu_key_seconds: time a caller spends per menu before pressing a key.
+        progress: called as `progress(calls_arrived, calls_total)` after each simulated hour.
+
+    Raises:
+        InvalidArgumentError: a bad argument (the message names it).
+        ValueError: an unknown province in `province_mix`.
+    """
+    engine = _engine_of(plan_or_engine)
+    zone = ZoneInfo(engine.timezone)
+    params: dict[str, Any] = {
+        "seed": seed,
+        "answer_probability": answer_probability,
+        "mean_ring_seconds": ring_seconds,
+        "mean_handling_seconds": mean_handling_seconds,
+        "handling": handling,
+        "handling_cv": handling_cv,
+        "mean_patience_seconds": patience_seconds,
+        "menu_key_seconds": menu_key_seconds,
+        "call_id_prefix": f"sim-{seed}-",
+    }
+    skipped = 0
+    if arrivals is not None:
+        if calls is not None:
+            raise InvalidArgumentError("arrivals: give arrivals or calls, not both")
+        start = arrivals.start
+        span = arrivals.span_seconds
+        skipped = arrivals.skipped
+        sim = Simulation(
+            engine,
+            start=start.timestamp(),
+            span_seconds=span,
+            arrivals=(arrivals.at, arrivals.called, arrivals.caller, arrivals.digits),
+            **params,
+        )
+    else:
+        if calls is None or day is None:
+            raise InvalidArgumentError("calls: give calls per day and the first day, or arrivals")
+        mix = dict(province_mix) if province_mix is not None else dict.fromkeys(SEGMENTS, 1.0)
+        unknown = sorted(set(mix) - set(SEGMENTS))
+        if unknown:
+            raise ValueError(f"province_mix: no segments for {', '.join(unknown)}")
+        start = dt.datetime.combine(day, dt.time(), tzinfo=zone)
+        span = days * _DAY_SECONDS
+        listed = blocked_callers(engine) if blocked_share > 0 else []
+        sim = Simulation(
+            engine,
+            start=start.timestamp(),
+            span_seconds=span,
+            calls_per_day=float(calls),
+            hourly_weights=[float(w) for w in hourly_weights],
+            regions=[(float(w), list(SEGMENTS[p])) for p, w in mix.items()],
+            anonymous_share=anonymous_share,
+            listed=listed,
+            listed_share=blocked_share,
+            **params,
+        )
+    total = sim.total_calls
+    hour = 0
+    while not sim.done:
+        hour += 1
+        # Past the span only hang-ups remain: finish them in one step.
+        sim.advance(hour * 3600.0 if hour * 3600.0 < span else math.inf)
+        if progress is not None:
+            progress(sim.arrived, total)
+    return SimReport.from_outcome(orjson.loads(sim.outcome_json()), start=start.isoformat(), skipped=skipped)

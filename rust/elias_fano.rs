@@ -1,0 +1,484 @@
+//! A static set of `u64` keys in Elias–Fano form: about `2 + log2(span / n)` bits
+//! a key, with exact membership in a few reads of small arrays.
+//!
+//! Number lists use it as their exact store ([`crate::lists`]). Numbers cluster
+//! (a list of ten million numbers is mostly a few hundred segments of 10^7), so
+//! the span between neighbours is small and the whole set fits in a few bytes a
+//! number, small enough to stay in cache: confirming a listed number reads three
+//! cached lines instead of one random line of a ~90 MB table in memory.
+//!
+//! # Layout
+//!
+//! With `min` the least key, each key `k` is split into the high part
+//! `(k - min) >> low_bits` (its *bucket*) and the low `low_bits` bits:
+//!
+//! - `lows`: the low parts, `low_bits` each, packed in key order;
+//! - `upper`: for each bucket in order, one `1` bit per key in it, then a `0`.
+//!   Key `i` (0-based, ascending) is the `1` at position `i + bucket(i)`;
+//! - `groups`: for every 64th bucket, how many keys lie in the buckets before it
+//!   (a `u32`: half a bit a key, small enough to stay in the core's own cache),
+//!   so that a lookup starts its scan of `upper` at most 63 zeros before its own
+//!   bucket (a word or two) instead of counting from the start.
+//!
+//! `low_bits = floor(log2(span / n))` keeps the number of buckets at most about
+//! `2 n`, so `upper` is at most about `3 n` bits, whatever the keys.
+
+use crate::hugemem::{self, HugeWords};
+
+/// Buckets per entry of `groups` (as a shift).
+const GROUP_SHIFT: u32 = 6;
+/// Buckets per entry of `coarse` (as a shift).
+const COARSE_SHIFT: u32 = 12;
+
+/// A static, sorted set of distinct `u64`s.
+#[derive(Debug)]
+pub struct EliasFano {
+    min: u64,
+    len: usize,
+    low_bits: u32,
+    /// Number of buckets: `(max - min) >> low_bits` + 1.
+    buckets: u64,
+    /// Entry `c`: keys in the buckets below `c << COARSE_SHIFT`, and `len` last: a
+    /// few KiB, always cached, to guess where a bucket's bits lie before `groups`
+    /// says exactly.
+    coarse: Vec<u32>,
+    upper: HugeWords,
+    lows: HugeWords,
+    /// Entry `g` (a `u32`, two a word): keys in the buckets below `g << GROUP_SHIFT`.
+    groups: HugeWords,
+}
+
+impl Default for EliasFano {
+    fn default() -> Self {
+        EliasFano::new(&[])
+    }
+}
+
+impl EliasFano {
+    /// The set of `keys`, which must be strictly ascending. O(n).
+    ///
+    /// # Panics
+    /// If `keys` is not strictly ascending, or holds 2^32 keys or more (32 GiB of
+    /// input).
+    pub fn new(keys: &[u64]) -> EliasFano {
+        assert!(
+            keys.windows(2).all(|w| w[0] < w[1]),
+            "Elias-Fano keys must be strictly ascending"
+        );
+        assert!(u32::try_from(keys.len()).is_ok(), "too many keys");
+        let (Some(&min), Some(&max)) = (keys.first(), keys.last()) else {
+            return EliasFano {
+                min: 0,
+                len: 0,
+                low_bits: 0,
+                buckets: 0,
+                coarse: Vec::new(),
+                upper: HugeWords::zeroed(0),
+                lows: HugeWords::zeroed(0),
+                groups: HugeWords::zeroed(0),
+            };
+        };
+        let len = keys.len();
+        let span = max - min;
+        let low_bits = (span / len as u64).max(1).ilog2();
+        let buckets = (span >> low_bits) + 1;
+        let upper_bits = len as u64 + buckets;
+        // One spare word after each array: reads of two neighbouring words never
+        // need a bounds special case.
+        let mut upper = HugeWords::zeroed(words_for(upper_bits) + 1);
+        let mut lows = HugeWords::zeroed(words_for(len as u64 * u64::from(low_bits)) + 1);
+        let n_groups = (buckets >> GROUP_SHIFT) as usize + 1;
+        let mut groups = HugeWords::zeroed(n_groups.div_ceil(2));
+        let mask = low_mask(low_bits);
+        let mut group = 0usize;
+        let mut coarse = Vec::with_capacity((buckets >> COARSE_SHIFT) as usize + 2);
+        for (i, &key) in keys.iter().enumerate() {
+            let d = key - min;
+            let bucket = d >> low_bits;
+            let at = i as u64 + bucket;
+            upper[(at / 64) as usize] |= 1 << (at % 64);
+            if low_bits > 0 {
+                write_bits(
+                    &mut lows,
+                    i as u64 * u64::from(low_bits),
+                    low_bits,
+                    d & mask,
+                );
+            }
+            // Every group up to this key's own starts with the keys before it.
+            let own = (bucket >> GROUP_SHIFT) as usize;
+            while group <= own {
+                groups[group / 2] |= (i as u64) << (32 * (group % 2));
+                if group % (1 << (COARSE_SHIFT - GROUP_SHIFT)) == 0 {
+                    coarse.push(i as u32);
+                }
+                group += 1;
+            }
+        }
+        coarse.push(len as u32);
+        EliasFano {
+            min,
+            len,
+            low_bits,
+            buckets,
+            coarse,
+            upper,
+            lows,
+            groups,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Heap bytes. O(1).
+    pub fn memory_bytes(&self) -> usize {
+        (self.upper.len() + self.lows.len() + self.groups.len()) * 8 + self.coarse.len() * 4
+    }
+
+    /// Whether `key` is in the set. O(1): a `groups` entry, one or two words of
+    /// `upper`, then the bucket's few low parts (about one key a bucket).
+    #[inline]
+    pub fn contains(&self, key: u64) -> bool {
+        let Some((bucket, low)) = self.split(key) else {
+            return false;
+        };
+        let (mut at, mut index) = self.bucket_start(bucket);
+        while self.bit(at) {
+            match self.low(index).cmp(&low) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return true,
+                std::cmp::Ordering::Greater => return false,
+            }
+            at += 1;
+            index += 1;
+        }
+        false
+    }
+
+    /// Where `bucket` starts: its first position in `upper`, and the index of its
+    /// first key (whether or not it has one).
+    #[inline]
+    fn bucket_start(&self, bucket: u64) -> (u64, u64) {
+        let group = bucket >> GROUP_SHIFT;
+        let group_start = self.keys_below_group(group as usize) + (group << GROUP_SHIFT);
+        // The bucket starts after its `bucket - first bucket of the group` zeros.
+        let skip = bucket - (group << GROUP_SHIFT);
+        let at = if skip == 0 {
+            group_start
+        } else {
+            self.nth_zero_from(group_start, skip) + 1
+        };
+        // Ones before `at` are keys; zeros before it are the `bucket` buckets before.
+        (at, at - bucket)
+    }
+
+    /// Starts loading what a lookup of `key` will read (see [`hugemem::prefetch`]):
+    /// its `groups` entry, and the lines of `upper` and `lows` where its bucket lies
+    /// if the keys are spread evenly between two `coarse` marks. All three loads
+    /// overlap instead of the second waiting for the first; a wrong guess costs
+    /// nothing but the wasted line. O(1).
+    #[inline]
+    pub fn prefetch(&self, key: u64) {
+        let Some((bucket, _)) = self.split(key) else {
+            return;
+        };
+        hugemem::prefetch(&self.groups[(bucket >> GROUP_SHIFT) as usize / 2]);
+        let (group_word, bucket_word, lows_word) = self.guess(bucket);
+        if group_word / 8 != bucket_word / 8 {
+            hugemem::prefetch(&self.upper[group_word]);
+        }
+        hugemem::prefetch(&self.upper[bucket_word]);
+        if self.low_bits > 0 {
+            hugemem::prefetch(&self.lows[lows_word]);
+        }
+    }
+
+    /// The words a lookup of `bucket` will likely read if keys are spread evenly
+    /// between two `coarse` marks: the `upper` word of the group's first bucket (the
+    /// scan starts there, up to 63 buckets earlier) and of the bucket, and the
+    /// `lows` word of its first key. O(1), from `coarse` alone.
+    #[inline]
+    fn guess(&self, bucket: u64) -> (usize, usize, usize) {
+        let mark = (bucket >> COARSE_SHIFT) as usize;
+        let (below, next) = (
+            u64::from(self.coarse[mark]),
+            u64::from(self.coarse[mark + 1]),
+        );
+        let keys_at = |offset: u64| below + (((next - below) * offset) >> COARSE_SHIFT);
+        let offset = bucket & ((1 << COARSE_SHIFT) - 1);
+        let group_offset = offset & !((1 << GROUP_SHIFT) - 1);
+        let keys_before = keys_at(offset);
+        let group_word = (keys_at(group_offset) + bucket - (offset - group_offset)) / 64;
+        let bucket_word = (keys_before + bucket) / 64;
+        let lows_word = keys_before * u64::from(self.low_bits) / 64;
+        (
+            group_word as usize,
+            bucket_word as usize,
+            lows_word as usize,
+        )
+    }
+
+    /// Every key, ascending. O(n).
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        let mut word = 0usize;
+        let mut bits = self.upper.first().copied().unwrap_or(0);
+        (0..self.len as u64).map(move |index| {
+            while bits == 0 {
+                word += 1;
+                bits = self.upper[word];
+            }
+            let at = word as u64 * 64 + u64::from(bits.trailing_zeros());
+            bits &= bits - 1;
+            let bucket = at - index;
+            self.min + ((bucket << self.low_bits) | self.low(index))
+        })
+    }
+
+    /// `(bucket, low part)` of `key`, or `None` when it lies outside the keys' range.
+    #[inline]
+    fn split(&self, key: u64) -> Option<(u64, u64)> {
+        let d = key.checked_sub(self.min)?;
+        let bucket = d >> self.low_bits;
+        (bucket < self.buckets).then_some((bucket, d & low_mask(self.low_bits)))
+    }
+
+    /// Keys in the buckets below the group's first.
+    #[inline]
+    fn keys_below_group(&self, group: usize) -> u64 {
+        (self.groups[group / 2] >> (32 * (group % 2))) & u64::from(u32::MAX)
+    }
+
+    #[inline]
+    fn bit(&self, at: u64) -> bool {
+        self.upper[(at / 64) as usize] >> (at % 64) & 1 == 1
+    }
+
+    /// The low part of key `index`. O(1).
+    #[inline]
+    fn low(&self, index: u64) -> u64 {
+        if self.low_bits == 0 {
+            return 0;
+        }
+        let at = index * u64::from(self.low_bits);
+        let (word, shift) = ((at / 64) as usize, at % 64);
+        let mut value = self.lows[word] >> shift;
+        if shift + u64::from(self.low_bits) > 64 {
+            value |= self.lows[word + 1] << (64 - shift);
+        }
+        value & low_mask(self.low_bits)
+    }
+
+    /// Position of the `n`-th (1-based) zero of `upper` at or after `from`; it
+    /// exists for every lookup of a bucket in range (each bucket ends with a zero).
+    #[inline]
+    fn nth_zero_from(&self, from: u64, mut n: u64) -> u64 {
+        let mut word = (from / 64) as usize;
+        let mut zeros = !self.upper[word] & (u64::MAX << (from % 64));
+        loop {
+            let count = u64::from(zeros.count_ones());
+            if n <= count {
+                return word as u64 * 64 + u64::from(select_in_word(zeros, n - 1));
+            }
+            n -= count;
+            word += 1;
+            zeros = !self.upper[word];
+        }
+    }
+}
+
+fn words_for(bits: u64) -> usize {
+    bits.div_ceil(64) as usize
+}
+
+#[inline]
+fn low_mask(bits: u32) -> u64 {
+    (1u64 << bits) - 1
+}
+
+fn write_bits(words: &mut [u64], at: u64, bits: u32, value: u64) {
+    let (word, shift) = ((at / 64) as usize, at % 64);
+    words[word] |= value << shift;
+    if shift + u64::from(bits) > 64 {
+        words[word + 1] |= value >> (64 - shift);
+    }
+}
+
+/// `SELECT_IN_BYTE[b][r]`: position of the `r`-th (0-based) set bit of the byte `b`.
+static SELECT_IN_BYTE: [[u8; 8]; 256] = {
+    let mut table = [[0u8; 8]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let (mut bit, mut rank) = (0, 0);
+        while bit < 8 {
+            if byte >> bit & 1 == 1 {
+                table[byte][rank] = bit as u8;
+                rank += 1;
+            }
+            bit += 1;
+        }
+        byte += 1;
+    }
+    table
+};
+
+const ONES_BYTES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Position of the `rank`-th (0-based) set bit of `x`, which has more than `rank`.
+/// Branch-free: the byte is found by comparing `rank` with the running byte
+/// counts all at once, the bit by a table.
+#[inline]
+fn select_in_word(x: u64, rank: u64) -> u32 {
+    // Population count of each byte, then running totals (each at most 64, so
+    // no byte overflows): byte j of `running` counts the set bits of bytes 0..=j.
+    let mut counts = x - ((x >> 1) & 0x5555_5555_5555_5555);
+    counts = (counts & 0x3333_3333_3333_3333) + ((counts >> 2) & 0x3333_3333_3333_3333);
+    counts = (counts + (counts >> 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+    let running = counts.wrapping_mul(ONES_BYTES);
+    // The high bit of each byte says `running[j] <= rank`; no borrow crosses bytes
+    // as 0x80 + rank >= running[j] for rank < 64.
+    let at_most = ((rank * ONES_BYTES) | HIGH_BITS).wrapping_sub(running) & HIGH_BITS;
+    let byte = at_most.count_ones();
+    let before = (running << 8) >> (8 * byte) & 0xff;
+    let bits = (x >> (8 * byte)) & 0xff;
+    8 * byte + u32::from(SELECT_IN_BYTE[bits as usize][(rank - before) as usize])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    fn check(keys: &BTreeSet<u64>, probes: &[u64]) {
+        let sorted: Vec<u64> = keys.iter().copied().collect();
+        let set = EliasFano::new(&sorted);
+        assert_eq!(set.len(), sorted.len());
+        assert_eq!(set.iter().collect::<Vec<_>>(), sorted);
+        for &k in &sorted {
+            assert!(set.contains(k), "{k} is listed");
+        }
+        for &p in probes {
+            assert_eq!(set.contains(p), keys.contains(&p), "probe {p}");
+        }
+    }
+
+    #[test]
+    fn empty_and_single() {
+        let empty = EliasFano::new(&[]);
+        assert!(empty.is_empty() && !empty.contains(0) && !empty.contains(u64::MAX));
+        assert_eq!(empty.iter().count(), 0);
+        for k in [0, 1, 63, 64, u64::MAX] {
+            check(
+                &BTreeSet::from([k]),
+                &[0, 1, 2, 62, 63, 64, 65, u64::MAX - 1, u64::MAX],
+            );
+        }
+    }
+
+    #[test]
+    fn extremes_of_the_range() {
+        check(
+            &BTreeSet::from([0, 1, u64::MAX / 2, u64::MAX - 1, u64::MAX]),
+            &[2, 3, u64::MAX / 2 - 1, u64::MAX / 2 + 1, u64::MAX - 2],
+        );
+    }
+
+    #[test]
+    fn dense_runs_and_gaps() {
+        // A full run (no low bits), a stride, and a distant cluster: buckets with
+        // many keys, empty buckets, groups of 64 buckets crossed.
+        let mut keys: BTreeSet<u64> = (1_000..5_000).collect();
+        keys.extend((10_000..200_000).step_by(7));
+        keys.extend((13_000_000_000u64..13_000_010_000).step_by(3));
+        let probes: Vec<u64> = (0..300_000).chain(12_999_999_990..13_000_010_010).collect();
+        check(&keys, &probes);
+    }
+
+    #[test]
+    fn varied_density_across_many_groups() {
+        // Gaps growing quadratically: dense buckets first, then many empty ones,
+        // over hundreds of groups.
+        let keys: BTreeSet<u64> = (0..20_000u64).map(|i| 500 + i * i).collect();
+        let set = EliasFano::new(&keys.iter().copied().collect::<Vec<_>>());
+        assert!(set.groups.len() > 100, "{} groups", 2 * set.groups.len());
+        let probes: Vec<u64> = (0..2_000_000)
+            .chain((0..20_000u64).map(|i| 501 + i * i))
+            .collect();
+        check(&keys, &probes);
+    }
+
+    #[test]
+    fn prefetch_guesses_the_lines_read_when_keys_spread_evenly() {
+        let keys: Vec<u64> = (0..1_000_000u64).map(|i| 13_000_000_000 + 7 * i).collect();
+        let set = EliasFano::new(&keys);
+        let mut right = 0;
+        for &key in keys.iter().step_by(97) {
+            let (bucket, _) = set.split(key).unwrap();
+            let (at, index) = set.bucket_start(bucket);
+            let (_, bucket_word, lows_word) = set.guess(bucket);
+            let lows_at = index * u64::from(set.low_bits) / 64;
+            right += usize::from(
+                at / 512 == bucket_word as u64 / 8 && lows_at / 8 == lows_word as u64 / 8,
+            );
+        }
+        let total = keys.len().div_ceil(97);
+        assert!(right * 100 >= total * 95, "{right} of {total} guessed");
+    }
+
+    #[test]
+    fn select_in_word_agrees_with_scanning() {
+        for x in [1u64, 0x8000_0000_0000_0000, u64::MAX, 0xf0f0_0000_ff00_0001] {
+            let ones: Vec<u32> = (0..64).filter(|b| x >> b & 1 == 1).collect();
+            for (rank, &pos) in ones.iter().enumerate() {
+                assert_eq!(select_in_word(x, rank as u64), pos);
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "strictly ascending")]
+    fn refuses_unsorted_keys() {
+        let _ = EliasFano::new(&[3, 2]);
+    }
+
+    #[test]
+    fn a_few_bits_a_key_when_keys_cluster() {
+        let keys: Vec<u64> = (0..1_000_000u64).map(|i| 13_000_000_000 + 7 * i).collect();
+        let set = EliasFano::new(&keys);
+        let bits = set.memory_bytes() as f64 * 8.0 / keys.len() as f64;
+        // 2 low bits + 2.75 upper bits + 0.875 for the groups (1.75 buckets a key).
+        assert!(bits < 6.0, "{bits:.2} bits a key");
+    }
+
+    proptest! {
+        #[test]
+        fn select_in_word_finds_every_set_bit(x in any::<u64>()) {
+            let ones: Vec<u32> = (0..64).filter(|b| x >> b & 1 == 1).collect();
+            for (rank, &pos) in ones.iter().enumerate() {
+                prop_assert_eq!(select_in_word(x, rank as u64), pos);
+            }
+        }
+
+        #[test]
+        fn membership_is_exact(
+            keys in prop::collection::btree_set(any::<u64>(), 0..300),
+            near in prop::collection::vec(any::<u64>(), 0..300),
+            probes in prop::collection::vec(any::<u64>(), 0..100),
+        ) {
+            // Random keys are sparse; `near` clusters them around a base as numbers do.
+            let mut keys = keys;
+            keys.extend(near.iter().map(|n| 13_800_000_000 + n % 5_000));
+            let mut all = probes;
+            all.extend(near.iter().map(|n| 13_800_000_000 + n % 6_000));
+            all.extend(keys.iter().flat_map(|&k| [k.wrapping_sub(1), k.wrapping_add(1)]));
+            check(&keys, &all);
+        }
+    }
+}
