@@ -55,6 +55,19 @@ system-deps: ## Debian packages the suite runs for real (Kamailio, sipp, Redis, 
 .PHONY: test
 test: system-deps install lint test-rs test-py ## everything: lint, Rust tests, Python tests
 
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz: install ## the fuzzers, FUZZ_SECONDS each: cargo fuzz (number, pattern, yaml, plan, wire), atheris (plan, http)
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && for t in number pattern yaml plan wire; do \
+		mkdir -p corpus/$$t artifacts/$$t && \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t corpus/$$t seeds/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 || exit 1; done
+	for t in plan:yaml http:http; do \
+		mkdir -p fuzz/corpus/$${t%%:*}_py fuzz/artifacts/$${t%%:*}_py && \
+		$(PY) tests/fuzz_targets.py $${t%%:*} -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-artifact_prefix=fuzz/artifacts/$${t%%:*}_py/ fuzz/corpus/$${t%%:*}_py fuzz/seeds/$${t##*:} || exit 1; done
+
 .PHONY: bench
 bench: install ## run the benchmarks (bench/README.md holds the latest table)
 	$(PY) -m pytest bench --benchmark-enable --benchmark-columns=median,ops -q -p no:randomly

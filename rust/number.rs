@@ -364,7 +364,7 @@ fn classify_digits(digits: Digits, plus: bool, countries: &dyn CountryCodes) -> 
         return international(&d[2..], countries);
     }
     if d.starts_with(b"86") && is_complete_national(&d[2..]) {
-        return national_after_country_code(&d[2..]);
+        return national_after_country_code(&d[2..], countries);
     }
     national(digits)
 }
@@ -372,7 +372,7 @@ fn classify_digits(digits: Digits, plus: bool, countries: &dyn CountryCodes) -> 
 /// `d` follows a `+` or `00`: a country calling code, then the national number.
 fn international(d: &[u8], countries: &dyn CountryCodes) -> Number {
     if d.starts_with(b"86") {
-        return national_after_country_code(&d[2..]);
+        return national_after_country_code(&d[2..], countries);
     }
     for len in 1..=3.min(d.len()) {
         let code = d[..len]
@@ -406,8 +406,14 @@ fn international(d: &[u8], countries: &dyn CountryCodes) -> Number {
 }
 
 /// After a `+86`/`0086`/`86`: mobiles and service numbers stay; anything else gains
-/// the trunk `0` (unless the caller already wrote it, `+86 0755 …`, a common slip).
-fn national_after_country_code(d: &[u8]) -> Number {
+/// the trunk `0` (unless the caller already wrote it, `+86 0755 …`, a common slip). An
+/// international prefix right after it (`+86 0086 138…`, `+86 0044 20…`: a switch that put
+/// `+86` before a number already in international form) starts the number itself; read as a
+/// trunk `0` it would give `0086138…`, which normalises again to `138…`.
+fn national_after_country_code(d: &[u8], countries: &dyn CountryCodes) -> Number {
+    if d.starts_with(b"00") {
+        return international(&d[2..], countries);
+    }
     let bare = Digits::from_ascii(d).unwrap_or_default();
     if d.is_empty() {
         // `+86` alone: "anything else gains the trunk 0", and `0` stays `0` when normalised again.
@@ -605,6 +611,22 @@ pub(crate) mod tests {
             ("075586000000".into(), Kind::Landline)
         );
         assert_eq!(norm("+8612"), ("012".into(), Kind::Unknown));
+    }
+
+    #[test]
+    fn an_international_prefix_after_plus_86_starts_the_number() {
+        // Found by `cargo fuzz run number` (fuzz/regressions/number/): read as a trunk `0`, the
+        // second prefix gave `00861380013758`, which normalised again to `1380013758`.
+        assert_eq!(
+            norm("+86 0086 138 0013 7580"),
+            ("13800137580".into(), Kind::Mobile)
+        );
+        assert_eq!(norm("tel:+8600861380013-758"), norm("+861380013758"));
+        assert_eq!(
+            norm("0086 0044 20 7946 0000"),
+            ("00442079460000".into(), Kind::International)
+        );
+        assert_eq!(norm("+86 00"), ("00".into(), Kind::Unknown));
     }
 
     #[test]

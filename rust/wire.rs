@@ -415,8 +415,9 @@ fn delimited<'a>(buf: &mut &'a [u8]) -> std::result::Result<&'a [u8], String> {
 }
 
 fn text<'a>(buf: &mut &'a [u8]) -> std::result::Result<&'a str, String> {
-    std::str::from_utf8(delimited(buf)?)
-        .map_err(|_| "invalid string value: data is not UTF-8 encoded".to_string())
+    std::str::from_utf8(delimited(buf)?).map_err(|_| {
+        "not UTF-8 text (GBK or another legacy encoding? protobuf strings are UTF-8)".to_string()
+    })
 }
 
 fn request_fields(mut buf: &[u8]) -> std::result::Result<RequestRef<'_>, String> {
@@ -436,7 +437,8 @@ fn request_fields(mut buf: &[u8]) -> std::result::Result<RequestRef<'_>, String>
         match tag {
             1..=5 => {
                 expect(WireType::LengthDelimited)?;
-                let v = text(&mut buf)?;
+                let name = ["call_id", "called", "caller", "digits", "time"][tag as usize - 1];
+                let v = text(&mut buf).map_err(|e| format!("{name}: {e}"))?;
                 match tag {
                     1 => req.call_id = v,
                     2 => req.called = v,

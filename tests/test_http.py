@@ -527,7 +527,7 @@ def test_events_take_and_free_slots(served: Served, holder: Holder, plan_loaded:
             "duration_seconds",
         ),
         ({"call_id": "c", "type": "ENDED", "target": "1380000abc"}, "target"),
-        ({"call_id": "c", "type": "ENDED", "target": "13800000010", "time": "soon"}, "at"),
+        ({"call_id": "c", "type": "ENDED", "target": "13800000010", "time": "soon"}, "time: "),
         ({"call_id": 7, "type": "ENDED", "target": "13800000010"}, "call_id"),
     ],
 )

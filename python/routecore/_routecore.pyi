@@ -575,9 +575,9 @@ class Engine:
         self,
         called: str,
         caller: str,
-        digits: str = "",
+        digits: str | None = None,
         at: _Time = None,
-        call_id: str = "",
+        call_id: str | None = None,
         explain: bool = False,
     ) -> Decision:
         """Decide one call.

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 import routecore
-from routecore.exceptions import RoutecoreError
+from routecore.exceptions import InvalidArgumentError, RoutecoreError
 
 app = typer.Typer(
     name="routecore",
@@ -149,7 +149,11 @@ def classify(numbers: list[str]) -> None:
     table = Table("number", "class", "tags")
     for n in numbers:
         try:
-            c = routecore.classify(n)
+            # Normalised first, so any accepted form is classified and garbage is refused.
+            number = routecore.normalize(n)
+            if not number:
+                raise InvalidArgumentError(f"number: {n!r} has no digits")
+            c = routecore.classify(number)
         except RoutecoreError as e:
             errors.print(f"[red]{n}[/red]: {e}")
             raise typer.Exit(1) from None
@@ -166,8 +170,15 @@ def pool(
     limit: Annotated[int, typer.Option(help="print at most this many")] = 50,
 ) -> None:
     """Filter a file of candidate numbers (one per line) by class, tag or dial pattern."""
-    data = file.read_bytes()
-    found = routecore.pool(data, class_=class_, tag=tag, pattern=pattern)
+    try:
+        data = file.read_bytes()
+        found = routecore.pool(data, class_=class_, tag=tag, pattern=pattern)
+    except OSError as e:
+        errors.print(f"[red]error[/red]: {file}: cannot read it: {e.strerror or e}")
+        raise typer.Exit(1) from None
+    except RoutecoreError as e:
+        errors.print(f"[red]{type(e).__name__}[/red]: {e}")
+        raise typer.Exit(1) from None
     for n in found[:limit]:
         console.print(n)
     errors.print(f"{len(found)} matching number(s)")

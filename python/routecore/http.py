@@ -33,7 +33,7 @@ from urllib.parse import unquote_to_bytes
 import orjson
 
 from routecore._routecore import Engine as _CoreEngine
-from routecore._routecore import route_json
+from routecore._routecore import InvalidArgumentError, route_json
 from routecore.cli import decision_dict
 from routecore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from routecore.metrics import METRICS, Metrics
@@ -357,8 +357,17 @@ class _App:
         engine = self.engine()
         if engine is None:
             raise _HttpError(503, "UNAVAILABLE", "no plan is loaded")
-        event = self.make_event(f) if self.records is not None else None
-        engine.report(f["call_id"], f["type"], f["target"], f["time"], f["duration_seconds"])
+        try:
+            event = self.make_event(f) if self.records is not None else None
+            engine.report(f["call_id"], f["type"], f["target"], f["time"], f["duration_seconds"])
+        except InvalidArgumentError as exc:
+            # The engine's argument is `at`; the switch sent the event's `time`.
+            message = str(exc)
+            if not message.startswith("at: "):
+                raise
+            raise _HttpError(
+                400, "INVALID_ARGUMENT", "time: " + message.removeprefix("at: ").removeprefix("time ")
+            ) from None
         return event
 
     def _ack(self, f: dict[str, Any], recorded: bool, duplicate: bool) -> bytes:

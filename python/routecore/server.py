@@ -327,15 +327,27 @@ class Service:
         engine = self._engine()
         if event.type == pb.CallEvent.TYPE_UNSPECIFIED:
             raise InvalidArgumentError("type: the event type is required (ANSWERED or ENDED)")
+        if event.type not in (pb.CallEvent.ANSWERED, pb.CallEvent.ENDED):
+            # proto3 keeps an enum number it does not know: a newer or a broken client
+            raise InvalidArgumentError(f"type: {event.type} is not an event type (ANSWERED, ENDED)")
         kind = pb.CallEvent.Type.Name(event.type)
         at = event.time if event.HasField("time") else None
-        engine.report(
-            call_id=event.call_id,
-            type=kind,
-            target=event.target,
-            at=at,
-            duration_seconds=event.duration_seconds,
-        )
+        try:
+            engine.report(
+                call_id=event.call_id,
+                type=kind,
+                target=event.target,
+                at=at,
+                duration_seconds=event.duration_seconds,
+            )
+        except InvalidArgumentError as exc:
+            # The engine's argument is `at`; the switch sent the event's `time`.
+            message = str(exc)
+            if message.startswith("at: "):
+                raise InvalidArgumentError(
+                    "time: " + message.removeprefix("at: ").removeprefix("time ")
+                ) from None
+            raise
         ack = pb.CallEventAck(call_id=event.call_id, type=event.type)
         if self.records is not None:
             # The record needs the call's decision (tenant, caller, rule, rate): the engine kept

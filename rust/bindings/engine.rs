@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyDateTime, PyDict, PyFloat, PyInt, PyString};
@@ -82,15 +82,15 @@ pub(crate) fn time_ms(at: Option<&Bound<'_, PyAny>>, plan: &Plan) -> PyResult<i6
     let Some(at) = at.filter(|a| !a.is_none()) else {
         return Ok(chrono::Utc::now().timestamp_millis());
     };
-    if let Ok(s) = at.cast::<PyString>() {
-        return parse_time(s.to_str()?, plan.tz)
-            .map_err(|e| PyRoutecoreErr(Error::InvalidArgument(format!("at: {e}"))).into());
+    let bad =
+        |e: String| -> PyErr { PyRoutecoreErr(Error::InvalidArgument(format!("at: {e}"))).into() };
+    if at.is_instance_of::<PyString>() {
+        return parse_time(field_str(at, "at")?, plan.tz).map_err(bad);
     }
     if at.is_instance_of::<PyDateTime>() {
         if at.getattr("tzinfo")?.is_none() {
             let iso: String = at.call_method0("isoformat")?.extract()?;
-            return parse_time(&iso, plan.tz)
-                .map_err(|e| PyRoutecoreErr(Error::InvalidArgument(format!("at: {e}"))).into());
+            return parse_time(&iso, plan.tz).map_err(bad);
         }
         let secs: f64 = at.call_method0("timestamp")?.extract()?;
         return Ok((secs * 1000.0).round() as i64);
@@ -98,15 +98,39 @@ pub(crate) fn time_ms(at: Option<&Bound<'_, PyAny>>, plan: &Plan) -> PyResult<i6
     if at.is_instance_of::<PyInt>() || at.is_instance_of::<PyFloat>() {
         let secs: f64 = at.extract()?;
         if !secs.is_finite() {
-            return Err(PyValueError::new_err("at: not a finite number of seconds"));
+            return Err(bad("not a finite number of seconds".into()));
+        }
+        // Beyond what a calendar date can hold (years 1 to 9999) a time is garbage, not a call.
+        if !(-62_135_596_800.0..=253_402_300_799.0).contains(&secs) {
+            return Err(bad(format!(
+                "{secs} seconds since the epoch is not between the years 1 and 9999"
+            )));
         }
         return Ok((secs * 1000.0).round() as i64);
     }
-    Err(PyRoutecoreErr(Error::InvalidArgument(format!(
-        "at: expected a datetime, an ISO 8601 string or seconds since the epoch, got {}",
+    Err(bad(format!(
+        "expected a datetime, an ISO 8601 string or seconds since the epoch, got {}",
         at.get_type().name()?
     )))
-    .into())
+}
+
+/// A `str` argument, borrowed; the errors name the field: `TypeError` for another type,
+/// `InvalidArgumentError` for a string that is not text (lone surrogates, as
+/// `bytes.decode(errors="surrogateescape")` leaves for bytes that were not UTF-8).
+pub(crate) fn field_str<'a>(value: &'a Bound<'_, PyAny>, field: &str) -> PyResult<&'a str> {
+    let Ok(s) = value.cast::<PyString>() else {
+        let got = value.get_type().name()?;
+        return Err(PyTypeError::new_err(format!(
+            "{field}: expected a str, got {got}"
+        )));
+    };
+    s.to_str().map_err(|_| {
+        PyRoutecoreErr(Error::InvalidArgument(format!(
+            "{field}: not valid text (lone surrogates: bytes that were not UTF-8, GBK perhaps, \
+             decoded with surrogateescape); decode the input with its real encoding"
+        )))
+        .into()
+    })
 }
 
 /// A Python `str` borrowed for use without the GIL (no copy), or the empty string.
@@ -292,16 +316,20 @@ impl PyEngine {
     }
 
     /// Decides one call.
-    #[pyo3(signature = (called, caller, digits = "", at = None, call_id = "", explain = false))]
+    #[pyo3(signature = (called, caller, digits = None, at = None, call_id = None, explain = false))]
     fn route(
         &self,
-        called: &str,
-        caller: &str,
-        digits: &str,
+        called: &Bound<'_, PyAny>,
+        caller: &Bound<'_, PyAny>,
+        digits: Option<&Bound<'_, PyAny>>,
         at: Option<&Bound<'_, PyAny>>,
-        call_id: &str,
+        call_id: Option<&Bound<'_, PyAny>>,
         explain: bool,
     ) -> PyResult<PyDecision> {
+        let called = field_str(called, "called")?;
+        let caller = field_str(caller, "caller")?;
+        let digits = digits.map_or(Ok(""), |d| field_str(d, "digits"))?;
+        let call_id = call_id.map_or(Ok(""), |c| field_str(c, "call_id"))?;
         let plan = self.inner.plan();
         let time_ms = time_ms(at, &plan)?;
         let req = Request {
@@ -464,12 +492,15 @@ impl PyEngine {
     fn report(
         &self,
         py: Python<'_>,
-        call_id: &str,
-        r#type: &str,
-        target: &str,
+        call_id: &Bound<'_, PyAny>,
+        r#type: &Bound<'_, PyAny>,
+        target: &Bound<'_, PyAny>,
         at: Option<&Bound<'_, PyAny>>,
         duration_seconds: i64,
     ) -> PyResult<()> {
+        let call_id = field_str(call_id, "call_id")?;
+        let r#type = field_str(r#type, "type")?;
+        let target = field_str(target, "target")?;
         let plan = self.inner.plan();
         let t = time_ms(at, &plan)?;
         if call_id.is_empty() {
@@ -508,9 +539,18 @@ impl PyEngine {
         &self,
         py: Python<'_>,
         name: &str,
-        add: Vec<String>,
-        remove: Vec<String>,
+        add: Vec<Bound<'_, PyAny>>,
+        remove: Vec<Bound<'_, PyAny>>,
     ) -> PyResult<(usize, usize, usize)> {
+        let strings = |items: &[Bound<'_, PyAny>], field: &str| -> PyResult<Vec<String>> {
+            let at = |i: usize| format!("{field}[{i}]");
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| field_str(v, &at(i)).map(str::to_string))
+                .collect()
+        };
+        let (add, remove) = (strings(&add, "add")?, strings(&remove, "remove")?);
         let u = py
             .detach(|| {
                 self.inner

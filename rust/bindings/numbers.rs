@@ -2,6 +2,7 @@
 
 use pyo3::prelude::*;
 
+use super::engine::field_str;
 use super::error::PyRoutecoreErr;
 use crate::error::Error;
 use crate::number::{self, Number};
@@ -22,13 +23,15 @@ fn normalize_one(input: &str, tables: &RegionTables) -> Result<Number, PyRouteco
 
 /// Normalise one number to its national form.
 #[pyfunction]
-fn normalize(number: &str) -> Result<String, PyRoutecoreErr> {
+fn normalize(number: &Bound<'_, PyAny>) -> PyResult<String> {
+    let number = field_str(number, "number")?;
     Ok(normalize_one(number, &*tables()?)?.as_str().to_string())
 }
 
 /// The kind of one number.
 #[pyfunction]
-fn kind(number: &str) -> Result<&'static str, PyRoutecoreErr> {
+fn kind(number: &Bound<'_, PyAny>) -> PyResult<&'static str> {
+    let number = field_str(number, "number")?;
     Ok(normalize_one(number, &*tables()?)?.kind.as_str())
 }
 

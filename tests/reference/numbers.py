@@ -110,8 +110,15 @@ def normalize(text: str) -> Number:
         raise NotANumber(f"not a number: {text!r}")
     if len(digits) > MAX_DIGITS:
         raise NotANumber(f"more than {MAX_DIGITS} digits: {text!r}")
+    return _international_or_national(digits, plus)
+
+
+def _international_or_national(digits: str, plus: bool) -> Number:
     if plus or digits.startswith("00"):
         international = digits if plus else digits[2:]
+        if international.startswith("8600"):
+            # `+86 0086 138…`: a second international prefix starts the number (decisions.md)
+            return _international_or_national(international[2:], False)
         cc = _known_country_code(international)
         if cc is None:
             return Number("00" + international, "unknown")

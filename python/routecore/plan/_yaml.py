@@ -17,6 +17,7 @@ Two readers give the same plain data (dicts, lists, str, int, float, bool, None,
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -152,6 +153,15 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def line_count(text: str) -> int:
+    """Lines of `text` as YAML (and PyYAML's marks) count them: CR LF, CR, LF, NEL, LS and PS
+    each end one."""
+    return len(_LINE_BREAK.findall(text)) + 1
+
+
 def compose(text: str) -> Node | None:
     """The node tree of `text` (None for an empty document).
 
@@ -163,6 +173,10 @@ def compose(text: str) -> Node | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
+        if line is not None:
+            # PyYAML marks a problem at the end of a text without a final newline one line past
+            # it; an editor calls that place the last line.
+            line = min(line, line_count(text))
         context = exc.context
         if context and exc.context_mark is not None and exc.problem_mark is not None:
             context += f" (from line {exc.context_mark.line + 1})"

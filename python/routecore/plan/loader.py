@@ -153,10 +153,25 @@ class _Result:
     checksum: str = ""
 
 
+class _Unreadable(Exception):
+    """The plan's bytes can't be had as text: the file can't be read, or is not UTF-8."""
+
+    def __init__(self, file: str, line: int | None, message: str) -> None:
+        super().__init__(message)
+        self.file, self.line, self.message = file, line, message
+
+
 def _analyse(
     source: Source, path: str | os.PathLike[str] | None, known_places: PlacesSource | None
 ) -> _Result:
-    text, data, file_path = _read(source, path)
+    try:
+        text, data, file_path = _read(source, path)
+    except _Unreadable as exc:
+        # One error, placed like any other, so `check` reports it and `load_plan` raises it
+        # with `.errors` (ReloadPlan answers them) instead of a bare exception.
+        result = _Result(file=exc.file, source=None, base_dir=Path.cwd(), text="")
+        result.errors.append(PlanIssue(exc.file, exc.line, "", exc.message))
+        return result
     file = str(file_path) if file_path is not None else ("<dict>" if data is not None else "<text>")
     base_dir = (file_path.parent if file_path is not None else Path.cwd()).resolve()
     result = _Result(file=file, source=file_path, base_dir=base_dir, text=text)
@@ -256,7 +271,7 @@ def _read(
         try:
             blob = Path(source).read_bytes()
         except OSError as exc:
-            raise PlanError(f"{source}: cannot read the plan: {exc.strerror or exc}") from None
+            raise _Unreadable(str(source), None, f"cannot read the plan: {exc.strerror or exc}") from None
         return _decode(blob, str(source)), None, file_path
     if isinstance(source, bytes):
         return _decode(source, str(file_path or "<text>")), None, file_path
@@ -269,7 +284,13 @@ def _decode(blob: bytes, name: str) -> str:
     try:
         return blob.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise PlanError(f"{name}: the plan is not UTF-8 text (byte {exc.start})") from None
+        line = blob.count(b"\n", 0, exc.start) + 1
+        bad = blob[exc.start : exc.end].hex(" ")
+        message = (
+            f"the plan is not UTF-8 text: byte {exc.start} (0x{bad}) is not UTF-8"
+            " (a GBK or other legacy encoding? save the plan as UTF-8)"
+        )
+        raise _Unreadable(name, line, message) from None
 
 
 def _json_default(value: Any) -> Any:

@@ -1,0 +1,10 @@
+//! `cargo fuzz run number`: see `checks::number` for what it checks.
+#![no_main]
+
+extern crate _routecore as routecore;
+
+#[allow(dead_code)]
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::number(data));
