@@ -851,6 +851,14 @@ def test_engine_route_many_bad_items_in_place(engine: routecore.Engine) -> None:
         engine.route_many(called=[CLINIC], caller=["1", "2"])
     with pytest.raises(InvalidArgumentError, match="called"):
         engine.route_many([{"called": 1}])
+    # Columns: the bad item is named by its column and index.
+    gbk = "\u5ba2\u670d".encode("gbk").decode("utf-8", "surrogateescape")
+    with pytest.raises(InvalidArgumentError, match=r"caller\[1\]: not valid text"):
+        engine.route_many(called=[CLINIC, CLINIC], caller=["13800138000", gbk])
+    with pytest.raises(TypeError, match=r"call_id\[0\]: expected a str, got int"):
+        engine.route_many(called=[CLINIC], caller=["13800138000"], call_id=[7])
+    with pytest.raises(TypeError, match="called: expected a sequence of str, got one str"):
+        engine.route_many(called=CLINIC, caller=["13800138000"])
 
 
 def test_engine_update_list_refuses_before_changing(engine: routecore.Engine) -> None:

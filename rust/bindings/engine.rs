@@ -133,6 +133,31 @@ pub(crate) fn field_str<'a>(value: &'a Bound<'_, PyAny>, field: &str) -> PyResul
     })
 }
 
+/// A `route_many` column: each `str` borrowed for use without the GIL (no copy). An item that
+/// is not a `str`, or not valid text, is named by its column and index.
+fn text_column(
+    values: Option<&Bound<'_, PyAny>>,
+    name: &str,
+) -> PyResult<Option<Vec<PyBackedStr>>> {
+    let Some(values) = values.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    if values.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "{name}: expected a sequence of str, got one str"
+        )));
+    }
+    let mut out = Vec::with_capacity(values.len().unwrap_or(0));
+    for (i, item) in values.try_iter()?.enumerate() {
+        let item = item?;
+        // Checked first for the message; the borrow below then cannot fail (and reuses the
+        // UTF-8 the check made, which CPython caches in the object).
+        field_str(&item, &format!("{name}[{i}]"))?;
+        out.push(item.extract::<PyBackedStr>()?);
+    }
+    Ok(Some(out))
+}
+
 /// A Python `str` borrowed for use without the GIL (no copy), or the empty string.
 enum Text {
     Py(PyBackedStr),
@@ -355,13 +380,17 @@ impl PyEngine {
         &self,
         py: Python<'_>,
         requests: Option<Vec<Bound<'_, PyDict>>>,
-        called: Option<Vec<PyBackedStr>>,
-        caller: Option<Vec<PyBackedStr>>,
-        digits: Option<Vec<PyBackedStr>>,
+        called: Option<Bound<'_, PyAny>>,
+        caller: Option<Bound<'_, PyAny>>,
+        digits: Option<Bound<'_, PyAny>>,
         at: Option<Vec<Bound<'_, PyAny>>>,
-        call_id: Option<Vec<PyBackedStr>>,
+        call_id: Option<Bound<'_, PyAny>>,
         explain: bool,
     ) -> PyResult<PyDecisionBatch> {
+        let called = text_column(called.as_ref(), "called")?;
+        let caller = text_column(caller.as_ref(), "caller")?;
+        let digits = text_column(digits.as_ref(), "digits")?;
+        let call_id = text_column(call_id.as_ref(), "call_id")?;
         let plan = self.inner.plan();
         let mut owned: Vec<Result<OwnedRequest, Error>> = Vec::new();
         if let Some(reqs) = requests {

@@ -18,7 +18,8 @@
 //! Keys (with the configured prefix `P`): `P:rr:{group}` rotation counter, `P:wc:{group}`
 //! weighted credits (hash), `P:lb:{group}` least-busy history (hash, `time:seq`), `P:lbseq`,
 //! `P:pc:{tenant|caller}` admitted times (sorted set), `P:slot:{target}` leases (hash call →
-//! `answered:expires`), `P:end:{call}` ended targets (set), `P:call:{call}` lease length.
+//! `answered:expires`), `P:end:{call}` ended targets (set), `P:call:{call}` lease length,
+//! `P:early:{call}` leases taken before that length arrived (set of lease-hash names).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -106,13 +107,21 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. seq)
 return seq
 ";
 
-/// `KEYS` = lease hash of the target, ended set of the call, the call's lease length;
-/// `ARGV` = call id, target, now, default lease, keep (ms).
+/// `KEYS` = lease hash of the target, ended set of the call, the call's lease length, the
+/// call's leases taken before its length was known; `ARGV` = call id, target, now, default
+/// lease, keep (ms).
 const ANSWERED: &str = r"
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
 if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 then return 0 end
 local now = tonumber(ARGV[3])
-local lease = tonumber(redis.call('GET', KEYS[3]) or ARGV[4])
+local known = redis.call('GET', KEYS[3])
+local lease = tonumber(known or ARGV[4])
+if not known then
+  -- The routing node's lease length is still on its way (written behind): CALL_LEASE
+  -- shortens this lease when it lands.
+  redis.call('SADD', KEYS[4], KEYS[1])
+  redis.call('PEXPIRE', KEYS[4], ARGV[5])
+end
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   local e = tonumber(string.match(all[i + 1], ':(%-?%d+)$'))
@@ -121,6 +130,23 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], now .. ':' .. (now + lease))
 redis.call('PEXPIRE', KEYS[1], math.max(lease, 0) + tonumber(ARGV[5]))
 return 1
+";
+
+/// A call's lease length, and the leases of the call already taken with the default length
+/// (an ANSWERED on another node overtook the write-behind) set to it. `KEYS` = the call's
+/// lease length, its early leases (a set of lease-hash names); `ARGV` = lease, keep, call id.
+const CALL_LEASE: &str = r"
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local early = redis.call('SMEMBERS', KEYS[2])
+for _, slot in ipairs(early) do
+  local v = redis.call('HGET', slot, ARGV[3])
+  if v then
+    local answered = tonumber(string.match(v, '^(%-?%d+):'))
+    redis.call('HSET', slot, ARGV[3], answered .. ':' .. (answered + tonumber(ARGV[1])))
+  end
+end
+redis.call('DEL', KEYS[2])
+return #early
 ";
 
 /// `KEYS` = lease hash of the target, ended set of the call; `ARGV` = call id, target, keep.
@@ -312,6 +338,19 @@ enum Write {
 }
 
 impl Inner {
+    /// The `CALL_LEASE` script as one command (`EVAL`: it goes in pipelines).
+    fn call_lease(&self, call_id: &str, lease_ms: i64) -> redis::Cmd {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(CALL_LEASE)
+            .arg(2)
+            .arg(self.key("call", call_id))
+            .arg(self.key("early", call_id))
+            .arg(lease_ms)
+            .arg(KEEP_MS)
+            .arg(call_id);
+        cmd
+    }
+
     fn key(&self, kind: &str, name: &str) -> String {
         let mut k = String::with_capacity(self.prefix.len() + kind.len() + name.len() + 2);
         k.push_str(&self.prefix);
@@ -439,12 +478,9 @@ impl Inner {
 
     fn apply(&self, conn: &mut Connection, item: &Journaled) -> RedisResult<()> {
         match item {
-            Journaled::Call { call_id, lease_ms } => redis::cmd("SET")
-                .arg(self.key("call", call_id))
-                .arg(lease_ms)
-                .arg("PX")
-                .arg(KEEP_MS)
-                .query(conn),
+            Journaled::Call { call_id, lease_ms } => {
+                self.call_lease(call_id, *lease_ms).query(conn)
+            }
             Journaled::Answered {
                 call_id,
                 target,
@@ -455,6 +491,7 @@ impl Inner {
                 .key(self.key("slot", target))
                 .key(self.key("end", call_id))
                 .key(self.key("call", call_id))
+                .key(self.key("early", call_id))
                 .arg(call_id)
                 .arg(target)
                 .arg(now_ms)
@@ -532,11 +569,7 @@ fn write_behind(inner: &Inner, rx: &Receiver<Write>) {
             let written = inner.run(|conn| {
                 let mut pipe = redis::pipe();
                 for (call_id, lease_ms) in &batch {
-                    pipe.cmd("SET")
-                        .arg(inner.key("call", call_id))
-                        .arg(lease_ms)
-                        .arg("PX")
-                        .arg(KEEP_MS)
+                    pipe.add_command(inner.call_lease(call_id, *lease_ms))
                         .ignore();
                 }
                 pipe.query::<()>(conn)
@@ -731,7 +764,8 @@ impl StateStore for RedisState {
             return;
         }
         // Written behind: the decision does not wait for it. An ANSWERED that reaches another
-        // node within that sub-millisecond gap gets the default lease (4 h) instead.
+        // node within that gap takes the default lease (4 h), which this write then shortens
+        // (`CALL_LEASE`).
         if lock(&self.calls)
             .send(Write::Call(call_id.to_string(), lease_ms))
             .is_err()
