@@ -27,13 +27,70 @@ from routecore.records._model import (
     to_ms,
 )
 
-__all__ = ["CALL_COLUMNS", "SqlRecordStore", "Statements"]
+__all__ = ["CALL_COLUMNS", "SqlRecordStore", "Statements", "schema"]
 
 CALL_COLUMNS: Final = (
     "call_id, tenant, called, caller, caller_kind, province, city, carrier, rule, target, "
     "answered_at_ms, ended_at_ms, duration_seconds, disposition, rate_per_minute, billed_minutes, "
     "cost, plan_version, context_known"
 )
+
+
+def schema(*, seq: str, integer: str, blob: str, real: str, table_options: str = "") -> str:
+    """The tables and indexes (`CREATE … IF NOT EXISTS`), in a backend's column types.
+
+    Args:
+        seq: the events' arrival sequence column type, its primary key.
+        integer: a 64-bit integer (ms since the epoch, seconds, minutes).
+        blob: bytes (the decision context, JSON).
+        real: a double.
+        table_options: after the list changes table (a keyed table without a row id).
+    """
+    return f"""
+CREATE TABLE IF NOT EXISTS events (          -- every ReportCall event, once per (call_id, type)
+    seq              {seq},
+    call_id          TEXT    NOT NULL,
+    type             TEXT    NOT NULL,       -- ANSWERED | ENDED
+    target           TEXT    NOT NULL,
+    at_ms            {integer} NOT NULL,       -- event time, ms since the epoch (UTC)
+    duration_seconds {integer} NOT NULL,
+    disposition      TEXT    NOT NULL,
+    context          {blob},                   -- ANSWERED: the decision context (JSON), if known
+    received_ms      {integer} NOT NULL,
+    UNIQUE (call_id, type)
+);
+CREATE INDEX IF NOT EXISTS events_at ON events (at_ms);
+CREATE TABLE IF NOT EXISTS calls (           -- the call detail records, written on ENDED
+    call_id          TEXT PRIMARY KEY,
+    tenant           TEXT    NOT NULL,
+    called           TEXT    NOT NULL,
+    caller           TEXT    NOT NULL,
+    caller_kind      TEXT    NOT NULL,
+    province         TEXT    NOT NULL,
+    city             TEXT    NOT NULL,
+    carrier          TEXT    NOT NULL,
+    rule             TEXT    NOT NULL,
+    target           TEXT    NOT NULL,
+    answered_at_ms   {integer},
+    ended_at_ms      {integer} NOT NULL,
+    duration_seconds {integer} NOT NULL,
+    disposition      TEXT    NOT NULL,
+    rate_per_minute  {real},                   -- NULL: the decision is unknown
+    billed_minutes   {integer} NOT NULL,
+    cost             {real},                   -- NULL: unknown (no rate), never "free" by mistake
+    plan_version     TEXT    NOT NULL,
+    context_known    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calls_ended ON calls (ended_at_ms);
+CREATE INDEX IF NOT EXISTS calls_tenant_ended ON calls (tenant, ended_at_ms);
+CREATE TABLE IF NOT EXISTS list_changes (    -- live UpdateList changes: the latest op per number
+    list_name        TEXT    NOT NULL,
+    number           TEXT    NOT NULL,
+    op               TEXT    NOT NULL CHECK (op IN ('add', 'remove')),
+    changed_ms       {integer} NOT NULL,
+    PRIMARY KEY (list_name, number)
+){table_options};
+"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,55 +20,11 @@ from typing import Any, ClassVar, Final
 
 from routecore.records._base import _EVENTS, _Item
 from routecore.records._model import StoreUnavailableError
-from routecore.records._sql import SqlRecordStore, Statements
+from routecore.records._sql import SqlRecordStore, Statements, schema
 
 __all__ = ["PostgresRecordStore", "is_postgres_dsn"]
 
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS events (
-    seq              BIGSERIAL PRIMARY KEY,
-    call_id          TEXT    NOT NULL,
-    type             TEXT    NOT NULL,
-    target           TEXT    NOT NULL,
-    at_ms            BIGINT  NOT NULL,
-    duration_seconds BIGINT  NOT NULL,
-    disposition      TEXT    NOT NULL,
-    context          BYTEA,
-    received_ms      BIGINT  NOT NULL,
-    UNIQUE (call_id, type)
-);
-CREATE INDEX IF NOT EXISTS events_at ON events (at_ms);
-CREATE TABLE IF NOT EXISTS calls (
-    call_id          TEXT PRIMARY KEY,
-    tenant           TEXT    NOT NULL,
-    called           TEXT    NOT NULL,
-    caller           TEXT    NOT NULL,
-    caller_kind      TEXT    NOT NULL,
-    province         TEXT    NOT NULL,
-    city             TEXT    NOT NULL,
-    carrier          TEXT    NOT NULL,
-    rule             TEXT    NOT NULL,
-    target           TEXT    NOT NULL,
-    answered_at_ms   BIGINT,
-    ended_at_ms      BIGINT  NOT NULL,
-    duration_seconds BIGINT  NOT NULL,
-    disposition      TEXT    NOT NULL,
-    rate_per_minute  DOUBLE PRECISION,
-    billed_minutes   BIGINT  NOT NULL,
-    cost             DOUBLE PRECISION,
-    plan_version     TEXT    NOT NULL,
-    context_known    INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS calls_ended ON calls (ended_at_ms);
-CREATE INDEX IF NOT EXISTS calls_tenant_ended ON calls (tenant, ended_at_ms);
-CREATE TABLE IF NOT EXISTS list_changes (
-    list_name        TEXT    NOT NULL,
-    number           TEXT    NOT NULL,
-    op               TEXT    NOT NULL CHECK (op IN ('add', 'remove')),
-    changed_ms       BIGINT  NOT NULL,
-    PRIMARY KEY (list_name, number)
-);
-"""
+_SCHEMA: Final = schema(seq="BIGSERIAL PRIMARY KEY", integer="BIGINT", blob="BYTEA", real="DOUBLE PRECISION")
 
 # One constant key: nodes starting together create the schema one at a time.
 _SCHEMA_LOCK: Final = 0x726F757465636F72

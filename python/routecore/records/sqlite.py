@@ -27,57 +27,15 @@ from typing import Any, ClassVar, Final
 
 from routecore.records._base import _Item
 from routecore.records._model import StoreUnavailableError
-from routecore.records._sql import SqlRecordStore, Statements
+from routecore.records._sql import SqlRecordStore, Statements, schema
 
 __all__ = ["SCHEMA_VERSION", "SqliteRecordStore"]
 
 SCHEMA_VERSION: Final = 1
 
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS events (          -- every ReportCall event, once per (call_id, type)
-    seq              INTEGER PRIMARY KEY,
-    call_id          TEXT    NOT NULL,
-    type             TEXT    NOT NULL,       -- ANSWERED | ENDED
-    target           TEXT    NOT NULL,
-    at_ms            INTEGER NOT NULL,       -- event time, ms since the epoch (UTC)
-    duration_seconds INTEGER NOT NULL,
-    disposition      TEXT    NOT NULL,
-    context          BLOB,                   -- ANSWERED: the decision context (JSON), if known
-    received_ms      INTEGER NOT NULL,
-    UNIQUE (call_id, type)
-);
-CREATE INDEX IF NOT EXISTS events_at ON events (at_ms);
-CREATE TABLE IF NOT EXISTS calls (           -- the call detail records, written on ENDED
-    call_id          TEXT PRIMARY KEY,
-    tenant           TEXT    NOT NULL,
-    called           TEXT    NOT NULL,
-    caller           TEXT    NOT NULL,
-    caller_kind      TEXT    NOT NULL,
-    province         TEXT    NOT NULL,
-    city             TEXT    NOT NULL,
-    carrier          TEXT    NOT NULL,
-    rule             TEXT    NOT NULL,
-    target           TEXT    NOT NULL,
-    answered_at_ms   INTEGER,
-    ended_at_ms      INTEGER NOT NULL,
-    duration_seconds INTEGER NOT NULL,
-    disposition      TEXT    NOT NULL,
-    rate_per_minute  REAL,                   -- NULL: the decision is unknown
-    billed_minutes   INTEGER NOT NULL,
-    cost             REAL,                   -- NULL: unknown (no rate), never "free" by mistake
-    plan_version     TEXT    NOT NULL,
-    context_known    INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS calls_ended ON calls (ended_at_ms);
-CREATE INDEX IF NOT EXISTS calls_tenant_ended ON calls (tenant, ended_at_ms);
-CREATE TABLE IF NOT EXISTS list_changes (    -- live UpdateList changes: the latest op per number
-    list_name        TEXT    NOT NULL,
-    number           TEXT    NOT NULL,
-    op               TEXT    NOT NULL CHECK (op IN ('add', 'remove')),
-    changed_ms       INTEGER NOT NULL,
-    PRIMARY KEY (list_name, number)
-) WITHOUT ROWID;
-"""
+_SCHEMA: Final = schema(
+    seq="INTEGER PRIMARY KEY", integer="INTEGER", blob="BLOB", real="REAL", table_options=" WITHOUT ROWID"
+)
 
 _HINTS: Final = {
     sqlite3.SQLITE_FULL: "the disk is full",
