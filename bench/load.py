@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from pacing import open_loop, pct, status_name
 
 HOST = "127.0.0.1"  # loopback only
 AT = "2026-11-11T10:00:00+08:00"
@@ -117,17 +118,6 @@ async def _run(server: Any, port_file: str) -> None:
 # --- client ---------------------------------------------------------------------------------------
 
 
-def _pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
-
-
-def _status(exc: BaseException) -> str:
-    """The status name an RPC failed with (errors are counted by status, never abort a run)."""
-    code = getattr(exc, "code", None)
-    return code().name if callable(code) else type(exc).__name__
-
-
 async def _unary(
     channel: Any, payloads: list[bytes], count: int, seconds: float, concurrency: int
 ) -> dict[str, Any]:
@@ -145,7 +135,7 @@ async def _unary(
             try:
                 await call(payloads[i % len(payloads)], timeout=10)
             except grpc.RpcError as exc:
-                errors[_status(exc)] += 1
+                errors[status_name(exc)] += 1
             else:
                 latencies.append(time.perf_counter() - t0)
             done += 1
@@ -157,8 +147,8 @@ async def _unary(
     return {
         "calls": done,
         "decisions_per_s": len(latencies) / elapsed,
-        "p50_us": _pct(latencies, 0.5) * 1e6,
-        "p99_us": _pct(latencies, 0.99) * 1e6,
+        "p50_us": pct(latencies, 0.5) * 1e6,
+        "p99_us": pct(latencies, 0.99) * 1e6,
         "errors": dict(errors),
     }
 
@@ -169,30 +159,22 @@ async def _paced(channel: Any, payloads: list[bytes], rate: float, seconds: floa
     call = channel.unary_unary("/routecore.v1.Router/RouteCall")
     latencies: list[float] = []
     errors: Counter[str] = Counter()
-    tasks = []
 
     async def one(i: int) -> None:
         t0 = time.perf_counter()
         try:
             await call(payloads[i % len(payloads)], timeout=10)
         except grpc.RpcError as exc:
-            errors[_status(exc)] += 1
+            errors[status_name(exc)] += 1
             return
         latencies.append(time.perf_counter() - t0)
 
-    n = int(rate * seconds)
-    start = time.perf_counter()
-    for i in range(n):
-        delay = start + i / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.ensure_future(one(i)))
-    await asyncio.gather(*tasks)
+    n, _ = await open_loop(one, rate, seconds)
     return {
         "rate": rate,
         "calls": n,
-        "p50_us": _pct(latencies, 0.5) * 1e6,
-        "p99_us": _pct(latencies, 0.99) * 1e6,
+        "p50_us": pct(latencies, 0.5) * 1e6,
+        "p99_us": pct(latencies, 0.99) * 1e6,
         "errors": dict(errors),
     }
 
@@ -226,7 +208,7 @@ async def _stream(
                 received += 1
                 done += 1
         except grpc.RpcError as exc:  # the stream is over: counted, this worker stops
-            errors[_status(exc)] += 1
+            errors[status_name(exc)] += 1
 
     t0 = time.perf_counter()
     await asyncio.gather(*(one(k) for k in range(streams)))
@@ -249,7 +231,7 @@ async def _batch(
             try:
                 await call(payload, timeout=30)
             except grpc.RpcError as exc:
-                errors[_status(exc)] += 1
+                errors[status_name(exc)] += 1
                 continue
             done += size
 

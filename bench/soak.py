@@ -28,11 +28,7 @@ import argparse
 import asyncio
 import json
 import os
-import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,69 +37,14 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from pacing import open_loop, pct, status_name
+
+# The server process is the one the tests start (tests/serving.py): loopback, stopped by its PID.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from serving import Served, start
 
 HOST = "127.0.0.1"
 AT = "2026-11-11T10:00:00+08:00"
-
-
-def _pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
-
-
-def _status(exc: BaseException) -> str:
-    code = getattr(exc, "code", None)
-    return code().name if callable(code) else type(exc).__name__
-
-
-# --- the server -----------------------------------------------------------------------------------
-
-
-class Server:
-    """`routecore serve` on the demo plan with a record store, in a process of its own."""
-
-    def __init__(self, tmp: Path, max_in_flight: int) -> None:
-        self.log = tmp / "serve.log"
-        with socket.socket() as s:
-            s.bind((HOST, 0))
-            http = s.getsockname()[1]
-        self.http_port = http
-        args = [
-            sys.executable, "-m", "routecore", "serve", "--grpc", f"{HOST}:0", "--http", f"{HOST}:{http}",
-            "--cdr", str(tmp / "records.db"), "--max-in-flight", str(max_in_flight),
-        ]  # fmt: skip
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=out)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            m = re.search(r"serving gRPC on [^\"]*:(\d+)", self.log.read_text(errors="replace"))
-            if m:
-                self.port = int(m.group(1))
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("routecore serve did not start: " + self.log.read_text(errors="replace"))
-
-    def rss_kib(self) -> int:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return 0
-
-    def open_files(self) -> int:
-        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return int(self.proc.returncode)
 
 
 # --- the client (one event loop for the whole run: grpc.aio wants one) -----------------------------
@@ -179,7 +120,6 @@ class Client:
         shed: list[float] = []
         errors: Counter[str] = Counter()
         samples: dict[str, str] = {}
-        tasks: list[asyncio.Task[None]] = []
 
         async def one(i: int) -> None:
             report = report_every and i % report_every == 0
@@ -190,7 +130,7 @@ class Client:
                 else:
                     await self.route(self.routes[i % len(self.routes)], timeout=10)
             except grpc.RpcError as exc:
-                code = _status(exc)
+                code = status_name(exc)
                 errors[code] += 1
                 if code == "RESOURCE_EXHAUSTED":
                     shed.append(time.perf_counter() - t0)
@@ -199,15 +139,7 @@ class Client:
                 return
             ok.append(time.perf_counter() - t0)
 
-        n = int(rate * seconds)
-        start = time.perf_counter()
-        for i in range(n):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i)))
-        offered_in = time.perf_counter() - start
-        await asyncio.gather(*tasks)
+        n, offered_in = await open_loop(one, rate, seconds)
         return {
             "rate": rate,
             "calls": n,
@@ -215,14 +147,14 @@ class Client:
             "answered": len(ok),
             "errors": dict(errors),
             "error_samples": samples,
-            "p50_ms": _pct(ok, 0.5) * 1e3,
-            "p99_ms": _pct(ok, 0.99) * 1e3,
-            "shed_p50_ms": _pct(shed, 0.5) * 1e3,
-            "shed_p99_ms": _pct(shed, 0.99) * 1e3,
+            "p50_ms": pct(ok, 0.5) * 1e3,
+            "p99_ms": pct(ok, 0.99) * 1e3,
+            "shed_p50_ms": pct(shed, 0.5) * 1e3,
+            "shed_p99_ms": pct(shed, 0.99) * 1e3,
         }
 
 
-async def _run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
+async def _run(args: argparse.Namespace, server: Served) -> dict[str, Any]:
     async with grpc.aio.insecure_channel(f"{HOST}:{server.port}") as channel:
         client = Client(channel)
         await client.closed_loop(1.0, 8)  # warm up
@@ -326,7 +258,11 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="exit 1 if a check fails")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(Path(tmp), args.max_in_flight)
+        server = start(
+            Path(tmp) / "serve.log",
+            *("--cdr", str(Path(tmp) / "records.db"), "--max-in-flight", str(args.max_in_flight)),
+            http=True,
+        )
         try:
             result = asyncio.run(_run(args, server))
         finally:

@@ -50,13 +50,7 @@ class Served:
 
     def events(self, event: str) -> list[dict[str, Any]]:
         """The structured log lines with this `event`."""
-        out = []
-        for line in self.log.read_text(errors="replace").splitlines():
-            if line.startswith("{"):
-                entry = json.loads(line)
-                if entry.get("event") == event:
-                    out.append(entry)
-        return out
+        return log_events(self.log, event)
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -71,6 +65,17 @@ class Served:
                 self.proc.kill()
                 self.proc.wait()
         return int(self.proc.returncode)
+
+
+def log_events(log: Path, event: str) -> list[dict[str, Any]]:
+    """The structured (JSON) lines of a server log with this `event`."""
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if entry.get("event") == event:
+                out.append(entry)
+    return out
 
 
 def start(

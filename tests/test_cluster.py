@@ -5,10 +5,8 @@ nodes. Real processes and servers on loopback, each stopped by its PID; every lo
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -17,7 +15,7 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ from routecore.server import build_server, mark_serving, shutdown
 from routecore.v1 import routing_pb2 as pb
 from routecore.v1 import routing_pb2_grpc as pb_grpc
 from services import PostgresServer, RedisServer, free_port
+from serving import Served, start
 
 SPEC = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "acceptance"
 CASES = load_vectors(SPEC / "vectors.jsonl") if (SPEC / "vectors.jsonl").exists() else []
@@ -65,34 +64,22 @@ tenants:
 CAPS = {"13800000001": 2, "13800000002": 1, "13800000003": 1}
 
 
-@dataclass
-class Node:
-    proc: subprocess.Popen[bytes]
-    log: Path
-    port: int
-    http: int
-    channel: grpc.Channel = field(init=False)
-    router: pb_grpc.RouterStub = field(init=False)
-    admin: pb_grpc.AdminStub = field(init=False)
+class Node(Served):
+    """A `routecore serve` node (started by tests/serving.py) and gRPC stubs on one channel."""
 
-    def __post_init__(self) -> None:
+    def __init__(self, served: Served) -> None:
+        super().__init__(served.proc, served.port, served.http_port, served.log)
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
         self.router = pb_grpc.RouterStub(self.channel)
         self.admin = pb_grpc.AdminStub(self.channel)
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.http}/metrics", timeout=10) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/metrics", timeout=10) as r:
             return str(r.read().decode())
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30.0) -> int:
         self.channel.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        return super().stop(timeout)
 
 
 @dataclass
@@ -104,28 +91,7 @@ class Cluster:
 
 
 def start_node(tmp: Path, name: str, *args: str) -> Node:
-    log = tmp / f"{name}.log"
-    http = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "routecore", "serve", "--grpc", "127.0.0.1:0",
-             "--http", f"127.0.0.1:{http}", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=out,
-            env=env,
-        )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        m = re.search(r"serving gRPC on [^\"]*:(\d+)", log.read_text(errors="replace"))
-        if m:
-            return Node(proc, log, int(m.group(1)), http)
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    proc.wait()
-    raise AssertionError(f"node {name} did not start: " + log.read_text(errors="replace"))
+    return Node(start(tmp / f"{name}.log", *args, http=True))
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,7 @@ from routecore.records import SqliteRecordStore
 from routecore.server import ADMIN, ROUTER, ServerOptions, Service, build_server, mark_serving, shutdown
 from routecore.v1 import routing_pb2 as pb
 from routecore.v1 import routing_pb2_grpc as pb_grpc
+from serving import log_events, start, until
 
 SPEC = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "acceptance"
 CASES = load_vectors(SPEC / "vectors.jsonl") if (SPEC / "vectors.jsonl").exists() else []
@@ -718,24 +719,8 @@ def _free_port() -> int:
 
 def _serve_logged(log: Path, *args: str) -> tuple[subprocess.Popen[bytes], int]:
     """`routecore serve` with its log in a file (a pipe nobody drains could block it)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "routecore", "serve", "--grpc", "127.0.0.1:0", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=out,
-            env=env,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        m = re.search(r"serving gRPC on [^\"]*:(\d+)", log.read_text(errors="replace"))
-        if m:
-            return proc, int(m.group(1))
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("server did not start: " + log.read_text(errors="replace"))
+    served = start(log, *args)
+    return served.proc, served.port
 
 
 def _ended(i: int) -> pb.CallEvent:
@@ -873,26 +858,6 @@ def _plan_copy(tmp_path: Path) -> Path:
     return plan
 
 
-def _events(log: Path, event: str) -> list[dict[str, Any]]:
-    out = []
-    for line in log.read_text(errors="replace").splitlines():
-        if line.startswith("{"):
-            entry = json.loads(line)
-            if entry.get("event") == event:
-                out.append(entry)
-    return out
-
-
-def _until(check: Any, what: str, seconds: float = 20.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:
     try:
         proc.send_signal(signal.SIGTERM)
@@ -945,7 +910,7 @@ def test_update_list_survives_a_restart(tmp_path: Path) -> None:
             # And they still hold on a plan reloaded from the file.
             assert admin.ReloadPlan(pb.ReloadPlanRequest(path=str(plan)), timeout=30).reloaded
             assert router.RouteCall(blocked, timeout=10).action == pb.RouteDecision.REJECT
-        assert _events(log, "lists_restored")
+        assert log_events(log, "lists_restored")
     finally:
         _stop(proc, log)
 
@@ -961,14 +926,14 @@ def test_sighup_reloads_the_plan_file_and_a_bad_one_keeps_the_old(tmp_path: Path
             assert first.display.tag == "预约挂号"
             plan.write_text(plan.read_text(encoding="utf-8").replace("tag: 预约挂号", "tag: 新标签"), "utf-8")
             proc.send_signal(signal.SIGHUP)
-            second = _until(
+            second = until(
                 lambda: (d := router.RouteCall(MIXED[0], timeout=10)).display.tag == "新标签" and d,
                 "the SIGHUP reload",
             )
             assert second.plan_version != first.plan_version
             plan.write_text(BAD_PLAN, "utf-8")
             proc.send_signal(signal.SIGHUP)
-            refused = _until(lambda: _events(log, "reload_refused"), "the refusal in the log")
+            refused = until(lambda: log_events(log, "reload_refused"), "the refusal in the log")
             assert "nowhere" in refused[0]["msg"]
             d = router.RouteCall(MIXED[0], timeout=10)
             assert (d.plan_version, d.display.tag) == (second.plan_version, "新标签")
@@ -992,12 +957,12 @@ def test_watch_reloads_on_change_and_survives_bad_and_deleted_files(tmp_path: Pa
                 return str(router.RouteCall(MIXED[0], timeout=10).display.tag)
 
             plan.write_text(good.replace("tag: 预约挂号", "tag: 新标签"), "utf-8")
-            _until(lambda: tag() == "新标签", "the reload of the changed plan")
+            until(lambda: tag() == "新标签", "the reload of the changed plan")
             # A list file of the plan is watched too.
             assert router.RouteCall(fraudster, timeout=10).action == pb.RouteDecision.MENU
             with (tmp_path / "lists" / "fraud.txt").open("a", encoding="utf-8") as f:
                 f.write("136 0000 0077\n")
-            _until(
+            until(
                 lambda: router.RouteCall(fraudster, timeout=10).reject.reason == "诈骗",
                 "the reload of the changed list file",
             )
@@ -1005,32 +970,32 @@ def test_watch_reloads_on_change_and_survives_bad_and_deleted_files(tmp_path: Pa
             assert v1 != v0
             # Corrupted, half written, deleted: the plan serving keeps serving.
             for broken in ("tenants: [\n", good[: len(good) // 2], BAD_PLAN):
-                before = len(_events(log, "reload_refused"))
+                before = len(log_events(log, "reload_refused"))
                 plan.write_text(broken, "utf-8")
-                _until(lambda b=before: len(_events(log, "reload_refused")) > b, "the refusal")
+                until(lambda b=before: len(log_events(log, "reload_refused")) > b, "the refusal")
                 d = router.RouteCall(MIXED[0], timeout=10)
                 assert (d.plan_version, d.display.tag) == (v1, "新标签")
-            before = len(_events(log, "reload_refused"))
+            before = len(log_events(log, "reload_refused"))
             plan.unlink()
-            _until(lambda: len(_events(log, "reload_refused")) > before, "the deleted file noticed")
+            until(lambda: len(log_events(log, "reload_refused")) > before, "the deleted file noticed")
             assert router.RouteCall(MIXED[0], timeout=10).plan_version == v1
             # A list file of the plan deleted, then garbled: refused too, the list still serves.
             plan.write_text(good.replace("tag: 预约挂号", "tag: 新标签"), "utf-8")
             fraud = tmp_path / "lists" / "fraud.txt"
             kept = fraud.read_text(encoding="utf-8")
             for broken_list in (None, "13600000077\nnot a number at all\n"):
-                before = len(_events(log, "reload_refused"))
+                before = len(log_events(log, "reload_refused"))
                 if broken_list is None:
                     fraud.unlink()
                 else:
                     fraud.write_text(broken_list, "utf-8")
-                _until(lambda b=before: len(_events(log, "reload_refused")) > b, "the broken list refused")
+                until(lambda b=before: len(log_events(log, "reload_refused")) > b, "the broken list refused")
                 assert router.RouteCall(fraudster, timeout=10).reject.reason == "诈骗"
                 assert router.RouteCall(MIXED[0], timeout=10).plan_version == v1
             fraud.write_text(kept, "utf-8")
             # Back again: reloaded.
             plan.write_text(good, "utf-8")
-            _until(lambda: tag() == "预约挂号", "the reload of the restored plan")
+            until(lambda: tag() == "预约挂号", "the reload of the restored plan")
             assert proc.poll() is None
     finally:
         _stop(proc, log)

@@ -329,15 +329,7 @@ impl PyEngine {
 
     /// The served numbers (normalised), sorted.
     fn numbers(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .inner
-            .plan()
-            .numbers
-            .keys()
-            .map(|d| d.as_str().to_string())
-            .collect();
-        v.sort();
-        v
+        self.inner.plan().served_numbers()
     }
 
     /// Decides one call.

@@ -143,16 +143,7 @@ impl PySimulation {
                     calls_per_day,
                     days: span_seconds / 86_400.0,
                     hourly_weights: hourly_weights.unwrap_or_else(|| vec![1.0; 24]),
-                    numbers: numbers.unwrap_or_else(|| {
-                        let mut v: Vec<String> = inner
-                            .plan()
-                            .numbers
-                            .keys()
-                            .map(|d| d.as_str().to_string())
-                            .collect();
-                        v.sort();
-                        v
-                    }),
+                    numbers: numbers.unwrap_or_else(|| inner.plan().served_numbers()),
                     regions: regions.unwrap_or_default(),
                     anonymous_share,
                     listed,

@@ -254,6 +254,17 @@ impl Engine {
 }
 
 impl Plan {
+    /// The served numbers (normalised digits), sorted.
+    pub fn served_numbers(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .numbers
+            .keys()
+            .map(|d| d.as_str().to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
     /// Adds and removes numbers of this plan's number list `name` (lists are shared by every
     /// holder of the plan, so routing sees the change at once). Every number is checked before
     /// anything changes. O(k) for k numbers (amortised; see [`NumberList::add`]).
@@ -318,6 +329,34 @@ mod tests {
     use super::*;
     use crate::lists::ListOptions;
     use crate::number::tests::TestCountries;
+
+    #[test]
+    fn served_numbers_are_normalised_and_sorted() {
+        let doc = serde_json::json!({
+            "version": 1,
+            "tenants": {"t": {
+                "groups": {"g": {"targets": [{"number": "13800000001"}]}},
+                "numbers": {
+                    "800-100-0001": {"flow": [{"id": "all", "forward": "g"}]},
+                    "400 100 0002": {"flow": [{"id": "all", "forward": "g"}]},
+                    "4001000001": {"flow": [{"id": "all", "forward": "g"}]},
+                },
+            }},
+        });
+        let tables = crate::region::RegionTables::default();
+        let plan = compile::compile(compile::CompileInput {
+            doc: serde_json::from_value(doc).unwrap(),
+            list_texts: HashMap::new(),
+            cn_days: Vec::new(),
+            version: "test".into(),
+            tables: &tables,
+        })
+        .unwrap();
+        assert_eq!(
+            plan.served_numbers(),
+            ["4001000001", "4001000002", "8001000001"]
+        );
+    }
 
     fn engine_with_lists() -> Engine {
         Engine::new(plan_with_lists(), Arc::new(state::LocalState::new()))

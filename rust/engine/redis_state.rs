@@ -642,10 +642,7 @@ impl StateStore for RedisState {
             Some(v) if v.len() == targets.len() => v,
             _ => {
                 i.fell_back();
-                targets
-                    .iter()
-                    .map(|t| i.local.active_calls(t, now_ms))
-                    .collect()
+                i.local.active_calls_many(targets, now_ms)
             }
         }
     }
@@ -668,10 +665,7 @@ impl StateStore for RedisState {
             Some(v) if v.len() == targets.len() => v.iter().map(|s| parse_placed(s)).collect(),
             _ => {
                 i.fell_back();
-                targets
-                    .iter()
-                    .map(|t| i.local.last_placed_first(group, t))
-                    .collect()
+                i.local.last_placed_first_many(group, targets)
             }
         }
     }
@@ -701,15 +695,7 @@ impl StateStore for RedisState {
                 .collect(),
             _ => {
                 i.fell_back();
-                targets
-                    .iter()
-                    .map(|t| {
-                        (
-                            i.local.active_calls(t, now_ms),
-                            i.local.last_placed_first(group, t),
-                        )
-                    })
-                    .collect()
+                i.local.least_busy_view(group, targets, now_ms)
             }
         }
     }

@@ -18,95 +18,23 @@ survive a power loss too. Reads open their own connections: WAL readers never bl
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
-from routecore.records._base import _EVENTS, _LIST, GroupCommitStore, _Item, log
-from routecore.records._model import (
-    ANSWERED,
-    Ack,
-    CallEvent,
-    CallRecord,
-    DecisionContext,
-    StoreUnavailableError,
-    build_record,
-    to_ms,
-)
+from routecore.records._base import _Item
+from routecore.records._model import StoreUnavailableError
+from routecore.records._sql import SqlRecordStore, Statements, schema
 
 __all__ = ["SCHEMA_VERSION", "SqliteRecordStore"]
 
 SCHEMA_VERSION: Final = 1
 
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS events (          -- every ReportCall event, once per (call_id, type)
-    seq              INTEGER PRIMARY KEY,
-    call_id          TEXT    NOT NULL,
-    type             TEXT    NOT NULL,       -- ANSWERED | ENDED
-    target           TEXT    NOT NULL,
-    at_ms            INTEGER NOT NULL,       -- event time, ms since the epoch (UTC)
-    duration_seconds INTEGER NOT NULL,
-    disposition      TEXT    NOT NULL,
-    context          BLOB,                   -- ANSWERED: the decision context (JSON), if known
-    received_ms      INTEGER NOT NULL,
-    UNIQUE (call_id, type)
-);
-CREATE INDEX IF NOT EXISTS events_at ON events (at_ms);
-CREATE TABLE IF NOT EXISTS calls (           -- the call detail records, written on ENDED
-    call_id          TEXT PRIMARY KEY,
-    tenant           TEXT    NOT NULL,
-    called           TEXT    NOT NULL,
-    caller           TEXT    NOT NULL,
-    caller_kind      TEXT    NOT NULL,
-    province         TEXT    NOT NULL,
-    city             TEXT    NOT NULL,
-    carrier          TEXT    NOT NULL,
-    rule             TEXT    NOT NULL,
-    target           TEXT    NOT NULL,
-    answered_at_ms   INTEGER,
-    ended_at_ms      INTEGER NOT NULL,
-    duration_seconds INTEGER NOT NULL,
-    disposition      TEXT    NOT NULL,
-    rate_per_minute  REAL,                   -- NULL: the decision is unknown
-    billed_minutes   INTEGER NOT NULL,
-    cost             REAL,                   -- NULL: unknown (no rate), never "free" by mistake
-    plan_version     TEXT    NOT NULL,
-    context_known    INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS calls_ended ON calls (ended_at_ms);
-CREATE INDEX IF NOT EXISTS calls_tenant_ended ON calls (tenant, ended_at_ms);
-CREATE TABLE IF NOT EXISTS list_changes (    -- live UpdateList changes: the latest op per number
-    list_name        TEXT    NOT NULL,
-    number           TEXT    NOT NULL,
-    op               TEXT    NOT NULL CHECK (op IN ('add', 'remove')),
-    changed_ms       INTEGER NOT NULL,
-    PRIMARY KEY (list_name, number)
-) WITHOUT ROWID;
-"""
-
-_INSERT_EVENT: Final = (
-    "INSERT INTO events (call_id, type, target, at_ms, duration_seconds, disposition, context, "
-    "received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (call_id, type) DO NOTHING"
-)
-_CALL_COLUMNS: Final = (
-    "call_id, tenant, called, caller, caller_kind, province, city, carrier, rule, target, "
-    "answered_at_ms, ended_at_ms, duration_seconds, disposition, rate_per_minute, billed_minutes, "
-    "cost, plan_version, context_known"
-)
-_INSERT_CALL: Final = f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES ({', '.join('?' * 19)})"
-# An ANSWERED that arrives after its call's ENDED completes the record's answer time.
-_LATE_ANSWER: Final = (
-    "UPDATE calls SET answered_at_ms = ?, target = CASE WHEN target = '' THEN ? ELSE target END, "
-    "disposition = CASE WHEN disposition = 'unanswered' THEN 'answered' ELSE disposition END "
-    "WHERE call_id = ? AND answered_at_ms IS NULL"
-)
-_UPSERT_LIST: Final = (
-    "INSERT INTO list_changes (list_name, number, op, changed_ms) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (list_name, number) DO UPDATE SET op = excluded.op, changed_ms = excluded.changed_ms"
+_SCHEMA: Final = schema(
+    seq="INTEGER PRIMARY KEY", integer="INTEGER", blob="BLOB", real="REAL", table_options=" WITHOUT ROWID"
 )
 
 _HINTS: Final = {
@@ -134,55 +62,7 @@ def _explain(path: Path, doing: str, e: sqlite3.Error) -> StoreUnavailableError:
     return StoreUnavailableError(f"record store {path}: {doing}: {hint + ': ' if hint else ''}{e}")
 
 
-def _ms(t: dt.datetime | None) -> int | None:
-    return None if t is None else round(t.timestamp() * 1000)
-
-
-def _utc(ms: int | None) -> dt.datetime | None:
-    return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
-
-
-def _record_row(r: CallRecord) -> tuple[Any, ...]:
-    return (
-        r.call_id,
-        r.tenant,
-        r.called,
-        r.caller,
-        r.caller_kind,
-        r.province,
-        r.city,
-        r.carrier,
-        r.rule,
-        r.target,
-        _ms(r.answered_at),
-        _ms(r.ended_at),
-        r.duration_seconds,
-        r.disposition,
-        r.rate_per_minute,
-        r.billed_minutes,
-        r.cost,
-        r.plan_version,
-        int(r.context_known),
-    )
-
-
-def _row_record(row: Sequence[Any]) -> CallRecord:
-    ended = _utc(row[11])
-    assert ended is not None
-    (call_id, tenant, called, caller, kind, province, city, carrier, rule, target) = row[:10]
-    return CallRecord(
-        call_id, tenant, called, caller, kind, province, city, carrier, rule, target,
-        _utc(row[10]), ended, row[12], row[13], row[14], row[15], row[16], row[17], bool(row[18]),
-    )  # fmt: skip
-
-
-def _range(since: Any, until: Any) -> tuple[int, int]:
-    lo = -(2**62) if since is None else to_ms(since, field="since")
-    hi = 2**62 if until is None else to_ms(until, field="until")
-    return lo, hi
-
-
-class SqliteRecordStore(GroupCommitStore):
+class SqliteRecordStore(SqlRecordStore):
     """The default record store: one SQLite file, WAL, `synchronous=FULL`, group commit.
 
     Args:
@@ -200,6 +80,9 @@ class SqliteRecordStore(GroupCommitStore):
         StoreUnavailableError: (strict) the file cannot be opened or written, or WAL is not
             available; the message names the file and the cause.
     """
+
+    _SQL: ClassVar = Statements.with_placeholder("?")
+    _conn: sqlite3.Connection | None
 
     def __init__(
         self,
@@ -224,15 +107,8 @@ class SqliteRecordStore(GroupCommitStore):
         self.path = Path(path)
         self.synchronous = synchronous.upper()
         self._busy_timeout = busy_timeout
-        self._conn: sqlite3.Connection | None = None
-        try:
-            self._conn = self._open()
-        except StoreUnavailableError as e:
-            if strict:
-                raise
-            self._last_error = str(e)
-            log.error("%s; writes fail until it can be opened", e)
-        self._start()
+        self._conn = None
+        self._open_writer(strict=strict, until="can be opened")
 
     def _open(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = None
@@ -285,23 +161,7 @@ class SqliteRecordStore(GroupCommitStore):
         now = time.time_ns() // 1_000_000
         try:
             conn.execute("BEGIN IMMEDIATE")
-            results: list[Any] = []
-            for item in batch:
-                if item.kind == _EVENTS:
-                    results.append(
-                        [
-                            self._put(conn, ev, ctx, now)
-                            for ev, ctx in zip(item.events, item.contexts, strict=True)
-                        ]
-                    )
-                elif item.kind == _LIST:
-                    assert item.list_change is not None
-                    name, add, remove = item.list_change
-                    conn.executemany(_UPSERT_LIST, [(name, n, "add", now) for n in add])
-                    conn.executemany(_UPSERT_LIST, [(name, n, "remove", now) for n in remove])
-                    results.append(None)
-                else:
-                    results.append(None)
+            results = self._write(conn, batch, now)
             conn.execute("COMMIT")
             return results
         except sqlite3.Error as e:
@@ -316,35 +176,12 @@ class SqliteRecordStore(GroupCommitStore):
                 self._conn = None
             raise _explain(self.path, "cannot write", e) from e
 
-    @staticmethod
-    def _put(conn: sqlite3.Connection, ev: CallEvent, ctx: DecisionContext | None, now: int) -> Ack:
-        stored_ctx = ctx.to_json() if ctx is not None and ev.type == ANSWERED else None
-        cur = conn.execute(
-            _INSERT_EVENT,
-            (ev.call_id, ev.type, ev.target, ev.at_ms, ev.duration_seconds, ev.disposition, stored_ctx, now),
-        )
-        if cur.rowcount != 1:
-            row = conn.execute(
-                "SELECT seq FROM events WHERE call_id = ? AND type = ?", (ev.call_id, ev.type)
-            ).fetchone()
-            return Ack(ev.call_id, ev.type, True, row[0])
-        seq = cur.lastrowid
-        assert seq is not None
-        if ev.type == ANSWERED:
-            conn.execute(_LATE_ANSWER, (ev.at_ms, ev.target, ev.call_id))
-        else:
-            row = conn.execute(
-                "SELECT target, at_ms, duration_seconds, disposition, context FROM events "
-                "WHERE call_id = ? AND type = 'ANSWERED'",
-                (ev.call_id,),
-            ).fetchone()
-            answered = None
-            if row is not None:
-                answered = CallEvent(ev.call_id, ANSWERED, row[0], row[1], row[2], row[3])
-                if ctx is None and row[4] is not None:
-                    ctx = DecisionContext.from_json(row[4])
-            conn.execute(_INSERT_CALL, _record_row(build_record(ev, answered, ctx)))
-        return Ack(ev.call_id, ev.type, False, seq)
+    def _insert_event(self, conn: sqlite3.Connection, params: tuple[Any, ...]) -> int | None:
+        cur = conn.execute(self._SQL.insert_event, params)
+        return cur.lastrowid if cur.rowcount == 1 else None
+
+    def _executemany(self, conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        conn.executemany(sql, rows)
 
     def _close_backend(self) -> None:
         if self._conn is None:
@@ -365,7 +202,7 @@ class SqliteRecordStore(GroupCommitStore):
             raise _explain(self.path, "cannot read", e) from e
         return conn
 
-    def _query(self, sql: str, args: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    def _query(self, sql: str, args: Sequence[Any]) -> Generator[Sequence[Any], None, None]:
         conn = self._reader()
         try:
             # One read transaction: the whole iteration sees one snapshot.
@@ -377,60 +214,3 @@ class SqliteRecordStore(GroupCommitStore):
             raise _explain(self.path, "cannot read", e) from e
         finally:
             conn.close()
-
-    def records(
-        self,
-        since: dt.datetime | float | str | None = None,
-        until: dt.datetime | float | str | None = None,
-        *,
-        tenant: str | None = None,
-    ) -> Iterator[CallRecord]:
-        """CDRs of calls that ended in [since, until) (None = unbounded), by end time.
-
-        A lazy iterator over one snapshot (O(1) memory); stop early and it closes its connection.
-
-        Raises:
-            InvalidArgumentError: `since`/`until` is not an instant.
-            StoreUnavailableError: the database cannot be read.
-        """
-        lo, hi = _range(since, until)
-        sql = f"SELECT {_CALL_COLUMNS} FROM calls WHERE ended_at_ms >= ? AND ended_at_ms < ?"
-        args: list[Any] = [lo, hi]
-        if tenant is not None:
-            sql += " AND tenant = ?"
-            args.append(tenant)
-        sql += " ORDER BY ended_at_ms, call_id"
-        return map(_row_record, self._query(sql, args))
-
-    def events(
-        self,
-        since: dt.datetime | float | str | None = None,
-        until: dt.datetime | float | str | None = None,
-    ) -> Iterator[CallEvent]:
-        """Raw events with time in [since, until), by time then arrival."""
-        lo, hi = _range(since, until)
-        rows = self._query(
-            "SELECT call_id, type, target, at_ms, duration_seconds, disposition FROM events "
-            "WHERE at_ms >= ? AND at_ms < ? ORDER BY at_ms, seq",
-            (lo, hi),
-        )
-        return (CallEvent(*row) for row in rows)
-
-    def record(self, call_id: str) -> CallRecord | None:
-        """The CDR of one call, or None (not ended, or unknown)."""
-        for row in self._query(f"SELECT {_CALL_COLUMNS} FROM calls WHERE call_id = ?", (call_id,)):
-            return _row_record(row)
-        return None
-
-    def list_changes(self) -> dict[str, tuple[list[str], list[str]]]:
-        """Every persisted live list change: {list name: (added numbers, removed numbers)}, sorted.
-
-        Apply them over the plan's lists at start and after every reload.
-        """
-        out: dict[str, tuple[list[str], list[str]]] = {}
-        for name, number, op in self._query(
-            "SELECT list_name, number, op FROM list_changes ORDER BY list_name, number", ()
-        ):
-            added, removed = out.setdefault(name, ([], []))
-            (added if op == "add" else removed).append(number)
-        return out

@@ -1,0 +1,39 @@
+"""What the load generators share (`load.py`, `soak.py`): the open-loop pacer, percentiles and
+the status an RPC failed with. Run as scripts, they import it from their own directory."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+
+def pct(values: list[float], q: float) -> float:
+    """The `q` quantile of `values` (nearest rank); NaN when there is none."""
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def status_name(exc: BaseException) -> str:
+    """The status name an RPC failed with (errors are counted by status, never abort a run)."""
+    code = getattr(exc, "code", None)
+    return code().name if callable(code) else type(exc).__name__
+
+
+async def open_loop(one: Callable[[int], Awaitable[None]], rate: float, seconds: float) -> tuple[int, float]:
+    """Start `one(i)` for i in 0..rate*seconds at `rate`/s, not waiting for answers (an open loop:
+    a slow server meets the same offered load), then wait for every call.
+
+    Returns the number of calls and the seconds it took to start them all (the offered rate is
+    their ratio: lower than `rate` when this client could not keep up)."""
+    n = int(rate * seconds)
+    tasks = []
+    start = time.perf_counter()
+    for i in range(n):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.ensure_future(one(i)))
+    offered_in = time.perf_counter() - start
+    await asyncio.gather(*tasks)
+    return n, offered_in
