@@ -931,3 +931,39 @@ def test_metrics(holder: Holder, plan_loaded: Any) -> None:
         assert metric(text, "routecore_list_size", list=name) == size
     assert "routecore_records_pending 0.0" in text
     assert metric(text, "routecore_http_connections") == 1  # the scrape itself
+
+
+def test_a_saturated_loop_sheds_routes_and_events_at_once(holder: Holder) -> None:
+    """A request that waited in the socket while the loop was stalled (the server saturated) is
+    answered 503 RESOURCE_EXHAUSTED before any work; once the loop keeps up, routes are served."""
+    served = Served(holder, limits=HttpLimits(max_lag=0.1))
+    try:
+        with socket.create_connection(("127.0.0.1", served.port), timeout=5) as s:
+            body = json.dumps(ROUTE_OK).encode()
+            request = (
+                b"POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            assert served.json("GET", "/healthz")[0] == 200  # the connection below is accepted first
+            stalled = threading.Event()
+            served.loop.call_soon_threadsafe(lambda: (stalled.set(), time.sleep(0.4)))
+            stalled.wait(5)
+            s.sendall(request)  # arrives while the loop is stalled
+            s.settimeout(5)
+            data = b""
+            while b"\r\n\r\n" not in data or len(responses(data)) < 1:
+                data += s.recv(65536)
+            ((status, _, payload),) = responses(data)
+            assert status == 503, payload
+            shed = json.loads(payload)["error"]
+            assert shed["code"] == "RESOURCE_EXHAUSTED" and "ms behind" in shed["message"]
+            # The same connection, the loop caught up: served.
+            time.sleep(0.05)
+            s.sendall(request)
+            data = b""
+            while len(responses(data)) < 1:
+                data += s.recv(65536)
+            assert responses(data)[0][0] == 200
+        assert served.json("GET", "/healthz")[0] == 200
+    finally:
+        served.close()

@@ -57,6 +57,10 @@ class HttpLimits:
             then 408 and the connection closes.
         max_pending_events: call events waiting for the record store, over all connections;
             beyond it → 503 RESOURCE_EXHAUSTED.
+        max_lag: seconds the event loop may fall behind (a heartbeat due every 10 ms came
+            that late) before routes and events are answered 503 RESOURCE_EXHAUSTED at once: the
+            server is saturated, a request has already waited that long in the socket, and the
+            switch does better to ask another node than to wait longer; 0 turns it off.
     """
 
     max_header_bytes: int = 16 * 1024
@@ -66,6 +70,11 @@ class HttpLimits:
     idle_timeout: float = 75.0
     request_timeout: float = 10.0
     max_pending_events: int = 10_000
+    max_lag: float = 0.25
+
+
+# How often the event loop's heartbeat is due (see `HttpLimits.max_lag`).
+HEARTBEAT = 0.01
 
 
 # --- encoding (the one place to swap for the Rust encoder) --------------------------------------
@@ -318,9 +327,20 @@ class _App:
         self.conns: set[_Conn] = set()
         self.draining = False
         self.pending_events = 0
+        # The serving loop and the loop time of its last heartbeat (`HttpServer._beat`); set by
+        # `start_http` (an app driven without a server, as the fuzz target does, never sheds).
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.heartbeat = 0.0
         # While a connection waits (an event being stored, a client not reading) it may buffer at
         # most one more full request before reading pauses.
         self.backlog = limits.max_header_bytes + limits.max_body_bytes + 4
+
+    def behind(self) -> float:
+        """Seconds the event loop is behind, past `max_lag`; 0 when it keeps up (or the check is off)."""
+        if self.loop is None or self.limits.max_lag <= 0:
+            return 0.0
+        lag = self.loop.time() - self.heartbeat - HEARTBEAT
+        return lag if lag > self.limits.max_lag else 0.0
 
     def route(self, args: RouteArgs) -> tuple[int, bytes]:
         t0 = time.perf_counter()
@@ -710,6 +730,10 @@ class _Conn(asyncio.Protocol):
             path, _, query = target.partition(b"?")
             if app.draining and path != b"/healthz":
                 return self._answer(503, _error_body("UNAVAILABLE", "shutting down"), False, http10)
+            if (path == b"/v1/route" or path == b"/v1/events") and (lag := app.behind()):
+                # Shed before any work: the request has waited `lag` in the socket already.
+                why = f"overloaded: the server is {lag * 1000:.0f} ms behind; retry on another node"
+                return self._answer(503, _error_body("RESOURCE_EXHAUSTED", why), keep, http10)
             if path == b"/v1/route":
                 if method == b"GET":
                     args = _route_args(_parse_query(query), True)
@@ -806,6 +830,7 @@ class HttpServer:
         limits = app.limits
         self._tick = min(max(min(limits.idle_timeout, limits.request_timeout) / 4, 0.05), 1.0)
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        self._beater = asyncio.get_running_loop().create_task(self._beat())
         self._stopped = asyncio.Event()
 
     @property
@@ -827,6 +852,13 @@ class HttpServer:
             now = time.monotonic()
             for conn in list(self._app.conns):
                 conn.sweep(now)
+
+    async def _beat(self) -> None:
+        app = self._app
+        loop = asyncio.get_running_loop()
+        while True:
+            app.heartbeat = loop.time()
+            await asyncio.sleep(HEARTBEAT)
 
     async def serve_forever(self) -> None:
         """Waits until `stop` has finished."""
@@ -850,9 +882,10 @@ class HttpServer:
                 conn.transport.abort()
             else:
                 conn.transport.close()
-        self._sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._sweeper
+        for task in (self._sweeper, self._beater):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self._server.wait_closed()
         self._stopped.set()
 
@@ -890,6 +923,8 @@ async def start_http(
     limits = limits or HttpLimits()
     metrics = metrics if metrics is not None else METRICS
     app = _App(engine_ref, records, limits, metrics, make_event or default_make_event)
+    app.loop = asyncio.get_running_loop()
+    app.heartbeat = app.loop.time()
     metrics.track_engine(app.engine)
     metrics.track_records(records)
     # Started on the gRPC server's service: its Rust-side decision counters join /metrics.
