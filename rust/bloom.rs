@@ -70,19 +70,8 @@ struct Block([AtomicU64; 8]);
 const MIX1: u64 = 0xff51_afd7_ed55_8ccd;
 const MIX2: u64 = 0xc4ce_b9fe_1a85_ec53;
 
-/// The inverse of an odd number modulo 2^64 (Newton's iteration doubles the correct bits).
-const fn inverse(odd: u64) -> u64 {
-    let mut inv = odd;
-    let mut i = 0;
-    while i < 5 {
-        inv = inv.wrapping_mul(2u64.wrapping_sub(odd.wrapping_mul(inv)));
-        i += 1;
-    }
-    inv
-}
-
-/// The hash the filter (and the exact store beside it) use for a key: a bijection
-/// on `u64`, so a store may keep hashes instead of keys ([`unhash`] recovers them). O(1).
+/// The hash the filter uses for a key: a bijection on `u64` (distinct keys never collide
+/// before the filter reduces them). O(1).
 #[inline]
 pub fn hash(key: u64) -> u64 {
     // MurmurHash3 fmix64 of the seeded key.
@@ -92,17 +81,6 @@ pub fn hash(key: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(MIX2);
     h ^ (h >> 33)
-}
-
-/// The key whose [`hash`] is `h`. O(1).
-pub fn unhash(h: u64) -> u64 {
-    // `x ^= x >> 33` is its own inverse (33 ≥ 32); odd multipliers have inverses mod 2^64.
-    let mut x = h ^ (h >> 33);
-    x = x.wrapping_mul(const { inverse(MIX2) });
-    x ^= x >> 33;
-    x = x.wrapping_mul(const { inverse(MIX1) });
-    x ^= x >> 33;
-    x ^ SEED
 }
 
 /// Maps a hash onto `0..n` by its high bits (Lemire's multiply-shift), without a division.
@@ -361,11 +339,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn unhash_inverts_hash(key in any::<u64>()) {
-            prop_assert_eq!(unhash(hash(key)), key);
-        }
-
         #[test]
         fn frozen_answers_like_blocked(
             keys in proptest::collection::vec(any::<u64>(), 0..2000),

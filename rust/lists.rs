@@ -511,26 +511,29 @@ impl NumberList {
         for chunk in numbers.chunks(CHUNK) {
             let changed = self.changed.load(SeqCst);
             let base = self.base.load();
+            // Each number's key once (`None`: no key, a 20-digit number, or empty).
+            let mut keys = [None; CHUNK];
             let mut hashes = [0u64; CHUNK];
-            let mut maybe = [false; CHUNK];
             for (i, digits) in chunk.iter().enumerate() {
                 if let Some(key) = digits.key() {
+                    keys[i] = Some(key);
                     hashes[i] = bloom::hash(key);
-                    maybe[i] = !digits.is_empty();
                     base.bloom.prefetch(hashes[i]);
                 }
             }
-            for (i, &h) in hashes[..chunk.len()].iter().enumerate() {
-                maybe[i] = maybe[i]
-                    && (base.bloom.contains_hash(h) || (changed && base.live.contains_hash(h)));
-                if maybe[i] {
-                    if let Some(key) = chunk[i].key() {
+            let mut maybe = [false; CHUNK];
+            for (i, digits) in chunk.iter().enumerate() {
+                if let Some(key) = keys[i] {
+                    let h = hashes[i];
+                    maybe[i] = !digits.is_empty()
+                        && (base.bloom.contains_hash(h) || (changed && base.live.contains_hash(h)));
+                    if maybe[i] {
                         base.exact.prefetch(key);
                     }
                 }
             }
             for (i, digits) in chunk.iter().enumerate() {
-                out.push(match digits.key() {
+                out.push(match keys[i] {
                     None => self.contains_digits(digits),
                     Some(_) if !maybe[i] => false,
                     Some(key) if !changed => base.contains_key(key),

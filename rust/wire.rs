@@ -926,10 +926,11 @@ struct JsonDecision<'a> {
 }
 
 /// The decision as JSON (UTF-8): the proto's field names, `action` as its name, absent `menu`
-/// and `reject` as `null`, plus the top-level `uri` of [`first_uri`] and `uris`, the
+/// and `reject` as `null`, plus the top-level `uri` ([`first_uri`]) and `uris`, the
 /// [`target_uri`] of every target in order (a switch's sequential failover walks it; `uri` is
 /// `uris[0]`, or "" with no target). O(size of the decision).
 pub fn decision_json(d: &Decision, gateway: &str) -> Vec<u8> {
+    let uris: Vec<String> = d.targets.iter().map(|t| target_uri(t, gateway)).collect();
     let c = &d.caller;
     let r = c.region();
     let doc = JsonDecision {
@@ -979,8 +980,8 @@ pub fn decision_json(d: &Decision, gateway: &str) -> Vec<u8> {
         rule: &d.rule,
         plan_version: &d.plan_version,
         trace: &d.trace,
-        uri: first_uri(d, gateway),
-        uris: d.targets.iter().map(|t| target_uri(t, gateway)).collect(),
+        uri: uris.first().cloned().unwrap_or_default(),
+        uris,
     };
     // Only strings, numbers and booleans: serialising cannot fail (and rates are finite).
     serde_json::to_vec(&doc).unwrap_or_default()

@@ -519,9 +519,11 @@ fn forward(ctx: &mut Ctx<'_>, g: usize, depth: usize) -> Outcome {
         .copied()
         .filter(|&i| least_busy || group.targets[i].max_calls.is_some())
         .collect();
-    let mut active = vec![0u32; group.targets.len()];
+    // Indexed by target, only when some target is counted (no allocation otherwise).
+    let mut active: Vec<u32> = Vec::new();
     let mut placed: Vec<Option<(i64, u64)>> = Vec::new();
     if !counted.is_empty() {
+        active = vec![0; group.targets.len()];
         let keys: Vec<&str> = counted.iter().map(|&i| &*group.targets[i].key).collect();
         if least_busy {
             placed = vec![None; group.targets.len()];
@@ -623,7 +625,7 @@ fn region_order(region: &Region<'_>, group: &Group, eligible: &[usize]) -> Vec<u
 /// Orders the eligible targets (indices into `group.targets`, in listed order) by strategy.
 ///
 /// `active` and `placed` hold the active calls and the least-busy history of every eligible
-/// target of a least-busy group (by index).
+/// target of a least-busy group (by index; empty for other strategies).
 fn order_targets(
     ctx: &mut Ctx<'_>,
     group: &Group,
