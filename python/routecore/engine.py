@@ -6,14 +6,16 @@ one (file, text, dict, the embedded demo plan) and live reload.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from routecore._routecore import Engine as _CoreEngine
+from routecore._routecore import InvalidArgumentError
 from routecore.calendar import cn_special_days, official_years
 from routecore.plan import LoadedPlan, load_plan
 
@@ -31,6 +33,20 @@ def _cn_days() -> list[tuple[dt.date, str]]:
 def demo_plan_text() -> str:
     """The embedded demo plan (YAML): a realistic platform of several tenants."""
     return resources.files("routecore").joinpath("demo_plan.yaml").read_text(encoding="utf-8")
+
+
+@contextlib.contextmanager
+def switch_time_field() -> Iterator[None]:
+    """Around the handling of an event a switch sent (gRPC or HTTP): a bad time is named by the
+    field the switch sent, `time`, rather than `at`, the argument of `Engine.report` and
+    `CallEvent.create`."""
+    try:
+        yield
+    except InvalidArgumentError as exc:
+        message = str(exc)
+        if not message.startswith("at: "):
+            raise
+        raise InvalidArgumentError("time: " + message.removeprefix("at: ").removeprefix("time ")) from None
 
 
 def _compile_args(loaded: LoadedPlan) -> tuple[bytes, dict[str, str], list[tuple[dt.date, str]], str]:

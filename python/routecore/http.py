@@ -33,8 +33,9 @@ from urllib.parse import unquote_to_bytes
 import orjson
 
 from routecore._routecore import Engine as _CoreEngine
-from routecore._routecore import InvalidArgumentError, route_json
+from routecore._routecore import route_json
 from routecore.cli import decision_dict
+from routecore.engine import switch_time_field
 from routecore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from routecore.metrics import METRICS, Metrics
 
@@ -101,8 +102,8 @@ def encode_decision(decision: Any, gateway: str) -> bytes:
     decision already made in Python.
     """
     out = decision_dict(decision)
-    out["uri"] = first_uri(out["targets"], gateway)
     out["uris"] = [target_uri(t, gateway) for t in out["targets"]]
+    out["uri"] = out["uris"][0] if out["uris"] else ""
     return orjson.dumps(out)
 
 
@@ -377,17 +378,9 @@ class _App:
         engine = self.engine()
         if engine is None:
             raise _HttpError(503, "UNAVAILABLE", "no plan is loaded")
-        try:
+        with switch_time_field():
             event = self.make_event(f) if self.records is not None else None
             engine.report(f["call_id"], f["type"], f["target"], f["time"], f["duration_seconds"])
-        except InvalidArgumentError as exc:
-            # The engine's argument is `at`; the switch sent the event's `time`.
-            message = str(exc)
-            if not message.startswith("at: "):
-                raise
-            raise _HttpError(
-                400, "INVALID_ARGUMENT", "time: " + message.removeprefix("at: ").removeprefix("time ")
-            ) from None
         return event
 
     def _ack(self, f: dict[str, Any], recorded: bool, duplicate: bool) -> bytes:

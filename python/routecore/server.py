@@ -31,7 +31,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from routecore import _routecore as rc
-from routecore.engine import Engine
+from routecore.engine import Engine, switch_time_field
 from routecore.exceptions import (
     InvalidArgumentError,
     InvalidNumberError,
@@ -332,22 +332,8 @@ class Service:
             raise InvalidArgumentError(f"type: {event.type} is not an event type (ANSWERED, ENDED)")
         kind = pb.CallEvent.Type.Name(event.type)
         at = event.time if event.HasField("time") else None
-        try:
-            engine.report(
-                call_id=event.call_id,
-                type=kind,
-                target=event.target,
-                at=at,
-                duration_seconds=event.duration_seconds,
-            )
-        except InvalidArgumentError as exc:
-            # The engine's argument is `at`; the switch sent the event's `time`.
-            message = str(exc)
-            if message.startswith("at: "):
-                raise InvalidArgumentError(
-                    "time: " + message.removeprefix("at: ").removeprefix("time ")
-                ) from None
-            raise
+        with switch_time_field():
+            engine.report(event.call_id, kind, event.target, at, event.duration_seconds)
         ack = pb.CallEventAck(call_id=event.call_id, type=event.type)
         if self.records is not None:
             # The record needs the call's decision (tenant, caller, rule, rate): the engine kept
