@@ -682,6 +682,14 @@ def _simulation_groups(rep: Any) -> list[list[str]]:
     return [[name, str(g["targets"]), str(g["peak_concurrent"])] for name, g in rep.groups.items()]
 
 
+def _simulation_targets(rep: Any) -> list[list[str]]:
+    utilisation = rep.utilisation  # a property computed over every target: read once
+    return [
+        [name, str(t["rung"]), str(t["answered"]), f"{utilisation.get(name, 0.0):.1%}"]
+        for name, t in rep.targets.items()
+    ]
+
+
 def _simulation_html(rep: Any, drawn: Any) -> str:
     from routecore import charts
 
@@ -707,10 +715,7 @@ def _simulation_html(rep: Any, drawn: Any) -> str:
             (
                 "targets",
                 ["target", "rung", "answered", "utilisation"],
-                [
-                    [k, t["rung"], t["answered"], f"{rep.utilisation.get(k, 0.0):.1%}"]
-                    for k, t in rep.targets.items()
-                ],
+                _simulation_targets(rep),
             ),
         ],
     )
@@ -735,8 +740,8 @@ def _render_simulation(rep: Any) -> None:
             table.add_row(*row)
         console.print(table)
     targets = Table("target", "rung", "answered", "utilisation")
-    for name, t in rep.targets.items():
-        targets.add_row(name, str(t["rung"]), str(t["answered"]), f"{rep.utilisation.get(name, 0.0):.1%}")
+    for row in _simulation_targets(rep):
+        targets.add_row(*row)
     console.print(targets)
 
 

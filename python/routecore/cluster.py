@@ -42,7 +42,6 @@ class Broadcast:
     def __init__(self, url: str, prefix: str = "routecore", *, retry: float = 0.5) -> None:
         import redis.asyncio as aioredis
 
-        self.url = url
         self.channel = f"{prefix}:changes"
         self.node = uuid.uuid4().hex
         self.retry = retry
@@ -52,16 +51,12 @@ class Broadcast:
         self._sub = aioredis.Redis.from_url(
             url, socket_connect_timeout=2, socket_timeout=None, health_check_interval=5
         )
-        self.received = 0
-        self.published = 0
-        self.subscribed = asyncio.Event()
 
     async def publish(self, kind: str, **fields: Any) -> None:
         """Tells the other nodes; never raises (a node that misses it catches up on reconnect)."""
         message = orjson.dumps({"kind": kind, "node": self.node, **fields})
         try:
             await self._redis.publish(self.channel, message)
-            self.published += 1
         except Exception as exc:
             log.warning("broadcast: %s not published (Redis unreachable: %r)", kind, exc)
 
@@ -77,7 +72,6 @@ class Broadcast:
                     log.info("broadcast: resubscribed; catching up", extra={"event": "broadcast_resync"})
                     await service.catch_up("broadcast resync")
                 first = False
-                self.subscribed.set()
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None and message.get("type") == "message":
@@ -85,7 +79,6 @@ class Broadcast:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.subscribed.clear()
                 log.warning("broadcast: subscription lost (%r); retrying", exc)
                 await asyncio.sleep(self.retry)
             finally:
@@ -100,7 +93,6 @@ class Broadcast:
             return
         if change.get("node") == self.node:
             return
-        self.received += 1
         try:
             if change.get("kind") == "plan":
                 await service.reload(change["which"], change["value"], cause="broadcast", publish=False)

@@ -915,9 +915,10 @@ async def start_http(
     """
     limits = limits or HttpLimits()
     metrics = metrics if metrics is not None else METRICS
+    loop = asyncio.get_running_loop()
     app = _App(engine_ref, records, limits, metrics, make_event or default_make_event)
-    app.loop = asyncio.get_running_loop()
-    app.heartbeat = app.loop.time()
+    app.loop = loop
+    app.heartbeat = loop.time()
     metrics.track_engine(app.engine)
     metrics.track_records(records)
     # Started on the gRPC server's service: its Rust-side decision counters join /metrics.
@@ -926,7 +927,6 @@ async def start_http(
         metrics.track_route_stats(route_stats)
     if hasattr(engine_ref, "in_flight"):
         metrics.track_in_flight(lambda: engine_ref.in_flight)
-    loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: _Conn(app), host, port, backlog=backlog, reuse_port=reuse_port or None, ssl=ssl
     )

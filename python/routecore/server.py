@@ -19,7 +19,7 @@ import logging
 import re
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -493,9 +493,7 @@ class Service:
                 # Durable before it is applied or acknowledged: it survives a restart.
                 await self._list_store.save_list_change_async(name, add, remove)
             size, added, removed = engine.update_list(name, add, remove)
-            journal = self._list_updates.setdefault(name, {})
-            journal.update(dict.fromkeys(add, True))
-            journal.update(dict.fromkeys(remove, False))
+            self._journal_add(name, add, remove)
         log.info(
             "list %s: +%d -%d (now %d): add %s remove %s",
             name,
@@ -516,9 +514,7 @@ class Service:
         async with self._reload_lock:
             engine = self._engine()
             size, added, removed = engine.update_list(name, add, remove)
-            journal = self._list_updates.setdefault(name, {})
-            journal.update(dict.fromkeys(add, True))
-            journal.update(dict.fromkeys(remove, False))
+            self._journal_add(name, add, remove)
         log.info(
             "list %s (from another node): +%d -%d (now %d)",
             name,
@@ -538,9 +534,7 @@ class Service:
                 changes = {}
             async with self._reload_lock:
                 for name, (added, removed) in changes.items():
-                    journal = self._list_updates.setdefault(name, {})
-                    journal.update(dict.fromkeys(added, True))
-                    journal.update(dict.fromkeys(removed, False))
+                    self._journal_add(name, added, removed)
                 if self.engine is not None:
                     _apply_lists(self.engine, self._journal())
         if self.plan_path is not None:
@@ -552,9 +546,7 @@ class Service:
         if self._list_store is None:
             return
         for name, (added, removed) in self._list_store.list_changes().items():
-            journal = self._list_updates.setdefault(name, {})
-            journal.update(dict.fromkeys(added, True))
-            journal.update(dict.fromkeys(removed, False))
+            self._journal_add(name, added, removed)
         if self.engine is not None:
             for name, message in _apply_lists(self.engine, self._journal()):
                 version = self.engine.version
@@ -582,6 +574,12 @@ class Service:
                 )
                 continue
             return
+
+    def _journal_add(self, name: str, add: Sequence[str], remove: Sequence[str]) -> None:
+        """Records a list change in the journal every reloaded plan gets (the last word wins)."""
+        journal = self._list_updates.setdefault(name, {})
+        journal.update(dict.fromkeys(add, True))
+        journal.update(dict.fromkeys(remove, False))
 
     def _journal(self) -> list[tuple[str, list[str], list[str]]]:
         return [

@@ -264,6 +264,7 @@ class SimReport:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every figure, rates included."""
+        utilisation = self.utilisation
         return {
             "start": self.start,
             "span_seconds": self.span_seconds,
@@ -287,9 +288,7 @@ class SimReport:
             "by_tenant": self.by_tenant,
             "by_number": self.by_number,
             "by_rule": self.by_rule,
-            "targets": {
-                k: {**t, "utilisation": self.utilisation.get(k, 0.0)} for k, t in self.targets.items()
-            },
+            "targets": {k: {**t, "utilisation": utilisation.get(k, 0.0)} for k, t in self.targets.items()},
             "groups": self.groups,
             "durations": self.durations,
             "skipped": self.skipped,

@@ -35,7 +35,6 @@ Conventions:
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import io
@@ -50,8 +49,8 @@ import orjson
 
 from routecore._routecore import InvalidArgumentError, RoutecoreError
 from routecore._routecore import kind as _number_kind
-from routecore._routecore import normalize as _normalize
 from routecore.records import CallRecord
+from routecore.records._model import _target_key
 
 __all__ = [
     "Bill",
@@ -247,14 +246,7 @@ def _group_targets(plan: Any) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for tname, tenant in (getattr(model, "tenants", None) or {}).items():
         for gname, group in tenant.groups.items():
-            keys = []
-            for t in group.targets:
-                key = str(t.number or t.uri or "")
-                if t.number:
-                    with contextlib.suppress(RoutecoreError):
-                        key = _normalize(key)
-                keys.append(key)
-            out[f"{tname}/{gname}"] = keys
+            out[f"{tname}/{gname}"] = [_target_key(str(t.number or t.uri or "")) for t in group.targets]
     return out
 
 
@@ -298,8 +290,6 @@ def call_stats(
     records = list(records)
     hours = [0] * 24
     answered_hours = [0] * 24
-    rejected: Counter[str] = Counter()
-    abandoned = overflowed = 0
     days = [0] * 7
     dims: dict[str, Counter[str]] = {
         k: Counter() for k in ("province", "city", "tenant", "number", "rule", "target", "disposition")
@@ -318,16 +308,15 @@ def call_stats(
         dims["rule"][r.rule or UNKNOWN] += 1
         dims["target"][r.target or UNKNOWN] += 1
         dims["disposition"][r.disposition or UNKNOWN] += 1
-        disposition = r.disposition
-        if disposition == "rejected" or disposition.startswith("rejected:"):
-            rejected[disposition.partition(":")[2] or UNKNOWN] += 1
-        elif disposition == "abandoned":
-            abandoned += 1
-        elif disposition == "overflow":
-            overflowed += 1
         if r.answered_at is not None:
             talk.append(r.duration_seconds)
             answered_hours[local.hour] += 1
+    by_disposition = dims["disposition"]
+    rejected: Counter[str] = Counter()
+    for disposition, n in by_disposition.items():
+        if disposition == "rejected" or disposition.startswith("rejected:"):
+            rejected[disposition.partition(":")[2] or UNKNOWN] += n
+    abandoned, overflowed = by_disposition["abandoned"], by_disposition["overflow"]
     offered = calls - sum(rejected.values())
     return CallStats(
         calls=calls,

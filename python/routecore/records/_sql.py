@@ -23,6 +23,7 @@ from routecore.records._model import (
     CallRecord,
     DecisionContext,
     StoreUnavailableError,
+    _utc,
     build_record,
     to_ms,
 )
@@ -148,10 +149,6 @@ class Statements:
 
 def _ms(t: dt.datetime | None) -> int | None:
     return None if t is None else round(t.timestamp() * 1000)
-
-
-def _utc(ms: int | None) -> dt.datetime | None:
-    return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
 
 def _record_row(r: CallRecord) -> tuple[Any, ...]:
