@@ -150,10 +150,15 @@ fn text_column(
     let mut out = Vec::with_capacity(values.len().unwrap_or(0));
     for (i, item) in values.try_iter()?.enumerate() {
         let item = item?;
-        // Checked first for the message; the borrow below then cannot fail (and reuses the
-        // UTF-8 the check made, which CPython caches in the object).
-        field_str(&item, &format!("{name}[{i}]"))?;
-        out.push(item.extract::<PyBackedStr>()?);
+        match item.extract::<PyBackedStr>() {
+            Ok(text) => out.push(text),
+            // Only a failed item pays for naming it: `field_str` says what is wrong.
+            Err(err) => {
+                return Err(field_str(&item, &format!("{name}[{i}]"))
+                    .err()
+                    .unwrap_or(err))
+            }
+        }
     }
     Ok(Some(out))
 }
