@@ -1,10 +1,11 @@
 """Load on a real `routecore serve`: a short soak at 80% of the measured peak with memory and
-open files sampled, overload at 150% shed with RESOURCE_EXHAUSTED, recovery; and a burst far
-past the in-flight cap. The long soak is `bench/soak.py` (figures in bench/README.md).
+open files sampled, overload at 150% refused at once while answers go on, recovery; and a burst
+far past the in-flight cap. The long soak is `bench/soak.py` (figures in bench/README.md).
 
-What is asserted is behaviour, not speed (the machine is shared): no status but
-RESOURCE_EXHAUSTED ever, memory and file descriptors bounded, a call answered within 100 ms
-again soon after the overload. How much is shed at 80% and 150% is a figure (bench/README.md).
+What is asserted is behaviour, not speed (the machine is shared): no status but the two refusals
+ever (RESOURCE_EXHAUSTED from the cap, CANCELLED from grpc's core queue bound), answers at half
+the peak or more during the overload, memory and file descriptors bounded, a call answered within
+100 ms again soon after. How much is refused at 80% and 150% is a figure (bench/README.md).
 """
 
 from __future__ import annotations
@@ -38,17 +39,23 @@ def test_short_soak_then_overload_then_recovery(tmp_path: Path) -> None:
     statuses = Counter()
     for phase in phases:
         statuses.update(phase["errors"])
-    # Overload is answered RESOURCE_EXHAUSTED, never CANCELLED by grpc's core queue, never a
-    # deadline, never UNKNOWN or INTERNAL.
-    assert set(statuses) <= {"RESOURCE_EXHAUSTED"}, (statuses, [p["error_samples"] for p in phases])
+    # Overload is refused (the cap's RESOURCE_EXHAUSTED, or CANCELLED by grpc's core past
+    # `max_queued` waiting calls), never a deadline, never UNKNOWN or INTERNAL.
+    assert set(statuses) <= {"RESOURCE_EXHAUSTED", "CANCELLED"}, (
+        statuses,
+        [p["error_samples"] for p in phases],
+    )
+    # Refusing must not starve answering (it did when every refusal cost a Python pickup: 198
+    # answers in 6 s at 1,000 calls in flight): at 150% the server still answers at >= 50% of peak.
+    over = r["overload"]
+    assert over["answered"] / 4 >= 0.5 * r["peak_per_s"], (over["answered"], r["peak_per_s"])
     # How much is shed at 80% depends on the machine (the client and the server share it): the
     # shares are figures for bench/README.md, not assertions; every phase answers calls.
     assert all(p["answered"] > 0 for p in phases), [p["answered"] for p in phases]
     first = r["soak"][0]
     rss = [w["rss_kib"] for w in r["soak"]]
-    # What grows when the machine stalls is grpc's queue of waiting calls (bounded by the core's
-    # limit, 64x the cap: up to ~80 MiB seen when other builds shared the cores), not a leak;
-    # leaks are what the reload-storm test and bench/soak.py's long run look for.
+    # Leaks are what the reload-storm test and bench/soak.py's long run look for; here the bound
+    # only says that grpc's queue of waiting calls (at most twice `max_queued`) stays bounded.
     assert max(rss) - first["rss_kib"] < 96 * 1024, rss
     assert max(w["open_files"] for w in phases if "open_files" in w) <= first["open_files"] + 8
     assert r["recovered_after_s"] < 10, r["recovered_after_s"]
@@ -56,8 +63,8 @@ def test_short_soak_then_overload_then_recovery(tmp_path: Path) -> None:
 
 
 def test_a_burst_far_past_the_cap_is_shed_with_resource_exhausted(tmp_path: Path) -> None:
-    """3,000 calls at once against a cap of 256: the excess is refused RESOURCE_EXHAUSTED
-    (grpc's core would otherwise cancel calls waiting past its own queue limit), every call is
+    """3,000 calls at once against a cap of 256 and a queue bound of 512: the excess is refused
+    (RESOURCE_EXHAUSTED by the cap, CANCELLED by grpc's core past the queue bound), every call is
     answered one way or the other, and calls are served normally right after."""
     request = pb.RouteRequest(called="4001234567", caller="13800138000", time="2026-11-11T10:00:00+08:00")
     payload = request.SerializeToString()
@@ -81,10 +88,10 @@ def test_a_burst_far_past_the_cap_is_shed_with_resource_exhausted(tmp_path: Path
                 await one(after)
             return during, after
 
-    with serving(tmp_path / "serve.log", "--max-in-flight", "256") as served:
+    with serving(tmp_path / "serve.log", "--max-in-flight", "256", "--max-queued", "512") as served:
         during, after = asyncio.run(burst(served.port))
         assert served.stop() == 0
     assert sum(during.values()) == 3000
-    assert set(during) <= {"OK", "RESOURCE_EXHAUSTED"}, during
-    assert during["RESOURCE_EXHAUSTED"] > 0 and during["OK"] > 0, during
+    assert set(during) <= {"OK", "RESOURCE_EXHAUSTED", "CANCELLED"}, during
+    assert during["OK"] > 0 and during["OK"] < 3000, during
     assert after == Counter(OK=20), after

@@ -349,6 +349,9 @@ def serve(
     ] = None,
     grace: Annotated[float, typer.Option(help="seconds in-flight calls get on shutdown")] = 5.0,
     max_in_flight: Annotated[int, typer.Option(help="routing calls in flight before shedding")] = 256,
+    max_queued: Annotated[
+        int, typer.Option(help="calls grpc's core holds for the server before it drops new ones")
+    ] = 512,
     show_numbers: Annotated[bool, typer.Option(help="log caller numbers unmasked")] = False,
     watch: Annotated[
         bool, typer.Option(help="reload when the plan file or one of its list files changes")
@@ -397,7 +400,9 @@ def serve(
     if tls is None and not all(_loopback(a) for a in (grpc_address, http or "127.0.0.1:0")):
         log.warning("serving beyond loopback without --tls-cert: calls and the admin token travel in clear")
     records = _record_store(cdr) if cdr is not None else None
-    options = server.ServerOptions(admin_token=token, grace=grace, max_in_flight=max_in_flight, tls=tls)
+    options = server.ServerOptions(
+        admin_token=token, grace=grace, max_in_flight=max_in_flight, max_queued=max_queued, tls=tls
+    )
     extra = _http_starter(http, tls) if http else None
     try:
         asyncio.run(

@@ -72,6 +72,9 @@ class ServerOptions:
     # Routing RPCs in flight, from arrival to answer (an open stream counts as one); past it a
     # new one gets RESOURCE_EXHAUSTED at once instead of queueing without bound.
     max_in_flight: int = 256
+    # Calls grpc's core may hold for the Python server before it drops new ones (CANCELLED, at
+    # no cost to the server; all of them past twice this): at ~4,000 calls/s, ~0.1-0.25 s of wait.
+    max_queued: int = 512
     # Largest message either way (a RouteBatch of 10,000 requests is about 0.6 MiB).
     max_message_bytes: int = 8 * 1024 * 1024
     # A batch larger than this (bytes) is decided in a worker thread (the GIL is released), so the
@@ -674,81 +677,26 @@ async def _stream_with_slot(
         yield item
 
 
-class _CoreBacklog:
-    """Calls grpc's core holds for this server and has not finished: those waiting for the
-    Python server to pick them up plus those it is working on (channelz `callsStarted` minus
-    `callsSucceeded` and `callsFailed`), read at most every `every` seconds.
-
-    Why: grpc.aio picks calls up from the core one at a time, so under overload the queue
-    builds in the core, where `in_flight` cannot see it, and the core cancels calls past its own
-    pending limit (`grpc.server.max_pending_requests`, 1,000) with a bare CANCELLED. Shedding on
-    this count answers RESOURCE_EXHAUSTED first. Reading channelz costs ~150 µs.
-    """
-
-    __slots__ = ("checked", "every", "server_id", "value")
-
-    def __init__(self, every: float = 0.01) -> None:
-        self.every = every
-        self.server_id: int | None = None
-        self.checked = 0.0
-        self.value = 0
-
-    def bind_newest(self) -> None:
-        """Remembers the channelz id of the server just created (the highest id)."""
-        try:
-            from grpc._cython import cygrpc
-
-            newest, start = None, 0
-            while True:  # paged: a process that made many servers has more than one page
-                page = json.loads(cygrpc.channelz_get_servers(start))
-                ids = [int(s["ref"]["serverId"]) for s in page.get("server", [])]
-                if ids:
-                    newest = max(ids + ([newest] if newest is not None else []))
-                if page.get("end", True) or not ids:
-                    break
-                start = max(ids) + 1
-            self.server_id = newest
-        except Exception:  # channelz off or changed: shed on `in_flight` alone
-            self.server_id = None
-
-    def read(self) -> int:
-        if self.server_id is None:
-            return 0
-        now = time.monotonic()
-        if now - self.checked >= self.every:
-            self.checked = now
-            try:
-                from grpc._cython import cygrpc
-
-                data = json.loads(cygrpc.channelz_get_server(self.server_id))["server"]["data"]
-                started = int(data.get("callsStarted", 0))
-                ended = int(data.get("callsSucceeded", 0)) + int(data.get("callsFailed", 0))
-                self.value = started - ended
-            except Exception:
-                self.server_id, self.value = None, 0
-        return self.value
-
-
 class _RouterHandlers(grpc.GenericRpcHandler):
     """`routecore.v1.Router` on raw bytes, with the in-flight cap.
 
     The cap is taken when grpc looks the method up, i.e. when the call arrives, before its
     request is read: it counts calls waiting for the event loop too, which is where they would
-    otherwise queue. Calls still queued in grpc's core count too (`_CoreBacklog`).
+    otherwise queue. Calls grpc's core has not handed to Python yet are bounded by the core
+    itself (`build_server`): refusing them here would cost as much as answering them.
     """
 
     def __init__(self, service: Service) -> None:
         self.in_flight = 0
         self.limit = service.options.max_in_flight
-        self.backlog = _CoreBacklog()
         # No (de)serialisers on the routing methods: the Rust core reads and writes the bytes.
         self._unary = {
             f"/{ROUTER}/RouteCall": service.route_call,
             f"/{ROUTER}/RouteBatch": service.route_batch,
         }
         self._stream = {f"/{ROUTER}/RouteStream": service.route_stream}
-        # Reports in the Python server: they wait for the record store's commit, and a slow disk
-        # must not make routing shed, so they are taken off the core's count.
+        # Reports in the Python server (they wait for the record store's commit): not routing
+        # calls, so not under the cap; counted for the tests.
         self.reports = 0
 
         async def report_call(event: pb.CallEvent, context: grpc.aio.ServicerContext) -> pb.CallEventAck:
@@ -779,8 +727,7 @@ class _RouterHandlers(grpc.GenericRpcHandler):
         return self._report.get(method)
 
     def overloaded(self) -> bool:
-        # The backlog counts this call too, hence `>`.
-        return self.in_flight >= self.limit or self.backlog.read() - self.reports > self.limit
+        return self.in_flight >= self.limit
 
 
 async def _overloaded(request: Any, context: grpc.aio.ServicerContext) -> bytes:
@@ -902,20 +849,18 @@ def build_server(
             ("grpc.max_receive_message_length", opts.max_message_bytes),
             ("grpc.max_send_message_length", opts.max_message_bytes),
             ("grpc.so_reuseport", 0),
-            # The core's own limit on calls waiting for Python, past which it cancels them
-            # (CANCELLED, random early drop from the soft to the hard limit): well above the
-            # in-flight cap, so that shedding is ours (RESOURCE_EXHAUSTED) and the core's only
-            # bounds memory if even shedding cannot keep up.
-            # (No HTTP/2 stream limit per connection instead: reports stuck on a slow disk would
-            # then hold a switch's routing calls back in its own queue.)
-            ("grpc.server.max_pending_requests", max(1000, 64 * opts.max_in_flight)),
-            ("grpc.server.max_pending_requests_hard_limit", max(3000, 128 * opts.max_in_flight)),
+            # Calls the core holds until the Python server picks them up: past `max_queued` it
+            # drops new ones at random, all of them past twice that (a bare CANCELLED, at once).
+            # That bound is what keeps the server answering at full rate under overload: a call
+            # refused in Python costs 0.9x a call answered (grpc.aio's per-call work, measured),
+            # so refusing in Python what waits in the core spent the whole CPU on refusals
+            # (198 answered in 6 s at 1,000 calls in flight; 29,165 with the core's bound).
+            ("grpc.server.max_pending_requests", opts.max_queued),
+            ("grpc.server.max_pending_requests_hard_limit", 2 * opts.max_queued),
         ],
     )
     if opts.max_in_flight > 0:
         server.add_generic_rpc_handlers(_handlers(service))
-        assert service.router is not None
-        service.router.backlog.bind_newest()
     else:
         server.add_registered_method_handlers(ROUTER, _registered_router(service))
         server.add_generic_rpc_handlers(_handlers(service)[1:])
