@@ -48,7 +48,7 @@ def test_short_soak_then_overload_then_recovery(tmp_path: Path) -> None:
     # Refusing must not starve answering (it did when every refusal cost a Python pickup: 198
     # answers in 6 s at 1,000 calls in flight): at 150% the server still answers at >= 50% of peak.
     over = r["overload"]
-    assert over["answered"] / 4 >= 0.5 * r["peak_per_s"], (over["answered"], r["peak_per_s"])
+    assert over["answered"] / over["seconds"] >= 0.5 * r["peak_per_s"], (over["answered"], r["peak_per_s"])
     # How much is shed at 80% depends on the machine (the client and the server share it): the
     # shares are figures for bench/README.md, not assertions; every phase answers calls.
     assert all(p["answered"] > 0 for p in phases), [p["answered"] for p in phases]
