@@ -46,6 +46,39 @@ pub struct EliasFano {
     lows: HugeWords,
     /// Entry `g` (a `u32`, two a word): keys in the buckets below `g << GROUP_SHIFT`.
     groups: HugeWords,
+    /// How a bucket's low parts are compared all at once (see [`Lanes`]).
+    lanes: Lanes,
+}
+
+/// Constants to compare a run of `low_bits`-bit fields, read as one word, with a
+/// value in a few instructions (the "has a zero byte" trick, for any field width).
+#[derive(Debug, Clone, Copy)]
+struct Lanes {
+    /// Fields a word holds whole: `64 / low_bits` (0 when `low_bits` is 0).
+    per_word: u64,
+    /// A 1 at the lowest bit of each field.
+    ones: u64,
+    /// A 1 at the highest bit of each field.
+    highs: u64,
+}
+
+impl Lanes {
+    fn new(low_bits: u32) -> Lanes {
+        if low_bits == 0 {
+            return Lanes {
+                per_word: 0,
+                ones: 0,
+                highs: 0,
+            };
+        }
+        let per_word = u64::from(64 / low_bits);
+        let ones = (0..per_word).fold(0u64, |acc, j| acc | 1 << (j * u64::from(low_bits)));
+        Lanes {
+            per_word,
+            ones,
+            highs: ones << (low_bits - 1),
+        }
+    }
 }
 
 impl Default for EliasFano {
@@ -76,6 +109,7 @@ impl EliasFano {
                 upper: HugeWords::zeroed(0),
                 lows: HugeWords::zeroed(0),
                 groups: HugeWords::zeroed(0),
+                lanes: Lanes::new(0),
             };
         };
         let len = keys.len();
@@ -83,10 +117,11 @@ impl EliasFano {
         let low_bits = (span / len as u64).max(1).ilog2();
         let buckets = (span >> low_bits) + 1;
         let upper_bits = len as u64 + buckets;
-        // One spare word after each array: reads of two neighbouring words never
-        // need a bounds special case.
+        // A spare word after each array: reads of two neighbouring words never need
+        // a bounds special case.
         let mut upper = HugeWords::zeroed(words_for(upper_bits) + 1);
-        let mut lows = HugeWords::zeroed(words_for(len as u64 * u64::from(low_bits)) + 1);
+        // Two for `lows`: a lookup reads two words from just past the last key.
+        let mut lows = HugeWords::zeroed(words_for(len as u64 * u64::from(low_bits)) + 2);
         let n_groups = (buckets >> GROUP_SHIFT) as usize + 1;
         let mut groups = HugeWords::zeroed(n_groups.div_ceil(2));
         let mask = low_mask(low_bits);
@@ -125,6 +160,7 @@ impl EliasFano {
             upper,
             lows,
             groups,
+            lanes: Lanes::new(low_bits),
         }
     }
 
@@ -141,41 +177,51 @@ impl EliasFano {
         (self.upper.len() + self.lows.len() + self.groups.len()) * 8 + self.coarse.len() * 4
     }
 
+    #[inline]
+    fn words(&self) -> Words<'_> {
+        Words {
+            upper: &self.upper,
+            lows: &self.lows,
+            groups: &self.groups,
+            low_bits: self.low_bits,
+        }
+    }
+
     /// Whether `key` is in the set. O(1): a `groups` entry, one or two words of
     /// `upper`, then the bucket's few low parts (about one key a bucket).
+    ///
+    /// Written to branch on data as little as possible: the keys' lines are
+    /// usually prefetched, so what is left is compute, and a mispredicted branch
+    /// (how many keys the bucket holds, which word the bucket starts in) costs more
+    /// than the few extra instructions of doing both sides.
     #[inline]
     pub fn contains(&self, key: u64) -> bool {
         let Some((bucket, low)) = self.split(key) else {
             return false;
         };
-        let (mut at, mut index) = self.bucket_start(bucket);
-        while self.bit(at) {
-            match self.low(index).cmp(&low) {
-                std::cmp::Ordering::Less => {}
-                std::cmp::Ordering::Equal => return true,
-                std::cmp::Ordering::Greater => return false,
-            }
-            at += 1;
-            index += 1;
+        let w = self.words();
+        let (at, index) = w.bucket_start(bucket);
+        // The bucket's keys are the run of ones at `at`; their low parts ascend from
+        // key `index` on.
+        let count = u64::from((!w.bits_from(at)).trailing_zeros());
+        let lanes = self.lanes;
+        if lanes.per_word == 0 {
+            return count > 0; // no low parts: any key in the bucket is the key
         }
-        false
-    }
-
-    /// Where `bucket` starts: its first position in `upper`, and the index of its
-    /// first key (whether or not it has one).
-    #[inline]
-    fn bucket_start(&self, bucket: u64) -> (u64, u64) {
-        let group = bucket >> GROUP_SHIFT;
-        let group_start = self.keys_below_group(group as usize) + (group << GROUP_SHIFT);
-        // The bucket starts after its `bucket - first bucket of the group` zeros.
-        let skip = bucket - (group << GROUP_SHIFT);
-        let at = if skip == 0 {
-            group_start
-        } else {
-            self.nth_zero_from(group_start, skip) + 1
-        };
-        // Ones before `at` are keys; zeros before it are the `bucket` buckets before.
-        (at, at - bucket)
+        if count <= lanes.per_word {
+            // All the bucket's low parts in one word: the fields equal to `low`
+            // become zero, and the lowest zero field sets its high bit (a borrow can
+            // only flag fields above a zero one, so none below the first `count`).
+            let fields = w.lows_from(index) ^ low.wrapping_mul(lanes.ones);
+            let zero = fields.wrapping_sub(lanes.ones) & !fields & lanes.highs;
+            let first = u64::MAX
+                .checked_shr((64 - count * u64::from(self.low_bits)) as u32)
+                .unwrap_or(0);
+            return zero & first != 0;
+        }
+        // A crowded bucket (rare: buckets hold about one key).
+        (index..index + count).any(|i| w.low(i) == low)
+            || (count == 64 && w.contains_scanning(at + 64, index + 64, low))
     }
 
     /// Starts loading what a lookup of `key` will read (see [`hugemem::prefetch`]):
@@ -188,14 +234,15 @@ impl EliasFano {
         let Some((bucket, _)) = self.split(key) else {
             return;
         };
-        hugemem::prefetch(&self.groups[(bucket >> GROUP_SHIFT) as usize / 2]);
+        let w = self.words();
+        hugemem::prefetch(&w.groups[(bucket >> GROUP_SHIFT) as usize / 2]);
         let (group_word, bucket_word, lows_word) = self.guess(bucket);
         if group_word / 8 != bucket_word / 8 {
-            hugemem::prefetch(&self.upper[group_word]);
+            hugemem::prefetch(&w.upper[group_word]);
         }
-        hugemem::prefetch(&self.upper[bucket_word]);
+        hugemem::prefetch(&w.upper[bucket_word]);
         if self.low_bits > 0 {
-            hugemem::prefetch(&self.lows[lows_word]);
+            hugemem::prefetch(&w.lows[lows_word]);
         }
     }
 
@@ -226,17 +273,18 @@ impl EliasFano {
 
     /// Every key, ascending. O(n).
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        let w = self.words();
         let mut word = 0usize;
-        let mut bits = self.upper.first().copied().unwrap_or(0);
+        let mut bits = w.upper.first().copied().unwrap_or(0);
         (0..self.len as u64).map(move |index| {
             while bits == 0 {
                 word += 1;
-                bits = self.upper[word];
+                bits = w.upper[word];
             }
             let at = word as u64 * 64 + u64::from(bits.trailing_zeros());
             bits &= bits - 1;
             let bucket = at - index;
-            self.min + ((bucket << self.low_bits) | self.low(index))
+            self.min + ((bucket << self.low_bits) | w.low(index))
         })
     }
 
@@ -247,11 +295,69 @@ impl EliasFano {
         let bucket = d >> self.low_bits;
         (bucket < self.buckets).then_some((bucket, d & low_mask(self.low_bits)))
     }
+}
+
+/// The arrays of an [`EliasFano`] as plain slices, taken once a lookup: each
+/// `HugeWords` dereference checks its mapping, which per word read was a good
+/// part of a lookup's instructions.
+#[derive(Clone, Copy)]
+struct Words<'a> {
+    upper: &'a [u64],
+    lows: &'a [u64],
+    groups: &'a [u64],
+    low_bits: u32,
+}
+
+impl Words<'_> {
+    /// The rest of a bucket of 64 keys or more, from position `at` and key `index`.
+    fn contains_scanning(&self, mut at: u64, mut index: u64, low: u64) -> bool {
+        while self.bit(at) {
+            if self.low(index) == low {
+                return true;
+            }
+            at += 1;
+            index += 1;
+        }
+        false
+    }
+
+    /// Where `bucket` starts: its first position in `upper`, and the index of its
+    /// first key (whether or not it has one).
+    #[inline]
+    fn bucket_start(&self, bucket: u64) -> (u64, u64) {
+        let group = bucket >> GROUP_SHIFT;
+        let group_start = self.keys_below_group(group as usize) + (group << GROUP_SHIFT);
+        // The bucket starts after its `bucket - first bucket of the group` zeros.
+        let skip = bucket - (group << GROUP_SHIFT);
+        let at = if skip == 0 {
+            group_start
+        } else {
+            self.nth_zero_from(group_start, skip) + 1
+        };
+        // Ones before `at` are keys; zeros before it are the `bucket` buckets before.
+        (at, at - bucket)
+    }
 
     /// Keys in the buckets below the group's first.
     #[inline]
     fn keys_below_group(&self, group: usize) -> u64 {
         (self.groups[group / 2] >> (32 * (group % 2))) & u64::from(u32::MAX)
+    }
+
+    /// The 64 bits of `lows` from key `index`'s low part on.
+    #[inline]
+    fn lows_from(&self, index: u64) -> u64 {
+        let at = index * u64::from(self.low_bits);
+        let (word, shift) = ((at / 64) as usize, at % 64);
+        (self.lows[word] >> shift) | (self.lows[word + 1] << 1 << (63 - shift))
+    }
+
+    /// The 64 bits of `upper` from position `at` on (zeros past the end).
+    #[inline]
+    fn bits_from(&self, at: u64) -> u64 {
+        let (word, shift) = ((at / 64) as usize, at % 64);
+        // `<< 1 << (63 - shift)` is `<< (64 - shift)` without the overflow at 0.
+        (self.upper[word] >> shift) | (self.upper[word + 1] << 1 << (63 - shift))
     }
 
     #[inline]
@@ -262,24 +368,24 @@ impl EliasFano {
     /// The low part of key `index`. O(1).
     #[inline]
     fn low(&self, index: u64) -> u64 {
-        if self.low_bits == 0 {
-            return 0;
-        }
-        let at = index * u64::from(self.low_bits);
-        let (word, shift) = ((at / 64) as usize, at % 64);
-        let mut value = self.lows[word] >> shift;
-        if shift + u64::from(self.low_bits) > 64 {
-            value |= self.lows[word + 1] << (64 - shift);
-        }
-        value & low_mask(self.low_bits)
+        self.lows_from(index) & low_mask(self.low_bits)
     }
 
     /// Position of the `n`-th (1-based) zero of `upper` at or after `from`; it
     /// exists for every lookup of a bucket in range (each bucket ends with a zero).
     #[inline]
-    fn nth_zero_from(&self, from: u64, mut n: u64) -> u64 {
-        let mut word = (from / 64) as usize;
-        let mut zeros = !self.upper[word] & (u64::MAX << (from % 64));
+    fn nth_zero_from(&self, from: u64, n: u64) -> u64 {
+        // The zero is nearly always in the first word or the next: pick between the
+        // two without a branch, and loop only past them.
+        let first = (from / 64) as usize;
+        let zeros = !self.upper[first] & (u64::MAX << (from % 64));
+        let in_first = u64::from(zeros.count_ones());
+        let second = n > in_first;
+        let (mut word, mut zeros, mut n) = if second {
+            (first + 1, !self.upper[first + 1], n - in_first)
+        } else {
+            (first, zeros, n)
+        };
         loop {
             let count = u64::from(zeros.count_ones());
             if n <= count {
@@ -421,7 +527,7 @@ mod tests {
         let mut right = 0;
         for &key in keys.iter().step_by(97) {
             let (bucket, _) = set.split(key).unwrap();
-            let (at, index) = set.bucket_start(bucket);
+            let (at, index) = set.words().bucket_start(bucket);
             let (_, bucket_word, lows_word) = set.guess(bucket);
             let lows_at = index * u64::from(set.low_bits) / 64;
             right += usize::from(
@@ -430,6 +536,36 @@ mod tests {
         }
         let total = keys.len().div_ceil(97);
         assert!(right * 100 >= total * 95, "{right} of {total} guessed");
+    }
+
+    #[test]
+    fn crowded_buckets_of_every_field_width() {
+        // A bucket of 0, 1, a few, a word's worth and more than 64 keys, for low
+        // parts of every width: the one-word comparison and both fallbacks.
+        for low_bits in [0u32, 1, 2, 3, 5, 7, 13, 21, 31, 33, 47] {
+            for crowd in [1u64, 2, 3, 9, 63, 64, 65, 150] {
+                let base = 1u64 << 40;
+                let step = 1u64 << low_bits;
+                let mut keys = BTreeSet::new();
+                // Sparse keys set the span so that `low_bits` comes out as wanted.
+                for i in 0..400u64 {
+                    keys.insert(base + i * (step + step / 2));
+                }
+                // The crowd: `crowd` keys packed into the bucket of `base + 300 * step`.
+                let bucket = base + 300 * step;
+                for j in 0..crowd.min(step) {
+                    keys.insert(bucket + j * (step / crowd.min(step)).max(1));
+                }
+                let probes: Vec<u64> = keys
+                    .iter()
+                    .flat_map(|&k| [k.wrapping_sub(1), k, k + 1])
+                    .chain([bucket + step - 1, bucket + step, 0, u64::MAX])
+                    .collect();
+                check(&keys, &probes);
+                let sorted: Vec<u64> = keys.iter().copied().collect();
+                assert_eq!(EliasFano::new(&sorted).low_bits, low_bits, "crowd {crowd}");
+            }
+        }
     }
 
     #[test]
