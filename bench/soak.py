@@ -149,9 +149,24 @@ class Client:
                 return
             ok.append(time.perf_counter() - t0)
 
+        # How late this client's own event loop runs (a 10 ms heartbeat): a latency above it is
+        # the server's, one near it may be this client's, which shares the machine's two cores.
+        lags: list[float] = []
+
+        async def heartbeat() -> None:
+            while True:
+                due = time.perf_counter() + 0.01
+                await asyncio.sleep(0.01)
+                lags.append(max(0.0, time.perf_counter() - due))
+
+        beat = asyncio.ensure_future(heartbeat())
         started = time.perf_counter()
-        n, offered_in = await open_loop(one, rate, seconds)
+        try:
+            n, offered_in = await open_loop(one, rate, seconds)
+        finally:
+            beat.cancel()
         return {
+            "client_lag_p99_ms": pct(lags, 0.99) * 1e3,
             "seconds": time.perf_counter() - started,  # until the last answer, not the last call
             "rate": rate,
             "calls": n,
@@ -237,8 +252,8 @@ def table(r: dict[str, Any], ok: dict[str, bool]) -> str:
         f"{r['peak_open_loop']['offered_per_s']:,.0f}/s",
         "",
         "| phase | offered/s (target) | answered | failed by status | p50 / p99 ms | refused p99 ms "
-        "| RSS MiB | fds |",
-        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+        "| client lag p99 ms | RSS MiB | fds |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     rows = [(f"soak {i + 1}", w) for i, w in enumerate(r["soak"])]
     rows += [("overload", r["overload"]), ("recovery (50%)", r["recovery"])]
@@ -247,7 +262,8 @@ def table(r: dict[str, Any], ok: dict[str, bool]) -> str:
         shed = f"{w['shed_p99_ms']:.1f}" if set(w["errors"]) & REFUSED else "-"
         lines.append(
             f"| {name} | {w['offered_per_s']:,.0f} ({w['rate']:,.0f}) | {w['answered']:,} | {errs} | "
-            f"{w['p50_ms']:.2f} / {w['p99_ms']:.2f} | {shed} | {w['rss_kib'] / 1024:.1f} | "
+            f"{w['p50_ms']:.2f} / {w['p99_ms']:.2f} | {shed} | {w['client_lag_p99_ms']:.0f} | "
+            f"{w['rss_kib'] / 1024:.1f} | "
             f"{w.get('open_files', '')} |"
         )
     lines.append("")

@@ -350,7 +350,7 @@ def serve(
     grace: Annotated[float, typer.Option(help="seconds in-flight calls get on shutdown")] = 5.0,
     max_in_flight: Annotated[int, typer.Option(help="routing calls in flight before shedding")] = 256,
     max_queued: Annotated[
-        int, typer.Option(help="calls grpc's core holds for the server before it drops new ones")
+        int, typer.Option(min=1, help="calls grpc's core holds for the server before it drops new ones")
     ] = 512,
     show_numbers: Annotated[bool, typer.Option(help="log caller numbers unmasked")] = False,
     watch: Annotated[
