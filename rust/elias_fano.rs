@@ -297,9 +297,9 @@ impl EliasFano {
     }
 }
 
-/// The arrays of an [`EliasFano`] as plain slices, taken once a lookup: each
-/// `HugeWords` dereference checks its mapping, which per word read was a good
-/// part of a lookup's instructions.
+/// The arrays of an [`EliasFano`] as plain slices, taken once a lookup: a
+/// `HugeWords` dereference checks its mapping, so each array is checked once
+/// rather than at every word read.
 #[derive(Clone, Copy)]
 struct Words<'a> {
     upper: &'a [u64],
