@@ -63,20 +63,34 @@ redis.call('HINCRBY', KEYS[1], ARGV[2 * best - 1], -total)
 return best - 1
 ";
 
-/// `KEYS` = the targets' lease hashes; `ARGV[1]` = now. Counts leases with answered <= now < expires.
-const ACTIVE_MANY: &str = r"
-local now = tonumber(ARGV[1])
-local out = {}
-for k = 1, #KEYS do
+/// The Lua function `active(key, now)`: the leases in the hash `key` with answered <= now <
+/// expires. A macro, not a `const`, so that `concat!` can put it in front of each script using it
+/// (a script sent to Redis is self-contained).
+macro_rules! lua_active {
+    () => {
+        r"
+local function active(key, now)
   local n = 0
-  for _, v in ipairs(redis.call('HVALS', KEYS[k])) do
+  for _, v in ipairs(redis.call('HVALS', key)) do
     local a, e = string.match(v, '^(%-?%d+):(%-?%d+)$')
     if tonumber(a) <= now and now < tonumber(e) then n = n + 1 end
   end
-  out[k] = n
+  return n
 end
+"
+    };
+}
+
+/// `KEYS` = the targets' lease hashes; `ARGV[1]` = now. Each target's active calls.
+const ACTIVE_MANY: &str = concat!(
+    lua_active!(),
+    r"
+local now = tonumber(ARGV[1])
+local out = {}
+for k = 1, #KEYS do out[k] = active(KEYS[k], now) end
 return out
-";
+"
+);
 
 const PLACED_MANY: &str = r"
 local out = {}
@@ -86,20 +100,18 @@ return out
 
 /// `KEYS[1]` = least-busy history, then the targets' lease hashes; `ARGV` = now, target names.
 /// Returns, per target, its active calls and its `time:seq` mark ('' = never), flattened.
-const LEAST_BUSY_VIEW: &str = r"
+const LEAST_BUSY_VIEW: &str = concat!(
+    lua_active!(),
+    r"
 local now = tonumber(ARGV[1])
 local out = {}
 for k = 2, #KEYS do
-  local n = 0
-  for _, v in ipairs(redis.call('HVALS', KEYS[k])) do
-    local a, e = string.match(v, '^(%-?%d+):(%-?%d+)$')
-    if tonumber(a) <= now and now < tonumber(e) then n = n + 1 end
-  end
-  out[#out + 1] = tostring(n)
+  out[#out + 1] = tostring(active(KEYS[k], now))
   out[#out + 1] = redis.call('HGET', KEYS[1], ARGV[k]) or ''
 end
 return out
-";
+"
+);
 
 const MARK_PLACED: &str = r"
 local seq = redis.call('INCR', KEYS[2])
