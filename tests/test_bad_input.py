@@ -222,9 +222,17 @@ ROUTE_CALL = [
 
 @pytest.mark.parametrize(("case", "request_", "status", "words"), ROUTE_CALL, ids=[c[0] for c in ROUTE_CALL])
 def test_route_call(unchanged: World, case: str, request_: Any, status: str, words: str) -> None:
+    _assert_refused(unchanged, f"/{ROUTER}/RouteCall", request_, status, words, timeout=20)
+
+
+def _assert_refused(
+    world: World, method: str, request_: Any, status: str, words: str, timeout: float
+) -> None:
+    """`request_` (a message, or raw bytes) sent to `method` fails with `status`, its details
+    naming `words`."""
     data = request_ if isinstance(request_, bytes) else request_.SerializeToString()
     with pytest.raises(grpc.RpcError) as info:
-        unchanged.raw(f"/{ROUTER}/RouteCall")(data, timeout=20)
+        world.raw(method)(data, timeout=timeout)
     assert info.value.code().name == status, info.value.details()
     assert words in info.value.details()
 
@@ -356,11 +364,7 @@ UPDATE_LIST = [
     ("case", "request_", "status", "words"), UPDATE_LIST, ids=[c[0] for c in UPDATE_LIST]
 )
 def test_update_list(unchanged: World, case: str, request_: Any, status: str, words: str) -> None:
-    data = request_ if isinstance(request_, bytes) else request_.SerializeToString()
-    with pytest.raises(grpc.RpcError) as info:
-        unchanged.raw(f"/{ADMIN}/UpdateList")(data, timeout=10)
-    assert info.value.code().name == status, info.value.details()
-    assert words in info.value.details()
+    _assert_refused(unchanged, f"/{ADMIN}/UpdateList", request_, status, words, timeout=10)
 
 
 def test_update_list_contradiction_is_refused(unchanged: World) -> None:
