@@ -306,6 +306,7 @@ class _HungStore:
 
     def __init__(self) -> None:
         self.release = asyncio.Event()
+        self.waiting = 0  # appends waiting for the disk
 
     def remember_decision(self, decision: Any, called: str = "", *, call_id: str | None = None) -> None:
         pass
@@ -313,6 +314,7 @@ class _HungStore:
     async def append_async(self, event: Any) -> Any:
         from routecore.records import Ack
 
+        self.waiting += 1
         await self.release.wait()
         return Ack(event.call_id, event.type, False, 1)
 
@@ -329,8 +331,9 @@ def test_reports_waiting_on_a_slow_disk_do_not_make_routing_shed(plan_loaded: An
         report = r.router.ReportCall.future
         waiting = [report(_ended(i), timeout=30) for i in range(40)]  # 5x the cap, all stuck
         deadline = time.monotonic() + 10
-        while r.run(_backlog(r)) < 40 and time.monotonic() < deadline:
+        while r.run(_waiting(store)) < 40 and time.monotonic() < deadline:
             time.sleep(0.02)
+        assert r.run(_waiting(store)) == 40
         for _ in range(20):
             assert r.router.RouteCall(MIXED[0], timeout=10).call_id == "s-0"
         r.loop.call_soon_threadsafe(store.release.set)
@@ -339,11 +342,9 @@ def test_reports_waiting_on_a_slow_disk_do_not_make_routing_shed(plan_loaded: An
         r.close()
 
 
-async def _backlog(r: Running) -> int:
+async def _waiting(store: _HungStore) -> int:
     await asyncio.sleep(0.02)
-    router = r.service.router
-    assert router is not None
-    return router.reports
+    return store.waiting
 
 
 def _in_flight(r: Running) -> int:
