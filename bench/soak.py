@@ -291,14 +291,24 @@ def main() -> None:
     parser.add_argument("--shed-p99-ms", type=float, default=250.0, help="bound on refusals' p99")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--check", action="store_true", help="exit 1 if a check fails")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="server on CPU 0, this client on CPU 1: the client stands in for a switch on its own machine",
+    )
     args = parser.parse_args()
+    pin = args.pin and len(os.sched_getaffinity(0)) >= 2
     with tempfile.TemporaryDirectory() as tmp:
         server = start(
             Path(tmp) / "serve.log",
             *("--cdr", str(Path(tmp) / "records.db"), "--max-in-flight", str(args.max_in_flight)),
             *("--max-queued", str(args.max_queued)),
             http=True,
+            # Before exec, so every thread the server starts (grpc's included) inherits it.
+            preexec=(lambda: os.sched_setaffinity(0, {0})) if pin else None,
         )
+        if pin:
+            os.sched_setaffinity(0, {1})
         try:
             result = asyncio.run(_run(args, server))
         finally:

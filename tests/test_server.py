@@ -27,7 +27,7 @@ from routecore.records import SqliteRecordStore
 from routecore.server import ADMIN, ROUTER, ServerOptions, Service, build_server, mark_serving, shutdown
 from routecore.v1 import routing_pb2 as pb
 from routecore.v1 import routing_pb2_grpc as pb_grpc
-from serving import log_events, start, until
+from serving import log_events, serving, start, until
 
 SPEC = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "acceptance"
 CASES = load_vectors(SPEC / "vectors.jsonl") if (SPEC / "vectors.jsonl").exists() else []
@@ -657,6 +657,41 @@ def test_serve_exits_0_on_signal_after_in_flight_calls(sig: signal.Signals, tmp_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _nice_by_thread(pid: int) -> dict[str, list[int]]:
+    """Nice value of each thread of `pid`, by thread name ("main" for the thread that is the pid)."""
+    out: dict[str, list[int]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        # /proc/<pid>/task/<tid>/stat: "tid (comm) state ...": nice is field 19, the 17th after comm.
+        stat = (task / "stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        name = "main" if task.name == str(pid) else stat[stat.index("(") + 1 : stat.rindex(")")]
+        out.setdefault(name, []).append(int(fields[16]))
+    return out
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are Linux's")
+@pytest.mark.parametrize(
+    ("args", "answering"), [((), 10), (("--loop-nice", "3"), 3), (("--loop-nice", "0"), 0)]
+)
+def test_the_answering_thread_runs_below_grpcs_transport_threads(
+    tmp_path: Path, args: tuple[str, ...], answering: int
+) -> None:
+    # In overload grpc's threads must still get the CPU to read new calls and drop the excess at
+    # once (bench/README.md "Soak"): the thread that answers (the event loop) yields to them.
+    with serving(tmp_path / "serve.log", *args) as served:
+        with grpc.insecure_channel(f"127.0.0.1:{served.port}") as channel:
+            d = pb_grpc.RouterStub(channel).RouteCall(
+                pb.RouteRequest(called="4001234567", caller="13800138000", time=AT), timeout=10
+            )
+            assert d.action != pb.RouteDecision.ACTION_UNSPECIFIED
+        nice = _nice_by_thread(served.pid)
+        assert served.stop() == 0
+    base = os.getpriority(os.PRIO_PROCESS, 0)  # the server starts at this test's own priority
+    assert nice.pop("main") == [min(19, base + answering)], nice
+    transport = [n for name, values in nice.items() if "event_engine" in name for n in values]
+    assert transport and set(transport) == {base}, nice
 
 
 def test_serve_masks_caller_numbers_in_logs() -> None:

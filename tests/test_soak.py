@@ -49,6 +49,9 @@ def test_short_soak_then_overload_then_recovery(tmp_path: Path) -> None:
     # answers in 6 s at 1,000 calls in flight): at 150% the server still answers at >= 50% of peak.
     over = r["overload"]
     assert over["answered"] / over["seconds"] >= 0.5 * r["peak_per_s"], (over["answered"], r["peak_per_s"])
+    # Refused at once, not after waiting unread in the transport: grpc's threads outrank the one
+    # that answers (`--loop-nice`). 64 ms or less measured (bench/README.md); the bound is loose.
+    assert not over["errors"] or over["shed_p99_ms"] < 1000, over["shed_p99_ms"]
     # How much is shed at 80% depends on the machine (the client and the server share it): the
     # shares are figures for bench/README.md, not assertions; every phase answers calls.
     assert all(p["answered"] > 0 for p in phases), [p["answered"] for p in phases]

@@ -352,6 +352,15 @@ def serve(
     max_queued: Annotated[
         int, typer.Option(min=1, help="calls grpc's core holds for the server before it drops new ones")
     ] = 512,
+    loop_nice: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=19,
+            help="nice levels the answering thread runs below grpc's transport threads (Linux), "
+            "so that overload is refused at once; 0: leave it",
+        ),
+    ] = 10,
     show_numbers: Annotated[bool, typer.Option(help="log caller numbers unmasked")] = False,
     watch: Annotated[
         bool, typer.Option(help="reload when the plan file or one of its list files changes")
@@ -401,7 +410,12 @@ def serve(
         log.warning("serving beyond loopback without --tls-cert: calls and the admin token travel in clear")
     records = _record_store(cdr) if cdr is not None else None
     options = server.ServerOptions(
-        admin_token=token, grace=grace, max_in_flight=max_in_flight, max_queued=max_queued, tls=tls
+        admin_token=token,
+        grace=grace,
+        max_in_flight=max_in_flight,
+        max_queued=max_queued,
+        loop_nice=loop_nice,
+        tls=tls,
     )
     extra = _http_starter(http, tls) if http else None
     try:
