@@ -1171,4 +1171,56 @@ mod tests {
             prop_assert_eq!(back.numbers(), l.numbers());
         }
     }
+
+    /// Not a test: where a listed lookup's time goes at ten million numbers (the
+    /// bench/README.md lists row). Each lookup's key depends on the answer before,
+    /// as in a caller that looks numbers up one at a time.
+    #[test]
+    #[ignore = "measurement; run with --release -- --ignored --nocapture"]
+    fn measure_listed_lookups() {
+        use std::time::Instant;
+        let n: u64 = std::env::var("MEASURE_N").map_or(10_000_000, |v| v.parse().unwrap());
+        let first = plain_key("13000000000").unwrap();
+        let base = Base::build((0..n).map(|i| first + 7 * i).collect(), 0, 0.01);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let probes: Vec<u64> = (0..400_000)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                first + 7 * (seed % n)
+            })
+            .collect();
+        let time = |name: &str, f: &dyn Fn(u64) -> bool| {
+            let mut best = f64::MAX;
+            for _ in 0..5 {
+                let t = Instant::now();
+                let mut at = 0usize;
+                for _ in 0..probes.len() {
+                    at = (at + usize::from(f(probes[at % probes.len()]))) % probes.len() + 1;
+                }
+                std::hint::black_box(at);
+                best = best.min(t.elapsed().as_nanos() as f64 / probes.len() as f64);
+            }
+            println!("{name:<40} {best:6.1} ns");
+        };
+        time("filter only", &|k| base.bloom.contains_hash(bloom::hash(k)));
+        time("exact only", &|k| base.exact.contains(k));
+        time("exact only, prefetched", &|k| {
+            base.exact.prefetch(k);
+            base.exact.contains(k)
+        });
+        time("filter then exact", &|k| {
+            base.bloom.contains_hash(bloom::hash(k)) && base.exact.contains(k)
+        });
+        time("filter then exact, prefetched (as now)", &|k| {
+            base.exact.prefetch(k);
+            base.bloom.contains_hash(bloom::hash(k)) && base.exact.contains(k)
+        });
+        println!(
+            "filter {:.1} MB, exact {:.1} MB",
+            base.bloom.memory_bytes() as f64 / 1e6,
+            base.exact.memory_bytes() as f64 / 1e6
+        );
+    }
 }
