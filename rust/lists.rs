@@ -206,7 +206,7 @@ fn plain_key(input: &str) -> Option<u64> {
         }
         value = value * 10 + u64::from(d);
     }
-    match <&[u8; 8]>::try_from(tail) {
+    match <[u8; 8]>::try_from(tail) {
         Ok(last) => value = value * 100_000_000 + eight_digits(last)?,
         Err(_) => {
             for &b in tail {
@@ -224,10 +224,10 @@ fn plain_key(input: &str) -> Option<u64> {
 /// The value of eight ASCII digits (the first the most significant), or `None`
 /// if any byte is not a digit. Branch-free: all eight at once in one word.
 #[inline]
-fn eight_digits(bytes: &[u8; 8]) -> Option<u64> {
+fn eight_digits(bytes: [u8; 8]) -> Option<u64> {
     const BYTES: u64 = 0x0101_0101_0101_0101;
-    let word = u64::from_le_bytes(*bytes);
-    let digits = word.wrapping_sub(b'0' as u64 * BYTES);
+    let word = u64::from_le_bytes(bytes);
+    let digits = word.wrapping_sub(u64::from(b'0') * BYTES);
     // A digit is 0x30..=0x39: high nibble 3, and low nibble + 6 stays below 16.
     let high_nibbles = 0xF0 * BYTES;
     if word & high_nibbles != 0x30 * BYTES || digits.wrapping_add(6 * BYTES) & high_nibbles != 0 {
@@ -1211,10 +1211,10 @@ mod tests {
 
     #[test]
     fn eight_digits_reads_digits_and_refuses_their_neighbours() {
-        assert_eq!(eight_digits(b"00000000"), Some(0));
-        assert_eq!(eight_digits(b"12345678"), Some(12_345_678));
-        assert_eq!(eight_digits(b"99999999"), Some(99_999_999));
-        assert_eq!(eight_digits(b"13800138"), Some(13_800_138));
+        assert_eq!(eight_digits(*b"00000000"), Some(0));
+        assert_eq!(eight_digits(*b"12345678"), Some(12_345_678));
+        assert_eq!(eight_digits(*b"99999999"), Some(99_999_999));
+        assert_eq!(eight_digits(*b"13800138"), Some(13_800_138));
         // '/' and ':' sit just below '0' and just above '9'; others share a nibble with digits.
         for bad in [
             b'/',
@@ -1229,7 +1229,7 @@ mod tests {
             for at in 0..8 {
                 let mut bytes = *b"55555555";
                 bytes[at] = bad;
-                assert_eq!(eight_digits(&bytes), None, "{bytes:?}");
+                assert_eq!(eight_digits(bytes), None, "{bytes:?}");
             }
         }
         assert_eq!(plain_key("13800138000"), Some(ONES[11] + 13_800_138_000));
