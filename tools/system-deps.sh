@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite runs for real (a switch, a SIP tester, Redis,
-# PostgreSQL) when they are missing. Idempotent and quiet when everything is there already.
+# PostgreSQL, h2load as a C gRPC client) when they are missing. Idempotent and quiet when
+# everything is there already.
 # Usage: tools/system-deps.sh [package...]   (no argument: the suite's whole list)
 set -euo pipefail
 packages=("$@")
 if [ ${#packages[@]} -eq 0 ]; then
     packages=(kamailio kamailio-utils-modules kamailio-extra-modules sip-tester
-              redis-server postgresql openssl fonts-wqy-microhei)
+              redis-server postgresql openssl fonts-wqy-microhei nghttp2-client)
 fi
 missing=()
 for p in "${packages[@]}"; do
