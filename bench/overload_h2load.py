@@ -33,7 +33,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from pacing import pct
+from pacing import add_overload_options, pct
 from routecore.v1 import routing_pb2 as pb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -91,12 +91,9 @@ def main() -> None:
     parser.add_argument("--closed-seconds", type=float, default=5.0, help="the closed-loop estimate")
     parser.add_argument("--peak-seconds", type=float, default=10.0)
     parser.add_argument("--probe-share", type=float, default=2.0)
-    parser.add_argument("--overload-seconds", type=float, default=20.0)
-    parser.add_argument("--overload-share", type=float, default=1.5)
-    parser.add_argument("--recovery-seconds", type=float, default=10.0)
     parser.add_argument("--loop-nice", type=int, default=10, help="the server's --loop-nice")
     parser.add_argument("--p99-ms", type=float, default=250.0, help="bound on the overload's p99 (all calls)")
-    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    add_overload_options(parser)
     args = parser.parse_args()
     if shutil.which("h2load") is None:
         sys.exit("h2load not found: apt-get install nghttp2-client")

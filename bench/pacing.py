@@ -1,11 +1,22 @@
-"""What the load generators share (`load.py`, `soak.py`): the open-loop pacer, percentiles and
-the status an RPC failed with. Run as scripts, they import it from their own directory."""
+"""What the load generators share (`load.py`, `soak.py`, `overload_h2load.py`): the open-loop
+pacer, percentiles, the status an RPC failed with and the overload options. Run as scripts, they
+import it from their own directory."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+
+def add_overload_options(parser: argparse.ArgumentParser) -> None:
+    """The options `soak.py` and `overload_h2load.py` share: the overload and recovery phases."""
+    parser.add_argument("--overload-seconds", type=float, default=20.0)
+    parser.add_argument("--overload-share", type=float, default=1.5, help="of the measured peak")
+    parser.add_argument("--recovery-seconds", type=float, default=10.0, help="at 50%% of peak, after")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
 
 
 def pct(values: list[float], q: float) -> float:

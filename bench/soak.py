@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from pacing import open_loop, pct, status_name
+from pacing import add_overload_options, open_loop, pct, status_name
 
 # The server process is the one the tests start (tests/serving.py): loopback, stopped by its PID.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -281,21 +281,18 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=10)
     parser.add_argument("--soak-share", type=float, default=0.8)
     parser.add_argument("--report-every", type=int, default=20, help="one ReportCall in N soak calls")
-    parser.add_argument("--overload-seconds", type=float, default=20.0)
-    parser.add_argument("--overload-share", type=float, default=1.5)
-    parser.add_argument("--recovery-seconds", type=float, default=10.0)
     parser.add_argument("--max-in-flight", type=int, default=256)
     parser.add_argument("--max-queued", type=int, default=512)
     parser.add_argument("--rss-bound-mib", type=float, default=32.0)
     parser.add_argument("--max-soak-shed", type=float, default=0.01, help="share of soak calls shed")
     parser.add_argument("--shed-p99-ms", type=float, default=250.0, help="bound on refusals' p99")
-    parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--check", action="store_true", help="exit 1 if a check fails")
     parser.add_argument(
         "--pin",
         action="store_true",
         help="server on CPU 0, this client on CPU 1: the client stands in for a switch on its own machine",
     )
+    add_overload_options(parser)
     args = parser.parse_args()
     pin = args.pin and len(os.sched_getaffinity(0)) >= 2
     with tempfile.TemporaryDirectory() as tmp:
