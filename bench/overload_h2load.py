@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from serving import Served, start
 
 METHOD = "/routecore.v1.Router/RouteCall"
+SERVER_CPU, CLIENT_CPU = 0, 1
 
 
 def answered(server: Served) -> float:
@@ -49,10 +50,8 @@ def answered(server: Served) -> float:
     return sum(float(v) for v in re.findall(r"^routecore_grpc_decisions_total\{[^}]*\} (\S+)$", text, re.M))
 
 
-def h2load(
-    server: Served, body: Path, log: Path, seconds: float, rate: float | None, cpu: int
-) -> dict[str, Any]:
-    """One h2load run on `cpu`: closed loop (64 in flight) when `rate` is None, else an open loop
+def h2load(server: Served, body: Path, log: Path, seconds: float, rate: float | None) -> dict[str, Any]:
+    """One h2load run on `CLIENT_CPU`: closed loop (64 in flight) when `rate` is None, else an open loop
     at `rate`/s (enough streams allowed that it never waits for answers)."""
     log.unlink(missing_ok=True)
     load = ["-m", "64"] if rate is None else ["-m", str(max(64, int(rate))), "--rps", str(int(rate))]
@@ -64,7 +63,7 @@ def h2load(
         capture_output=True,
         text=True,
         timeout=seconds + 60,
-        preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
+        preexec_fn=lambda: os.sched_setaffinity(0, {CLIENT_CPU}),
     )
     after = answered(server)
     m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
@@ -108,15 +107,15 @@ def main() -> None:
             Path(tmp) / "serve.log",
             *("--loop-nice", str(args.loop_nice)),
             http=True,
-            preexec=lambda: os.sched_setaffinity(0, {0}),
+            preexec=lambda: os.sched_setaffinity(0, {SERVER_CPU}),
         )
         try:
-            closed = h2load(server, body, log, args.closed_seconds, None, 1)
+            closed = h2load(server, body, log, args.closed_seconds, None)
             estimate = closed["done"] / args.closed_seconds
-            probe = h2load(server, body, log, args.peak_seconds, args.probe_share * estimate, 1)
+            probe = h2load(server, body, log, args.peak_seconds, args.probe_share * estimate)
             peak = probe["answered"] / args.peak_seconds
-            over = h2load(server, body, log, args.overload_seconds, args.overload_share * peak, 1)
-            rec = h2load(server, body, log, args.recovery_seconds, 0.5 * peak, 1)
+            over = h2load(server, body, log, args.overload_seconds, args.overload_share * peak)
+            rec = h2load(server, body, log, args.recovery_seconds, 0.5 * peak)
         finally:
             exit_code = server.stop()
     print(f"closed loop (64 in flight): {estimate:,.0f}/s; peak: {peak:,.0f} answered/s "
