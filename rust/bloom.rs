@@ -265,9 +265,9 @@ impl FrozenBloom {
         self.capacity
     }
 
-    /// Bytes used by the bits. O(1).
+    /// Bytes used by the bits (whole huge pages). O(1).
     pub fn memory_bytes(&self) -> usize {
-        self.words.len() * 8
+        self.words.resident_bytes()
     }
 
     /// The false-positive rate expected after `items` distinct keys. O(1).

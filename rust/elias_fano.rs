@@ -42,10 +42,14 @@ pub struct EliasFano {
     /// few KiB, always cached, to guess where a bucket's bits lie before `groups`
     /// says exactly.
     coarse: Vec<u32>,
-    upper: HugeWords,
-    lows: HugeWords,
-    /// Entry `g` (a `u32`, two a word): keys in the buckets below `g << GROUP_SHIFT`.
-    groups: HugeWords,
+    /// `upper`, then `lows`, then `groups` (entry `g`, a `u32`, two a word: keys in
+    /// the buckets below `g << GROUP_SHIFT`), in one mapping: a lookup reads all
+    /// three, and together they fill whole huge pages where apart each would round
+    /// up to its own (see `hugemem`).
+    store: HugeWords,
+    /// Words of `upper` and of `lows` in `store`.
+    upper_words: usize,
+    lows_words: usize,
     /// How a bucket's low parts are compared all at once (see [`Lanes`]).
     lanes: Lanes,
 }
@@ -106,9 +110,9 @@ impl EliasFano {
                 low_bits: 0,
                 buckets: 0,
                 coarse: Vec::new(),
-                upper: HugeWords::zeroed(0),
-                lows: HugeWords::zeroed(0),
-                groups: HugeWords::zeroed(0),
+                store: HugeWords::zeroed(0),
+                upper_words: 0,
+                lows_words: 0,
                 lanes: Lanes::new(0),
             };
         };
@@ -119,11 +123,13 @@ impl EliasFano {
         let upper_bits = len as u64 + buckets;
         // A spare word after each array: reads of two neighbouring words never need
         // a bounds special case.
-        let mut upper = HugeWords::zeroed(words_for(upper_bits) + 1);
+        let upper_words = words_for(upper_bits) + 1;
         // Two for `lows`: a lookup reads two words from just past the last key.
-        let mut lows = HugeWords::zeroed(words_for(len as u64 * u64::from(low_bits)) + 2);
+        let lows_words = words_for(len as u64 * u64::from(low_bits)) + 2;
         let n_groups = (buckets >> GROUP_SHIFT) as usize + 1;
-        let mut groups = HugeWords::zeroed(n_groups.div_ceil(2));
+        let mut store = HugeWords::zeroed(upper_words + lows_words + n_groups.div_ceil(2));
+        let (upper, rest) = store.split_at_mut(upper_words);
+        let (lows, groups) = rest.split_at_mut(lows_words);
         let mask = low_mask(low_bits);
         let mut group = 0usize;
         let mut coarse = Vec::with_capacity((buckets >> COARSE_SHIFT) as usize + 2);
@@ -133,12 +139,7 @@ impl EliasFano {
             let at = i as u64 + bucket;
             upper[(at / 64) as usize] |= 1 << (at % 64);
             if low_bits > 0 {
-                write_bits(
-                    &mut lows,
-                    i as u64 * u64::from(low_bits),
-                    low_bits,
-                    d & mask,
-                );
+                write_bits(lows, i as u64 * u64::from(low_bits), low_bits, d & mask);
             }
             // Every group up to this key's own starts with the keys before it.
             let own = (bucket >> GROUP_SHIFT) as usize;
@@ -157,9 +158,9 @@ impl EliasFano {
             low_bits,
             buckets,
             coarse,
-            upper,
-            lows,
-            groups,
+            store,
+            upper_words,
+            lows_words,
             lanes: Lanes::new(low_bits),
         }
     }
@@ -172,17 +173,19 @@ impl EliasFano {
         self.len == 0
     }
 
-    /// Heap bytes. O(1).
+    /// Bytes in memory (huge pages whole). O(1).
     pub fn memory_bytes(&self) -> usize {
-        (self.upper.len() + self.lows.len() + self.groups.len()) * 8 + self.coarse.len() * 4
+        self.store.resident_bytes() + self.coarse.len() * 4
     }
 
     #[inline]
     fn words(&self) -> Words<'_> {
+        let (upper, rest) = self.store.split_at(self.upper_words);
+        let (lows, groups) = rest.split_at(self.lows_words);
         Words {
-            upper: &self.upper,
-            lows: &self.lows,
-            groups: &self.groups,
+            upper,
+            lows,
+            groups,
             low_bits: self.low_bits,
         }
     }
@@ -513,7 +516,8 @@ mod tests {
         // over hundreds of groups.
         let keys: BTreeSet<u64> = (0..20_000u64).map(|i| 500 + i * i).collect();
         let set = EliasFano::new(&keys.iter().copied().collect::<Vec<_>>());
-        assert!(set.groups.len() > 100, "{} groups", 2 * set.groups.len());
+        let groups = set.words().groups.len();
+        assert!(groups > 100, "{} groups", 2 * groups);
         let probes: Vec<u64> = (0..2_000_000)
             .chain((0..20_000u64).map(|i| 501 + i * i))
             .collect();

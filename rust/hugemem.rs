@@ -10,6 +10,16 @@
 //! anonymous mapping, advised *before* its pages are first touched (advising
 //! afterwards leaves the conversion to a background thread, minutes later).
 //!
+//! **Alignment.** The kernel backs only the aligned 2 MiB stretches that lie
+//! wholly inside a mapping, and a mapping starts wherever it lands: a 3.4 MiB
+//! array mapped as is usually gets no huge page at all, and a 12.6 MiB one five
+//! of its seven. So a large array starts at a huge-page boundary inside a
+//! slightly larger mapping, and its last huge page is whole. The price is up to
+//! 2 MiB of resident memory an array (the unused end of its last page), which is
+//! why the exact store keeps its three arrays in one mapping. Measured on a
+//! 10-million-number list: 14 of 22 MiB in huge pages before, all of them after,
+//! and a listed lookup from Python ~20 ns faster (bench/README.md).
+//!
 //! The mapping comes from `memmap2` and is viewed as words through `bytemuck`, so
 //! no `unsafe` is needed here. Where huge pages are unavailable (another OS, THP
 //! disabled) the advice is ignored and the array is an ordinary zeroed mapping.
@@ -25,6 +35,10 @@ const HUGE_PAGE: usize = 2 << 20;
 pub struct HugeWords {
     /// `None` for an empty array (a mapping cannot be empty).
     map: Option<MmapMut>,
+    /// Where the array starts in `map`, in bytes: the first huge-page boundary.
+    start: usize,
+    /// Words in the array.
+    len: usize,
 }
 
 impl HugeWords {
@@ -35,18 +49,49 @@ impl HugeWords {
     /// allocation failure would.
     pub fn zeroed(len: usize) -> HugeWords {
         if len == 0 {
-            return HugeWords { map: None };
+            return HugeWords {
+                map: None,
+                start: 0,
+                len: 0,
+            };
         }
         let bytes = len
             .checked_mul(std::mem::size_of::<u64>())
             .expect("array size overflows");
-        let map = MmapMut::map_anon(bytes).expect("cannot map memory for a list");
+        if bytes < HUGE_PAGE {
+            let map = MmapMut::map_anon(bytes).expect("cannot map memory for a list");
+            return HugeWords {
+                map: Some(map),
+                start: 0,
+                len,
+            };
+        }
+        // Map one huge page more than whole pages, start the array at the first
+        // boundary, and let its last page run to the next (see "Alignment" above).
+        let mapped = bytes.next_multiple_of(HUGE_PAGE) + HUGE_PAGE;
+        let map = MmapMut::map_anon(mapped).expect("cannot map memory for a list");
         #[cfg(target_os = "linux")]
-        if bytes >= HUGE_PAGE {
+        {
             // Only a hint: without THP the mapping simply keeps 4 KiB pages.
             let _ = map.advise(memmap2::Advice::HugePage);
         }
-        HugeWords { map: Some(map) }
+        let start = (map.as_ptr() as usize).next_multiple_of(HUGE_PAGE) - map.as_ptr() as usize;
+        HugeWords {
+            map: Some(map),
+            start,
+            len,
+        }
+    }
+
+    /// Bytes the array holds in memory once touched: its words, rounded up to
+    /// whole huge pages when it has them (a huge page is resident whole). O(1).
+    pub fn resident_bytes(&self) -> usize {
+        let bytes = self.len * 8;
+        if bytes < HUGE_PAGE {
+            bytes
+        } else {
+            bytes.next_multiple_of(HUGE_PAGE)
+        }
     }
 
     /// A copy of `words` in huge pages. O(len).
@@ -62,18 +107,21 @@ impl std::ops::Deref for HugeWords {
 
     #[inline]
     fn deref(&self) -> &[u64] {
-        // Mappings are page-aligned and a whole number of words long, so the cast
-        // cannot fail.
-        self.map.as_deref().map_or(&[], bytemuck::cast_slice)
+        // Arrays start page-aligned and are a whole number of words long, so the
+        // cast cannot fail.
+        self.map.as_deref().map_or(&[], |bytes| {
+            bytemuck::cast_slice(&bytes[self.start..self.start + self.len * 8])
+        })
     }
 }
 
 impl std::ops::DerefMut for HugeWords {
     #[inline]
     fn deref_mut(&mut self) -> &mut [u64] {
-        self.map
-            .as_deref_mut()
-            .map_or(&mut [], bytemuck::cast_slice_mut)
+        let (start, end) = (self.start, self.start + self.len * 8);
+        self.map.as_deref_mut().map_or(&mut [], |bytes| {
+            bytemuck::cast_slice_mut(&mut bytes[start..end])
+        })
     }
 }
 
@@ -110,7 +158,11 @@ mod tests {
         w[last] = 7;
         w[0] = 1;
         assert_eq!((w[0], w[last]), (1, 7));
-        assert_eq!(w.as_ptr() as usize % 64, 0, "cache-line aligned");
+        assert_eq!(w.as_ptr() as usize % HUGE_PAGE, 0, "starts at a huge page");
+        assert_eq!(w.resident_bytes(), 4 * HUGE_PAGE);
+        let small = HugeWords::zeroed(1000);
+        assert_eq!(small.as_ptr() as usize % 64, 0, "cache-line aligned");
+        assert_eq!(small.resident_bytes(), 8000);
         let copy = HugeWords::from_slice(&[1, 2, 3]);
         assert_eq!(&*copy, &[1, 2, 3]);
     }
