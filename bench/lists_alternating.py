@@ -5,7 +5,10 @@ two then meet different neighbours. Here every round measures rbloom and NumberL
 back on the same fresh query strings' text, and the ratio is taken per round (median of the
 rounds). CPU time of this thread.
 
-    .venv/bin/python bench/lists_alternating.py [ROUNDS]
+    .venv/bin/python bench/lists_alternating.py [ROUNDS] [dense|scattered]
+
+The two lists are test_bench_lists.py's (dense: every 7th number, kept as bitmaps; scattered:
+random numbers over every segment, kept in Elias–Fano form).
 """
 
 from __future__ import annotations
@@ -18,10 +21,8 @@ from typing import Any
 
 import rbloom
 from routecore import NumberList
+from test_bench_lists import BASE, LAYOUTS, N, listed_numbers
 
-N = 10_000_000
-BASE = 13_000_000_000
-STRIDE = 7  # listed: BASE + 7 i (as test_bench_lists.py)
 QUERIES = 50_000
 
 
@@ -35,16 +36,21 @@ def per_lookup_ns(structure: Any, numbers: list[int]) -> float:
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 9
+    layout = sys.argv[2] if len(sys.argv) > 2 else LAYOUTS[0]
     rng = random.Random(400)
-    listed_text = "\n".join(map(str, range(BASE, BASE + STRIDE * N, STRIDE)))
-    numbers = NumberList.from_text(listed_text)
-    del listed_text
+    listed = listed_numbers(layout, rng)
+    numbers = NumberList.from_text("\n".join(map(str, listed)))
     bloom = rbloom.Bloom(N, 0.01)
-    bloom.update(map(str, range(BASE, BASE + STRIDE * N, STRIDE)))
+    bloom.update(map(str, listed))
+    listed_set = set(listed)
+    not_listed = [
+        q for q in (rng.randrange(BASE, listed[-1]) for _ in range(2 * QUERIES)) if q not in listed_set
+    ]
     kinds = {
-        "listed": [BASE + STRIDE * rng.randrange(N) for _ in range(QUERIES)],
-        "not listed": [BASE + STRIDE * rng.randrange(N) + rng.randrange(1, STRIDE) for _ in range(QUERIES)],
+        "listed": [listed[rng.randrange(N)] for _ in range(QUERIES)],
+        "not listed": not_listed[:QUERIES],
     }
+    del listed, listed_set
     for kind, queries in kinds.items():
         assert all((str(q) in numbers) == (kind == "listed") for q in queries[:1000])
     results: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
@@ -57,7 +63,8 @@ def main() -> None:
         ours = statistics.median(p[0] for p in pairs)
         theirs = statistics.median(p[1] for p in pairs)
         ratio = statistics.median(p[1] / p[0] for p in pairs)
-        print(f"{kind:>10}: NumberList {ours:.0f} ns, rbloom {theirs:.0f} ns, rbloom/NumberList {ratio:.2f}x")
+        times = f"NumberList {ours:.0f} ns, rbloom {theirs:.0f} ns"
+        print(f"{layout} {kind:>10}: {times}, rbloom/NumberList {ratio:.2f}x")
 
 
 if __name__ == "__main__":

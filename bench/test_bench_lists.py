@@ -8,6 +8,12 @@ Each benchmark answers the same 100,000 queries (listed or not, separately); the
 checked against the truth after timing: NumberList must never answer wrong, rbloom's false
 positives are counted and printed. Memory per number is printed and bounded (12 bytes).
 
+Two lists (`layout`), ten million numbers each:
+- `dense`: every 7th number from 130 0000 0000 (a number pool, or blocks of numbers): NumberList
+  keeps them as bitmaps, one line to confirm a listed number.
+- `scattered`: uniformly random numbers from 130 0000 0000 to 199 9999 9999, 700 apart on average
+  (a block list of callers from every segment): kept in Elias–Fano form.
+
 Two query flavours (`strings`):
 - `fresh`: every round gets new str objects with the same text (made outside the timing). This
   is the fair one: real queries arrive as new strings, and rbloom hashes a str with Python's
@@ -31,21 +37,27 @@ rbloom = pytest.importorskip("rbloom")
 
 N = 10_000_000
 BASE = 13_000_000_000
-STRIDE = 7  # listed: BASE + 7 i; every other number in the range is not listed
+STRIDE = 7  # dense: BASE + 7 i; every other number in the range is not listed
+SCATTERED_END = 20_000_000_000
 QUERIES = 100_000
+LAYOUTS = ["dense", "scattered"]
 
 
-def _listed(i: int) -> int:
-    return BASE + STRIDE * i
+def listed_numbers(layout: str, rng: random.Random) -> list[int]:
+    if layout == "dense":
+        return list(range(BASE, BASE + STRIDE * N, STRIDE))
+    return sorted(rng.sample(range(BASE, SCATTERED_END), N))
 
 
 class World:
-    """The three structures, built once, and the query sets with their truth."""
+    """The three structures over one layout, built once, and the query sets with their truth."""
 
-    def __init__(self) -> None:
+    def __init__(self, layout: str) -> None:
         rng = random.Random(400)
+        self.layout = layout
+        listed = listed_numbers(layout, rng)
         started = time.perf_counter()
-        text = "\n".join(map(str, range(BASE, BASE + STRIDE * N, STRIDE)))
+        text = "\n".join(map(str, listed))
         self.text_seconds = time.perf_counter() - started
         started = time.perf_counter()
         self.numbers = NumberList.from_text(text)
@@ -53,32 +65,38 @@ class World:
         del text
         started = time.perf_counter()
         self.bloom = rbloom.Bloom(N, 0.01)
-        self.bloom.update(map(str, range(BASE, BASE + STRIDE * N, STRIDE)))
+        self.bloom.update(map(str, listed))
         self.rbloom_seconds = time.perf_counter() - started
-        self.ints = set(range(BASE, BASE + STRIDE * N, STRIDE))
-        hit_ints = [_listed(rng.randrange(N)) for _ in range(QUERIES)]
-        miss_ints = [_listed(rng.randrange(N)) + rng.randrange(1, STRIDE) for _ in range(QUERIES)]
+        self.ints = set(listed)
+        hit_ints = [listed[rng.randrange(N)] for _ in range(QUERIES)]
+        miss_ints: list[int] = []
+        while len(miss_ints) < QUERIES:
+            candidate = rng.randrange(BASE, listed[-1])
+            if candidate not in self.ints:
+                miss_ints.append(candidate)
+        del listed
         self.queries = {"listed": [str(n) for n in hit_ints], "not_listed": [str(n) for n in miss_ints]}
         self.query_ints = {"listed": hit_ints, "not_listed": miss_ints}
         self.false_positives: dict[str, int] = {}
 
 
-@pytest.fixture(scope="module")
-def world() -> Any:
-    w = World()
+@pytest.fixture(scope="module", params=LAYOUTS)
+def world(request: pytest.FixtureRequest) -> Any:
+    w = World(request.param)
     yield w
     per_number = w.numbers.memory_bytes() / N
     set_bytes = sys.getsizeof(w.ints) + sum(map(sys.getsizeof, islice(w.ints, 1000))) / 1000 * N
     print(
-        f"\n[lists] {N:,} numbers: NumberList {per_number:.2f} B/number, "
+        f"\n[lists, {w.layout}] {N:,} numbers: NumberList {per_number:.2f} B/number, "
         f"rbloom {w.bloom.size_in_bits / 8 / N:.2f} B/number (no exact answers), "
         f"set of ints {set_bytes / N:.1f} B/number"
     )
+    tag = f"[lists, {w.layout}]"
     print(
-        f"[lists] build: text {w.text_seconds:.2f} s, NumberList.from_text {w.build_seconds:.2f} s, "
+        f"{tag} build: text {w.text_seconds:.2f} s, NumberList.from_text {w.build_seconds:.2f} s, "
         f"rbloom.update {w.rbloom_seconds:.2f} s"
     )
-    print(f"[lists] rbloom false positives out of {QUERIES:,} not-listed queries: {w.false_positives}")
+    print(f"{tag} rbloom false positives out of {QUERIES:,} not-listed queries: {w.false_positives}")
 
 
 def _truth(kind: str) -> list[bool]:

@@ -7,6 +7,7 @@ pub mod classify;
 pub mod elias_fano;
 pub mod engine;
 pub mod error;
+pub mod exact_set;
 pub mod hugemem;
 pub mod lists;
 pub mod number;

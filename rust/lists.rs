@@ -8,11 +8,13 @@
 //!
 //! - a [`FrozenBloom`] filter over the bulk load, the fast "not listed" answer
 //!   (one cache line), and a small [`BlockedBloom`] for keys added live since;
-//! - the **base**: every key of the bulk load in [`EliasFano`] form, the exact
+//! - the **base**: every key of the bulk load in an [`ExactSet`], the exact
 //!   answer. Numbers cluster (segments, area codes), so the keys are close
-//!   together and cost about `2 + log2(span / n)` bits each: 5.6 bits a number
-//!   for ten million numbers seven apart, about 12 for ten million spread over
-//!   every mobile segment;
+//!   together: scattered keys cost about `2 + log2(span / n)` bits each in
+//!   Elias–Fano form (about 12 for ten million spread over every mobile segment),
+//!   and runs of 65,536 neighbouring numbers holding at least one in eight (whole
+//!   blocks, number pools) are kept as bitmaps, at most a byte a number (7 bits
+//!   for ten million numbers seven apart);
 //! - an **overlay** for live changes: keys added since the bulk load, keys of the
 //!   base removed since, and the rare numbers with no key (20 digits), behind a
 //!   `RwLock`.
@@ -32,11 +34,14 @@
 //! - **A small exact store.** The first version kept the keys' hashes in an
 //!   open-addressed array (9 bytes a number, ~90 MB at ten million): a listed
 //!   number always paid one random read of main memory. The Elias–Fano base is
-//!   a twentieth of that and stays in cache.
+//!   a twentieth of that and stays in cache. Where numbers are dense, a bitmap
+//!   confirms in one line addressed straight from the key instead of
+//!   Elias–Fano's chain of dependent steps (see `exact_set`).
 //! - **Huge pages.** The filter and the base are allocated in transparent huge
 //!   pages (`hugemem`): with 4 KiB pages almost every lookup also missed the TLB.
 //! - **Overlapped misses.** A single lookup requests the base's lines (its
-//!   guessed position, see [`EliasFano::prefetch`]) before it reads the filter's,
+//!   bitmap line, or its guessed position in Elias–Fano form: see
+//!   [`ExactSet::prefetch`]) before it reads the filter's,
 //!   so a listed number waits for the slower of the two, not their sum; a batch
 //!   requests the filter lines of 32 queries, then the base lines of their
 //!   "maybe"s, before reading any.
@@ -75,8 +80,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use arc_swap::ArcSwap;
 
 use crate::bloom::{self, BlockedBloom, FrozenBloom};
-use crate::elias_fano::EliasFano;
 use crate::error::{Error, NumberError};
+use crate::exact_set::ExactSet;
 use crate::number::{self, CountryCodes, Digits, Kind, Number, MAX_DIGITS};
 
 /// The default target false-positive rate of a list's filter.
@@ -240,14 +245,14 @@ fn eight_digits(bytes: [u8; 8]) -> Option<u64> {
 }
 
 /// The bulk part: the filter over the keys' hashes, and the keys themselves in
-/// Elias–Fano form for the exact answer; see [`Base::build`].
+/// an [`ExactSet`] for the exact answer; see [`Base::build`].
 #[derive(Debug)]
 struct Base {
     bloom: FrozenBloom,
     /// Keys added live since this base was built (read only while changes are pending).
     live: BlockedBloom,
     /// Every key of the bulk load.
-    exact: EliasFano,
+    exact: ExactSet,
 }
 
 impl Base {
@@ -263,7 +268,7 @@ impl Base {
         Base {
             bloom,
             live,
-            exact: EliasFano::new(&keys),
+            exact: ExactSet::new(&keys),
         }
     }
 
@@ -1210,6 +1215,47 @@ mod tests {
     }
 
     #[test]
+    fn a_dense_block_answers_exactly_through_changes_and_compaction() {
+        // 20,000 neighbouring numbers (kept as bitmaps), every third of the next
+        // 30,000 (one in three: dense too), and scattered numbers beside them.
+        let mut model: HashSet<u64> = (0..20_000).map(|i| 13_800_000_000 + i).collect();
+        model.extend((20_000..50_000).step_by(3).map(|i| 13_800_000_000 + i));
+        model.extend((0..500).map(|i| 15_900_000_000 + 7_919 * i));
+        let text = |k: &u64| k.to_string();
+        let strings: Vec<String> = model.iter().map(text).collect();
+        let l = NumberList::from_numbers(&strings, &TestCountries, ListOptions::default()).unwrap();
+        // Most of the block: a chunk it only reaches into holds too few to be dense.
+        let dense = l.base.load().exact.dense_len();
+        assert!(dense >= 25_000, "{dense} numbers in bitmaps");
+        let probes: Vec<u64> = (13_799_999_000..13_800_060_000)
+            .chain((0..2_000).map(|i| 15_900_000_000 + 3_959 * i))
+            .collect();
+        let check = |l: &NumberList, model: &HashSet<u64>| {
+            for k in &probes {
+                assert_eq!(l.contains(&num(&k.to_string())), model.contains(k), "{k}");
+            }
+            let digits: Vec<Digits> = probes.iter().map(|k| num(&k.to_string()).digits).collect();
+            let mut batch = Vec::new();
+            l.contains_into(&digits, &mut batch);
+            assert!(batch
+                .iter()
+                .zip(&probes)
+                .all(|(&got, k)| got == model.contains(k)));
+        };
+        check(&l, &model);
+        for k in (13_800_000_000..13_800_000_100).chain([13_800_040_001, 15_900_000_000]) {
+            assert_eq!(l.remove(&num(&k.to_string())), model.remove(&k));
+            assert!(l.add(&num(&(k + 50_000).to_string())).unwrap());
+            model.insert(k + 50_000);
+        }
+        check(&l, &model);
+        l.compact();
+        check(&l, &model);
+        let back = NumberList::from_bytes(&l.to_bytes(), 0).unwrap();
+        check(&back, &model);
+    }
+
+    #[test]
     fn eight_digits_reads_digits_and_refuses_their_neighbours() {
         assert_eq!(eight_digits(*b"00000000"), Some(0));
         assert_eq!(eight_digits(*b"12345678"), Some(12_345_678));
@@ -1238,23 +1284,33 @@ mod tests {
 
     /// Not a test: where a listed lookup's time goes at ten million numbers (the
     /// bench/README.md lists row). Each lookup's key depends on the answer before,
-    /// as in a caller that looks numbers up one at a time.
+    /// as in a caller that looks numbers up one at a time. `MEASURE_N` numbers,
+    /// `MEASURE_STRIDE` apart (7: dense, in bitmaps; 9: evenly spread, in
+    /// Elias–Fano form), or with `MEASURE_STRIDE=0` random over every mobile
+    /// segment (`bench/test_bench_lists.py`'s `scattered`).
     #[test]
     #[ignore = "measurement; run with --release -- --ignored --nocapture"]
     fn measure_listed_lookups() {
         use std::time::Instant;
-        let n: u64 = std::env::var("MEASURE_N").map_or(10_000_000, |v| v.parse().unwrap());
+        let env =
+            |name: &str, default: u64| std::env::var(name).map_or(default, |v| v.parse().unwrap());
+        let (n, stride) = (env("MEASURE_N", 10_000_000), env("MEASURE_STRIDE", 7));
         let first = plain_key("13000000000").unwrap();
-        let base = Base::build((0..n).map(|i| first + 7 * i).collect(), 0, 0.01);
         let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let probes: Vec<u64> = (0..400_000)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                first + 7 * (seed % n)
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let keys: Vec<u64> = (0..n)
+            .map(|i| match stride {
+                0 => first + next() % 7_000_000_000,
+                _ => first + stride * i,
             })
             .collect();
+        let probes: Vec<u64> = (0..400_000).map(|_| keys[(next() % n) as usize]).collect();
+        let base = Base::build(keys, 0, 0.01);
         let time = |name: &str, f: &dyn Fn(u64) -> bool| {
             let mut best = f64::MAX;
             for _ in 0..5 {
@@ -1282,9 +1338,11 @@ mod tests {
             base.bloom.contains_hash(bloom::hash(k)) && base.exact.contains(k)
         });
         println!(
-            "filter {:.1} MB, exact {:.1} MB",
+            "filter {:.1} MB, exact {:.1} MB ({} of {} keys in bitmaps)",
             base.bloom.memory_bytes() as f64 / 1e6,
-            base.exact.memory_bytes() as f64 / 1e6
+            base.exact.memory_bytes() as f64 / 1e6,
+            base.exact.dense_len(),
+            base.exact.len()
         );
     }
 }

@@ -185,6 +185,30 @@ def test_memory_is_reported() -> None:
     assert grown.memory_bytes() <= 3 * 100_000
 
 
+def test_a_whole_block_of_numbers_answers_exactly_and_compactly() -> None:
+    # 0755 8600 0000 to 0755 8609 9999: every number, kept as bitmaps (a bit a number).
+    block = [f"0755860{i:05}" for i in range(100_000)]
+    numbers = NumberList.from_text("\n".join(block))
+    spread = NumberList.from_text("\n".join(f"07558{i * 17:07}" for i in range(100_000)))
+    assert len(numbers) == len(spread) == 100_000
+    assert numbers.memory_bytes() < spread.memory_bytes()
+    model = set(block)
+    for gone in block[:50] + block[70_000:70_050]:
+        assert numbers.remove(f"+86 755 {gone[4:]}")
+        model.discard(gone)
+    assert numbers.add("075586100000")
+    model.add("075586100000")
+    probes = [f"07558{i:07}" for i in range(5_990_000, 6_110_010)] + ["13800138000"]
+    for step in ["live", "compacted", "round trip"]:
+        if step == "compacted":
+            numbers.compact()
+        elif step == "round trip":
+            numbers = NumberList.from_bytes(numbers.to_bytes())
+        assert numbers.contains_many(probes) == [p in model for p in probes], step
+        assert [p in numbers for p in probes[::97]] == [p in model for p in probes[::97]], step
+        assert len(numbers) == len(model)
+
+
 @pytest.mark.parametrize("fp_rate", [0.01, 0.3])
 def test_no_false_positive_over_a_large_sample(fp_rate: float) -> None:
     # 0.3: the filter lets a third of the foreign numbers through; the exact store must stop them all.
