@@ -11,16 +11,16 @@
 //! afterwards leaves the conversion to a background thread, minutes later).
 //!
 //! **Alignment.** The kernel backs only the aligned 2 MiB stretches that lie
-//! wholly inside a mapping, and a mapping starts wherever it lands: a 3.4 MiB
-//! array mapped as is usually gets no huge page at all, and a 12.6 MiB one five
-//! of its seven. So a large array starts at a huge-page boundary inside a
+//! wholly inside a mapping, and a mapping starts wherever it lands: a 3 MiB
+//! array mapped as is often gets no huge page at all, and a 12 MiB one five of
+//! its six. So a large array starts at a huge-page boundary inside a
 //! slightly larger mapping, of which only the array's stretch is advised. Its
 //! last, partial huge page is used whole when the array fills at least half of
 //! it, and is left to 4 KiB pages otherwise: at most 1 MiB of resident memory is
 //! spent on an array's unused end (one reason the exact store keeps its three
-//! arrays in one mapping). Measured on a
-//! 10-million-number list: 14 of 22 MiB in huge pages before, all of them after,
-//! and a listed lookup from Python ~20 ns faster (bench/README.md).
+//! arrays in one mapping). Measured on a 10-million-number list: 14 of its 19 MiB
+//! were in huge pages before, all but a short tail after, and a listed lookup
+//! from Python was 10–20 ns faster (bench/README.md).
 //!
 //! The mapping comes from `memmap2` and is viewed as words through `bytemuck`, so
 //! no `unsafe` is needed here. Where huge pages are unavailable (another OS, THP
