@@ -19,9 +19,11 @@
 //! before.
 //!
 //! **Finding a chunk's bitmap.** `slots` has one `u32` per chunk from the first
-//! dense chunk to the last: the index of its bitmap, or [`NOT_DENSE`]. It is
-//! kept only while it is small beside the bitmaps it indexes (at most 1/16 of
-//! their size): dense chunks scattered over a wide span stay in Elias–Fano form
+//! dense chunk to the last: the index of its bitmap, or [`NOT_DENSE`]. It must
+//! stay small beside the bitmaps it indexes (at most 1/16 of their size), so it
+//! covers one *cluster* of dense chunks, each within 128 chunks of the one
+//! before: the cluster with the most of them. Dense chunks outside it (far
+//! apart: another segment, another length of number) stay in Elias–Fano form
 //! rather than pay for a large, mostly empty directory.
 
 use crate::elias_fano::EliasFano;
@@ -34,8 +36,9 @@ const CHUNK: u64 = 1 << CHUNK_SHIFT;
 const CHUNK_WORDS: usize = (CHUNK / 64) as usize;
 /// Least number of keys that makes a chunk dense: one in eight (a byte a key).
 const DENSE_MIN: usize = (CHUNK / 8) as usize;
-/// `slots` may cost at most this fraction of the bitmaps (as a divisor).
-const SLOTS_PER_BITMAP_BYTES: usize = 16;
+/// Most chunks from one dense chunk to the next within a cluster: then `slots`
+/// (4 bytes a chunk) costs at most 1/16 of the bitmaps (8 KiB a dense chunk).
+const CLUSTER_GAP: u64 = 128;
 /// A `slots` entry for a chunk kept in Elias–Fano form.
 const NOT_DENSE: u32 = u32::MAX;
 
@@ -99,8 +102,12 @@ impl ExactSet {
     /// The set of `keys`, which must be strictly ascending. O(n).
     ///
     /// # Panics
-    /// If `keys` is not strictly ascending (see [`EliasFano::new`]).
+    /// If `keys` is not strictly ascending.
     pub fn new(keys: &[u64]) -> ExactSet {
+        assert!(
+            keys.windows(2).all(|w| w[0] < w[1]),
+            "exact set keys must be strictly ascending"
+        );
         let dense_chunks = dense_chunks(keys);
         if dense_chunks.is_empty() {
             return ExactSet {
@@ -112,7 +119,7 @@ impl ExactSet {
         let span = (dense_chunks[dense_chunks.len() - 1] - first_chunk) as usize + 1;
         let mut slots = vec![NOT_DENSE; span];
         for (i, &chunk) in dense_chunks.iter().enumerate() {
-            // Fewer than 2^32 bitmaps: `dense_chunks` keeps `span` small beside them.
+            // Fewer than 2^32 slots: a cluster spans at most 128 chunks a dense chunk.
             slots[(chunk - first_chunk) as usize] = i as u32;
         }
         let mut bits = HugeWords::zeroed(dense_chunks.len() * CHUNK_WORDS);
@@ -194,8 +201,8 @@ impl ExactSet {
     }
 }
 
-/// The dense chunks of the ascending `keys`, ascending; none when their
-/// directory would cost more than [`SLOTS_PER_BITMAP_BYTES`] allows.
+/// The dense chunks of the ascending `keys` that get bitmaps, ascending: the
+/// largest cluster (see the module docs; the first of equals).
 fn dense_chunks(keys: &[u64]) -> Vec<u64> {
     let mut dense = Vec::new();
     let mut rest = keys;
@@ -207,14 +214,17 @@ fn dense_chunks(keys: &[u64]) -> Vec<u64> {
         }
         rest = &rest[run..];
     }
-    if let (Some(&first), Some(&last)) = (dense.first(), dense.last()) {
-        let slot_bytes = (last - first + 1).saturating_mul(4);
-        let bitmap_bytes = (dense.len() * CHUNK_WORDS * 8) as u64;
-        if slot_bytes > bitmap_bytes / SLOTS_PER_BITMAP_BYTES as u64 {
-            dense.clear();
+    let mut best = 0..0;
+    let mut start = 0;
+    for end in 1..=dense.len() {
+        if end == dense.len() || dense[end] - dense[end - 1] > CLUSTER_GAP {
+            if end - start > best.len() {
+                best = start..end;
+            }
+            start = end;
         }
     }
-    dense
+    dense[best].to_vec()
 }
 
 #[cfg(test)]
@@ -261,12 +271,32 @@ mod tests {
     }
 
     #[test]
-    fn scattered_dense_chunks_stay_in_elias_fano_form() {
-        // Two dense chunks 10^6 chunks apart: a directory of 4 MB for 16 KB of bitmaps.
+    fn only_the_largest_cluster_of_dense_chunks_gets_bitmaps() {
+        // Chunks 5 and 5 + 128 form a cluster; 1,000,005 is far (a directory of
+        // 4 MB for its 8 KiB); 2,000,000 to 2,000,002 are the largest cluster.
         let mut keys: BTreeSet<u64> = chunk_keys(5, |o| o % 4 == 0).collect();
+        keys.extend(chunk_keys(5 + CLUSTER_GAP, |o| o % 4 == 0));
         keys.extend(chunk_keys(1_000_005, |o| o % 4 == 1));
-        let set = check(&keys, (0..1000).map(|i| (5 << CHUNK_SHIFT) + i));
-        assert_eq!(set.dense_len(), 0);
+        let largest: BTreeSet<u64> = (2_000_000..2_000_003)
+            .flat_map(|c| chunk_keys(c, |o| o % 5 == 2))
+            .collect();
+        keys.extend(&largest);
+        let probes = [5, 5 + CLUSTER_GAP, 1_000_005, 2_000_001]
+            .into_iter()
+            .flat_map(|c| (0..1000).map(move |i| (c << CHUNK_SHIFT) + i));
+        let set = check(&keys, probes);
+        assert_eq!(set.dense_len(), largest.len());
+        // Without the largest, the first cluster wins over the far chunk.
+        keys.retain(|k| !largest.contains(k));
+        let set = check(&keys, [0, 5 << CHUNK_SHIFT]);
+        assert_eq!(set.dense_len(), 2 * CHUNK as usize / 4);
+    }
+
+    #[test]
+    #[should_panic(expected = "strictly ascending")]
+    fn repeated_keys_are_refused() {
+        let keys: Vec<u64> = (0..CHUNK).chain([0]).collect();
+        ExactSet::new(&keys);
     }
 
     #[test]
@@ -275,8 +305,9 @@ mod tests {
         keys.extend(chunk_keys(0, |o| o % 3 == 0));
         keys.insert(u64::MAX);
         let set = check(&keys, [1, 2, u64::MAX - 1, u64::MAX - 2, 1 << 40]);
-        // Chunks 0 and the last are far apart: both stay sparse.
-        assert_eq!(set.dense_len(), 0);
+        // Chunks 0 and the last are far apart, two clusters of one chunk: the first
+        // gets the bitmap, and the last stays in Elias–Fano form.
+        assert_eq!(set.dense_len(), CHUNK.div_ceil(3) as usize);
         let top: BTreeSet<u64> = chunk_keys(u64::MAX >> CHUNK_SHIFT, |o| o % 2 == 1).collect();
         let set = check(
             &top,
