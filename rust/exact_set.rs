@@ -11,8 +11,8 @@
 //! `upper`, the low parts): ~24 ns of compute once its lines are cached, on top
 //! of the filter's line. A bitmap's answer is one bit of one line addressed
 //! straight from the key, requested together with the filter's line, so a listed
-//! key then costs about what an unlisted one does (bench/README.md: 57 vs 102–124
-//! ns in Rust at 10 million keys). A dense chunk's bitmap costs at most one byte
+//! key then costs about what an unlisted one does (bench/README.md, in Rust at
+//! 10 million keys: 63–64 ns against 93–135 in Elias–Fano form). A dense chunk's bitmap costs at most one byte
 //! a key, against ~5 bits in Elias–Fano form: well inside a list's budget of 12
 //! bytes a number, and only where keys are dense (whole blocks of numbers, number
 //! pools); a list of scattered numbers has no dense chunk and stays as compact as
@@ -122,6 +122,7 @@ impl ExactSet {
             // Fewer than 2^32 slots: a cluster spans at most 128 chunks a dense chunk.
             slots[(chunk - first_chunk) as usize] = i as u32;
         }
+        // The bitmaps are filled beside `dense`, whose `word_of` places each key.
         let mut bits = HugeWords::zeroed(dense_chunks.len() * CHUNK_WORDS);
         let mut dense = DenseChunks {
             first_chunk,
