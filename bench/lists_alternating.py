@@ -21,7 +21,7 @@ from typing import Any
 
 import rbloom
 from routecore import NumberList
-from test_bench_lists import BASE, LAYOUTS, N, listed_numbers
+from test_bench_lists import LAYOUTS, N, listed_numbers, not_listed_numbers
 
 QUERIES = 50_000
 
@@ -43,12 +43,10 @@ def main() -> None:
     bloom = rbloom.Bloom(N, 0.01)
     bloom.update(map(str, listed))
     listed_set = set(listed)
-    not_listed = [
-        q for q in (rng.randrange(BASE, listed[-1]) for _ in range(2 * QUERIES)) if q not in listed_set
-    ]
+    not_listed = not_listed_numbers(listed, listed_set, QUERIES, rng)
     kinds = {
         "listed": [listed[rng.randrange(N)] for _ in range(QUERIES)],
-        "not listed": not_listed[:QUERIES],
+        "not listed": not_listed,
     }
     del listed, listed_set
     for kind, queries in kinds.items():

@@ -49,6 +49,16 @@ def listed_numbers(layout: str, rng: random.Random) -> list[int]:
     return sorted(rng.sample(range(BASE, SCATTERED_END), N))
 
 
+def not_listed_numbers(listed: list[int], listed_set: set[int], count: int, rng: random.Random) -> list[int]:
+    """`count` random numbers within the list's range that it does not hold."""
+    out: list[int] = []
+    while len(out) < count:
+        candidate = rng.randrange(BASE, listed[-1])
+        if candidate not in listed_set:
+            out.append(candidate)
+    return out
+
+
 class World:
     """The three structures over one layout, built once, and the query sets with their truth."""
 
@@ -69,11 +79,7 @@ class World:
         self.rbloom_seconds = time.perf_counter() - started
         self.ints = set(listed)
         hit_ints = [listed[rng.randrange(N)] for _ in range(QUERIES)]
-        miss_ints: list[int] = []
-        while len(miss_ints) < QUERIES:
-            candidate = rng.randrange(BASE, listed[-1])
-            if candidate not in self.ints:
-                miss_ints.append(candidate)
+        miss_ints = not_listed_numbers(listed, self.ints, QUERIES, rng)
         del listed
         self.queries = {"listed": [str(n) for n in hit_ints], "not_listed": [str(n) for n in miss_ints]}
         self.query_ints = {"listed": hit_ints, "not_listed": miss_ints}

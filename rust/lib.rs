@@ -30,3 +30,16 @@ use pyo3::prelude::*;
 fn _routecore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bindings::register(m)
 }
+
+/// A fixed-seed xorshift generator for the measurements (`#[ignore]`d tests):
+/// the same keys in every run, without a dependency.
+#[cfg(test)]
+pub(crate) fn xorshift() -> impl FnMut() -> u64 {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}

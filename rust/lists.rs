@@ -1221,8 +1221,7 @@ mod tests {
         let mut model: HashSet<u64> = (0..20_000).map(|i| 13_800_000_000 + i).collect();
         model.extend((20_000..50_000).step_by(3).map(|i| 13_800_000_000 + i));
         model.extend((0..500).map(|i| 15_900_000_000 + 7_919 * i));
-        let text = |k: &u64| k.to_string();
-        let strings: Vec<String> = model.iter().map(text).collect();
+        let strings: Vec<String> = model.iter().map(u64::to_string).collect();
         let l = NumberList::from_numbers(&strings, &TestCountries, ListOptions::default()).unwrap();
         // Most of the block: a chunk it only reaches into holds too few to be dense.
         let dense = l.base.load().exact.dense_len();
@@ -1296,13 +1295,7 @@ mod tests {
             |name: &str, default: u64| std::env::var(name).map_or(default, |v| v.parse().unwrap());
         let (n, stride) = (env("MEASURE_N", 10_000_000), env("MEASURE_STRIDE", 7));
         let first = plain_key("13000000000").unwrap();
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::xorshift();
         let keys: Vec<u64> = (0..n)
             .map(|i| match stride {
                 0 => first + next() % 7_000_000_000,

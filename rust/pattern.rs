@@ -906,13 +906,7 @@ mod tests {
     #[ignore = "measurement; run with --release -- --ignored --nocapture"]
     fn measure() {
         use std::time::Instant;
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut rand = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rand = crate::xorshift();
         let numbers: Vec<Vec<u8>> = (0..200_000)
             .map(|_| format!("1{:010}", rand() % 10_000_000_000).into_bytes())
             .collect();
