@@ -378,25 +378,36 @@ impl Words<'_> {
     /// exists for every lookup of a bucket in range (each bucket ends with a zero).
     #[inline]
     fn nth_zero_from(&self, from: u64, n: u64) -> u64 {
-        // The zero is nearly always in the first word or the next: pick between the
-        // two without a branch, and loop only past them.
+        // The zero is nearly always in the first word or the next. Both are read and
+        // one is picked by a mask, not a branch: which word holds it depends on the
+        // loaded bits, so a branch would be mispredicted half the time, and only once
+        // the load arrives, stalling the lookups the core runs ahead into.
         let first = (from / 64) as usize;
-        let zeros = !self.upper[first] & (u64::MAX << (from % 64));
-        let in_first = u64::from(zeros.count_ones());
-        let second = n > in_first;
-        let (mut word, mut zeros, mut n) = if second {
-            (first + 1, !self.upper[first + 1], n - in_first)
-        } else {
-            (first, zeros, n)
-        };
+        let in_first = !self.upper[first] & (u64::MAX << (from % 64));
+        let first_count = u64::from(in_first.count_ones());
+        // `upper` ends with a spare word, so `first + 1` is always in bounds.
+        let second = u64::from(n > first_count);
+        let pick = second.wrapping_neg();
+        let zeros = (in_first & !pick) | (!self.upper[first + 1] & pick);
+        let n = n - (first_count & pick);
+        let word = first + second as usize;
+        if n <= u64::from(zeros.count_ones()) {
+            return word as u64 * 64 + u64::from(select_in_word(zeros, n - 1));
+        }
+        self.nth_zero_scanning(word + 1, n - u64::from(zeros.count_ones()))
+    }
+
+    /// [`Words::nth_zero_from`] past its first two words (rare: a run of keys).
+    #[cold]
+    fn nth_zero_scanning(&self, mut word: usize, mut n: u64) -> u64 {
         loop {
+            let zeros = !self.upper[word];
             let count = u64::from(zeros.count_ones());
             if n <= count {
                 return word as u64 * 64 + u64::from(select_in_word(zeros, n - 1));
             }
             n -= count;
             word += 1;
-            zeros = !self.upper[word];
         }
     }
 }
@@ -568,6 +579,30 @@ mod tests {
                 check(&keys, &probes);
                 let sorted: Vec<u64> = keys.iter().copied().collect();
                 assert_eq!(EliasFano::new(&sorted).low_bits, low_bits, "crowd {crowd}");
+            }
+        }
+    }
+
+    #[test]
+    fn nth_zero_agrees_with_scanning_in_every_word() {
+        // Runs of keys (long stretches of ones) put the zero two, three or more
+        // words on: the two-word pick and the scan past it.
+        let mut keys: Vec<u64> = (0..300).map(|i| 1_000 + i).collect();
+        keys.extend((0..200).map(|i| 5_000 + 40 * i));
+        keys.extend(20_000..20_150);
+        let set = EliasFano::new(&keys);
+        let w = set.words();
+        let zeros: Vec<u64> = (0..(set.upper_words as u64 - 1) * 64)
+            .filter(|&at| !w.bit(at))
+            .collect();
+        for from in (0..zeros[zeros.len() - 200]).step_by(7) {
+            let after: Vec<u64> = zeros.iter().copied().filter(|&z| z >= from).collect();
+            for n in [1u64, 2, 30, 64, 65, 130, 190] {
+                assert_eq!(
+                    w.nth_zero_from(from, n),
+                    after[n as usize - 1],
+                    "{from} {n}"
+                );
             }
         }
     }
