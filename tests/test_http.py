@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from reference.vectors import check_expect
 from routecore.http import HttpLimits, HttpServer, start_http
 from routecore.metrics import Metrics
+from routecore.records import SqliteRecordStore
 
 SPEC = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "acceptance"
 CASES = [
@@ -535,6 +536,39 @@ def test_event_errors(served: Served, event: dict[str, Any], field: str) -> None
     status, body = served.json("POST", "/v1/events", event)
     assert (status, body["error"]["code"]) == (400, "INVALID_ARGUMENT"), body
     assert field in body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"time": "9999-12-31T23:59:59-12:00", "duration_seconds": 5}, "time: 9999-12-31T23:59:59-12:00 is "),
+        ({"time": "0001-01-01T00:00:00+08:00"}, "time: 0001-01-01T00:00:00+08:00 is "),
+        ({"time": AT, "duration_seconds": 99999999999}, "duration_seconds: 99999999999 is "),
+        ({"time": "0001-01-01T01:00:00+00:00", "duration_seconds": 7200}, "duration_seconds: 7200 is "),
+    ],
+)
+def test_event_out_of_range_is_400_and_the_store_goes_on(
+    holder: Holder, plan_loaded: Any, tmp_path: Path, fields: dict[str, Any], message: str
+) -> None:
+    """Fields a record cannot hold are the switch's mistake (400, the field named), refused
+    before the record store's transaction, and the next event, anyone's, is stored."""
+    fresh(holder, plan_loaded)
+    store = SqliteRecordStore(tmp_path / "records.db")
+    s = Served(lambda: holder.engine, store)
+    try:
+        far = {"call_id": "far", "type": "ENDED", "target": "13800000010", **fields}
+        status, body = s.json("POST", "/v1/events", far)
+        assert (status, body["error"]["code"]) == (400, "INVALID_ARGUMENT"), body
+        assert body["error"]["message"].startswith(message + "out of range")
+        ok = {"call_id": "ok", "type": "ENDED", "target": "13800000010", "time": AT}
+        assert s.json("POST", "/v1/events", ok) == (
+            200,
+            {"call_id": "ok", "type": "ENDED", "recorded": True, "duplicate": False},
+        )
+    finally:
+        s.close()
+        store.close()
+    assert store.record("far") is None and store.record("ok") is not None
 
 
 class FakeRecords:

@@ -112,6 +112,48 @@ def test_event_validation() -> None:
     assert abs(CallEvent.create("c1", "ENDED").at_ms / 1000 - now) < 5
 
 
+@pytest.mark.parametrize(
+    ("at", "duration", "field"),
+    [
+        ("9999-12-31T23:59:59-12:00", 5, "at"),  # the year 10000 in UTC
+        ("0001-01-01T00:00:00+08:00", 0, "at"),  # the year 0 in UTC
+        (T0, 99_999_999_999, "duration_seconds"),  # begun 3,000 years before the year 1
+        (T0, 10**20, "duration_seconds"),  # past SQLite's 64-bit integers
+    ],
+)
+def test_event_out_of_range_is_refused_before_it_is_queued(
+    store: SqliteRecordStore, at: object, duration: int, field: str
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=f"^{field}: .* out of range"):
+        CallEvent.create("far", "ENDED", "13800000010", at, duration)  # type: ignore[arg-type]
+    # Built field by field (no `create`), it is refused by the store, before any transaction.
+    at_ms = CallEvent.create("x", "ENDED", at=T0).at_ms if field == "duration_seconds" else 10**15
+    with pytest.raises(InvalidArgumentError, match=f"^{'at_ms' if field == 'at' else field}: "):
+        store.append(CallEvent("far", "ENDED", "13800000010", at_ms, duration))
+    assert not store.append(ev("next", "ENDED")).duplicate
+    assert store.record("far") is None and store.stats().failed_batches == 0
+
+
+def test_a_batch_that_fails_midway_is_rolled_back_and_the_store_goes_on(
+    store: SqliteRecordStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only a database error: any exception inside the transaction undoes the batch, and
+    the next batch can begin its own transaction."""
+    import routecore.records._sql as sql
+
+    def broken(ended: CallEvent, *args: object) -> object:
+        raise ValueError(f"a bug building the record of {ended.call_id}")
+
+    monkeypatch.setattr(sql, "build_record", broken)
+    with pytest.raises(StoreUnavailableError, match="a bug building"):
+        store.append(ev("boom", "ENDED"))
+    monkeypatch.undo()
+    assert not store.append(ev("next", "ENDED")).duplicate
+    # The failed batch left nothing behind: its event row was rolled back, so a retry is new.
+    assert not store.append(ev("boom", "ENDED")).duplicate
+    assert [e.call_id for e in store.events()] == ["next", "boom"]
+
+
 def test_store_satisfies_the_interface(store: SqliteRecordStore) -> None:
     assert isinstance(store, RecordStore)
 

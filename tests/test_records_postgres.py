@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 import routecore
+from routecore.exceptions import InvalidArgumentError
 from routecore.records import (
     CallEvent,
     DecisionContext,
@@ -126,6 +127,30 @@ def test_late_answered_completes_the_record(store: PostgresRecordStore) -> None:
     store.append(ev("c", "ANSWERED", "13800000010", T0 + 2))
     r = store.record("c")
     assert r is not None and (r.disposition, r.target) == ("answered", "13800000010")
+
+
+def test_a_batch_that_fails_midway_is_rolled_back_and_the_store_goes_on(
+    store: PostgresRecordStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import routecore.records._sql as sql
+
+    def broken(ended: CallEvent, *args: object) -> object:
+        raise ValueError(f"a bug building the record of {ended.call_id}")
+
+    monkeypatch.setattr(sql, "build_record", broken)
+    with pytest.raises(StoreUnavailableError, match="a bug building"):
+        store.append(ev("boom", "ENDED"))
+    monkeypatch.undo()
+    assert not store.append(ev("next", "ENDED")).duplicate
+    assert not store.append(ev("boom", "ENDED")).duplicate  # the failed one was never stored
+    assert [e.call_id for e in store.events()] == ["next", "boom"]
+
+
+def test_event_out_of_range_is_refused_and_the_store_goes_on(store: PostgresRecordStore) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"^at_ms: .* out of range"):
+        store.append(CallEvent("far", "ENDED", "13800000010", 10**15))
+    assert not store.append(ev("next", "ENDED")).duplicate
+    assert store.stats().failed_batches == 0
 
 
 def test_two_nodes_one_call_each_event_on_another_node(dsn: str) -> None:

@@ -434,6 +434,29 @@ def test_report_call_writes_durable_records(plan_loaded: Any, tmp_path: Path) ->
         reopened.close()
 
 
+@pytest.mark.parametrize("time_", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+08:00"])
+def test_report_call_time_out_of_range_is_invalid_and_the_store_goes_on(
+    plan_loaded: Any, tmp_path: Path, time_: str
+) -> None:
+    """A time a record cannot hold (the years 10000 or 0 in UTC) is the switch's mistake, named
+    as such, and the next event, anyone's, is stored as usual."""
+    store = SqliteRecordStore(tmp_path / "records.db")
+    r = Running(routecore.Engine.from_loaded(plan_loaded), records=store)
+    try:
+        far = pb.CallEvent(
+            call_id="far", type=pb.CallEvent.ENDED, target="13800000010", time=time_, duration_seconds=5
+        )
+        with pytest.raises(grpc.RpcError) as info:
+            r.router.ReportCall(far, timeout=10)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert info.value.details().startswith(f"time: {time_} is out of range")
+        ok = pb.CallEvent(call_id="ok", type=pb.CallEvent.ENDED, target="13800000010", time=AT)
+        assert r.router.ReportCall(ok, timeout=10).recorded
+    finally:
+        r.close()
+    assert store.record("far") is None and store.record("ok") is not None
+
+
 # --- Admin ---------------------------------------------------------------------------------------
 
 BAD_PLAN = """version: 1

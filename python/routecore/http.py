@@ -236,6 +236,11 @@ def _route_args(doc: dict[str, Any], form: bool) -> RouteArgs:
     )
 
 
+# The proto's `uint32 duration_seconds`: an event means the same over HTTP as over gRPC, and a
+# larger count would overflow the engine's and the store's integers.
+MAX_DURATION_SECONDS = 2**32 - 1
+
+
 def _event_fields(doc: dict[str, Any], form: bool) -> dict[str, Any]:
     duration = doc.get("duration_seconds")
     if duration is None or duration == "":
@@ -246,6 +251,12 @@ def _event_fields(doc: dict[str, Any], form: bool) -> dict[str, Any]:
         duration = int(duration)
     elif isinstance(duration, bool) or not isinstance(duration, int) or duration < 0:
         raise _HttpError(400, "INVALID_ARGUMENT", f"duration_seconds: {duration!r} is not a count >= 0")
+    if duration > MAX_DURATION_SECONDS:
+        raise _HttpError(
+            400,
+            "INVALID_ARGUMENT",
+            f"duration_seconds: {duration} is out of range (at most {MAX_DURATION_SECONDS}, as over gRPC)",
+        )
     call_id, type_ = _text(doc, "call_id"), _text(doc, "type").upper()
     if not call_id:
         raise _HttpError(400, "INVALID_ARGUMENT", "call_id: an event needs the call's id")

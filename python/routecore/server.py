@@ -345,16 +345,11 @@ class Service:
         kind = pb.CallEvent.Type.Name(event.type)
         at = event.time if event.HasField("time") else None
         with switch_time_field():
-            engine.report(event.call_id, kind, event.target, at, event.duration_seconds)
-        ack = pb.CallEventAck(call_id=event.call_id, type=event.type)
-        if self.records is not None:
-            # The record needs the call's decision (tenant, caller, rule, rate): the engine kept
-            # it when it forwarded the call; the store keeps it with the ANSWERED event.
-            decision = engine.recall(event.call_id)
-            if decision is not None:
-                self.records.remember_decision(decision, decision.called)
-            stored = await self.records.append_async(
-                CallEvent.create(
+            # The record's event first: what it cannot hold (a time past the year 9999) is
+            # refused before the engine or the store is touched.
+            to_store = None
+            if self.records is not None:
+                to_store = CallEvent.create(
                     event.call_id,
                     kind,
                     event.target,
@@ -362,7 +357,15 @@ class Service:
                     duration_seconds=event.duration_seconds,
                     disposition=event.disposition,
                 )
-            )
+            engine.report(event.call_id, kind, event.target, at, event.duration_seconds)
+        ack = pb.CallEventAck(call_id=event.call_id, type=event.type)
+        if self.records is not None and to_store is not None:
+            # The record needs the call's decision (tenant, caller, rule, rate): the engine kept
+            # it when it forwarded the call; the store keeps it with the ANSWERED event.
+            decision = engine.recall(event.call_id)
+            if decision is not None:
+                self.records.remember_decision(decision, decision.called)
+            stored = await self.records.append_async(to_store)
             ack.duplicate = stored.duplicate
             ack.recorded = not stored.duplicate
         return ack

@@ -31,6 +31,7 @@ from routecore.records._model import (
     StoreStats,
     StoreUnavailableError,
     check_list_change,
+    check_range,
 )
 
 __all__ = ["GroupCommitStore"]
@@ -164,6 +165,9 @@ class GroupCommitStore(ABC):
         if isinstance(events, CallEvent) or not all(isinstance(e, CallEvent) for e in events):
             raise TypeError("events: expected a sequence of CallEvent (CallEvent.create builds one)")
         evs = tuple(events)
+        for e in evs:
+            # Refused here, not in the writer: one bad event must not fail its batch-mates.
+            check_range(e)
         return _Item(_EVENTS, fut, loop, evs, tuple(self.decisions.get(e.call_id) for e in evs))
 
     def _submit(self, item: _Item) -> None:

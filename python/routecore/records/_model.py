@@ -33,6 +33,7 @@ __all__ = [
     "StoreStats",
     "StoreUnavailableError",
     "build_record",
+    "check_range",
     "to_ms",
 ]
 
@@ -40,6 +41,9 @@ ANSWERED: Final = "ANSWERED"
 ENDED: Final = "ENDED"
 _EVENT_TYPES: Final = (ANSWERED, ENDED)
 _MAX_ID = 256
+# The instants a record can hold: a CDR's times are datetimes, which end at the years 1 and 9999.
+_MIN_MS: Final = -62_135_596_800_000  # 0001-01-01T00:00:00Z
+_MAX_MS: Final = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -176,12 +180,36 @@ class CallEvent:
         Raises:
             InvalidArgumentError: a field is wrong (the message names it).
         """
-        return cls(call_id, type, target, to_ms(at), duration_seconds, disposition)
+        event = cls(call_id, type, target, to_ms(at), duration_seconds, disposition)
+        check_range(event, at_field="at", shown=at)
+        return event
 
     @property
     def at(self) -> dt.datetime:
         """The event time, UTC."""
         return dt.datetime.fromtimestamp(self.at_ms / 1000, dt.UTC)
+
+
+def check_range(event: CallEvent, *, at_field: str = "at_ms", shown: Any = None) -> None:
+    """Refuses an event whose time, or the start its duration implies, a CDR cannot hold.
+
+    Checked before an event is queued, not on construction: rows read back from a store built
+    before this check must still load.
+
+    Raises:
+        InvalidArgumentError: naming `at_field` (the time as the caller gave it: `shown`) or
+            `duration_seconds`.
+    """
+    if not _MIN_MS <= event.at_ms <= _MAX_MS:
+        given = event.at_ms if shown is None else shown
+        if isinstance(given, dt.datetime):
+            given = given.isoformat()
+        raise InvalidArgumentError(f"{at_field}: {given} is out of range (the years 1 to 9999, UTC)")
+    if event.at_ms - event.duration_seconds * 1000 < _MIN_MS:
+        raise InvalidArgumentError(
+            f"duration_seconds: {event.duration_seconds} is out of range "
+            "(the call would have begun before the year 1)"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,12 +128,18 @@ class PostgresRecordStore(SqlRecordStore):
                 results = self._write(conn, batch, now)
             # Leaving the block committed (durably: synchronous_commit) or raised.
             return results
-        except psycopg.Error as e:
-            if conn.closed or isinstance(e, psycopg.OperationalError):
-                # The server went away or the connection broke: start afresh with the next batch.
+        except BaseException as e:
+            # Leaving the block on any exception (the database, or a bug building a row) rolled
+            # the batch back whole. If the server went away, the connection broke, or the
+            # rollback itself failed (psycopg only warns then), the connection is still inside
+            # a transaction or unusable: start afresh with the next batch.
+            idle = not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            if not idle or isinstance(e, psycopg.OperationalError):
                 with contextlib.suppress(psycopg.Error):
                     conn.close()
                 self._conn = None
+            if not isinstance(e, psycopg.Error):
+                raise
             raise StoreUnavailableError(f"record store {self.shown}: cannot write: {e}") from e
 
     def _insert_event(self, conn: Any, params: tuple[Any, ...]) -> int | None:

@@ -164,10 +164,12 @@ class SqliteRecordStore(SqlRecordStore):
             results = self._write(conn, batch, now)
             conn.execute("COMMIT")
             return results
-        except sqlite3.Error as e:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
+        except BaseException as e:
+            # Whatever failed (the database, or a bug building a row), the batch is undone
+            # whole and no transaction stays open: the next batch must be able to BEGIN.
+            self._roll_back(conn)
+            if not isinstance(e, sqlite3.Error):
+                raise
             code = getattr(e, "sqlite_errorcode", 0) & 0xFF
             if code in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
                 # The connection may be unusable: start afresh with the next batch.
@@ -175,6 +177,17 @@ class SqliteRecordStore(SqlRecordStore):
                     conn.close()
                 self._conn = None
             raise _explain(self.path, "cannot write", e) from e
+
+    def _roll_back(self, conn: sqlite3.Connection) -> None:
+        if not conn.in_transaction:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            # A connection that cannot roll back cannot be trusted: start afresh next batch.
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+            self._conn = None
 
     def _insert_event(self, conn: sqlite3.Connection, params: tuple[Any, ...]) -> int | None:
         cur = conn.execute(self._SQL.insert_event, params)
