@@ -920,6 +920,8 @@ LIST_FILES = [
     ("GBK line", "13700000000\n北京\n".encode("gbk"), "not UTF-8"),
     ("bad number", b"13700000000\nhello\n", "hello"),
     ("invalid UTF-8", b"13700000000\n\xff\n", "not UTF-8"),
+    # the format is fine, but its national form 0012345678901234567890 is too long for the engine
+    ("national form too long", b"13700000000\n+12345678901234567890\n", "has 22 digits"),
 ]
 
 

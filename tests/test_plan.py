@@ -327,6 +327,112 @@ def test_default_rule_ids() -> None:
     assert [r.id for r in flow] == ["r1", "r2"]
 
 
+# Every whole number the engine reads as u32/u64 (rust/engine/doc.rs), and the two money fields it
+# reads as f64: key in the text below, its path, its line, and its valid range.
+_ENGINE_NUMBERS_PLAN = """version: 1
+seed: {seed}
+rates:
+  default: {{mobile: {mobile}}}
+tenants:
+  t:
+    limits: {{per_caller: {{calls: {calls}, window_seconds: {window_seconds}}}}}
+    package: {{monthly_fee: {monthly_fee}, included_minutes: {included_minutes}}}
+    groups:
+      desk:
+        max_targets: {max_targets}
+        max_call_seconds: {max_call_seconds}
+        targets:
+          - {{number: "13800000010", ring_seconds: {ring_seconds}, weight: {weight}, max_calls: {max_calls}}}
+    numbers:
+      "4001234567":
+        flow:
+          - {{forward: desk}}
+"""
+U32, U64 = 2**32 - 1, 2**64 - 1
+_DESK = "tenants.t.groups.desk"
+ENGINE_INTS = [
+    # key, path, line, lowest, highest
+    ("seed", "seed", 2, 0, U64),
+    ("calls", "tenants.t.limits.per_caller.calls", 7, 1, U32),
+    ("window_seconds", "tenants.t.limits.per_caller.window_seconds", 7, 1, U32),
+    ("included_minutes", "tenants.t.package.included_minutes", 8, 0, U32),
+    ("max_targets", f"{_DESK}.max_targets", 11, 1, U32),
+    ("max_call_seconds", f"{_DESK}.max_call_seconds", 12, 1, U32),
+    ("ring_seconds", f"{_DESK}.targets[0].ring_seconds", 14, 1, U32),
+    ("weight", f"{_DESK}.targets[0].weight", 14, 0, U32),
+    ("max_calls", f"{_DESK}.targets[0].max_calls", 14, 1, U32),
+]
+
+
+def _engine_numbers_plan(**values: Any) -> str:
+    fields = {key: lo for key, _, _, lo, _ in ENGINE_INTS} | {"mobile": 0.2, "monthly_fee": 0}
+    return _ENGINE_NUMBERS_PLAN.format(**(fields | values))
+
+
+def test_engine_numbers_at_their_limits_compile() -> None:
+    for values in (
+        {key: lo for key, _, _, lo, _ in ENGINE_INTS},
+        {key: hi for key, _, _, _, hi in ENGINE_INTS} | {"mobile": "1.0e+300", "monthly_fee": "1.0e+300"},
+    ):
+        loaded = load_plan(_engine_numbers_plan(**values))
+        routecore.Engine.from_loaded(loaded)  # the engine reads every value check passed
+
+
+@pytest.mark.parametrize(("key", "path", "line", "lo", "hi"), ENGINE_INTS, ids=[k[0] for k in ENGINE_INTS])
+def test_engine_ints_out_of_range_are_refused_at_their_key(
+    key: str, path: str, line: int, lo: int, hi: int
+) -> None:
+    for bad in (lo - 1, hi + 1, 99999999999999, 10**23):
+        if lo <= bad <= hi:
+            continue
+        report = check_plan(_engine_numbers_plan(**{key: bad}))
+        assert [(e.line, e.path, e.message) for e in report.errors] == [
+            (line, path, f"must be a whole number from {lo} to {hi}, got {bad}")
+        ]
+        with pytest.raises(routecore.PlanError) as info:
+            routecore.Engine.from_text(_engine_numbers_plan(**{key: bad}))
+        assert info.value.errors[0].path == path  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("key", "path", "line"),
+    [("mobile", "rates.default.mobile", 4), ("monthly_fee", "tenants.t.package.monthly_fee", 8)],
+)
+def test_money_must_be_finite(key: str, path: str, line: int) -> None:
+    for bad, shown in ((".inf", "inf"), ("1.0e+400", "inf")):
+        report = check_plan(_engine_numbers_plan(**{key: bad}))
+        assert [(e.line, e.path, e.message) for e in report.errors] == [
+            (line, path, f"must be a finite number, got {shown}")
+        ]
+
+
+def test_numbers_the_engine_cannot_normalise_are_refused(tmp_path: Path) -> None:
+    # `+` and 20 digits passes the format check, but its national form 00… has 22 digits
+    long = "+12345678901234567890"
+    (tmp_path / "long.txt").write_text(f"13700000000\n# {long}\n{long}  # too long\n+8613800000000\n")
+    text = (
+        (PLANS / "good_minimal.yaml")
+        .read_text(encoding="utf-8")
+        .replace(
+            "version: 1",
+            f'version: 1\nlists:\n  a: {{numbers: ["{long}"]}}\n  f: {{file: long.txt}}\nblocklists: [a, f]',
+        )
+        .replace('{number: "13800000010"}', f'{{number: "{long}"}}')
+    )
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(text, encoding="utf-8")
+    report = check_plan(plan)
+    # the reason is the engine's normaliser's (rust/number.rs); the place is the plan's or the file's
+    assert [(Path(e.file).name, e.line, e.path) for e in report.errors] == [
+        ("plan.yaml", 4, "lists.a.numbers[0]"),
+        ("plan.yaml", 12, "tenants.t.groups.desk.targets[0].number"),
+        ("long.txt", 3, "lists.f.file"),
+    ]
+    for e in report.errors:
+        assert f'not a number: "{long}": ' in e.message and "digits" in e.message, e
+    assert report.errors[2].message.startswith("list 'f': ")
+
+
 # --- syntax checks ---------------------------------------------------------------------------------
 
 

@@ -23,6 +23,10 @@ from routecore.plan.places import Places, place_problem
 Loc = tuple[Any, ...]
 MAX_MENU_DEPTH = 3
 _MAX_FILE_ERRORS = 10
+# A list-file entry this long, or not starting with a digit (`+`, `tel:`, `sip:`), is also put to
+# the engine's normaliser: a `+` and 19 or 20 digits passes the format check but its national form
+# (`00…`) is too long. Shorter plain entries always normalise; the filter keeps big files cheap.
+_LONG_ENTRY = 19
 
 
 @dataclass
@@ -84,10 +88,17 @@ def check_plan_data(
     normalize_many: Callable[[list[str]], list[str | None]] | None,
     missing_years: Callable[[list[int]], Iterable[int]] | None,
     today: date | None = None,
+    number_reason: Callable[[str], str | None] | None = None,
 ) -> Findings:
-    """Run every whole-plan check over the raw plan `data`."""
+    """Run every whole-plan check over the raw plan `data`.
+
+    `normalize_many` is the engine's normaliser (None for a number it refuses); `number_reason`
+    says why it refuses one (the engine's message).
+    """
     out = Findings()
-    _Checker(data, out, base_dir, places, normalize_many, missing_years, today or date.today()).run()
+    checker = _Checker(data, out, base_dir, places, normalize_many, missing_years, today or date.today())
+    checker.number_reason = number_reason
+    checker.run()
     return out
 
 
@@ -115,6 +126,9 @@ class _Checker:
         self.lists = _d(data.get("lists"))
         self.rates = _d(data.get("rates"))
         self.used: dict[str, set[str]] = {"calendar": set(), "schedule": set(), "list": set(), "rates": set()}
+        self.number_reason: Callable[[str], str | None] | None = None
+        # numbers whose format is fine, for the engine's normaliser: text, loc, list file, line
+        self.to_normalize: list[tuple[str, Loc, str | None, int | None]] = []
 
     @property
     def places(self) -> Places:
@@ -133,6 +147,7 @@ class _Checker:
             if isinstance(tenant, dict):
                 self.check_tenant(tname, tenant, served)
         self.check_duplicates(served)
+        self.check_normalized()
         self.warn_unused()
         self.check_holiday_years()
 
@@ -209,6 +224,8 @@ class _Checker:
             spec = _d(spec)
             if isinstance(spec.get("numbers"), list):
                 self.out.list_sizes[name] = len(spec["numbers"])
+                for i, number in enumerate(spec["numbers"]):
+                    self.normalize_later(number, ("lists", name, "numbers", i))
             elif isinstance(spec.get("patterns"), list):
                 self.out.list_sizes[name] = len(spec["patterns"])
             elif isinstance(spec.get("file"), str) and spec["file"].strip():
@@ -249,6 +266,8 @@ class _Checker:
                 continue
             count += 1
             problem = _syntax.number_problem(entry)
+            if problem is None and (len(entry) >= _LONG_ENTRY or not entry[0].isdigit()):
+                self.to_normalize.append((entry, loc, str(path), lineno))
             if problem:
                 bad += 1
                 if bad <= _MAX_FILE_ERRORS:
@@ -300,6 +319,7 @@ class _Checker:
             strategy = group.get("strategy", "sequential")
             for i, target in enumerate(_l(group.get("targets"))):
                 target = _d(target)
+                self.normalize_later(target.get("number"), (*gloc, "targets", i, "number"))
                 if "schedule" in target:
                     self.ref_schedule(target["schedule"], (*gloc, "targets", i, "schedule"))
                 regions = _l(target.get("regions"))
@@ -491,6 +511,36 @@ class _Checker:
 
     # --- whole plan ---------------------------------------------------------------------------
 
+    def normalize_later(self, number: Any, loc: Loc) -> None:
+        if isinstance(number, str) and _syntax.number_problem(number) is None:
+            self.to_normalize.append((number, loc, None, None))
+
+    def check_normalized(self) -> None:
+        """Numbers (targets, list numbers, list-file entries) whose format passes but that the
+        engine's normaliser refuses, e.g. `+` and 19 or 20 digits: the compiler would refuse them."""
+        if not self.to_normalize:
+            return
+        texts = [t for t, _, _, _ in self.to_normalize]
+        normal: list[str | None] | None = None
+        if self.normalize_many is not None:
+            try:
+                normal = self.normalize_many(texts)
+            except Exception:  # tables not loaded yet (NotReadyError): compare a simpler form
+                normal = None
+        if normal is None:
+            normal = [_rough_if_short(t) for t in texts]
+        for (text, loc, file, line), norm in zip(self.to_normalize, normal, strict=True):
+            if norm is not None:
+                continue
+            reason = self.number_reason(text) if self.number_reason is not None else None
+            if reason is None:
+                rough = _syntax.rough_national(text) or ""
+                reason = f"not a number: {text!r}: its national form {rough} has more than 20 digits"
+            if file is not None:
+                self.out.errors.append(RawIssue(loc, f"list {loc[1]!r}: {reason}", file, line))
+            else:
+                self.out.error(loc, reason)
+
     def check_duplicates(self, served: list[tuple[str, Loc, str]]) -> None:
         if not served:
             return
@@ -555,6 +605,11 @@ class _Checker:
                 ("schedules",),
                 f"no official holiday data for {shown}: the cn calendar treats those years as plain weeks",
             )
+
+
+def _rough_if_short(text: str) -> str | None:
+    rough = _syntax.rough_national(text)
+    return rough if rough is not None and len(rough) <= 20 else None
 
 
 def default_missing_years() -> Callable[[list[int]], Iterable[int]] | None:

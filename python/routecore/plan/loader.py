@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 from yaml.nodes import ScalarNode  # type: ignore[import-untyped]
 
 from routecore.exceptions import PlanError
@@ -206,6 +207,7 @@ def _analyse(
             places=lambda: resolve_places(places),
             normalize_many=_normalize_many(),
             missing_years=default_missing_years(),
+            number_reason=_number_reason,
         )
     result.findings = findings
     result.checksum = _checksum(text, findings.list_bytes)
@@ -327,6 +329,20 @@ def _normalize_many() -> Callable[[list[str]], list[str | None]] | None:
     return normalize_many  # type: ignore[no-any-return]
 
 
+def _number_reason(text: str) -> str | None:
+    """Why the engine's normaliser refuses `text` (its message), or None."""
+    try:
+        from routecore._routecore import normalize
+    except ImportError:  # pragma: no cover - the extension is always built with the package
+        return None
+    try:
+        normalize(text)
+    except Exception as exc:  # InvalidNumberError; NotReadyError when the tables are not loaded
+        message = str(exc)
+        return message.removeprefix("number: ") if message.startswith("number: not a number") else None
+    return None
+
+
 def _plan_error(file: str, errors: list[PlanIssue], warnings: list[PlanIssue]) -> PlanError:
     n = len(errors)
     lines = [f"{file}: {n} error{'s' if n != 1 else ''} in the plan"]
@@ -395,6 +411,12 @@ def _convert3(err: Any) -> tuple[tuple[Any, ...], str, bool]:
         return loc, f"expected a mapping (key: value), got {_describe(value)}", at_key
     if kind == "list_type":
         return loc, f"expected a list, got {_describe(value)}", at_key
+    if kind in ("greater_than_equal", "less_than_equal") and isinstance(value, int):
+        lo, hi = _int_range(model, last)
+        if lo is not None and hi is not None:
+            return loc, f"must be a whole number from {lo} to {hi}, got {value}", at_key
+    if kind == "finite_number":
+        return loc, f"must be a finite number, got {value!r}", at_key
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         words = {
             "greater_than_equal": "at least",
@@ -468,6 +490,26 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
             return None
     tp = _unwrap(tp)
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _int_range(model: type[BaseModel] | None, name: Any) -> tuple[int | None, int | None]:
+    """The `ge`/`le` bounds of the field `name` of `model` (through Optional and Annotated)."""
+    f = next((f for n, f in model.model_fields.items() if (f.alias or n) == name), None) if model else None
+    if f is None:
+        return None, None
+    lo = hi = None
+    todo: list[Any] = [*f.metadata, f.annotation]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, FieldInfo):
+            todo.extend(item.metadata)
+        elif isinstance(getattr(item, "ge", None), int):
+            lo = item.ge
+        elif isinstance(getattr(item, "le", None), int):
+            hi = item.le
+        else:
+            todo.extend(typing.get_args(item))
+    return lo, hi
 
 
 def _unwrap(tp: Any) -> Any:

@@ -138,8 +138,14 @@ MenuKey = Annotated[StrictStr, AfterValidator(_menu_key), Field(json_schema_extr
 TimeZone = Annotated[StrictStr, AfterValidator(_timezone), Field(description="IANA time zone name")]
 PlanDate = Annotated[date, BeforeValidator(_to_date, json_schema_input_type=date)]
 Place = Annotated[Text, Field(description="`province` or `province/city`, short names (广东, 广东/深圳)")]
-PositiveInt = Annotated[StrictInt, Field(ge=1)]
-Money = Annotated[float, Field(ge=0)]
+# The engine reads these as unsigned integers (rust/engine/doc.rs): bounded here, so that `check`
+# refuses what the compiler cannot read, at its key and line.
+U32_MAX = 2**32 - 1
+U64_MAX = 2**64 - 1
+PositiveInt = Annotated[StrictInt, Field(ge=1, le=U32_MAX)]
+Count = Annotated[StrictInt, Field(ge=0, le=U32_MAX)]
+Seed = Annotated[StrictInt, Field(ge=0, le=U64_MAX)]
+Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 Strategy = Literal["sequential", "round_robin", "weighted", "random", "least_busy", "ring_all", "region"]
 CallerKind = Literal["mobile", "landline", "service", "international", "anonymous", "unknown"]
@@ -346,7 +352,7 @@ class Target(_Model):
     number: PhoneNumber | None = None
     uri: SipUri | None = None
     ring_seconds: PositiveInt = 20
-    weight: Annotated[StrictInt, Field(ge=0)] = 1
+    weight: Count = 1
     max_calls: PositiveInt | None = None
     schedule: Name | None = None
     regions: list[Place] = Field(default_factory=list)
@@ -417,7 +423,7 @@ class Package(_Model):
     """Billing package; `rates` names a rate table (else the table `default`, else 0)."""
 
     monthly_fee: Money = 0.0
-    included_minutes: Annotated[StrictInt, Field(ge=0)] = 0
+    included_minutes: Count = 0
     rates: Name | None = None
 
 
@@ -444,7 +450,7 @@ class Plan(_Model):
     version: Literal[1]
     timezone: TimeZone = "Asia/Shanghai"
     gateway: Text | None = None
-    seed: StrictInt = 0
+    seed: Seed = 0
     calendars: dict[Name, Calendar] = Field(default_factory=dict)
     schedules: dict[Name, Schedule] = Field(default_factory=dict)
     lists: dict[Name, CallerList] = Field(default_factory=dict)
