@@ -581,6 +581,36 @@ def test_get_stats_counts_since_start(plan_loaded: Any) -> None:
         r.close()
 
 
+def test_get_stats_counts_http_decisions_too(plan_loaded: Any) -> None:
+    """HTTP is served by the same process: its decisions and refusals count in GetStats as the
+    gRPC ones do (the same requests over each transport count the same)."""
+    import urllib.parse
+    import urllib.request
+
+    from routecore.http import start_http
+    from routecore.metrics import Metrics
+
+    r = Running(routecore.Engine.from_loaded(plan_loaded))
+    web = r.run(start_http(r.service, "127.0.0.1", 0, metrics=Metrics()))
+    try:
+        for req in MIXED:
+            with contextlib.suppress(grpc.RpcError):
+                r.router.RouteCall(req, timeout=10)
+        over_grpc = r.admin.GetStats(pb.GetStatsRequest(), timeout=10)
+        for req in MIXED:
+            query = urllib.parse.urlencode(as_dict(req))
+            with contextlib.suppress(urllib.error.HTTPError):
+                urllib.request.urlopen(f"http://127.0.0.1:{web.port}/v1/route?{query}", timeout=10).read()
+        both = r.admin.GetStats(pb.GetStatsRequest(), timeout=10)
+        assert (both.decisions, both.errors) == (2 * over_grpc.decisions, 2 * over_grpc.errors)
+        for name in ("by_action", "by_tenant", "by_reason", "by_error"):
+            assert dict(getattr(both, name)) == {k: 2 * n for k, n in getattr(over_grpc, name).items()}
+        assert (both.decisions, dict(both.by_error)) == (8, {"NOT_FOUND": 2, "INVALID_ARGUMENT": 4})
+    finally:
+        r.run(web.stop(1.0))
+        r.close()
+
+
 # --- health, reflection --------------------------------------------------------------------------
 
 

@@ -39,7 +39,15 @@ from routecore.engine import switch_time_field
 from routecore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from routecore.metrics import METRICS, Metrics
 
-__all__ = ["HttpLimits", "HttpServer", "encode_decision", "first_uri", "start_http", "target_uri"]
+__all__ = [
+    "HttpLimits",
+    "HttpServer",
+    "RouteCounts",
+    "encode_decision",
+    "first_uri",
+    "start_http",
+    "target_uri",
+]
 
 # --- limits ------------------------------------------------------------------------------------
 
@@ -314,6 +322,45 @@ def _resolver(engine_ref: EngineRef) -> Callable[[], Any]:
     raise TypeError("engine_ref: expected an Engine, a callable returning one, or a holder with `.engine`")
 
 
+class RouteCounts:
+    """The HTTP side's decision counters since start, in the shape of
+    `_routecore.RouteStats.snapshot()` (which counts the gRPC side in Rust), so that the serving
+    process's `Admin.GetStats` adds them up: one process, one set of counters. Counted only on
+    the serving event loop's thread, so no lock."""
+
+    __slots__ = ("by_action", "by_error", "by_reason", "by_tenant", "decisions", "errors")
+
+    def __init__(self) -> None:
+        self.decisions = 0
+        self.errors = 0
+        self.by_action: dict[str, int] = {}
+        self.by_tenant: dict[str, int] = {}
+        self.by_reason: dict[str, int] = {}
+        self.by_error: dict[str, int] = {}
+
+    def decided(self, action: str, tenant: str, reason: str) -> None:
+        self.decisions += 1
+        self.by_action[action] = self.by_action.get(action, 0) + 1
+        self.by_tenant[tenant] = self.by_tenant.get(tenant, 0) + 1
+        if action == "REJECT":  # as the Rust counters: every REJECT by its reason, even ""
+            self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
+
+    def refused(self, code: str) -> None:
+        self.errors += 1
+        self.by_error[code] = self.by_error.get(code, 0) + 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """`decisions`, `errors` (ints) and `by_action`, `by_tenant`, `by_reason`, `by_error` (copies)."""
+        return {
+            "decisions": self.decisions,
+            "errors": self.errors,
+            "by_action": dict(self.by_action),
+            "by_tenant": dict(self.by_tenant),
+            "by_reason": dict(self.by_reason),
+            "by_error": dict(self.by_error),
+        }
+
+
 JSON = b"application/json"
 _JSON_404 = _error_body("NOT_FOUND", "no such path (/v1/route, /v1/events, /metrics, /healthz)")
 
@@ -336,6 +383,7 @@ class _App:
         self.limits = limits
         self.metrics = metrics
         self.make_event = make_event
+        self.counts = RouteCounts()
         self.conns: set[_Conn] = set()
         self.draining = False
         self.pending_events = 0
@@ -376,11 +424,13 @@ class _App:
             raise
         except BaseException as e:  # a Rust panic (PanicException) is a BaseException: one 500
             status, code = _status_of(e)
+            self.counts.refused(code)
             m.observe_error(code)
             m.observe_latency(time.perf_counter() - t0)
             return status, _error_body(code, str(e))
         if d is not None:
             self.remember(d, args[0])  # type: ignore[misc]
+        self.counts.decided(action, tenant, reason)
         m.observe_outcome(action, tenant, reason, time.perf_counter() - t0)
         return 200, body
 
@@ -938,6 +988,13 @@ async def start_http(
         metrics.track_route_stats(route_stats)
     if hasattr(engine_ref, "in_flight"):
         metrics.track_in_flight(lambda: engine_ref.in_flight)
+    if hasattr(engine_ref, "http_counts"):
+        # Served by the gRPC server's service: its `Admin.GetStats` counts HTTP decisions too
+        # (every HTTP server of the service into the same counters).
+        if engine_ref.http_counts is None:
+            engine_ref.http_counts = app.counts
+        else:
+            app.counts = engine_ref.http_counts
     server = await loop.create_server(
         lambda: _Conn(app), host, port, backlog=backlog, reuse_port=reuse_port or None, ssl=ssl
     )

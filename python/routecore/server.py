@@ -284,6 +284,9 @@ class Service:
         self.router: _RouterHandlers | None = None  # set by `build_server`
         # Tells the other nodes of reloads and list updates (`cluster.Broadcast`), when set.
         self.broadcast: Any = None
+        # The HTTP side's decision counters (`http.RouteCounts`), set by `start_http`: GetStats
+        # counts every decision the process answered, over either transport.
+        self.http_counts: Any = None
 
     @property
     def in_flight(self) -> int:
@@ -609,6 +612,8 @@ class Service:
     async def get_stats(self, request: pb.GetStatsRequest, context: grpc.aio.ServicerContext) -> pb.Stats:
         await self._admin(context)
         snap = self.stats.snapshot()
+        if self.http_counts is not None:
+            snap = _added(snap, self.http_counts.snapshot())
         return pb.Stats(
             started=int(self.started),
             decisions=snap["decisions"],
@@ -619,6 +624,20 @@ class Service:
             by_error=snap["by_error"],
             plan_version=self.engine.version if self.engine is not None else "",
         )
+
+
+def _added(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Two counter snapshots (`RouteStats.snapshot()`'s shape) added up, key by key."""
+    out: dict[str, Any] = {}
+    for key, value in a.items():
+        if isinstance(value, dict):
+            total = dict(value)
+            for k, n in b.get(key, {}).items():
+                total[k] = total.get(k, 0) + n
+            out[key] = total
+        else:
+            out[key] = value + b.get(key, 0)
+    return out
 
 
 def _listable(numbers: Any, field: str) -> list[str]:
