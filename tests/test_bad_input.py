@@ -900,6 +900,12 @@ PLAN_TEXT = [
     ("wrong type", b"version: 1\ntenants: 5\n", 2, "expected a mapping"),
     ("unquoted number", b"version: 1\ngateway: 127.0.0.1\ntimezone: 8\n", 3, "timezone"),
     ("duplicated key", b"version: 1\ntimezone: Asia/Shanghai\ntimezone: UTC\n", 3, "duplicate key"),
+    (
+        "impossible date",
+        b"version: 1\ntenants:\n  t:\n    display:\n      certified_until: 2027-02-29\n    tags: 5\n",
+        5,
+        "'2027-02-29' is not a date: day is out of range for month",
+    ),
     ("empty", b"", None, "empty document"),
     ("a list", b"- version: 1\n", 1, "mapping"),
 ]

@@ -433,6 +433,72 @@ def test_numbers_the_engine_cannot_normalise_are_refused(tmp_path: Path) -> None
     assert report.errors[2].message.startswith("list 'f': ")
 
 
+# Impossible dates, quoted or not; kept out of tests/plans (the YAML corpus PyYAML must read).
+IMPOSSIBLE_DATES = """version: 1
+calendars:
+  c:
+    closed: [2026-02-30,
+             "2026-02-30"]
+    open: [2026-13-01]
+schedules:
+  s: {calendar: c, hours: {all: ["09:00-10:00"]}}
+tenants:
+  t:
+    display:
+      name: N
+      certified_until: 2027-02-29
+    tags:
+      - tag: x
+        from: 2026-13-01
+        until: "2026-12-32"
+    groups:
+      desk:
+        targets:
+          - {number: "13800000010", schedule: s}
+    numbers:
+      "4001234567":
+        flow:
+          - when:
+              dates: {from: 2026-04-31,
+                      until: "2026-04-31"}
+            forward: desk
+          - reject: {code: 60.3, reason: x}
+"""
+
+
+def test_impossible_dates_are_reported_at_their_key_with_every_other_error() -> None:
+    report = check_plan(IMPOSSIBLE_DATES)
+    assert [(e.line, e.path, e.message) for e in report.errors] == [
+        (4, "calendars.c.closed[0]", "'2026-02-30' is not a date: day is out of range for month"),
+        (5, "calendars.c.closed[1]", "'2026-02-30' is not a date: day is out of range for month"),
+        (6, "calendars.c.open[0]", "'2026-13-01' is not a date: month must be in 1..12"),
+        (
+            13,
+            "tenants.t.display.certified_until",
+            "'2027-02-29' is not a date: day is out of range for month",
+        ),
+        (16, "tenants.t.tags[0].from", "'2026-13-01' is not a date: month must be in 1..12"),
+        (17, "tenants.t.tags[0].until", "'2026-12-32' is not a date: day is out of range for month"),
+        (
+            26,
+            "tenants.t.numbers.4001234567.flow[0].when.dates.from",
+            "'2026-04-31' is not a date: day is out of range for month",
+        ),
+        (
+            27,
+            "tenants.t.numbers.4001234567.flow[0].when.dates.until",
+            "'2026-04-31' is not a date: day is out of range for month",
+        ),
+        (
+            29,
+            "tenants.t.numbers.4001234567.flow[1].reject.code",
+            "expected a whole number, got the number 60.3",
+        ),
+    ]
+    # an unquoted and a quoted impossible date read the same
+    assert report.errors[0].message == report.errors[1].message
+
+
 # --- syntax checks ---------------------------------------------------------------------------------
 
 

@@ -39,6 +39,7 @@ _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 _NULL = "tag:yaml.org,2002:null"
 _MERGE = "tag:yaml.org,2002:merge"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 # First characters with which a plain scalar may resolve to a number, timestamp, null, merge or
 # value (YAML 1.1 resolvers of PyYAML); a plain scalar starting with a letter is a bool or null
 # only when it is one of these words.
@@ -189,6 +190,9 @@ def compose(text: str) -> Node | None:
 def load_yaml(text: str) -> Document:
     """Parse YAML text into plain data, keeping the node tree.
 
+    An impossible date written plainly (`2026-02-30`, which PyYAML's constructor refuses) is kept
+    as its text, like the quoted form: the plan's date fields report it at its key.
+
     Raises:
         YamlProblem: not YAML, or a recursive alias.
     """
@@ -254,6 +258,11 @@ def _scalar(node: ScalarNode) -> Any:
     try:
         return make(_CONSTRUCTOR, node)
     except (yaml.YAMLError, ValueError) as exc:
+        if node.tag == _TIMESTAMP:
+            # An impossible date written plainly (`2026-02-30`): kept as the text, as quoted, so
+            # that the field's own check reports it at its key and line along with every other
+            # problem, instead of one YAML error for the whole plan.
+            return node.value
         raise YamlProblem(f"bad value {node.value!r}: {exc}", node.start_mark.line + 1) from None
 
 

@@ -9,6 +9,7 @@ cycles, undecided flows, known places, list files) are in `routecore.plan.checks
 from __future__ import annotations
 
 import itertools
+import re
 import zoneinfo
 from datetime import date, datetime
 from functools import cache
@@ -90,17 +91,20 @@ def _timezone(v: str) -> str:
     return v
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _to_date(v: Any) -> Any:
     if isinstance(v, datetime):
         raise ValueError(f"expected a date (YYYY-MM-DD), got the date and time {v.isoformat()}")
     if isinstance(v, date):
         return v
     if isinstance(v, str):
-        try:
-            if len(v) == 10:
+        if _ISO_DATE.fullmatch(v):
+            try:
                 return date.fromisoformat(v)
-        except ValueError:
-            pass
+            except ValueError as exc:  # 2026-02-30, 2026-13-01: quoted or not, the same message
+                raise ValueError(f"{v!r} is not a date: {exc}") from None
         raise ValueError(f"expected a date written YYYY-MM-DD, got {v!r}")
     raise ValueError(f"expected a date (YYYY-MM-DD), got {type(v).__name__} {v!r}")
 
