@@ -427,7 +427,11 @@ class _App:
             self.counts.refused(code)
             m.observe_error(code)
             m.observe_latency(time.perf_counter() - t0)
-            return status, _error_body(code, str(e))
+            message = str(e)
+            if message.startswith("at: "):
+                # `at` is the Python argument; the request's field is `time`, as gRPC names it.
+                message = "time: " + message.removeprefix("at: ")
+            return status, _error_body(code, message)
         if d is not None:
             self.remember(d, args[0])  # type: ignore[misc]
         self.counts.decided(action, tenant, reason)
