@@ -499,6 +499,29 @@ def test_impossible_dates_are_reported_at_their_key_with_every_other_error() -> 
     assert report.errors[0].message == report.errors[1].message
 
 
+def test_boolean_keys_are_reported_as_written() -> None:
+    # YAML 1.1 reads off, on, yes, no as booleans: the key is shown as written, on its own line
+    text = """version: 1
+schedules:
+  weekday: {hours: {all: ["09:00-18:00"]}}
+  off: {hours: {mon: ["09:00-18:00"]}}
+  on: {hours: {all: ["09:00-18:00"]}}
+  yes: {hours: {all: ["09:00-18:00"]}}
+"""
+    quote = 'expected a quoted string, got {0}, which YAML reads as the boolean {1}: quote it: write "{0}"'
+    assert [(e.line, e.path, e.message) for e in check_plan(text).errors] == [
+        (4, "schedules.off", quote.format("off", "false")),
+        (4, "schedules.off.hours.mon", "unknown day type 'mon' (day types: workday, sat, sun, holiday, all)"),
+        (5, "schedules.on", quote.format("on", "true")),
+        (
+            6,
+            "schedules.yes",
+            "duplicate key 'yes', which YAML reads as the boolean true like 'on' (first at line 5); "
+            "YAML keeps only the last",
+        ),
+    ]
+
+
 # --- syntax checks ---------------------------------------------------------------------------------
 
 

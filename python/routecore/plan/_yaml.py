@@ -285,6 +285,7 @@ class Place:
     node: Node
     key: Node | None
     exact: bool  # False when only a prefix of the path was found
+    keys: list[Node | None] = field(default_factory=list)  # the key node of each element found
 
 
 class NodeIndex:
@@ -313,6 +314,7 @@ class NodeIndex:
             return None
         node: Node = self.root
         key: Node | None = None
+        keys: list[Node | None] = []
         for elem in path:
             if isinstance(node, MappingNode):
                 try:
@@ -320,13 +322,14 @@ class NodeIndex:
                 except TypeError:  # an unhashable path element
                     hit = None
                 if hit is None:
-                    return Place(node, key, exact=False)
+                    return Place(node, key, exact=False, keys=keys)
                 key, node = hit
             elif isinstance(node, SequenceNode) and isinstance(elem, int) and 0 <= elem < len(node.value):
                 node, key = node.value[elem], None
             else:
-                return Place(node, key, exact=False)
-        return Place(node, key, exact=True)
+                return Place(node, key, exact=False, keys=keys)
+            keys.append(key)
+        return Place(node, key, exact=True, keys=keys)
 
 
 def path_of(root: Node | None, target: Node) -> tuple[Any, ...] | None:

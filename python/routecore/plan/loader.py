@@ -217,11 +217,15 @@ def _analyse(
         for mapping, first, again in result.doc.duplicates:
             loc = _yaml.path_of(result.doc.root, mapping) or ()
             key = _yaml.scalar_value(again)
-            message = (
-                f"duplicate key {key!r} (first at line {first.start_mark.line + 1}); YAML keeps only the last"
-            )
+            shown = repr(key)
+            if isinstance(key, bool):  # `on` and `yes` are the same key to YAML 1.1: say so
+                as_bool = str(key).lower()
+                shown = f"{again.value!r}, which YAML reads as the boolean {as_bool} like {first.value!r}"
+            at = first.start_mark.line + 1
+            message = f"duplicate key {shown} (first at line {at}); YAML keeps only the last"
+            written = [None] * len(loc) + [again]
             duplicates.append(
-                PlanIssue(file, again.start_mark.line + 1, format_path(data, (*loc, key)), message)
+                PlanIssue(file, again.start_mark.line + 1, format_path(data, (*loc, key), written), message)
             )
     result.errors.extend(duplicates)
     if result.doc is not None and not (raw_errors or findings.errors or findings.warnings):
@@ -360,7 +364,25 @@ def _plan_error(file: str, errors: list[PlanIssue], warnings: list[PlanIssue]) -
 
 def _convert(err: Any, data: Any) -> tuple[tuple[Any, ...], str, bool, Any]:
     loc, message, at_key = _convert3(err)
-    return loc, message, at_key, err.get("input")
+    return _real_keys(data, loc), message, at_key, err.get("input")
+
+
+def _real_keys(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`loc` with the mapping keys as read: pydantic gives a `false`/`true` key (YAML 1.1 reads
+    `off`, `no`, `yes`, `on` so) as 0/1, which finds no key node and prints as a number."""
+    out = list(loc)
+    cur = data
+    for i, elem in enumerate(loc):
+        if isinstance(cur, dict):
+            if type(elem) is int and elem in (0, 1) and elem in cur:
+                # 0 == False: the key stored may be the boolean; only such keys are scanned for
+                out[i] = next((k for k in cur if k == elem and type(k) is bool), elem)
+            cur = cur.get(elem)
+        elif isinstance(cur, list) and type(elem) is int and 0 <= elem < len(cur):
+            cur = cur[elem]
+        else:
+            break
+    return tuple(out)
 
 
 def _convert3(err: Any) -> tuple[tuple[Any, ...], str, bool]:
@@ -571,6 +593,9 @@ class _Locator:
         source_text = None
         index = self.index
         place = index.find(loc) if index is not None else None
+        path = format_path(self.data, loc)
+        if place is not None and any(type(e) is bool for e in loc):
+            path = format_path(self.data, loc, written=place.keys)
         if place is not None:
             # a value in a mapping is placed on its key's line (a block value starts below it)
             node = place.key if place.key is not None else place.node
@@ -581,7 +606,7 @@ class _Locator:
                     source_text = shown.value
         if _HINT in message:
             message = message.replace(_HINT, _quote_hint(source_text, value))
-        return PlanIssue(self.result.file, line, format_path(self.data, loc), message)
+        return PlanIssue(self.result.file, line, path, message)
 
     def raw(self, raw: RawIssue) -> PlanIssue:
         if raw.file is not None:
@@ -591,6 +616,11 @@ class _Locator:
 
 def _quote_hint(source_text: str | None, value: Any) -> str:
     rule = "numbers, menu keys and digit strings must be quoted"
+    if isinstance(value, bool):
+        # YAML 1.1 reads yes/no/on/off (any case) as booleans: a name or text so spelt is quoted
+        if source_text is None:
+            return f", got {_describe(value)}: quote words YAML reads as booleans (yes, no, on, off)"
+        rule = "quote it"
     if source_text is None:
         return f", got {_describe(value)}: {rule} strings"
     shown = (
@@ -605,15 +635,23 @@ def _quote_hint(source_text: str | None, value: Any) -> str:
     return f', got {_describe(value)}: {rule}: write "{source_text}"'
 
 
-def format_path(data: Any, loc: tuple[Any, ...]) -> str:
-    """`tenants.clinic.groups.desk.targets[1].number` for a loc of keys and list indices."""
+def format_path(data: Any, loc: tuple[Any, ...], written: list[Any] | None = None) -> str:
+    """`tenants.clinic.groups.desk.targets[1].number` for a loc of keys and list indices.
+
+    `written`: the key node of each element (`Place.keys`); a boolean key is shown as written
+    (`off`), not as Python's `False`.
+    """
     out = ""
     cur = data
-    for elem in loc:
-        if isinstance(cur, list) and isinstance(elem, int):
+    for i, elem in enumerate(loc):
+        if isinstance(cur, list) and isinstance(elem, int) and type(elem) is not bool:
             out += f"[{elem}]"
             cur = cur[elem] if 0 <= elem < len(cur) else None
         else:
-            out += ("." if out else "") + str(elem)
+            shown = str(elem)
+            node = written[i] if written is not None and i < len(written) else None
+            if type(elem) is bool and isinstance(node, ScalarNode):
+                shown = node.value
+            out += ("." if out else "") + shown
             cur = cur.get(elem) if isinstance(cur, dict) else None
     return out
