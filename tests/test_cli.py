@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from routecore.cli import app
 from typer.testing import CliRunner
 
@@ -86,3 +89,57 @@ def test_bench_prints_in_process_and_wire_figures() -> None:
     assert result.exit_code == 0, result.output
     for label in ("Engine.route", "route_many", "RouteCall", "GET /v1/route"):
         assert label in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("token_file", "error"),
+    [("missing", "FileNotFoundError"), (".", "IsADirectoryError"), ("gbk", "UnicodeDecodeError")],
+)
+def test_serve_admin_token_file_that_cannot_be_read_is_one_line(
+    tmp_path: Path, token_file: str, error: str
+) -> None:
+    """A process of its own: `serve` sets up the process's logging. It exits before listening."""
+    path = {"missing": tmp_path / "missing", ".": tmp_path, "gbk": tmp_path / "token"}[token_file]
+    if token_file == "gbk":
+        path.write_bytes("口令".encode("gbk"))
+    done = subprocess.run(
+        [sys.executable, "-m", "routecore", "serve", "--grpc", "127.0.0.1:0", "--admin-token-file", path],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr  # one line, no traceback
+    assert done.stderr.startswith(f"{error}: {path}: cannot read the admin token: ")
+
+
+def _cdr(tmp_path: Path) -> Path:
+    from routecore.records import CallEvent, SqliteRecordStore
+
+    with SqliteRecordStore(tmp_path / "r.db") as store:
+        store.append(CallEvent.create("c1", "ENDED", "13800000010", "2026-11-11T10:00:00+08:00", 61))
+    return tmp_path / "r.db"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["stats", "--cdr", "{cdr}", "--csv", "{nodir}/bills.csv"],
+        ["stats", "--cdr", "{cdr}", "--html", "{nodir}/report.html"],
+        ["stats", "--cdr", "{cdr}", "--png-dir", "{file}/charts"],
+        ["simulate", "--calls", "20", "--html", "{nodir}/report.html"],
+        ["simulate", "--calls", "20", "--png-dir", "{file}/charts"],
+        ["simulate", "--calls", "20", "--replay-csv", "{gbk}"],
+    ],
+    ids=["stats-csv", "stats-html", "stats-png", "simulate-html", "simulate-png", "simulate-replay-gbk"],
+)
+def test_files_that_cannot_be_written_or_read_are_one_line(tmp_path: Path, args: list[str]) -> None:
+    gbk = tmp_path / "calls.csv"
+    gbk.write_bytes("时间,被叫,主叫\n".encode("gbk"))
+    places = {"cdr": _cdr(tmp_path), "nodir": tmp_path / "nodir", "file": gbk, "gbk": gbk}
+    result = runner.invoke(app, [a.format(**places) for a in args])
+    assert result.exit_code == 1, result.output
+    assert not isinstance(result.exception, OSError | UnicodeDecodeError), result.exception
+    [line] = [x for x in result.output.splitlines() if x.strip()]
+    assert line.split(":")[0] in ("FileNotFoundError", "NotADirectoryError", "UnicodeDecodeError"), line
+    assert str(tmp_path) in line and ": cannot " in line

@@ -22,7 +22,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-errors = Console(stderr=True)
+# soft_wrap: an error is one line however long (docs/errors.md), not cut at the terminal's width.
+errors = Console(stderr=True, soft_wrap=True)
+
+
+def _cannot(e: OSError | ValueError, doing: str, path: Path | None = None) -> typer.Exit:
+    """Prints `ErrorName: FILE: cannot DOING: why` on one line of standard error (the CLI's
+    promise in docs/errors.md, never a traceback); returns the exit (1) to raise."""
+    from rich.markup import escape
+
+    where = getattr(e, "filename", None) or path
+    why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+    message = escape(f"{where}: cannot {doing}: {why}")
+    errors.print(f"[red]{type(e).__name__}[/red]: {message}", highlight=False)
+    return typer.Exit(1)
 
 
 def _engine(plan: Path | None, state: str | None = None, state_prefix: str = "routecore") -> routecore.Engine:
@@ -229,17 +242,20 @@ def stats(
     except RoutecoreError as e:
         errors.print(f"[red]{type(e).__name__}[/red]: {e}")
         raise typer.Exit(1) from None
-    if csv:
-        csv.write_text(bills_csv(rep.bills), encoding="utf-8")
-    if html or png_dir:
-        from routecore import charts
-        from routecore.stats import charts_of, report_html
+    try:
+        if csv:
+            csv.write_text(bills_csv(rep.bills), encoding="utf-8")
+        if html or png_dir:
+            from routecore import charts
+            from routecore.stats import charts_of, report_html
 
-        drawn = charts_of(rep)
-        if png_dir:
-            charts.write_pngs(drawn, png_dir)
-        if html:
-            html.write_text(report_html(rep, drawn), encoding="utf-8")
+            drawn = charts_of(rep)
+            if png_dir:
+                charts.write_pngs(drawn, png_dir)
+            if html:
+                html.write_text(report_html(rep, drawn), encoding="utf-8")
+    except OSError as e:
+        raise _cannot(e, "write it") from None
     if json:
         sys.stdout.write(rep.to_json().decode() + "\n")
     else:
@@ -397,11 +413,15 @@ def serve(
     token = None
     log = logging.getLogger("routecore.serve")
     if admin_token_file is not None:
-        token = admin_token_file.read_text(encoding="utf-8").strip()
+        try:
+            token = admin_token_file.read_text(encoding="utf-8").strip()
+            mode = admin_token_file.stat().st_mode
+        except (OSError, UnicodeDecodeError) as e:
+            raise _cannot(e, "read the admin token", admin_token_file) from None
         if not token:
             errors.print(f"[red]error[/red]: {admin_token_file} holds no token")
             raise typer.Exit(2)
-        if admin_token_file.stat().st_mode & 0o077:
+        if mode & 0o077:
             log.warning("%s: the admin token file is readable by others (chmod 600)", admin_token_file)
     else:
         log.warning("no --admin-token-file: Admin calls (reload, list updates) are open to any client")
@@ -651,6 +671,10 @@ def simulate(
                 blocked_share=blocked_share,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
+    except OSError as e:  # a replay file that cannot be read
+        raise _cannot(e, "read it") from None
+    except UnicodeDecodeError as e:  # only the replayed CSV is decoded
+        raise _cannot(e, "read it as UTF-8 text", replay_csv) from None
     except (RoutecoreError, ValueError) as e:
         errors.print(f"[red]{type(e).__name__}[/red]: {e}")
         raise typer.Exit(1) from None
@@ -662,10 +686,13 @@ def simulate(
             charts.region_chart({k: v["offered"] for k, v in rep.by_province.items()}),
             charts.answer_rate_chart(rep.offered_by_hour, rep.answered_by_hour),
         ]
-        if png_dir:
-            charts.write_pngs(drawn, png_dir)
-        if html:
-            html.write_text(_simulation_html(rep, drawn), encoding="utf-8")
+        try:
+            if png_dir:
+                charts.write_pngs(drawn, png_dir)
+            if html:
+                html.write_text(_simulation_html(rep, drawn), encoding="utf-8")
+        except OSError as e:
+            raise _cannot(e, "write it") from None
     if json:
         sys.stdout.write(orjson.dumps(rep.to_dict()).decode() + "\n")
         return
