@@ -164,6 +164,31 @@ KNOWN_CHINESE_CALENDAR_GAPS = {
     D(2012, 6, 23): "holiday",  # 端午 6月22日至24日放假; the festival itself
     D(2015, 6, 21): "holiday",  # 端午 6月20日放假, 6月22日补休
     D(2015, 9, 5): "holiday",  # 9月3日至5日调休放假
+    # Weekends joined to a holiday named by its day alone; chinesecalendar leaves them out.
+    D(2014, 5, 31): "holiday",  # 端午 6月2日放假，与周末连休
+    D(2014, 6, 1): "holiday",
+    D(2014, 9, 6): "holiday",  # 中秋 9月8日放假，与周末连休
+    D(2014, 9, 7): "holiday",
+    D(2015, 4, 4): "holiday",  # 清明 4月5日（星期日）放假，4月6日补休
+    D(2015, 5, 2): "holiday",  # 劳动节 5月1日放假，与周末连休
+    D(2015, 5, 3): "holiday",
+    D(2015, 9, 26): "holiday",  # 中秋 9月27日（星期日）放假
+    D(2016, 1, 2): "holiday",  # 元旦 1月1日放假，与周末连休
+    D(2016, 1, 3): "holiday",
+    D(2016, 4, 2): "holiday",  # 清明 4月4日放假，与周末连休
+    D(2016, 4, 3): "holiday",
+    D(2016, 4, 30): "holiday",  # 劳动节 5月1日（星期日）放假，5月2日补休
+    D(2016, 12, 31): "holiday",  # 2017 元旦 1月1日（星期日）放假，1月2日补休
+    D(2017, 4, 29): "holiday",  # 劳动节 5月1日放假，与周末连休
+    D(2017, 4, 30): "holiday",
+    D(2017, 12, 30): "holiday",  # 2018 元旦 1月1日放假，与周末连休
+    D(2017, 12, 31): "holiday",
+    D(2018, 6, 16): "holiday",  # 端午 6月18日放假，与周末连休
+    D(2018, 6, 17): "holiday",
+    D(2018, 9, 22): "holiday",  # 中秋 9月24日放假，与周末连休
+    D(2018, 9, 23): "holiday",
+    D(2024, 6, 8): "holiday",  # 端午 6月10日放假，与周末连休
+    D(2024, 6, 9): "holiday",
 }
 
 
@@ -177,6 +202,44 @@ def test_differences_from_chinese_calendar_are_the_documented_gaps():
         if day_type(d, calendar_special=special) != chinese_calendar_type(d)
     }
     assert diff == {d: k for d, k in KNOWN_CHINESE_CALENDAR_GAPS.items() if d.year in years}
+
+
+# Notices checked day by day: (first day, types of the days from it on).
+NOTICES = [
+    # 2024 端午: 6月10日放假，与周末连休 (the weekend before is in the break, the next one is not)
+    (D(2024, 6, 7), ["workday", "holiday", "holiday", "holiday", "workday"]),
+    (D(2024, 6, 15), ["sat", "sun"]),
+    # 2018 端午: 6月18日放假，与周末连休
+    (D(2018, 6, 15), ["workday", "holiday", "holiday", "holiday", "workday"]),
+    # 2024 元旦 (2023 notice words it like 2024's 端午): 12月30日至1月1日
+    (D(2023, 12, 29), ["workday", "holiday", "holiday", "holiday", "workday"]),
+    # 2024 清明: 4月4日至6日放假调休，4月7日（星期日）上班
+    (D(2024, 4, 3), ["workday", "holiday", "holiday", "holiday", "workday", "workday"]),
+    # 2024 中秋: 9月14日（星期六）上班，9月15日至17日放假调休
+    (D(2024, 9, 13), ["workday", "workday", "holiday", "holiday", "holiday", "workday"]),
+    # 2025 元旦: 1月1日（周三）放假1天，不调休; the weekends around it stay plain
+    (D(2024, 12, 28), ["sat", "sun", "workday", "workday", "holiday", "workday", "workday", "sat", "sun"]),
+    # 2026 春节: 2月15日至23日放假调休，2月14日（星期六）、2月28日（星期六）上班
+    (D(2026, 2, 14), ["workday", *["holiday"] * 9, "workday"]),
+    (D(2026, 2, 28), ["workday", "sun"]),
+]
+
+
+@pytest.mark.parametrize(("first", "types"), NOTICES, ids=[str(n[0]) for n in NOTICES])
+def test_weekends_joined_to_a_holiday_are_holidays(first, types):
+    got = [cn_type(first + dt.timedelta(days=i)) for i in range(len(types))]
+    assert got == types
+
+
+def test_every_free_weekend_beside_a_holiday_is_a_holiday_and_no_other(cn):
+    """The rule, over every year of data: a weekend day that is not a make-up workday is
+    `holiday` exactly when a package lists it as a day off or it is joined to a holiday."""
+    stated = chinese_calendar_source().days_off | holidays_source().days_off
+    for d in days_of(min(official_years()), max(official_years())):
+        if d.weekday() < 5 or cn.get(d) == "workday" or d.year not in official_years():
+            continue
+        beside = {cn.get(d - dt.timedelta(days=1)), cn.get(d + dt.timedelta(days=1))}
+        assert (cn.get(d) == "holiday") == (d in stated or "holiday" in beside), d
 
 
 def test_chinese_calendar_source_reads_the_package():

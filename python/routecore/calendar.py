@@ -18,16 +18,21 @@ Sources. Two maintained packages transcribe the State Council's yearly notices:
   estimates without any 调休, so a year counts as official only when it names
   at least one "Day off (substituted from MM/DD/YYYY)") lists the statutory,
   observed and substituted days off, and names the make-up workdays in those
-  labels, but not the weekends of a period. For years `chinesecalendar` lacks
-  (2001–2003 today) the period is rebuilt from those days plus the weekend
-  days adjacent to or enclosed by them.
+  labels, but not the weekends of a period. It alone has 2001–2003 today;
+  the weekend rule below rebuilds their periods.
 
-Where both have the year the calendar is their union: a day off or make-up
-workday that either package states is taken, and a weekend enclosed by days
-off of one period, or joined to an in-lieu day off (a period with 调休 is
-announced as a date range running up to that weekend), is a day off. This
-fills five gaps of chinesecalendar 1.11 that the official notices confirm, and
-otherwise equals it:
+The calendar is their union, with one rule for the weekends: every day off
+that either package states is `holiday`, and so is every weekend day that is
+not a make-up workday and is joined to one, directly or through other days off
+(the spec's "weekends inside the period included"). A notice that names only
+the holiday ("6月10日放假，与周末连休", "4月5日放假，4月6日补休") gives a break
+that runs over the weekend beside it, and a notice that gives a date range
+leaves no free weekend day beside it (a weekend day beside a range is a make-up
+workday: 2024 清明 4月4日至6日, 4月7日上班; 2024 中秋 9月15日至17日, 9月14日
+上班), so the rule reads every notice alike; an ordinary weekend not touching a
+day off stays `sat`/`sun` (2025 元旦, 1月1日 only). A make-up workday is
+`workday`. This departs from chinesecalendar 1.11 on these days, each
+confirmed by its notice (listed in `tests/test_calendar.py`):
 
 * 2005-12-31 (Sat) is a make-up workday for 2006-01-03 (2006 notice: 元旦
   1月1日至3日放假, 12月31日上班); only `holidays` has it.
@@ -39,14 +44,14 @@ otherwise equals it:
   6月20日放假，6月22日补休); chinesecalendar lists the 20th and the 22nd only.
 * 2015-09-05 (Sat) is inside the 70th-anniversary break 9月3日至5日 (9月4日调休,
   9月6日上班); chinesecalendar lists the 3rd and the 4th only.
+* The weekends joined to a holiday its notice names by the day alone, which
+  chinesecalendar leaves out of the period: 2014–2018 (e.g. 2018 端午 6月18日
+  放假，与周末连休: 6月16日–17日) and 2024's 端午 (6月10日放假，与周末连休:
+  6月8日–9日), while it has the same wording's 2023-12-30/31 (2024 元旦).
 
-Known difference of the weekend rebuild from chinesecalendar (shown per year by
-`tools/calendar_agreement.py`): where a notice names only the holiday, not a
-date range ("X月X日放假，与周末连休" or "X月X日放假，X月X日补休": 2014–2018
-and 2024's 端午), chinesecalendar keeps the ordinary weekend beside it out of
-the period and the rebuild takes it in. From 2019 the notices give every
-period as a date range, and the two agree on every year but 2024. The rebuild
-is only used for years chinesecalendar lacks.
+`rebuild_periods` applies the weekend rule to one package (`holidays` lists
+no period weekends); `tools/calendar_agreement.py` shows per year how the
+packages and `cn` differ.
 
 The checks of the two packages against each other live in
 `tests/test_calendar.py`.
@@ -198,23 +203,17 @@ def _table() -> tuple[frozenset[int], Mapping[dt.date, SpecialDay]]:
     cc, hol = chinese_calendar_source(), holidays_source()
     years = cc.years | hol.years
     workdays = cc.workdays | hol.workdays
-    days_off = set(cc.days_off | hol.days_off)
-    # Years chinesecalendar lacks: holidays' days off with their adjacent weekends (even across
-    # a year boundary the rebuild only speaks for those years).
-    fallback = Source(
-        name=hol.name,
-        years=hol.years - cc.years,
-        days_off=frozenset(d for d in hol.days_off if d.year not in cc.years),
-        workdays=hol.workdays,
-        in_lieu=hol.in_lieu,
+    # Every day off either package states, and every free weekend day joined to one, directly or
+    # through other days off (spec: "weekends inside the period included"); one rule for every
+    # year, whichever package has it and however its notice words the period (module docstring).
+    both = Source(
+        name="cn",
+        years=years,
+        days_off=cc.days_off | hol.days_off,
+        workdays=workdays,
+        in_lieu=cc.in_lieu | hol.in_lieu,
     )
-    days_off |= {d for d in rebuild_periods(fallback) if d.year not in cc.years}
-    # A period with 调休 is announced as a date range ("放假调休，共N天") that runs up to the weekend
-    # beside its in-lieu days (2015-09-05); a weekend between two days off of a period is in it
-    # (2011-06-05). Both fill gaps of chinesecalendar; ordinary adjacent weekends stay out, as
-    # chinesecalendar keeps them out for the "与周末连休" notices.
-    days_off |= _weekends_joined(cc.in_lieu | hol.in_lieu, days_off, workdays, enclosed_only=False)
-    days_off |= _weekends_joined(sorted(days_off), days_off, workdays, enclosed_only=True)
+    days_off = rebuild_periods(both)
     table: dict[dt.date, SpecialDay] = {}
     for d in sorted(days_off | workdays):
         if d.year not in years:
