@@ -292,13 +292,34 @@ def test_overload_sheds_with_resource_exhausted(plan_loaded: Any) -> None:
         # Once the streams are done, calls are served again, and no slot leaked.
         assert r.router.RouteCall(MIXED[0], timeout=10).call_id == "s-0"
         assert r.router.RouteBatch(pb.RouteBatchRequest(requests=MIXED), timeout=10).decisions
-        # A slot is released when its handler is dropped, a moment after the answer went out.
+        # A slot is released when its handler ends, as the answer goes out.
         deadline = time.monotonic() + 10
         while _in_flight(r) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert _in_flight(r) == 0
     finally:
         r.close()
+
+
+def test_in_flight_is_exact_once_calls_are_answered(fresh: Running) -> None:
+    """Nothing in flight reads 0 at once, not once the garbage collector ran: the gauge
+    `routecore_grpc_in_flight` reads the same count."""
+    from routecore.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.track_in_flight(lambda: fresh.service.in_flight)
+    for _ in range(30):
+        with contextlib.suppress(grpc.RpcError):
+            fresh.router.RouteCall(MIXED[2], timeout=10)  # refused: the slot is freed all the same
+        fresh.router.RouteCall(MIXED[0], timeout=10)
+        fresh.router.RouteBatch(pb.RouteBatchRequest(requests=MIXED), timeout=10)
+        list(fresh.router.RouteStream(iter(MIXED), timeout=10))
+
+    async def now() -> int:  # read on the server's loop, no sleep: nothing may be pending
+        return fresh.service.in_flight
+
+    assert fresh.run(now()) == 0
+    assert b"\nroutecore_grpc_in_flight 0.0\n" in metrics.render()
 
 
 class _HungStore:
@@ -349,7 +370,7 @@ async def _waiting(store: _HungStore) -> int:
 
 def _in_flight(r: Running) -> int:
     async def read() -> int:
-        await asyncio.sleep(0.05)  # let finished calls be dropped
+        await asyncio.sleep(0.05)  # let the loop finish the calls it is answering
         return r.service.in_flight
 
     return r.run(read())

@@ -684,28 +684,44 @@ def _problems(exc: BaseException) -> list[pb.PlanProblem]:
 
 
 class _Slot:
-    """One routing RPC in flight. Freed when the RPC's handler is dropped, however the RPC ended
-    (answered, failed, or cancelled before its request arrived), so the count cannot leak."""
+    """One routing RPC in flight. Released when its handler ends (`finally`), so the count is
+    exact the moment the answer is out; and, for an RPC whose handler never ran (cancelled before
+    its request arrived), when the handler is dropped, so the count cannot leak either. Dropping
+    alone is not enough: grpc's objects hold handlers in reference cycles, freed only by the
+    garbage collector, which left the count (and `routecore_grpc_in_flight`) 20-odd too high."""
 
-    __slots__ = ("router",)
+    __slots__ = ("held", "router")
 
     def __init__(self, router: _RouterHandlers) -> None:
         self.router = router
+        self.held = True
         router.in_flight += 1
 
+    def release(self) -> None:
+        """Frees the slot; only the first call counts."""
+        if self.held:
+            self.held = False
+            self.router.in_flight -= 1
+
     def __del__(self) -> None:
-        self.router.in_flight -= 1
+        self.release()
 
 
 async def _with_slot(fn: Callable[..., Any], slot: _Slot, request: Any, context: Any) -> Any:
-    return await fn(request, context)
+    try:
+        return await fn(request, context)
+    finally:
+        slot.release()
 
 
 async def _stream_with_slot(
     fn: Callable[..., AsyncIterator[bytes]], slot: _Slot, requests: Any, context: Any
 ) -> AsyncIterator[bytes]:
-    async for item in fn(requests, context):
-        yield item
+    try:
+        async for item in fn(requests, context):
+            yield item
+    finally:
+        slot.release()
 
 
 class _RouterHandlers(grpc.GenericRpcHandler):
