@@ -522,6 +522,28 @@ schedules:
     ]
 
 
+def test_a_schedule_closed_on_every_day_type_is_allowed_with_a_warning() -> None:
+    # plan-format.md: "A day type with no key (and no `all`) is closed"; nothing asks a schedule
+    # to open sometime, so one that never does is a plan the engine runs (it never holds)
+    text = (
+        (PLANS / "good_minimal.yaml")
+        .read_text(encoding="utf-8")
+        .replace("version: 1", "version: 1\nschedules:\n  never:\n    hours: {all: [], holiday: []}")
+        .replace(
+            "- {forward: desk}",
+            "- {when: {schedule: never}, announce: open}\n          - {forward: desk}",
+        )
+    )
+    plan = load_plan(text)
+    warnings = _no_holiday_warnings(plan.warnings)
+    assert [(w.line, w.path) for w in warnings] == [(5, "schedules.never.hours")]
+    assert "never open" in warnings[0].message
+    engine = routecore.Engine.from_loaded(plan)
+    for at in ("2026-11-11T10:00:00+08:00", "2026-10-01T10:00:00+08:00", "2026-11-14T03:00:00+08:00"):
+        assert engine.route("4001234567", "13900000000", "", at).rule == "r2"
+    assert load_plan(text.replace("{all: [], holiday: []}", "{}")).warnings
+
+
 # --- syntax checks ---------------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from routecore.plan import _syntax
-from routecore.plan.models import ACTION_KEYS
+from routecore.plan.models import ACTION_KEYS, DAY_TYPES
 from routecore.plan.places import Places, place_problem
 
 Loc = tuple[Any, ...]
@@ -218,6 +218,14 @@ class _Checker:
             loc = ("schedules", name, "calendar")
             if cal not in (None, "cn") and self.ref("calendar", cal, self.calendars, loc, extra=("cn",)):
                 self.used["calendar"].add(cal)
+            hours = _d(sch).get("hours")
+            if isinstance(hours, dict) and all(hours.get(k) in (None, []) for k in DAY_TYPES):
+                # allowed (a day type with no range is closed), but more often a slip than meant
+                self.out.warn(
+                    ("schedules", name, "hours"),
+                    f"schedule {name!r} is never open (no day type has an opening range): "
+                    "a `schedule` condition on it never holds, a target with it is always off shift",
+                )
 
     def check_lists(self) -> None:
         for name, spec in self.lists.items():

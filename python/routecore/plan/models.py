@@ -174,7 +174,11 @@ class Calendar(_Model):
 
 
 class Hours(_Model):
-    """Opening ranges by day type; `all` covers every day type not listed; no key means closed."""
+    """Opening ranges by day type; `all` covers every day type not listed; no key means closed.
+
+    Every day type closed is allowed (the spec does not forbid it): the schedule never holds, and
+    the checker warns.
+    """
 
     workday: list[HoursRange] | None = None
     sat: list[HoursRange] | None = None
@@ -197,12 +201,6 @@ class Hours(_Model):
             if start < end:
                 raise ValueError(f"ranges {ra} and {rb} overlap")
         return ranges
-
-    @model_validator(mode="after")
-    def _open_sometime(self) -> Hours:
-        if not any(getattr(self, d) for d in DAY_TYPES):
-            raise ValueError("no day type has an opening range: the schedule would never hold")
-        return self
 
 
 class Schedule(_Model):
