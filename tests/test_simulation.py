@@ -189,6 +189,45 @@ def test_package_level_function() -> None:
     assert report.calls > 0
 
 
+def test_day_as_an_iso_string_or_a_date() -> None:
+    by_date = routecore.simulate(group_plan(2), calls=200, day=DAY, seed=1).to_dict()
+    assert routecore.simulate(group_plan(2), calls=200, day="2026-11-11", seed=1).to_dict() == by_date
+    at_noon = dt.datetime(2026, 11, 11, 12, 0)  # a datetime: its day, from local midnight
+    assert routecore.simulate(group_plan(2), calls=200, day=at_noon, seed=1).to_dict() == by_date
+    with pytest.raises(InvalidArgumentError, match=r"^day: '2026-13-11' is not an ISO date"):
+        routecore.simulate(group_plan(2), calls=200, day="2026-13-11")
+    with pytest.raises(TypeError, match=r"^day: expected a date or an ISO date string"):
+        routecore.simulate(group_plan(2), calls=200, day=20261111)  # type: ignore[arg-type]
+
+
+def test_cli_simulate_bad_day_is_one_line() -> None:
+    from routecore.cli import app
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["simulate", "--calls", "10", "--day", "2026-11-31"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "InvalidArgumentError: day: '2026-11-31' is not an ISO date (YYYY-MM-DD)"
+
+
+def test_report_has_stats_frames_and_charts() -> None:
+    """Spec: `routecore.simulate(...) -> report (stats, frames, charts)`."""
+    rep = routecore.simulate(routecore.Engine.demo(), calls=500, day="2026-11-11", seed=2)
+    assert rep.stats["calls"] == rep.calls and rep.stats["answer_rate"] == rep.answer_rate
+    assert {k: v for k, v in rep.to_dict().items() if k in rep.stats} == rep.stats
+    frames = rep.frames()
+    assert set(frames) == {"hours", "targets", "groups", "provinces", "tenants", "numbers", "rules"}
+    assert [row["hour"] for row in frames["hours"]] == list(range(24))
+    assert sum(row["offered"] for row in frames["hours"]) == rep.calls
+    assert {row["target"]: row["answered"] for row in frames["targets"]} == {
+        k: t["answered"] for k, t in rep.targets.items()
+    }
+    assert sum(row["calls"] for row in frames["tenants"]) == sum(rep.by_tenant.values())
+    assert all(set(row) == set(frames["groups"][0]) for row in frames["groups"])  # a table: same columns
+    drawn = rep.charts()
+    assert [c.name for c in drawn] == ["hourly_volume", "regions", "answer_rate"]
+    assert all(c.png.startswith(b"\x89PNG") for c in drawn)
+
+
 def test_impatient_callers_abandon() -> None:
     # Targets answer after ~30 s (capped at their 20 s ring time); callers wait 5 s on average.
     # P(patience < ring) is then above 1 - 5/35, well over half, and no call is lost.

@@ -630,8 +630,6 @@ def simulate(
     json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Simulate a day of traffic through the plan: arrivals, routing, targets answering and busy."""
-    import datetime as dt
-
     from rich.progress import Progress
 
     from routecore.simulation import Arrivals
@@ -659,7 +657,7 @@ def simulate(
             rep = run(
                 engine,
                 calls=None if arrivals is not None else calls,
-                day=dt.date.fromisoformat(day),
+                day=day,
                 days=days,
                 arrivals=arrivals,
                 seed=seed,
@@ -681,11 +679,7 @@ def simulate(
     if html or png_dir:
         from routecore import charts
 
-        drawn = [
-            charts.hourly_volume_chart(rep.offered_by_hour, rep.answered_by_hour, "Simulated calls by hour"),
-            charts.region_chart({k: v["offered"] for k, v in rep.by_province.items()}),
-            charts.answer_rate_chart(rep.offered_by_hour, rep.answered_by_hour),
-        ]
+        drawn = rep.charts()
         try:
             if png_dir:
                 charts.write_pngs(drawn, png_dir)

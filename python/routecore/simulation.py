@@ -3,8 +3,9 @@
     import datetime as dt
     import routecore
 
-    report = routecore.simulate(routecore.Engine.demo(), calls=100_000, day=dt.date(2026, 11, 11), seed=1)
+    report = routecore.simulate(routecore.Engine.demo(), calls=100_000, day="2026-11-11", seed=1)
     print(report.answered, report.abandon_rate, report.utilisation_by_hour)
+    report.stats, report.frames()["hours"], report.charts()   # figures, tables, PNG charts
 
 The work is done in Rust (`rust/sim.rs`, bound as `routecore._routecore.Simulation`): arrivals
 are generated (a Poisson process whose rate follows an hourly curve, callers from real mobile
@@ -24,13 +25,16 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from routecore._routecore import InvalidArgumentError, Simulation
 from routecore.engine import Engine
+
+if TYPE_CHECKING:
+    from routecore.charts import Chart
 
 __all__ = ["DIURNAL", "SEGMENTS", "Arrivals", "SimReport", "simulate"]
 
@@ -262,12 +266,11 @@ class SimReport:
         capacity = lines * 3600.0 * days
         return [h["busy_seconds"] / capacity if capacity else 0.0 for h in self.by_hour]
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every figure, rates included."""
-        utilisation = self.utilisation
+    @property
+    def stats(self) -> dict[str, Any]:
+        """The summary figures: calls, what became of the forwarded ones (with their rates), the
+        rejected by reason and the other outcomes."""
         return {
-            "start": self.start,
-            "span_seconds": self.span_seconds,
             "calls": self.calls,
             "forwarded": self.forwarded,
             "answered": self.answered,
@@ -280,6 +283,45 @@ class SimReport:
             "overflow_rate": self.overflow_rate,
             "rejected": self.rejected,
             "other": self.other,
+        }
+
+    def frames(self) -> dict[str, list[dict[str, Any]]]:
+        """The report's tables, one dict a row (`pandas.DataFrame(rows)` or `polars.DataFrame(rows)`
+        takes them as they are): `hours` (each local hour's figures and utilisation), `targets`,
+        `groups`, `provinces`, and `tenants`, `numbers` and `rules` (calls of each). The figures
+        are `to_dict`'s, row by row."""
+        report = self.to_dict()
+        ranked = {
+            f"{key}s": [{key: name, "calls": n} for name, n in report[f"by_{key}"].items()]
+            for key in ("tenant", "number", "rule")
+        }
+        return {
+            "hours": report["by_hour"],
+            "targets": [{"target": name, **t} for name, t in report["targets"].items()],
+            "groups": [{"group": name, **g} for name, g in report["groups"].items()],
+            "provinces": [{"province": name, **p} for name, p in report["by_province"].items()],
+            **ranked,
+        }
+
+    def charts(self) -> list[Chart]:
+        """The report's charts (`routecore.charts`, PNG bytes each): calls by hour with the answered
+        ones, calls by province, the answer rate over the day. `routecore simulate --html` and
+        `--png-dir` draw these."""
+        from routecore import charts as draw
+
+        return [
+            draw.hourly_volume_chart(self.offered_by_hour, self.answered_by_hour, "Simulated calls by hour"),
+            draw.region_chart({k: v["offered"] for k, v in self.by_province.items()}),
+            draw.answer_rate_chart(self.offered_by_hour, self.answered_by_hour),
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every figure, rates included."""
+        utilisation = self.utilisation
+        return {
+            "start": self.start,
+            "span_seconds": self.span_seconds,
+            **self.stats,
             "by_hour": [
                 {"hour": h, **row, "utilisation": u}
                 for h, (row, u) in enumerate(zip(self.by_hour, self.utilisation_by_hour, strict=True))
@@ -293,6 +335,25 @@ class SimReport:
             "durations": self.durations,
             "skipped": self.skipped,
         }
+
+
+def _first_day(day: dt.date | str | None) -> dt.date | None:
+    """`day` as a date: a date, a datetime (its date), or an ISO date string (`2026-11-11`).
+
+    Raises:
+        InvalidArgumentError: a string that is not an ISO date.
+        TypeError: neither a date nor a string.
+    """
+    if isinstance(day, dt.datetime):
+        return day.date()
+    if day is None or isinstance(day, dt.date):
+        return day
+    if isinstance(day, str):
+        try:
+            return dt.date.fromisoformat(day.strip())
+        except ValueError:
+            raise InvalidArgumentError(f"day: {day!r} is not an ISO date (YYYY-MM-DD)") from None
+    raise TypeError(f"day: expected a date or an ISO date string (YYYY-MM-DD), got {type(day).__name__}")
 
 
 def _engine_of(plan_or_engine: Engine | str | Path | Mapping[str, Any]) -> Engine:
@@ -319,7 +380,7 @@ def simulate(
     plan_or_engine: Engine | str | Path | Mapping[str, Any],
     *,
     calls: float | None = None,
-    day: dt.date | None = None,
+    day: dt.date | str | None = None,
     seed: int = 0,
     days: float = 1.0,
     arrivals: Arrivals | None = None,
@@ -343,7 +404,8 @@ def simulate(
         plan_or_engine: an `Engine` (its decision state is used and changed), a plan file path, or
             a plan dict.
         calls: expected calls per day (generated traffic).
-        day: the first simulated day (local midnight in the plan's timezone); generated traffic.
+        day: the first simulated day (local midnight in the plan's timezone), a date or an ISO
+            date string (`"2026-11-11"`); generated traffic.
         seed: the random seed; the same seed and inputs on a fresh engine give the same report.
         days: how many days to simulate (fractions allowed).
         arrivals: calls to replay instead (`Arrivals.from_csv`, `Arrivals.from_records`).
@@ -362,10 +424,17 @@ def simulate(
         menu_key_seconds: time a caller spends per menu before pressing a key.
         progress: called as `progress(calls_arrived, calls_total)` after each simulated hour.
 
+    Returns:
+        The report: its figures (`stats`, and each as an attribute), its tables (`frames()`) and
+        its charts (`charts()`).
+
     Raises:
-        InvalidArgumentError: a bad argument (the message names it).
+        InvalidArgumentError: a bad argument (the message names it), e.g. a `day` that is not an
+            ISO date.
+        TypeError: a `day` that is neither a date nor a string.
         ValueError: an unknown province in `province_mix`.
     """
+    first_day = _first_day(day)
     engine = _engine_of(plan_or_engine)
     zone = ZoneInfo(engine.timezone)
     params: dict[str, Any] = {
@@ -394,13 +463,13 @@ def simulate(
             **params,
         )
     else:
-        if calls is None or day is None:
+        if calls is None or first_day is None:
             raise InvalidArgumentError("calls: give calls per day and the first day, or arrivals")
         mix = dict(province_mix) if province_mix is not None else dict.fromkeys(SEGMENTS, 1.0)
         unknown = sorted(set(mix) - set(SEGMENTS))
         if unknown:
             raise ValueError(f"province_mix: no segments for {', '.join(unknown)}")
-        start = dt.datetime.combine(day, dt.time(), tzinfo=zone)
+        start = dt.datetime.combine(first_day, dt.time(), tzinfo=zone)
         span = days * _DAY_SECONDS
         listed = blocked_callers(engine) if blocked_share > 0 else []
         sim = Simulation(
