@@ -408,7 +408,7 @@ impl<'a> Namer<'a> {
 /// description starts with, then the city of that province named earliest after it
 /// (longest on a tie). A municipality (`北京市`) is its own city. `candidates` (place ids,
 /// the `phone` records sharing a landline's area code) are preferred when one is named,
-/// and the best of them is taken when none is. O(number of places).
+/// and the best of them in the province is taken when none is. O(number of places).
 fn match_description<'p>(
     places: &[(&'p str, &'p str)],
     weights: &[usize],
@@ -428,20 +428,12 @@ fn match_description<'p>(
             .map(|(_, id)| id)
     };
     let all = 0..places.len() as u16;
+    // A landline takes a city `phone` lists with its area code whenever one lies in the
+    // province (numbers.md): `phonenumbers` may name the prefecture (`海西`) where
+    // `phone` names the city that dials it (`格尔木`).
     let city = named(&mut candidates.iter().copied())
+        .or_else(|| best_candidate(places, weights, candidates, Some(province)))
         .or_else(|| named(&mut all.clone()))
-        .or_else(|| {
-            candidates
-                .iter()
-                .copied()
-                .filter(|&id| places[id as usize].0 == province)
-                .max_by_key(|&id| {
-                    (
-                        weights.get(id as usize).copied().unwrap_or(0),
-                        std::cmp::Reverse(id),
-                    )
-                })
-        })
         // A municipality (`北京市`) is its own city.
         .or_else(|| {
             matches!(rest, "" | "市")
@@ -452,6 +444,26 @@ fn match_description<'p>(
                 .flatten()
         });
     Some((province, city))
+}
+
+/// The candidate (a place id) `phone` lists most often, in `province` if given; the
+/// first listed on a tie. O(candidates).
+fn best_candidate(
+    places: &[(&str, &str)],
+    weights: &[usize],
+    candidates: &[u16],
+    province: Option<&str>,
+) -> Option<u16> {
+    candidates
+        .iter()
+        .copied()
+        .filter(|&id| province.is_none_or(|p| places[id as usize].0 == p))
+        .max_by_key(|&id| {
+            (
+                weights.get(id as usize).copied().unwrap_or(0),
+                std::cmp::Reverse(id),
+            )
+        })
 }
 
 /// The area code of `d` (digits after the trunk `0`) as an index into the area table.
@@ -594,15 +606,20 @@ impl RegionTables {
             .chain(300..=999)
             .map(|a: u32| a.to_string());
         for code in area_codes {
-            let Some(&(_, desc)) = land
+            let candidates = by_area.get(code.as_str()).map_or(&[][..], Vec::as_slice);
+            let described = land
                 .iter()
                 .rev()
-                .find(|(d, _)| d.len() <= code.len() && code.as_bytes().starts_with(d))
-            else {
-                continue;
+                .find(|(d, _)| d.len() <= code.len() && code.as_bytes().starts_with(d));
+            let id = match described {
+                Some(&(_, desc)) => namer.place_of(desc, candidates)?,
+                // `phonenumbers` does not know it (0634, 莱芜): `phone` alone names it.
+                None => match best_candidate(&namer.phone_places, &namer.weights, candidates, None)
+                {
+                    Some(id) => id,
+                    None => continue,
+                },
             };
-            let candidates = by_area.get(code.as_str()).map_or(&[][..], Vec::as_slice);
-            let id = namer.place_of(desc, candidates)?;
             tables.areas[digits_value(code.as_bytes()) as usize] = id;
         }
         // A sub-range (`8624100`) matters only where some sub-range of its area code maps

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -147,3 +148,122 @@ def test_demo_plan_routes() -> None:
     d = engine.route("4006666666", "15907550000", at=AT)
     assert d.action == "FORWARD" and d.targets[0].number == "075586000100"
     assert engine.route("4001234567", "13700000000", at=AT).reject.reason == "诈骗"  # type: ignore[union-attr]
+
+
+def _menu_plan(overflow: bool = False) -> dict[str, Any]:
+    """One menu `a` (1 → voicemail, 2 → announce, no timeout/invalid: both replay), reached
+    straight from the flow or through the overflow of a group whose only target is off shift."""
+    action = {"forward": "g"} if overflow else {"menu": "a"}
+    return {
+        "version": 1,
+        "schedules": {"never": {"hours": {"all": ["00:00-00:01"]}}},
+        "tenants": {
+            "t": {
+                "groups": {
+                    "g": {
+                        "targets": [{"number": "13800000010", "schedule": "never"}],
+                        "overflow": {"menu": "a"},
+                    }
+                },
+                "menus": {
+                    "a": {"prompt": "pa", "options": {"1": {"voicemail": "box"}, "2": {"announce": "bye"}}}
+                },
+                "numbers": {"4001234567": {"flow": [action]}},
+            }
+        },
+    }
+
+
+def _outcome(d: routecore.Decision) -> tuple[str, str]:
+    return d.action, d.menu.id if d.menu else d.voicemail_box or d.prompt
+
+
+@pytest.mark.parametrize("overflow", [False, True], ids=["flow", "overflow"])
+@pytest.mark.parametrize(
+    ("digits", "expected"),
+    [
+        ("", ("MENU", "a")),
+        ("1", ("VOICEMAIL", "box")),
+        ("2", ("ANNOUNCE", "bye")),
+        ("T", ("MENU", "a")),
+        ("9", ("MENU", "a")),
+        # The replayed menu takes the next key as if it were the first.
+        ("T1", ("VOICEMAIL", "box")),
+        ("91", ("VOICEMAIL", "box")),
+        ("9T#2", ("ANNOUNCE", "bye")),
+        ("T" * 40 + "1", ("VOICEMAIL", "box")),
+        ("21", ("ANNOUNCE", "bye")),  # keys after an action that is not a menu are ignored
+    ],
+)
+def test_menus_replay_and_take_the_next_key_also_after_an_overflow(
+    overflow: bool, digits: str, expected: tuple[str, str]
+) -> None:
+    engine = routecore.Engine.from_dict(_menu_plan(overflow))
+    assert _outcome(engine.route("4001234567", "13900000000", digits=digits, at=AT)) == expected
+
+
+def _capped_plan(target: dict[str, Any]) -> dict[str, Any]:
+    spare = {"number": "13800000020"}
+    return {
+        "version": 1,
+        "tenants": {
+            "t": {
+                "groups": {"g": {"targets": [{**target, "max_calls": 1}, spare]}},
+                "numbers": {"4001234567": {"flow": [{"forward": "g"}]}},
+            }
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("target", "reported"),
+    [
+        ({"uri": "sip:13800000009@gw"}, "sip:13800000009@gw"),
+        ({"uri": "sip:13800000009@gw"}, "13800000009"),
+        ({"number": "13800000009"}, "sip:13800000009@10.0.0.1"),
+        ({"uri": "sip:desk@pbx.example"}, "sip:desk@pbx.example"),
+    ],
+)
+def test_a_slot_belongs_to_the_normalised_target_however_it_is_spelled(
+    target: dict[str, Any], reported: str
+) -> None:
+    engine = routecore.Engine.from_dict(_capped_plan(target))
+
+    def offered() -> list[str]:
+        d = engine.route("4001234567", "13900000000", at=AT, call_id="next")
+        return [t.number or t.uri for t in d.targets]
+
+    assert len(offered()) == 2
+    engine.report("c1", "ANSWERED", reported, at=AT)
+    assert offered() == ["13800000020"]
+    engine.report("c1", "ENDED", reported, at=AT, duration_seconds=30)
+    assert len(offered()) == 2
+
+
+def test_an_unanswered_call_ends_without_a_target(engine: routecore.Engine) -> None:
+    engine.report("c9", "ENDED", "", at=AT)  # rejected or nobody answered: no slot, no error
+    with pytest.raises(routecore.InvalidArgumentError, match="ANSWERED event needs the answering target"):
+        engine.report("c9", "ANSWERED", "", at=AT)
+
+
+def test_groups_whose_names_join_alike_keep_their_own_rotation() -> None:
+    def tenant(group: str, numbers: list[str], called: str) -> dict[str, Any]:
+        targets = [{"number": n} for n in numbers]
+        return {
+            "groups": {group: {"strategy": "round_robin", "targets": targets}},
+            "numbers": {called: {"flow": [{"forward": group}]}},
+        }
+
+    plan = {
+        "version": 1,
+        "tenants": {
+            "a": tenant("b/c", ["13800000001", "13800000002"], "4001111111"),
+            "a/b": tenant("c", ["13800000003", "13800000004"], "4002222222"),
+        },
+    }
+    engine = routecore.Engine.from_dict(plan)
+    firsts = [
+        engine.route(called, "13900000000", at=AT).targets[0].number
+        for called in ["4001111111", "4002222222"] * 2
+    ]
+    assert firsts == ["13800000001", "13800000003", "13800000002", "13800000004"]

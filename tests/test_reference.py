@@ -203,7 +203,8 @@ MENUS = {
         ("31", ("ANNOUNCE", "a3")),  # keys after a non-menu action are ignored
         ("7", ("MENU", "main")),  # no `invalid`: replay the menu
         ("T", ("MENU", "main")),  # no `timeout`: replay
-        ("71", ("MENU", "main")),  # a replay stops the walk
+        ("73", ("ANNOUNCE", "a3")),  # the replayed menu takes the next key
+        ("T73", ("ANNOUNCE", "a3")),
         ("2", ("MENU", "sub")),
         ("21", ("ANNOUNCE", "sub1")),
         ("2T", ("VOICEMAIL", "vm")),

@@ -3,6 +3,7 @@
 
 import json
 import random
+import re
 import struct
 import threading
 from pathlib import Path
@@ -143,6 +144,28 @@ def test_every_phonenumbers_area_code_has_its_province():
         assert expected is not None, description
         assert r.province == expected[0], (code, description, r)
         assert r.city in places[r.province], (code, r)
+
+
+def test_every_area_code_takes_a_city_phone_lists_with_it():
+    """numbers.md: an area code maps to the city `phone` lists with it (0979 → 格尔木 where
+    `phonenumbers` names the prefecture 海西; 0634 → 莱芜, which `phonenumbers` lacks)."""
+    buf = _regiondata.phone_dat()
+    _, first = struct.unpack("<4si", buf[:8])
+    listed: dict[str, set[tuple[str, str]]] = {}
+    for record in buf[8:first].split(b"\0"):
+        if record:
+            province, city, _, area = record.decode().split("|")
+            listed.setdefault(area, set()).add((province, city))
+    codes = [a for a in listed if re.fullmatch(r"0(10|2\d|[3-9]\d\d)", a)]
+    assert len(codes) > 300
+    for area in codes:
+        subscriber = "12345678" if len(area) == 3 else "1234567"
+        r = routecore.region(area + subscriber)
+        in_province = {c for p, c in listed[area] if p == r.province}
+        assert r.province, (area, listed[area])
+        if in_province:
+            assert r.city in in_province, (area, r.city, listed[area])
+    assert (routecore.region("09791234567").city, routecore.region("06341234567").city) == ("格尔木", "莱芜")
 
 
 def test_cities_are_phones_names(segments):

@@ -541,18 +541,25 @@ impl PyEngine {
             )))
             .into());
         }
-        let key = target_key(target, &self.tables)?;
-        let state = self.inner.state();
-        // Released while the state works: with Redis that is a round trip.
-        match r#type.to_ascii_uppercase().as_str() {
-            "ANSWERED" => py.detach(|| state.answered(call_id, &key, t)),
-            "ENDED" => py.detach(|| state.ended(call_id, &key, t)),
+        let ended = match r#type.to_ascii_uppercase().as_str() {
+            "ANSWERED" => false,
+            "ENDED" => true,
             other => {
                 return Err(PyRoutecoreErr(Error::InvalidArgument(format!(
                     "type: {other:?} is not an event type (ANSWERED, ENDED)"
                 )))
                 .into())
             }
+        };
+        let Some(key) = target_key(target, ended, &self.tables)? else {
+            return Ok(());
+        };
+        let state = self.inner.state();
+        // Released while the state works: with Redis that is a round trip.
+        if ended {
+            py.detach(|| state.ended(call_id, &key, t));
+        } else {
+            py.detach(|| state.answered(call_id, &key, t));
         }
         Ok(())
     }
@@ -622,12 +629,18 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// The slot key of a reported target: its normalised number, or the URI as written.
-fn target_key(target: &str, tables: &RegionTables) -> PyResult<String> {
+/// The slot key of a reported target (`engine::slot_key`); `None` for an `ENDED` with no
+/// target (a call nobody answered: it holds no slot, and still gets its record).
+fn target_key(target: &str, ended: bool, tables: &RegionTables) -> PyResult<Option<String>> {
     match number::normalize(target, tables) {
-        Ok(n) if n.kind != number::Kind::Anonymous => Ok(n.as_str().to_string()),
-        _ if target.contains(':') => Ok(target.to_string()),
-        Ok(_) => Err(PyRoutecoreErr(Error::InvalidArgument("target: empty target".into())).into()),
+        Ok(n) if n.kind != number::Kind::Anonymous => Ok(Some(n.as_str().to_string())),
+        // A URI that is no number: its slot is the URI as written, as `slot_key` says.
+        _ if target.contains(':') => Ok(Some(target.to_string())),
+        Ok(_) if ended => Ok(None),
+        Ok(_) => Err(PyRoutecoreErr(Error::InvalidArgument(
+            "target: an ANSWERED event needs the answering target".into(),
+        ))
+        .into()),
         Err(e) => Err(PyRoutecoreErr(Error::invalid_number("target", e)).into()),
     }
 }

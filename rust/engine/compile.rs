@@ -410,6 +410,11 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
                     rates[1]
                 };
                 targets.push(Target {
+                    slot: if is_uri {
+                        shared(&super::slot_key(&key, c.tables))
+                    } else {
+                        key.clone()
+                    },
                     key,
                     is_uri,
                     ring_seconds: td.ring_seconds,
@@ -434,8 +439,8 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
                 )
             });
             plan.groups.push(Group {
-                key: shared(&format!("{tname}/{gname}")),
-                random_key: shared(&format!("{tname}/{gname}#random")),
+                key: shared(&group_key(tname, gname)),
+                random_key: shared(&format!("{}#random", group_key(tname, gname))),
                 strategy,
                 targets,
                 overflow,
@@ -721,4 +726,15 @@ fn compile_when(
         out.push(Condition::Dates(from, until));
     }
     out
+}
+
+/// The key of a group's state: `tenant/group`, with `%`, `/` and `#` in either name
+/// escaped, so that no two groups share one (`a` + `b/c` against `a/b` + `c`).
+fn group_key(tenant: &str, group: &str) -> String {
+    let escape = |name: &str| {
+        name.replace('%', "%25")
+            .replace('/', "%2F")
+            .replace('#', "%23")
+    };
+    format!("{}/{}", escape(tenant), escape(group))
 }

@@ -457,14 +457,16 @@ fn names(wanted: &[(Shared, Option<Shared>)]) -> String {
         .join(",")
 }
 
-/// Runs an action, walking the remaining menu keys through menus.
+/// Runs an action, walking the remaining menu keys through menus (and through the
+/// menus a group's overflow reaches). `depth` counts the steps taken since the last
+/// key: every key shortens `keys` (at most 64), so only steps that take none can cycle.
 fn run_action(ctx: &mut Ctx<'_>, action: &Action, keys: &[u8], depth: usize) -> Outcome {
     if depth > 16 {
         // `check` refuses menu and overflow cycles; this bounds the walk if one slips by.
         return Outcome::Reject(480, Shared::from("no_target"));
     }
     match action {
-        Action::Forward(g) => forward(ctx, *g, depth),
+        Action::Forward(g) => forward(ctx, *g, keys, depth),
         Action::Announce(p) => Outcome::Announce(p.clone()),
         Action::Voicemail(b) => Outcome::Voicemail(b.clone()),
         Action::Reject(code, reason) => Outcome::Reject(*code, reason.clone()),
@@ -489,16 +491,21 @@ fn run_action(ctx: &mut Ctx<'_>, action: &Action, keys: &[u8], depth: usize) -> 
                 });
                 menu.invalid.as_ref()
             };
-            match next {
-                Some(a) => run_action(ctx, a, rest, depth + 1),
-                // Default for invalid and timeout: replay this menu.
-                None => Outcome::Menu(*m),
+            if let Some(a) = next {
+                run_action(ctx, a, rest, 0)
+            } else {
+                // Default for invalid and timeout: replay this menu, which takes the next
+                // key as the first time (`"T1"` is `"1"`).
+                ctx.note(|| format!("menu {}: replayed", menu.id));
+                run_action(ctx, action, rest, 0)
             }
         }
     }
 }
 
-fn forward(ctx: &mut Ctx<'_>, g: usize, depth: usize) -> Outcome {
+/// Forwards to group `g`; `keys` are the menu keys not yet walked, which a menu its
+/// overflow reaches takes.
+fn forward(ctx: &mut Ctx<'_>, g: usize, keys: &[u8], depth: usize) -> Outcome {
     let plan = ctx.plan;
     let group = &plan.groups[g];
     let mut on_shift: Vec<usize> = Vec::with_capacity(group.targets.len());
@@ -524,7 +531,7 @@ fn forward(ctx: &mut Ctx<'_>, g: usize, depth: usize) -> Outcome {
     let mut placed: Vec<Option<(i64, u64)>> = Vec::new();
     if !counted.is_empty() {
         active = vec![0; group.targets.len()];
-        let keys: Vec<&str> = counted.iter().map(|&i| &*group.targets[i].key).collect();
+        let keys: Vec<&str> = counted.iter().map(|&i| &*group.targets[i].slot).collect();
         if least_busy {
             placed = vec![None; group.targets.len()];
             let view = ctx.state.least_busy_view(&group.key, &keys, ctx.time_ms);
@@ -561,7 +568,7 @@ fn forward(ctx: &mut Ctx<'_>, g: usize, depth: usize) -> Outcome {
         return match &group.overflow {
             Some(a) => {
                 ctx.note(|| format!("group {}: overflow", group.key));
-                run_action(ctx, a, &[], depth + 1)
+                run_action(ctx, a, keys, depth + 1)
             }
             None => Outcome::Reject(480, Shared::from("no_target")),
         };
@@ -686,7 +693,7 @@ fn order_targets(
             let order: Vec<usize> = keyed.into_iter().map(|(_, _, i)| i).collect();
             if let Some(&first) = order.first() {
                 ctx.state
-                    .mark_placed_first(&group.key, &group.targets[first].key, ctx.time_ms);
+                    .mark_placed_first(&group.key, &group.targets[first].slot, ctx.time_ms);
             }
             order
         }

@@ -143,8 +143,12 @@ impl Strategy {
 }
 
 pub struct Target {
-    /// The normalised number, or the URI: the key of its slots.
+    /// The normalised number, or the URI as written: what the answer names.
     pub key: Shared,
+    /// The key of its slots (active calls): the normalised number, also for a URI
+    /// whose user part is one (`sip:13800000009@gw`, as a switch may report it), else
+    /// the URI as written. See [`slot_key`].
+    pub slot: Shared,
     pub is_uri: bool,
     pub ring_seconds: u32,
     pub weight: u32,
@@ -321,6 +325,17 @@ impl Plan {
             added,
             removed,
         })
+    }
+}
+
+/// The slot key of a target as a plan or a call report names it: its normalised
+/// number, also when it is the user part of a URI, else the URI as written. A switch
+/// reports what it dialled, which for a number target may be `sip:NUMBER@GATEWAY`,
+/// so both spellings of one phone must hold one slot. O(len).
+pub fn slot_key(target: &str, tables: &crate::region::RegionTables) -> String {
+    match crate::number::normalize(target, tables) {
+        Ok(n) if n.kind != Kind::Anonymous => n.as_str().to_string(),
+        _ => target.to_string(),
     }
 }
 

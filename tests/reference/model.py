@@ -7,6 +7,7 @@ semantics.md gives. It shares no code with the engine and is the oracle of the d
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import random
@@ -88,6 +89,21 @@ class CallerList:
         return any(patterns.matches(p, caller.normalized) for p in self.patterns)
 
 
+@functools.cache
+def _cn_days_off() -> frozenset[dt.date]:
+    """The official holidays, and the weekend days joined to them ("与周末连休"): walking out
+    from each holiday over Saturdays and Sundays that are not make-up workdays."""
+    official = set(chinese_calendar.holidays)
+    joined = set()
+    for day in official:
+        for step in (dt.timedelta(days=-1), dt.timedelta(days=1)):
+            other = day + step
+            while other.weekday() >= 5 and other not in chinese_calendar.workdays and other not in official:
+                joined.add(other)
+                other += step
+    return frozenset(official | joined)
+
+
 @dataclass
 class Target:
     index: int
@@ -102,8 +118,17 @@ class Target:
 
     @property
     def key(self) -> str:
-        """What slots belong to: the normalised number, or the URI."""
-        return self.number or self.uri
+        """What slots belong to: the normalised number, also for a URI whose user part is
+        one (`sip:13800000009@gw`), else the URI as written."""
+        return self.number or _slot_of_uri(self.uri)
+
+
+def _slot_of_uri(uri: str) -> str:
+    try:
+        number = numbers.normalize(uri)
+    except NotANumber:
+        return uri
+    return number.normalized if number.kind != "anonymous" else uri
 
 
 @dataclass
@@ -173,16 +198,8 @@ class ReferenceModel:
         self.numbers: dict[str, tuple[str, list[dict[str, Any]]]] = {}
         for tname, traw in (plan.get("tenants") or {}).items():
             self.tenants[tname] = self._load_tenant(tname, traw)
-        self.uri_targets = {
-            t.uri for ten in self.tenants.values() for g in ten.groups.values() for t in g.targets if t.uri
-        }
-        self.number_targets = {
-            t.number
-            for ten in self.tenants.values()
-            for g in ten.groups.values()
-            for t in g.targets
-            if t.number
-        }
+        groups = [g for ten in self.tenants.values() for g in ten.groups.values()]
+        self.slot_keys = {t.key for g in groups for t in g.targets}
         self._check_references()
         digest = hashlib.sha256(source or json.dumps(plan, sort_keys=True, default=str).encode())
         for chunk in list_bytes:
@@ -328,7 +345,7 @@ class ReferenceModel:
     def _calendar_day(self, name: str, day: dt.date) -> str | None:
         """holiday / workday as the calendar fixes it, or None when it leaves the day to its weekday."""
         if name == "cn":
-            if day in chinese_calendar.holidays:
+            if day in _cn_days_off():
                 return "holiday"
             if day in chinese_calendar.workdays:
                 return "workday"
@@ -374,13 +391,8 @@ class ReferenceModel:
         )
 
     def _target_key(self, target: str) -> str | None:
-        if target in self.uri_targets:
-            return target
-        try:
-            number = numbers.normalize(target)
-        except NotANumber:
-            return None
-        return number.normalized if number.normalized in self.number_targets else None
+        key = _slot_of_uri(target)
+        return key if key in self.slot_keys else None
 
     def report(
         self,
@@ -555,7 +567,7 @@ class _Call:
                 self.trace.append(f"rule {rule_id}: {failed} does not hold")
                 continue
             self.trace.append(f"rule {rule_id}: matched")
-            out = self._act(rule, walk=True, seen=set())
+            out = self._act(rule, self.digits, seen=set())
             out["rule"] = rule_id
             return out
         raise AssertionError("unreachable: flows end in an unconditional rule")
@@ -622,9 +634,9 @@ class _Call:
         keys = list((menu.get("options") or {}).keys())
         return {"action": "MENU", "menu": {"id": name, "prompt": menu.get("prompt", ""), "keys": keys}}
 
-    def _walk(self, name: str) -> dict[str, Any]:
-        """Walk the collected digits through the menu `name` (semantics.md, Menu walk)."""
-        for key in self.digits:
+    def _walk(self, name: str, keys: str) -> dict[str, Any]:
+        """Walk the `keys` left through the menu `name` (semantics.md, Menu walk)."""
+        for at, key in enumerate(keys):
             menu = self.tenant.menus[name]
             options = menu.get("options") or {}
             if key == "T":
@@ -637,21 +649,23 @@ class _Call:
                 action = menu.get("invalid")
                 how = f"invalid key {key}"
             if action is None:
+                # The replayed menu takes the next key as the first time.
                 self.trace.append(f"menu {name}: {how}, replay")
-                return self._menu_answer(name)
+                continue
             if "menu" in action:
                 self.trace.append(f"menu {name}: {how} -> menu {action['menu']}")
                 name = action["menu"]
                 continue
             self.trace.append(f"menu {name}: {how} -> {next(k for k in ACTIONS if k in action)}")
-            return self._act(action, walk=False, seen=set())
+            return self._act(action, keys[at + 1 :], seen=set())
         return self._menu_answer(name)
 
-    def _act(self, action: dict[str, Any], *, walk: bool, seen: set[str]) -> dict[str, Any]:
+    def _act(self, action: dict[str, Any], keys: str, *, seen: set[str]) -> dict[str, Any]:
+        """Runs `action`; a menu it reaches (directly or by an overflow) walks `keys`."""
         if "forward" in action:
-            return self._forward(action["forward"], seen)
+            return self._forward(action["forward"], keys, seen)
         if "menu" in action:
-            return self._walk(action["menu"]) if walk else self._menu_answer(action["menu"])
+            return self._walk(action["menu"], keys)
         if "announce" in action:
             return {"action": "ANNOUNCE", "prompt": str(action["announce"])}
         if "voicemail" in action:
@@ -669,7 +683,7 @@ class _Call:
             return False
         return target.max_calls is None or self.model.active(target.key, self.now) < target.max_calls
 
-    def _forward(self, group_name: str, seen: set[str]) -> dict[str, Any]:
+    def _forward(self, group_name: str, keys: str, seen: set[str]) -> dict[str, Any]:
         group = self.tenant.groups[group_name]
         if group_name in seen:
             self.trace.append(f"group {group_name}: overflow cycle")
@@ -683,7 +697,7 @@ class _Call:
             self.trace.append(f"group {group_name}: no eligible target")
             if group.overflow is None:
                 return {"action": "REJECT", "reject": {"sip_code": 480, "reason": "no_target"}}
-            return self._act(group.overflow, walk=False, seen=seen)
+            return self._act(group.overflow, keys, seen=seen)
         ordered = self._order(group, eligible)
         if group.max_targets is not None:
             ordered = ordered[: group.max_targets]
