@@ -556,6 +556,18 @@ def test_get_plan(fresh: Running, plan_loaded: Any) -> None:
     assert info.lists == len(plan_loaded.model.lists)
 
 
+def test_get_plan_source_after_reloads(fresh: Running) -> None:
+    """The proto: "The file it was loaded from, or "<text>", "<demo plan>"" - a plan reloaded
+    from text is `<text>`, not a made-up file in the old plan's folder."""
+    text = (SPEC / "plan.yaml").read_text(encoding="utf-8")
+    assert fresh.admin.ReloadPlan(pb.ReloadPlanRequest(text=text), timeout=30).reloaded
+    assert fresh.admin.GetPlan(pb.GetPlanRequest(), timeout=10).source == "<text>"
+    assert fresh.admin.ReloadPlan(pb.ReloadPlanRequest(path=str(SPEC / "plan.yaml")), timeout=30).reloaded
+    assert fresh.admin.GetPlan(pb.GetPlanRequest(), timeout=10).source == str(SPEC / "plan.yaml")
+    fresh.service.engine = routecore.Engine.demo()
+    assert fresh.admin.GetPlan(pb.GetPlanRequest(), timeout=10).source == "<demo plan>"
+
+
 def test_update_list_live_and_kept_across_reload(fresh: Running) -> None:
     caller = "13600000099"
     req = pb.RouteRequest(called="4001234567", caller=caller, time=AT)

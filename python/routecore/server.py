@@ -471,7 +471,8 @@ class Service:
             loaded = load_plan(path)
         else:
             base = self.engine.loaded.base_dir if self.engine is not None else Path.cwd()
-            loaded = load_plan(value.encode(), path=base / "<reload text>")
+            # A pseudo-file in the serving plan's folder: list files are relative to it.
+            loaded = load_plan(value.encode(), path=base / "<text>")
         if self.engine is None:
             # Not serving yet: the lists can be applied after compiling.
             engine = Engine.from_loaded(loaded)
@@ -483,11 +484,10 @@ class Service:
         await self._admin(context)
         engine = self._engine()
         loaded = getattr(engine, "loaded", None)
-        source = str(loaded.source) if loaded is not None and loaded.source else "<text>"
         counts = rc.plan_counts(engine)
         return pb.PlanInfo(
             version=engine.version,
-            source=source,
+            source=_plan_source(loaded),
             checksum=loaded.checksum if loaded is not None else engine.version,
             timezone=engine.timezone,
             gateway=engine.gateway,
@@ -624,6 +624,16 @@ class Service:
             by_error=snap["by_error"],
             plan_version=self.engine.version if self.engine is not None else "",
         )
+
+
+def _plan_source(loaded: Any) -> str:
+    """`PlanInfo.source`: the plan's file, or for a plan not read from one what the proto says,
+    `<text>` or `<demo plan>` (without the folder its list files are read from)."""
+    source = loaded.source if loaded is not None else None
+    if not source:
+        return "<text>"
+    name = Path(source).name
+    return name if name.startswith("<") and name.endswith(">") else str(source)
 
 
 def _added(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
