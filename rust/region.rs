@@ -214,13 +214,16 @@ impl<'a> PhoneDat<'a> {
 /// What the Python side extracts from `phonenumbers`, one fact a line, tab-separated:
 /// `g PREFIX DESCRIPTION` (zh geodata of +86, prefix with its `86`), `c PREFIX CARRIER`
 /// (zh carrier data of +86), `n CODE REGION` (calling code → main ISO region),
-/// `a NPA REGION` (a NANP area code of a region other than the main one of +1).
+/// `a NPA REGION` (a NANP area code of a region other than the main one of +1),
+/// `p PREFIX REGION` (calling code and leading digits of a region sharing a code other
+/// than +1 that are not its main region's: `77 KZ`).
 #[derive(Debug, Clone, Default)]
 pub struct PhonenumbersData<'a> {
     pub geo: Vec<(&'a str, &'a str)>,
     pub carriers: Vec<(&'a str, &'a str)>,
     pub countries: Vec<(u16, &'a str)>,
     pub nanp: Vec<(u16, &'a str)>,
+    pub shared: Vec<(&'a str, &'a str)>,
 }
 
 impl<'a> PhonenumbersData<'a> {
@@ -256,6 +259,7 @@ impl<'a> PhonenumbersData<'a> {
                 "c" => out.carriers.push((key, value)),
                 "n" => out.countries.push((code()?, value)),
                 "a" => out.nanp.push((code()?, value)),
+                "p" => out.shared.push((key, value)),
                 _ => return Err(err("unknown tag")),
             }
         }
@@ -330,6 +334,9 @@ pub struct RegionTables {
     /// NANP area code → index into `nanp_regions` + 1; 0 is the main region of +1.
     nanp: Vec<u8>,
     nanp_regions: Vec<Box<str>>,
+    /// Digits after the international `00` that give a region other than its calling
+    /// code's main one (`77` → KZ), longest first: a few dozen, scanned.
+    shared_prefixes: Vec<(Box<str>, Box<str>)>,
     stats: BuildStats,
 }
 
@@ -344,6 +351,7 @@ impl Default for RegionTables {
             countries: vec![None; 1000],
             nanp: vec![0; 1000],
             nanp_regions: Vec::new(),
+            shared_prefixes: Vec::new(),
             stats: BuildStats::default(),
         }
     }
@@ -666,6 +674,15 @@ impl RegionTables {
                 .map_err(|_| bad_data("phonenumbers material", "more than 254 NANP regions"))?;
         }
 
+        tables.shared_prefixes = pn
+            .shared
+            .iter()
+            .map(|&(prefix, region)| (Box::from(prefix), Box::from(region)))
+            .collect();
+        tables
+            .shared_prefixes
+            .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+
         tables.places = namer
             .places
             .list
@@ -740,14 +757,20 @@ impl RegionTables {
     fn international(&self, number: &Number) -> Option<&str> {
         let code = number::calling_code(number, self)?;
         let country = self.country_of(code)?;
+        let d = number.digits.as_bytes();
         if code == 1 {
-            let d = number.digits.as_bytes();
             if d.len() >= 6 {
                 let npa = digits_value(&d[3..6]) as usize;
                 if let Some(i) = self.nanp[npa].checked_sub(1) {
                     return Some(&self.nanp_regions[i as usize]);
                 }
             }
+        } else if let Some((_, region)) = self
+            .shared_prefixes
+            .iter()
+            .find(|(prefix, _)| d[2..].starts_with(prefix.as_bytes()))
+        {
+            return Some(region);
         }
         Some(country)
     }
@@ -875,10 +898,13 @@ c\t86140\t中国移动
 c\t861380013\t中国联通
 n\t1\tUS
 n\t44\tGB
+n\t7\tRU
 n\t86\tCN
 n\t800\t001
 a\t416\tCA
 a\t268\tAG
+p\t77\tKZ
+p\t447624\tIM
 ";
         RegionTables::build(&dat, material).unwrap()
     }
@@ -996,6 +1022,11 @@ a\t268\tAG
         assert_eq!(region(t, "+1 416 555 0100"), r("", "", "", false, "CA"));
         assert_eq!(region(t, "+1 268 555 0100"), r("", "", "", false, "AG"));
         assert_eq!(region(t, "+44 20 7946 0000"), r("", "", "", false, "GB"));
+        // Regions sharing a code by leading digits; the rest of the code is its main one.
+        assert_eq!(region(t, "+7 712 345 6789"), r("", "", "", false, "KZ"));
+        assert_eq!(region(t, "+7 495 123 4567"), r("", "", "", false, "RU"));
+        assert_eq!(region(t, "+44 7624 123456"), r("", "", "", false, "IM"));
+        assert_eq!(region(t, "+44 7625 123456"), r("", "", "", false, "GB"));
         assert_eq!(region(t, "+800 1234 5678"), r("", "", "", false, "001"));
         assert_eq!(normalize("+999 1234", t).unwrap().kind, Kind::Unknown);
         assert_eq!(region(t, "4001234567"), r("", "", "", false, "CN"));

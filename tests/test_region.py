@@ -196,6 +196,11 @@ def test_cities_are_phones_names(segments):
         ("+44 20 7946 0000", "GB"),
         ("+81 3 1234 5678", "JP"),
         ("+852 2123 4567", "HK"),
+        ("+7 712 345 6789", "KZ"),
+        ("+7 916 123 4567", "RU"),
+        ("+39 06 698 12345", "VA"),
+        ("+44 7624 456789", "IM"),
+        ("+358 18 123 4567", "AX"),
     ],
 )
 def test_international_callers_have_their_country(caller, country):
@@ -203,6 +208,30 @@ def test_international_callers_have_their_country(caller, country):
     assert (r.kind, r.country, r.province, r.city, r.carrier) == ("international", country, "", "", "")
     as_e164 = "+" + r.normalized.removeprefix("00")
     assert phonenumbers.region_code_for_number(phonenumbers.parse(as_e164)) == country
+
+
+def test_regions_sharing_a_code_by_leading_digits_agree_with_phonenumbers():
+    """Every example number of a region that shares its calling code and names its numbers by
+    leading digits gets the region `phonenumbers` gives it (the main regions' examples too)."""
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
+
+    checked = 0
+    for code, regions in COUNTRY_CODE_TO_REGION_CODE.items():
+        if code == 1 or len(regions) < 2:
+            continue
+        for region in regions:
+            md = PhoneMetadata.metadata_for_region(region)
+            if md is None or not (md.leading_digits or region == regions[0]):
+                continue  # decided by whole-number patterns only: stays with the main region
+            for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE):
+                example = phonenumbers.example_number_for_type(region, kind)
+                if example is None:
+                    continue
+                expected = phonenumbers.region_code_for_number(example)
+                text = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+                assert routecore.region(text).country == expected, (region, text)
+                checked += 1
+    assert checked > 20
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 
 `phone.dat` is read from the installed `phone` package at every load and parsed in Rust; nothing
 of it is copied into the repository. From `phonenumbers` only the facts about +86 (zh geodata and
-carriers), the calling codes and the NANP area codes of the regions sharing +1 are extracted, as
+carriers), the calling codes, the NANP area codes of the regions sharing +1 and the leading digits of
+the regions sharing other codes are extracted, as
 one small text (see `rust/region.rs`, `PhonenumbersData`). Importing `phonenumbers.geodata` takes
 about a third of a second, so that text is cached in the user's cache directory, keyed by both
 packages' versions; a second load costs a file read and the Rust build (a few milliseconds).
@@ -22,7 +23,7 @@ from pathlib import Path
 from routecore import _routecore
 
 # Bump when the material's format or content rules change, so old caches are ignored.
-_FORMAT = 1
+_FORMAT = 2
 _lock = threading.Lock()
 _installed = False
 
@@ -76,6 +77,41 @@ def _nanp_lines() -> list[str]:
     return lines
 
 
+def _shared_code_lines() -> list[str]:
+    """Prefixes of the regions that share a calling code other than +1 and name their numbers by
+    leading digits (KZ `+7 7`, VA `+39 06698`, IM `+44 7624`, AX `+358 18`, ...).
+
+    `phonenumbers` gives a number the first region of its code whose leading digits begin it;
+    a region without leading digits (the main one of +39 or +44) is decided by whole-number
+    patterns, which a prefix table cannot hold, so it takes what no listed prefix claims. The
+    regions known only by whole-number patterns (JE, GG, CC, CX, YT, ...) thus stay with their
+    code's main region. Each line holds the shortest prefix (up to 5 digits) that decides.
+    """
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
+
+    lines: list[str] = []
+    for code, regions in sorted(COUNTRY_CODE_TO_REGION_CODE.items()):
+        if code == 1 or len(regions) < 2:
+            continue
+        leading = []
+        for region in regions:
+            md = PhoneMetadata.metadata_for_region(region)
+            if md is not None and md.leading_digits:
+                leading.append((region, re.compile(md.leading_digits)))
+        if not any(region != regions[0] for region, _ in leading):
+            continue
+        pending = [""]
+        while pending:
+            prefix = pending.pop()
+            owner = next((region for region, pattern in leading if pattern.match(prefix)), None)
+            if owner is not None:
+                if owner != regions[0]:
+                    lines.append(f"p\t{code}{prefix}\t{owner}")
+            elif len(prefix) < 5:
+                pending.extend(prefix + digit for digit in "0123456789")
+    return lines
+
+
 def build_material() -> str:
     """Extracts what the tables need from `phonenumbers` (about 0.4 s: it imports the geodata)."""
     from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
@@ -86,6 +122,7 @@ def build_material() -> str:
     lines += [f"c\t{k}\t{v['zh']}" for k, v in CARRIER_DATA.items() if k.startswith("86") and "zh" in v]
     lines += [f"n\t{code}\t{regions[0]}" for code, regions in COUNTRY_CODE_TO_REGION_CODE.items() if regions]
     lines += _nanp_lines()
+    lines += _shared_code_lines()
     return "\n".join(lines) + "\n"
 
 
