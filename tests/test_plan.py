@@ -654,3 +654,13 @@ def test_big_plan_load_time() -> None:
         f"\n10,000 tenants / 20,000 numbers ({len(text) / 1e6:.1f} MB YAML): "
         f"load+validate {wall:.2f} s wall, {cpu:.2f} s CPU; to_engine_json {dump:.2f} s"
     )
+
+
+def test_shown_source_names_the_file_or_the_pseudo_file(tmp_path: Path) -> None:
+    """GetPlan and the `routecore_plan_info` metric show the plan's file, or `<text>` for a plan
+    given as text (not the pseudo-file in the folder its list files are read from)."""
+    text = b"version: 1\ntenants: {}\n"
+    (tmp_path / "plan.yaml").write_bytes(text)
+    assert load_plan(tmp_path / "plan.yaml").shown_source == str(tmp_path / "plan.yaml")
+    assert load_plan(text, path=tmp_path / "<text>").shown_source == "<text>"
+    assert load_plan(text).shown_source == "<text>"

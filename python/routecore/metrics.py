@@ -102,7 +102,7 @@ class _PlanCollector(Collector):
         state = _state_families(engine)
         if engine is not None:
             loaded = getattr(engine, "loaded", None)
-            source = str(loaded.source) if loaded is not None and loaded.source is not None else ""
+            source = loaded.shown_source if loaded is not None else ""
             info.add_metric([engine.version, source], 1)
             numbers.add_metric([], len(engine.numbers()))
             for name, size in sorted((getattr(loaded, "list_sizes", None) or {}).items()):

@@ -487,7 +487,7 @@ class Service:
         counts = rc.plan_counts(engine)
         return pb.PlanInfo(
             version=engine.version,
-            source=_plan_source(loaded),
+            source=loaded.shown_source if loaded is not None else "<text>",
             checksum=loaded.checksum if loaded is not None else engine.version,
             timezone=engine.timezone,
             gateway=engine.gateway,
@@ -624,16 +624,6 @@ class Service:
             by_error=snap["by_error"],
             plan_version=self.engine.version if self.engine is not None else "",
         )
-
-
-def _plan_source(loaded: Any) -> str:
-    """`PlanInfo.source`: the plan's file, or for a plan not read from one what the proto says,
-    `<text>` or `<demo plan>` (without the folder its list files are read from)."""
-    source = loaded.source if loaded is not None else None
-    if not source:
-        return "<text>"
-    name = Path(source).name
-    return name if name.startswith("<") and name.endswith(">") else str(source)
 
 
 def _added(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

@@ -52,6 +52,15 @@ class LoadedPlan:
     checksum: str  # the plan version: sha256 of the text and every list file, 16 hex digits
     warnings: list[PlanIssue] = field(default_factory=list)
 
+    @property
+    def shown_source(self) -> str:
+        """The plan's file, or for a plan not read from one `<text>` or `<demo plan>` (the
+        pseudo-file's name, without the folder its list files are read from)."""
+        if self.source is None:
+            return "<text>"
+        name = self.source.name
+        return name if name.startswith("<") and name.endswith(">") else str(self.source)
+
     def to_engine_json(self) -> bytes:
         """The plan in plan-format shape with every default filled, for the Rust compiler.
 
