@@ -90,7 +90,8 @@ def start(
     `log_pipe`: the log reaches its file through a pipe copied by a thread of this process, so a
     file-size limit put on the server (RLIMIT_FSIZE) does not stop its log."""
     http_port = free_port() if http else None
-    extra: Sequence[str] = ("--http", f"127.0.0.1:{http_port}") if http else ()
+    # Without `http`, none: the default address (127.0.0.1:8080) is no free port.
+    extra: Sequence[str] = ("--http", f"127.0.0.1:{http_port}") if http else ("--http", "off")
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "routecore", "serve", "--grpc", "127.0.0.1:0", *extra, *args],

@@ -103,7 +103,10 @@ def test_serve_admin_token_file_that_cannot_be_read_is_one_line(
     if token_file == "gbk":
         path.write_bytes("口令".encode("gbk"))
     done = subprocess.run(
-        [sys.executable, "-m", "routecore", "serve", "--grpc", "127.0.0.1:0", "--admin-token-file", path],
+        [
+            *(sys.executable, "-m", "routecore", "serve", "--grpc", "127.0.0.1:0", "--http", "off"),
+            *("--admin-token-file", path),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -428,7 +428,10 @@ def test_serve_refuses_to_start_without_its_state() -> None:
     """A node starts only with its shared state reachable (later outages are survived)."""
     url = f"redis://127.0.0.1:{free_port()}/0"
     out = subprocess.run(
-        [sys.executable, "-m", "routecore", "serve", "--grpc", "127.0.0.1:0", "--state", url],
+        [
+            *(sys.executable, "-m", "routecore", "serve", "--grpc", "127.0.0.1:0", "--http", "off"),
+            *("--state", url),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

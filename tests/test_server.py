@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +24,7 @@ import routecore
 from google.protobuf.json_format import MessageToDict
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from reference.vectors import check_expect, load_vectors, run_case
+from routecore.cli import DEFAULT_HTTP
 from routecore.records import SqliteRecordStore
 from routecore.server import ADMIN, ROUTER, ServerOptions, Service, build_server, mark_serving, shutdown
 from routecore.v1 import routing_pb2 as pb
@@ -681,10 +683,15 @@ def test_reflection(running: Running) -> None:
 # --- `routecore serve`: a real process, stopped by SIGTERM -----------------------------------------
 
 
+def _no_http(args: tuple[str, ...]) -> tuple[str, ...]:
+    """`args` with `--http off` unless they name an address: the default one is no free port."""
+    return args if "--http" in args else (*args, "--http", "off")
+
+
 def _serve(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "routecore", "serve", "--grpc", "127.0.0.1:0", *args],
+        [sys.executable, "-m", "routecore", "serve", "--grpc", "127.0.0.1:0", *_no_http(args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -743,6 +750,45 @@ def test_serve_exits_0_on_signal_after_in_flight_calls(sig: signal.Signals, tmp_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_serve_answers_http_by_default_and_skips_a_taken_default_address() -> None:
+    """interfaces.md: HTTP/JSON is served by the same `serve` process, at 127.0.0.1:8080 unless
+    told otherwise. The default address taken (held here) costs a warning and gRPC still serves;
+    an address given and taken stops `serve` with exit 1."""
+    host, port = DEFAULT_HTTP.rsplit(":", 1)
+    holder = socket.socket()
+    with contextlib.suppress(OSError):  # already taken by someone else: the same case
+        holder.bind((host, int(port)))
+        holder.listen()
+    try:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        cmd = [sys.executable, "-m", "routecore", "serve", "--grpc", "127.0.0.1:0"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            assert proc.stderr is not None
+            started = []  # the log up to "serving gRPC on ...:PORT"
+            while not (m := re.search(r"serving gRPC on [^\"]*:(\d+)", started[-1] if started else "")):
+                line = proc.stderr.readline()
+                assert line, "".join(started)
+                started.append(line)
+            with grpc.insecure_channel(f"127.0.0.1:{m.group(1)}") as channel:
+                call = pb.RouteRequest(called="4001234567", caller="13800138000", time=AT)
+                assert pb_grpc.RouterStub(channel).RouteCall(call, timeout=10).tenant
+            proc.send_signal(signal.SIGTERM)
+            _, rest = proc.communicate(timeout=30)
+            err = "".join(started) + rest
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 0, err
+        assert f"HTTP/JSON not served: {DEFAULT_HTTP} is taken" in err
+        out = subprocess.run([*cmd, "--http", DEFAULT_HTTP], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 1, out.stderr
+        assert "error" in out.stderr and "address" in out.stderr.lower()
+    finally:
+        holder.close()
 
 
 def _nice_by_thread(pid: int) -> dict[str, list[int]]:

@@ -133,6 +133,8 @@ def test_mutual_tls_needs_a_client_certificate_from_the_ca(certs: Certs, tmp_pat
 
 def _serve_exit(*args: str) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "routecore", "serve", "--grpc", "127.0.0.1:0", *args]
+    if "--http" not in args:
+        cmd += ["--http", "off"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     out.stderr = " ".join(out.stderr.split())  # the console wraps long lines
     return out

@@ -14,6 +14,9 @@ from rich.table import Table
 import routecore
 from routecore.exceptions import InvalidArgumentError, RoutecoreError
 
+#: Where `serve` answers HTTP/JSON unless told otherwise (interfaces.md: `[--http 127.0.0.1:8080]`).
+DEFAULT_HTTP = "127.0.0.1:8080"
+
 app = typer.Typer(
     name="routecore",
     help="routecore: the call-routing brain of a 400-number platform.",
@@ -346,7 +349,14 @@ def serve(
     grpc_address: Annotated[
         str, typer.Option("--grpc", help="gRPC listen address, host:port")
     ] = "127.0.0.1:50051",
-    http: Annotated[str | None, typer.Option(help="also serve HTTP/JSON on this host:port")] = None,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            help=f"HTTP/JSON twin, /metrics and /healthz on this host:port; 'off': none. Default "
+            f"{DEFAULT_HTTP}, skipped with a warning when taken; an address given must be free",
+            show_default=False,
+        ),
+    ] = None,
     cdr: Annotated[
         str | None,
         typer.Option(
@@ -390,7 +400,7 @@ def serve(
         Path | None, typer.Option(help="PEM CA: clients must present a certificate it signed (mutual TLS)")
     ] = None,
 ) -> None:
-    """Serve routing over gRPC (and HTTP/JSON with --http) until SIGTERM or SIGINT.
+    """Serve routing over gRPC and HTTP/JSON until SIGTERM or SIGINT.
 
     SIGHUP reloads the plan file (as does a change with --watch); a plan that fails is logged
     and the old one keeps serving."""
@@ -426,7 +436,8 @@ def serve(
     else:
         log.warning("no --admin-token-file: Admin calls (reload, list updates) are open to any client")
     tls = _tls(tls_cert, tls_key, tls_client_ca)
-    if tls is None and not all(_loopback(a) for a in (grpc_address, http or "127.0.0.1:0")):
+    http_address = None if http is not None and http.lower() == "off" else http or DEFAULT_HTTP
+    if tls is None and not all(_loopback(a) for a in (grpc_address, http_address or "127.0.0.1:0")):
         log.warning("serving beyond loopback without --tls-cert: calls and the admin token travel in clear")
     records = _record_store(cdr) if cdr is not None else None
     options = server.ServerOptions(
@@ -437,7 +448,7 @@ def serve(
         loop_nice=loop_nice,
         tls=tls,
     )
-    extra = _http_starter(http, tls) if http else None
+    extra = _http_starter(http_address, tls, required=http is not None) if http_address else None
     try:
         asyncio.run(
             server.serve(
@@ -489,9 +500,14 @@ def _tls(cert: Path | None, key: Path | None, client_ca: Path | None) -> Any:
         raise typer.Exit(2) from None
 
 
-def _http_starter(address: str, tls: Any = None) -> Any:
+def _http_starter(address: str, tls: Any = None, *, required: bool = True) -> Any:
     """The HTTP/JSON companion, started on the gRPC server's `Service` (same engine, reloads and
-    records), over TLS with the gRPC listener's files when given; returns its async stop."""
+    records), over TLS with the gRPC listener's files when given; returns its async stop.
+
+    Not `required` (the default address, not asked for): a taken address costs a warning, not
+    the service, so that a second node on one host still routes over gRPC."""
+    import logging
+
     from routecore.http import start_http
 
     host, _, port = address.rpartition(":")
@@ -501,7 +517,19 @@ def _http_starter(address: str, tls: Any = None) -> Any:
 
     async def start(service: Any) -> Any:
         ssl = tls.ssl_context() if tls is not None else None
-        server = await start_http(service, host.strip("[]"), int(port), records=service.records, ssl=ssl)
+        try:
+            server = await start_http(service, host.strip("[]"), int(port), records=service.records, ssl=ssl)
+        except OSError as e:
+            if required:
+                raise
+            logging.getLogger("routecore.serve").warning(
+                "HTTP/JSON not served: %s is taken (%s); give --http HOST:PORT or --http off", address, e
+            )
+
+            async def nothing() -> None:
+                return None
+
+            return nothing
         return server.stop
 
     return start
