@@ -471,6 +471,8 @@ struct Call {
 
 struct TargetSim {
     key: Shared,
+    /// What the engine's state counts its calls under (`Target::slot`).
+    slot: Shared,
     lines: u32,
     in_use: u32,
     talking: u32,
@@ -493,7 +495,8 @@ pub struct Sim {
     targets: Vec<TargetSim>,
     target_ids: FxHashMap<Shared, TargetId>,
     /// Lines per target key and the groups holding it, from the plan at the start.
-    plan_targets: FxHashMap<Shared, (u32, Vec<u32>)>,
+    /// Target (number or URI as answered) → its lines, its groups and its slot key.
+    plan_targets: FxHashMap<Shared, (u32, Vec<u32>, Shared)>,
     group_names: Vec<Shared>,
     group_active: Vec<u32>,
     provinces: Vec<String>,
@@ -539,7 +542,7 @@ impl Sim {
         }
         arrivals.sort_by(|a, b| a.at.total_cmp(&b.at));
         let plan = engine.plan();
-        let mut plan_targets: FxHashMap<Shared, (u32, Vec<u32>)> = FxHashMap::default();
+        let mut plan_targets: FxHashMap<Shared, (u32, Vec<u32>, Shared)> = FxHashMap::default();
         let mut group_names = Vec::with_capacity(plan.groups.len());
         let mut groups = BTreeMap::new();
         for (g, group) in plan.groups.iter().enumerate() {
@@ -552,7 +555,9 @@ impl Sim {
                 },
             );
             for t in &group.targets {
-                let entry = plan_targets.entry(t.key.clone()).or_insert((1, Vec::new()));
+                let entry = plan_targets
+                    .entry(t.key.clone())
+                    .or_insert_with(|| (1, Vec::new(), t.slot.clone()));
                 entry.0 = entry.0.max(t.max_calls.unwrap_or(1).max(1));
                 entry.1.push(g as u32);
             }
@@ -692,14 +697,15 @@ impl Sim {
         if let Some(&id) = self.target_ids.get(key) {
             return id;
         }
-        let (lines, groups) = self
+        let (lines, groups, slot) = self
             .plan_targets
             .get(key)
             .cloned()
-            .unwrap_or((1, Vec::new()));
+            .unwrap_or_else(|| (1, Vec::new(), key.clone()));
         let id = self.targets.len() as TargetId;
         self.targets.push(TargetSim {
             key: key.clone(),
+            slot,
             lines,
             in_use: 0,
             talking: 0,
@@ -978,9 +984,9 @@ impl Sim {
                     }
                 }
                 let at_ms = self.time_ms(ev.at);
-                let key = self.targets[t as usize].key.clone();
+                let slot = self.targets[t as usize].slot.clone();
                 let state = Arc::clone(self.engine.state());
-                state.answered(self.call_id(call), &key, at_ms);
+                state.answered(self.call_id(call), &slot, at_ms);
                 let target = &mut self.targets[t as usize];
                 target.talking += 1;
                 target.figures.answered += 1;
@@ -1012,9 +1018,9 @@ impl Sim {
                 let started = ev.at - self.calls[i].hold;
                 self.busy(started, ev.at);
                 let at_ms = self.time_ms(ev.at);
-                let key = self.targets[t as usize].key.clone();
+                let slot = self.targets[t as usize].slot.clone();
                 let state = Arc::clone(self.engine.state());
-                state.ended(self.call_id(call), &key, at_ms);
+                state.ended(self.call_id(call), &slot, at_ms);
                 self.release(t);
                 let target = &mut self.targets[t as usize];
                 target.talking -= 1;

@@ -172,7 +172,6 @@ KNOWN_CHINESE_CALENDAR_GAPS = {
     D(2015, 4, 4): "holiday",  # 清明 4月5日（星期日）放假，4月6日补休
     D(2015, 5, 2): "holiday",  # 劳动节 5月1日放假，与周末连休
     D(2015, 5, 3): "holiday",
-    D(2015, 9, 26): "holiday",  # 中秋 9月27日（星期日）放假
     D(2016, 1, 2): "holiday",  # 元旦 1月1日放假，与周末连休
     D(2016, 1, 3): "holiday",
     D(2016, 4, 2): "holiday",  # 清明 4月4日放假，与周末连休
@@ -233,13 +232,27 @@ def test_weekends_joined_to_a_holiday_are_holidays(first, types):
 
 def test_every_free_weekend_beside_a_holiday_is_a_holiday_and_no_other(cn):
     """The rule, over every year of data: a weekend day that is not a make-up workday is
-    `holiday` exactly when a package lists it as a day off or it is joined to a holiday."""
+    `holiday` exactly when a package lists it as a day off, or its run of days off and free
+    weekend days holds a weekday day off. A holiday on a weekend alone does not reach out:
+    2015-09-26 stays a Saturday beside 中秋 9月27日（星期日）."""
     stated = chinese_calendar_source().days_off | holidays_source().days_off
+    one = dt.timedelta(days=1)
+
+    def off_or_free(d: dt.date) -> bool:
+        return cn.get(d) == "holiday" or (d.weekday() >= 5 and cn.get(d) != "workday")
+
     for d in days_of(min(official_years()), max(official_years())):
         if d.weekday() < 5 or cn.get(d) == "workday" or d.year not in official_years():
             continue
-        beside = {cn.get(d - dt.timedelta(days=1)), cn.get(d + dt.timedelta(days=1))}
-        assert (cn.get(d) == "holiday") == (d in stated or "holiday" in beside), d
+        run = [d]
+        for step in (one, -one):
+            e = d + step
+            while off_or_free(e):
+                run.append(e)
+                e += step
+        weekday_off = any(e.weekday() < 5 and cn.get(e) == "holiday" for e in run)
+        assert (cn.get(d) == "holiday") == (d in stated or weekday_off), d
+    assert cn.get(D(2015, 9, 26)) is None and cn.get(D(2024, 6, 8)) == "holiday"
 
 
 def test_chinese_calendar_source_reads_the_package():

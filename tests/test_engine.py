@@ -222,6 +222,7 @@ def _capped_plan(target: dict[str, Any]) -> dict[str, Any]:
         ({"uri": "sip:13800000009@gw"}, "13800000009"),
         ({"number": "13800000009"}, "sip:13800000009@10.0.0.1"),
         ({"uri": "sip:desk@pbx.example"}, "sip:desk@pbx.example"),
+        ({"uri": "sip:8001@pbx-a"}, "sip:8001@pbx-a"),
     ],
 )
 def test_a_slot_belongs_to_the_normalised_target_however_it_is_spelled(
@@ -240,10 +241,33 @@ def test_a_slot_belongs_to_the_normalised_target_however_it_is_spelled(
     assert len(offered()) == 2
 
 
+def test_an_extension_is_its_pbxs_alone() -> None:
+    """`sip:8001@pbx-a` and `sip:8001@pbx-b` are two phones: 8001 is no mobile, landline or
+    international number, so each URI holds its own slots."""
+    plan = _capped_plan({"uri": "sip:8001@pbx-a"})
+    plan["tenants"]["t"]["groups"]["g"]["targets"][1] = {"uri": "sip:8001@pbx-b", "max_calls": 1}
+    engine = routecore.Engine.from_dict(plan)
+    engine.report("c1", "ANSWERED", "sip:8001@pbx-a", at=AT)
+    d = engine.route("4001234567", "13900000000", at=AT, call_id="next")
+    assert [t.uri for t in d.targets] == ["sip:8001@pbx-b"]
+
+
 def test_an_unanswered_call_ends_without_a_target(engine: routecore.Engine) -> None:
     engine.report("c9", "ENDED", "", at=AT)  # rejected or nobody answered: no slot, no error
     with pytest.raises(routecore.InvalidArgumentError, match="ANSWERED event needs the answering target"):
         engine.report("c9", "ANSWERED", "", at=AT)
+
+
+def test_an_ended_without_target_frees_what_the_call_answered() -> None:
+    """A switch that reports ENDED without the target still frees the slot its call took: the
+    engine kept the call's decision, and ends the call on each of its targets."""
+    engine = routecore.Engine.from_dict(_capped_plan({"number": "13800000009"}))
+    first = engine.route("4001234567", "13900000000", at=AT, call_id="c1")
+    assert [t.number for t in first.targets] == ["13800000009", "13800000020"]
+    engine.report("c1", "ANSWERED", "13800000009", at=AT)
+    assert len(engine.route("4001234567", "13900000000", at=AT, call_id="c2").targets) == 1
+    engine.report("c1", "ENDED", "", at=AT, duration_seconds=60)
+    assert len(engine.route("4001234567", "13900000000", at=AT, call_id="c3").targets) == 2
 
 
 def test_groups_whose_names_join_alike_keep_their_own_rotation() -> None:

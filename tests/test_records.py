@@ -643,3 +643,18 @@ def test_remember_ignores_decisions_without_call_id(
     assert len(store.decisions) == 1
     store.append(ev("k", "ENDED"))
     assert len(store.decisions) == 0  # the call is over
+
+
+def test_a_target_reported_in_either_spelling_gets_its_rate() -> None:
+    """The engine's slot rule: a number target reported as `sip:NUMBER@GATEWAY`, or a URI
+    target whose user part is a number reported bare, is the same target; an extension is
+    its PBX's alone."""
+    ctx = DecisionContext(
+        rates=(("13800000010", 0.2), ("sip:13800000011@gw", 0.3), ("sip:8001@pbx-a", 0.5)),
+    )
+    assert ctx.rate_for("13800000010") == 0.2
+    assert ctx.rate_for("sip:13800000010@10.0.0.1") == 0.2
+    assert ctx.rate_for("+86 138 0000 0011") == 0.3
+    assert ctx.rate_for("sip:8001@pbx-a") == 0.5
+    assert ctx.rate_for("sip:8001@pbx-b") is None
+    assert ctx.rate_for("13800000099") is None

@@ -490,3 +490,14 @@ def test_carrier_includes_virtual_operators_and_region_entries() -> None:
     assert rule("13712340000") == "gd"  # 移动, 广东/东莞
     assert rule("075586000000") == "sz"  # a landline has a region too
     assert rule("") == "rest"  # anonymous: no carrier, no region
+
+
+def test_the_reference_cn_calendar_agrees_with_the_engines() -> None:
+    """The reference model reads chinesecalendar and joins weekends to holidays its own way;
+    from 2006 on (before, the engine also reads `holidays`' fixes) the two agree day by day."""
+    from reference.model import _cn_days_off
+    from routecore.calendar import chinese_calendar_source, cn_special_days
+
+    last = max(chinese_calendar_source().years)
+    engine = {d for d, kind in cn_special_days(2006, last).items() if kind == "holiday"}
+    assert engine == {d for d in _cn_days_off() if 2006 <= d.year <= last}

@@ -141,11 +141,17 @@ def test_bad_arguments() -> None:
         Simulation(engine, start=0.0, span_seconds=1.0, calls_per_day=1.0, arrivals=([], [], [], []))
 
 
-def test_reports_drive_the_engine_caps() -> None:
+@pytest.mark.parametrize(
+    "target",
+    [{"number": "13800000009"}, {"uri": "sip:13800000009@gw"}, {"uri": "sip:desk@pbx.example"}],
+    ids=["number", "uri of a number", "uri"],
+)
+def test_reports_drive_the_engine_caps(target: dict[str, str]) -> None:
     # One target with max_calls 1: while it handles a call, the engine (told by ANSWERED/ENDED in
-    # simulated time) skips it and rejects with no_target, so the simulator never finds it busy.
+    # simulated time, under the target's slot key) skips it and rejects with no_target, so the
+    # simulator never finds it busy.
     plan = group_plan(1)
-    plan["tenants"]["t"]["groups"]["g"]["targets"][0]["max_calls"] = 1  # type: ignore[index]
+    plan["tenants"]["t"]["groups"]["g"]["targets"] = [{**target, "max_calls": 1}]  # type: ignore[index]
     report = simulate(
         plan,
         calls=864.0,

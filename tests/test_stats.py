@@ -266,3 +266,37 @@ def test_cli_stats_html_and_png(store: SqliteRecordStore, tmp_path: Path) -> Non
     assert "<script" not in text and "http://" not in text and "https://" not in text
     assert "clinic/desk" in text and "100.85" in text  # the peaks table and the May bill
     assert sorted(p.name for p in pngs.iterdir()) == ["answer_rate.png", "hourly_volume.png", "regions.png"]
+
+
+def test_concurrent_peaks_keep_groups_whose_names_join_alike_apart() -> None:
+    """Tenant `a` group `b/c` and tenant `a/b` group `c` are two groups (labels escaped as the
+    engine's group keys are), and a target reported as `sip:NUMBER@GATEWAY` counts as NUMBER."""
+    from routecore.records import build_record
+    from routecore.stats import concurrent_peaks
+
+    def group(number: str, called: str) -> dict:
+        return {
+            "groups": {"g": {"targets": [{"number": number}]}},
+            "numbers": {called: {"flow": [{"forward": "g"}]}},
+        }
+
+    plan = {
+        "version": 1,
+        "tenants": {"a": group("13800000001", "4001111111"), "a/b": group("13800000002", "4002222222")},
+    }
+    plan["tenants"]["a"]["groups"] = {"b/c": plan["tenants"]["a"]["groups"]["g"]}
+    plan["tenants"]["a"]["numbers"]["4001111111"]["flow"] = [{"forward": "b/c"}]
+    plan["tenants"]["a/b"]["groups"] = {"c": plan["tenants"]["a/b"]["groups"]["g"]}
+    plan["tenants"]["a/b"]["numbers"]["4002222222"]["flow"] = [{"forward": "c"}]
+    records = [
+        build_record(
+            CallEvent.create(
+                f"c{i}", "ENDED", target, at=f"2026-11-11T10:0{i}:30+08:00", duration_seconds=600
+            ),
+            None,
+            None,
+        )
+        for i, target in enumerate(["13800000001", "sip:13800000001@gw", "13800000002"])
+    ]
+    peaks = concurrent_peaks(records, routecore.Engine.from_dict(plan).loaded)
+    assert peaks == {"a/b%2Fc": 2, "a%2Fb/c": 1}

@@ -23,10 +23,12 @@ Sources. Two maintained packages transcribe the State Council's yearly notices:
 
 The calendar is their union, with one rule for the weekends: every day off
 that either package states is `holiday`, and so is every weekend day that is
-not a make-up workday and is joined to one, directly or through other days off
-(the spec's "weekends inside the period included"). A notice that names only
-the holiday ("6月10日放假，与周末连休", "4月5日放假，4月6日补休") gives a break
-that runs over the weekend beside it, and a notice that gives a date range
+not a make-up workday and is joined to a weekday day off, directly or through
+other days off (the spec's "weekends inside the period included"). A notice
+that names only the holiday ("6月10日放假，与周末连休", "4月5日放假，4月6日补休")
+gives a break that runs over the weekend beside it. A holiday that falls on a
+weekend with no weekday off does not reach out ("9月27日（星期日）放假" alone
+leaves 9/26 `sat`). A notice that gives a date range
 leaves no free weekend day beside it (a weekend day beside a range is a make-up
 workday: 2024 清明 4月4日至6日, 4月7日上班; 2024 中秋 9月15日至17日, 9月14日
 上班), so the rule reads every notice alike; an ordinary weekend not touching a
@@ -158,44 +160,25 @@ def holidays_source() -> Source:
     )
 
 
-def _weekend_run(
-    start: dt.date, step: dt.timedelta, days_off: Container[dt.date], workdays: Container[dt.date]
-) -> tuple[list[dt.date], dt.date]:
-    """The free weekend days from `start` on (by `step`), and the first day that is not one."""
-    run: list[dt.date] = []
-    d = start
-    while _is_weekend(d) and d not in workdays and d not in days_off:
-        run.append(d)
-        d += step
-    return run, d
-
-
-def _weekends_joined(
-    starts: Iterable[dt.date],
-    days_off: Container[dt.date],
-    workdays: Container[dt.date],
-    *,
-    enclosed_only: bool,
-) -> set[dt.date]:
-    """The free weekend days joined to the days `starts` (both sides), or only those enclosed by days off."""
-    out: set[dt.date] = set()
-    for d in starts:
-        run, end = _weekend_run(d + _ONE_DAY, _ONE_DAY, days_off, workdays)
-        if not enclosed_only or end in days_off:
-            out.update(run)
-        if not enclosed_only:
-            out.update(_weekend_run(d - _ONE_DAY, -_ONE_DAY, days_off, workdays)[0])
-    return out
-
-
 def rebuild_periods(src: Source) -> frozenset[dt.date]:
-    """The days off of `src` plus every free weekend day adjacent to or enclosed by them.
+    """The days off of `src` plus every free weekend day joined to a weekday day off of them,
+    directly or through other days off and free weekend days.
 
     This is how the periods of a year that only `holidays` covers are rebuilt
     (a weekend day that is a make-up workday stays out). Linear in the number
     of days off.
     """
-    return src.days_off | _weekends_joined(src.days_off, src.days_off, src.workdays, enclosed_only=False)
+    joined: set[dt.date] = set()
+    for start in src.days_off:
+        if _is_weekend(start):
+            continue  # a holiday on a weekend does not reach out by itself
+        for step in (_ONE_DAY, -_ONE_DAY):
+            d = start + step
+            while d in src.days_off or (_is_weekend(d) and d not in src.workdays):
+                if d not in src.days_off:
+                    joined.add(d)
+                d += step
+    return src.days_off | joined
 
 
 @functools.cache
@@ -203,8 +186,8 @@ def _table() -> tuple[frozenset[int], Mapping[dt.date, SpecialDay]]:
     cc, hol = chinese_calendar_source(), holidays_source()
     years = cc.years | hol.years
     workdays = cc.workdays | hol.workdays
-    # Every day off either package states, and every free weekend day joined to one, directly or
-    # through other days off (spec: "weekends inside the period included"); one rule for every
+    # Every day off either package states, and every free weekend day joined to a weekday one
+    # (spec: "weekends inside the period included"); one rule for every
     # year, whichever package has it and however its notice words the period (module docstring).
     both = Source(
         name="cn",

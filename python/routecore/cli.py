@@ -506,6 +506,7 @@ def _http_starter(address: str, tls: Any = None, *, required: bool = True) -> An
 
     Not `required` (the default address, not asked for): a taken address costs a warning, not
     the service, so that a second node on one host still routes over gRPC."""
+    import errno
     import logging
 
     from routecore.http import start_http
@@ -520,7 +521,7 @@ def _http_starter(address: str, tls: Any = None, *, required: bool = True) -> An
         try:
             server = await start_http(service, host.strip("[]"), int(port), records=service.records, ssl=ssl)
         except OSError as e:
-            if required:
+            if required or e.errno != errno.EADDRINUSE:
                 raise
             logging.getLogger("routecore.serve").warning(
                 "HTTP/JSON not served: %s is taken (%s); give --http HOST:PORT or --http off", address, e

@@ -984,6 +984,11 @@ async def start_http(
     app = _App(engine_ref, records, limits, metrics, make_event or default_make_event)
     app.loop = loop
     app.heartbeat = loop.time()
+    # Bound first: an address that cannot be bound leaves nothing wired into /metrics or the
+    # service's counters. No connection is served before the wiring below (no await between).
+    server = await loop.create_server(
+        lambda: _Conn(app), host, port, backlog=backlog, reuse_port=reuse_port or None, ssl=ssl
+    )
     metrics.track_engine(app.engine)
     metrics.track_records(records)
     # Started on the gRPC server's service: its Rust-side decision counters join /metrics.
@@ -999,7 +1004,4 @@ async def start_http(
             engine_ref.http_counts = app.counts
         else:
             app.counts = engine_ref.http_counts
-    server = await loop.create_server(
-        lambda: _Conn(app), host, port, backlog=backlog, reuse_port=reuse_port or None, ssl=ssl
-    )
     return HttpServer(server, app)

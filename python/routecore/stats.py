@@ -240,13 +240,25 @@ def _durations(seconds: list[int]) -> Durations:
     )
 
 
+def group_label(tenant: str, group: str) -> str:
+    """`tenant/group`, with `%`, `/` and `#` in either name escaped (`a%2Fb/c`) so that no two
+    groups share a label: the engine's group key (`group_key` in rust/engine/compile.rs), which
+    the simulation report uses too."""
+
+    def escape(name: str) -> str:
+        return name.replace("%", "%25").replace("/", "%2F").replace("#", "%23")
+
+    return f"{escape(tenant)}/{escape(group)}"
+
+
 def _group_targets(plan: Any) -> dict[str, list[str]]:
-    """`tenant/group` → its targets' keys (normalised numbers or URIs), from a plan model."""
+    """`tenant/group` (`group_label`) → its targets' keys (normalised numbers or URIs)."""
     model = _plan_model(plan)
     out: dict[str, list[str]] = {}
     for tname, tenant in (getattr(model, "tenants", None) or {}).items():
         for gname, group in tenant.groups.items():
-            out[f"{tname}/{gname}"] = [_target_key(str(t.number or t.uri or "")) for t in group.targets]
+            keys = [_target_key(str(t.number or t.uri or "")) for t in group.targets]
+            out[group_label(tname, gname)] = keys
     return out
 
 
@@ -259,7 +271,7 @@ def concurrent_peaks(records: Iterable[CallRecord], plan: Any = None) -> dict[st
         if r.answered_at is None or not r.target:
             continue
         a, e = _ms(r.answered_at), _ms(r.ended_at)
-        edges.setdefault(r.target, []).extend(((a, 1), (e, -1)))
+        edges.setdefault(_target_key(r.target), []).extend(((a, 1), (e, -1)))
     groups = _group_targets(plan) if plan is not None else {t: [t] for t in edges}
     peaks: dict[str, int] = {}
     for name, keys in groups.items():

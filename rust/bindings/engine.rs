@@ -19,7 +19,7 @@ use crate::engine::doc::PlanDoc;
 use crate::engine::redis_state::RedisState;
 use crate::engine::state::{LocalState, StateStore};
 use crate::engine::time::{parse_time, DayType};
-use crate::engine::{Engine, Plan};
+use crate::engine::{slot_key, Engine, Plan};
 use crate::error::{Error, PlanIssue};
 use crate::number;
 use crate::region::{self, RegionTables};
@@ -551,15 +551,32 @@ impl PyEngine {
                 .into())
             }
         };
-        let Some(key) = target_key(target, ended, &self.tables)? else {
-            return Ok(());
-        };
+        let key = target_key(target, ended, &self.tables)?;
         let state = self.inner.state();
         // Released while the state works: with Redis that is a round trip.
-        if ended {
-            py.detach(|| state.ended(call_id, &key, t));
-        } else {
-            py.detach(|| state.answered(call_id, &key, t));
+        match key {
+            Some(key) if ended => py.detach(|| state.ended(call_id, &key, t)),
+            Some(key) => py.detach(|| state.answered(call_id, &key, t)),
+            None => {
+                // ENDED with no target: mostly a call nobody answered (it holds no slot and
+                // still gets its record). If a target did answer, its slot is freed through
+                // the decision this node kept for the call; without one, the lease's
+                // time-to-live frees it.
+                let Some(decision) = state.recall_decision(call_id) else {
+                    return Ok(());
+                };
+                let tables = &self.tables;
+                py.detach(|| {
+                    for target in &decision.targets {
+                        let slot = if target.uri.is_empty() {
+                            target.number.to_string()
+                        } else {
+                            slot_key(&target.uri, tables)
+                        };
+                        state.ended(call_id, &slot, t);
+                    }
+                });
+            }
         }
         Ok(())
     }
@@ -629,13 +646,14 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// The slot key of a reported target (`engine::slot_key`); `None` for an `ENDED` with no
-/// target (a call nobody answered: it holds no slot, and still gets its record).
+/// The slot key of a reported target: a URI's by [`slot_key`], a number's normalised;
+/// `None` for an `ENDED` with no target (see `report`).
 fn target_key(target: &str, ended: bool, tables: &RegionTables) -> PyResult<Option<String>> {
+    if target.contains(':') {
+        return Ok(Some(slot_key(target, tables)));
+    }
     match number::normalize(target, tables) {
         Ok(n) if n.kind != number::Kind::Anonymous => Ok(Some(n.as_str().to_string())),
-        // A URI that is no number: its slot is the URI as written, as `slot_key` says.
-        _ if target.contains(':') => Ok(Some(target.to_string())),
         Ok(_) if ended => Ok(None),
         Ok(_) => Err(PyRoutecoreErr(Error::InvalidArgument(
             "target: an ANSWERED event needs the answering target".into(),

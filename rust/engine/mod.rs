@@ -328,14 +328,17 @@ impl Plan {
     }
 }
 
-/// The slot key of a target as a plan or a call report names it: its normalised
-/// number, also when it is the user part of a URI, else the URI as written. A switch
-/// reports what it dialled, which for a number target may be `sip:NUMBER@GATEWAY`,
-/// so both spellings of one phone must hold one slot. O(len).
-pub fn slot_key(target: &str, tables: &crate::region::RegionTables) -> String {
-    match crate::number::normalize(target, tables) {
-        Ok(n) if n.kind != Kind::Anonymous => n.as_str().to_string(),
-        _ => target.to_string(),
+/// The slot key of a URI target, as a plan or a call report names it: the normalised
+/// number when the user part is a mobile, landline or international number (a switch
+/// reports what it dialled, which for a number target may be `sip:NUMBER@GATEWAY`, so
+/// both spellings of one phone hold one slot), else the URI as written: an extension
+/// (`sip:8001@pbx-beijing`) is that PBX's, not every PBX's 8001. O(len).
+pub fn slot_key(uri: &str, tables: &crate::region::RegionTables) -> String {
+    match crate::number::normalize(uri, tables) {
+        Ok(n) if matches!(n.kind, Kind::Mobile | Kind::Landline | Kind::International) => {
+            n.as_str().to_string()
+        }
+        _ => uri.to_string(),
     }
 }
 

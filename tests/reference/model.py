@@ -92,14 +92,18 @@ class CallerList:
 @functools.cache
 def _cn_days_off() -> frozenset[dt.date]:
     """The official holidays, and the weekend days joined to them ("与周末连休"): walking out
-    from each holiday over Saturdays and Sundays that are not make-up workdays."""
+    from each weekday holiday over other holidays and over Saturdays and Sundays that are not
+    make-up workdays (a holiday on a weekend alone does not reach out)."""
     official = set(chinese_calendar.holidays)
     joined = set()
     for day in official:
+        if day.weekday() >= 5:
+            continue
         for step in (dt.timedelta(days=-1), dt.timedelta(days=1)):
             other = day + step
-            while other.weekday() >= 5 and other not in chinese_calendar.workdays and other not in official:
-                joined.add(other)
+            while other in official or (other.weekday() >= 5 and other not in chinese_calendar.workdays):
+                if other not in official:
+                    joined.add(other)
                 other += step
     return frozenset(official | joined)
 
@@ -118,17 +122,21 @@ class Target:
 
     @property
     def key(self) -> str:
-        """What slots belong to: the normalised number, also for a URI whose user part is
-        one (`sip:13800000009@gw`), else the URI as written."""
-        return self.number or _slot_of_uri(self.uri)
+        """What slots belong to: the normalised number, also for a URI whose user part is a
+        mobile, landline or international number (`sip:13800000009@gw`), else the URI as
+        written (an extension, `sip:8001@pbx`, is its PBX's)."""
+        return self.number or _slot_of(self.uri)
 
 
-def _slot_of_uri(uri: str) -> str:
+def _slot_of(target: str) -> str:
+    """The slot of a target as named in a plan or a report."""
     try:
-        number = numbers.normalize(uri)
+        number = numbers.normalize(target)
     except NotANumber:
-        return uri
-    return number.normalized if number.kind != "anonymous" else uri
+        return target
+    if ":" in target and number.kind not in ("mobile", "landline", "international"):
+        return target
+    return number.normalized if number.kind != "anonymous" else target
 
 
 @dataclass
@@ -391,7 +399,7 @@ class ReferenceModel:
         )
 
     def _target_key(self, target: str) -> str | None:
-        key = _slot_of_uri(target)
+        key = _slot_of(target)
         return key if key in self.slot_keys else None
 
     def report(
@@ -406,6 +414,12 @@ class ReferenceModel:
         if type not in ("ANSWERED", "ENDED"):
             raise ReferenceError("INVALID_ARGUMENT", f"type: unknown event type {type!r}", "type")
         now = _micros(_parse_time(at, self.tz))
+        if type == "ENDED" and not target.strip():
+            # No target: the call ends on whatever it answered.
+            for slot in [s for s in self.leases if s[0] == call_id]:
+                del self.leases[slot]
+                self.ended.add(slot)
+            return
         key = self._target_key(target)
         if key is None:
             return

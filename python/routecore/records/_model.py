@@ -17,6 +17,7 @@ from typing import Any, Final
 import orjson
 
 from routecore._routecore import InvalidArgumentError, RoutecoreError
+from routecore._routecore import kind as _kind
 from routecore._routecore import normalize as _normalize
 
 __all__ = [
@@ -110,16 +111,21 @@ def _utc(ms: int | None) -> dt.datetime | None:
 
 @lru_cache(maxsize=1 << 16)
 def _target_key(target: str) -> str:
-    """How a target is matched against a decision's targets: its normalised number, or the URI.
+    """How a target is matched against a decision's targets: its normalised number, also for a
+    URI whose user part is a mobile, landline or international number (a switch may report
+    `sip:NUMBER@GATEWAY` for a number target), else the URI as written: the engine's slot key.
 
     Cached: a platform's targets (agents, desks) are few and recur on every call.
     """
-    if not target or ":" in target:
+    if not target:
         return target
     try:
-        return _normalize(target)
+        number = _normalize(target)
     except RoutecoreError:
         return target
+    if ":" in target and _kind(number) not in ("mobile", "landline", "international"):
+        return target  # an extension (`sip:8001@pbx`) is that PBX's
+    return number
 
 
 # --- events and acks ---------------------------------------------------------------------------
@@ -287,10 +293,13 @@ class DecisionContext:
 
     def rate_for(self, target: str) -> float | None:
         """The per-minute rate the decision gave `target`; None if it did not offer it."""
-        for key in (target, _target_key(target)):
-            for t, rate in self.rates:
-                if t == key:
-                    return rate
+        for t, rate in self.rates:
+            if t == target:
+                return rate
+        key = _target_key(target)
+        for t, rate in self.rates:
+            if _target_key(t) == key:
+                return rate
         return None
 
     def to_json(self) -> bytes:
