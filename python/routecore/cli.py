@@ -36,7 +36,7 @@ def _cannot(e: OSError | ValueError, doing: str, path: Path | None = None) -> ty
 
     where = getattr(e, "filename", None) or path
     why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-    message = escape(f"{where}: cannot {doing}: {why}")
+    message = escape(f"{where}: cannot {doing}: {why}" if where else f"cannot {doing}: {why}")
     errors.print(f"[red]{type(e).__name__}[/red]: {message}", highlight=False)
     return typer.Exit(1)
 
