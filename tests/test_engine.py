@@ -291,3 +291,23 @@ def test_groups_whose_names_join_alike_keep_their_own_rotation() -> None:
         for called in ["4001111111", "4002222222"] * 2
     ]
     assert firsts == ["13800000001", "13800000003", "13800000002", "13800000004"]
+
+
+def test_a_long_overflow_chain_reaches_its_end() -> None:
+    """`check` refuses overflow cycles, not long chains: 20 groups whose targets are off shift,
+    each overflowing to the next, end on the last one's target."""
+    groups: dict[str, Any] = {
+        f"g{i}": {
+            "targets": [{"number": f"138000000{i:02d}", "schedule": "never"}],
+            "overflow": {"forward": f"g{i + 1}"},
+        }
+        for i in range(20)
+    }
+    groups["g20"] = {"targets": [{"number": "13900000020"}]}
+    plan = {
+        "version": 1,
+        "schedules": {"never": {"hours": {"all": ["00:00-00:01"]}}},
+        "tenants": {"t": {"groups": groups, "numbers": {"4001234567": {"flow": [{"forward": "g0"}]}}}},
+    }
+    d = routecore.Engine.from_dict(plan).route("4001234567", "13900000000", at=AT)
+    assert (d.action, [t.number for t in d.targets]) == ("FORWARD", ["13900000020"])

@@ -461,8 +461,9 @@ fn names(wanted: &[(Shared, Option<Shared>)]) -> String {
 /// menus a group's overflow reaches). `depth` counts the steps taken since the last
 /// key: every key shortens `keys` (at most 64), so only steps that take none can cycle.
 fn run_action(ctx: &mut Ctx<'_>, action: &Action, keys: &[u8], depth: usize) -> Outcome {
-    if depth > 16 {
-        // `check` refuses menu and overflow cycles; this bounds the walk if one slips by.
+    if depth > ctx.plan.groups.len() + ctx.plan.menus.len() {
+        // `check` refuses menu and overflow cycles, so a walk without keys visits each group
+        // and menu at most once; this bounds it if a cycle slips by (however long the chain).
         return Outcome::Reject(480, Shared::from("no_target"));
     }
     match action {
