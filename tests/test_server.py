@@ -641,6 +641,14 @@ def test_get_stats_counts_http_decisions_too(plan_loaded: Any) -> None:
         for name in ("by_action", "by_tenant", "by_reason", "by_error"):
             assert dict(getattr(both, name)) == {k: 2 * n for k, n in getattr(over_grpc, name).items()}
         assert (both.decisions, dict(both.by_error)) == (8, {"NOT_FOUND": 2, "INVALID_ARGUMENT": 4})
+        # Refused before the engine: a body that is not JSON, a bad `explain`.
+        for body in (b"{not json", b'{"called": "4001234567", "caller": "1", "explain": 3}'):
+            post = urllib.request.Request(f"http://127.0.0.1:{web.port}/v1/route", data=body, method="POST")
+            post.add_header("Content-Type", "application/json")
+            with contextlib.suppress(urllib.error.HTTPError):
+                urllib.request.urlopen(post, timeout=10).read()
+        after = r.admin.GetStats(pb.GetStatsRequest(), timeout=10)
+        assert (after.errors, after.by_error["INVALID_ARGUMENT"]) == (both.errors + 2, 6)
     finally:
         r.run(web.stop(1.0))
         r.close()

@@ -793,14 +793,21 @@ class _Conn(asyncio.Protocol):
                 why = f"overloaded: the server is {lag * 1000:.0f} ms behind; retry on another node"
                 return self._answer(503, _error_body("RESOURCE_EXHAUSTED", why), keep, http10)
             if path == b"/v1/route":
-                if method == b"GET":
-                    args = _route_args(_parse_query(query), True)
-                elif method == b"POST":
-                    if not head.has_len:
-                        raise _HttpError(411, "INVALID_ARGUMENT", "POST needs a Content-Length")
-                    args = _route_args(*_body_fields(body, head.ctype))
-                else:
-                    raise _HttpError(405, "INVALID_ARGUMENT", "GET or POST", allow=b"GET, POST")
+                try:
+                    if method == b"GET":
+                        args = _route_args(_parse_query(query), True)
+                    elif method == b"POST":
+                        if not head.has_len:
+                            raise _HttpError(411, "INVALID_ARGUMENT", "POST needs a Content-Length")
+                        args = _route_args(*_body_fields(body, head.ctype))
+                    else:
+                        raise _HttpError(405, "INVALID_ARGUMENT", "GET or POST", allow=b"GET, POST")
+                except _HttpError as e:
+                    # A routing request refused before the engine saw it counts as the engine's
+                    # refusals do (GetStats, /metrics), as gRPC's malformed requests do.
+                    app.counts.refused(e.code)
+                    app.metrics.observe_error(e.code)
+                    raise
                 status, payload = app.route(args)
                 return self._answer(status, payload, keep, http10)
             if path == b"/v1/events":
