@@ -369,12 +369,18 @@ fn classify_digits(digits: Digits, plus: bool, countries: &dyn CountryCodes) -> 
     national(digits)
 }
 
-/// `d` follows a `+` or `00`: a country calling code, then the national number.
+/// `d` follows a `+` or `00`: a country calling code, then the national number. No calling
+/// code starts with `0` (`+0…`, `000…` are `unknown`, never `+1` or `+86` read past a zero).
 fn international(d: &[u8], countries: &dyn CountryCodes) -> Number {
     if d.starts_with(b"86") {
         return national_after_country_code(&d[2..], countries);
     }
-    for len in 1..=3.min(d.len()) {
+    let codes = if d.first() == Some(&b'0') {
+        0
+    } else {
+        3.min(d.len())
+    };
+    for len in 1..=codes {
         let code = d[..len]
             .iter()
             .fold(0u16, |acc, x| acc * 10 + u16::from(x - b'0'));
@@ -710,6 +716,24 @@ pub(crate) mod tests {
             long
         );
         assert!(normalize_caller(&"1".repeat(33), &TestCountries).is_err());
+    }
+
+    #[test]
+    fn no_calling_code_starts_with_zero() {
+        // `01` is not `+1`, nor `086` `+86`: the number is kept as given, and `unknown`.
+        for (input, national) in [
+            ("00012345678", "00012345678"),
+            ("+014155550100", "00014155550100"),
+            ("000861380013800", "000861380013800"),
+            ("+0", "000"),
+            ("+86 000 1234", "0001234"),
+        ] {
+            assert_eq!(norm(input), (national.into(), Kind::Unknown), "{input}");
+        }
+        assert_eq!(
+            norm("0014155550100"),
+            ("0014155550100".into(), Kind::International)
+        );
     }
 
     #[test]

@@ -105,6 +105,21 @@ def test_normalising_twice_changes_nothing(text):
         assert outcome(first[0]) == first
 
 
+@pytest.mark.parametrize(
+    ("text", "national"),
+    [
+        ("00012345678", "00012345678"),
+        ("+014155550100", "00014155550100"),
+        ("000861380013800", "000861380013800"),
+        ("+0086 138 0013 8000", "000086" + "13800138000"),
+    ],
+)
+def test_no_calling_code_starts_with_zero(text, national):
+    assert outcome(text) == (national, "unknown")
+    assert outcome(national) == (national, "unknown")
+    assert routecore.region(text).country == ""
+
+
 def test_a_bare_country_code_normalises_idempotently():
     national, kind = outcome("+86")
     assert outcome(national) == (national, kind)
