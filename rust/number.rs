@@ -469,22 +469,25 @@ fn national(digits: Digits) -> Number {
     Number { digits, kind }
 }
 
-/// Whether `d`, which followed a bare `86`, is a whole national number:
-/// a mobile, a 400/800 number, or a landline written without its trunk `0`.
+/// Whether `d`, which followed a bare `86`, is a whole national number: a mobile, a 400/800
+/// number, or a landline written with or without its trunk `0` (`86 010 1234 5678`, the slip
+/// `+86 0755…` is too). No national number itself starts with `86` followed by one of these
+/// (landlines start with `0`, mobiles with `1`, service numbers with `1`, `400`, `800` or `95`),
+/// so the `86` can only be a country code.
 fn is_complete_national(d: &[u8]) -> bool {
     if is_mobile(d) || is_400_800(d) {
         return true;
     }
-    if d.first().is_none_or(|&c| c == b'0') || d.len() < 10 {
-        return false;
+    match d.first() {
+        Some(b'0') => is_landline(d),
+        Some(_) if d.len() == 10 || d.len() == 11 => {
+            let mut with_trunk = [0u8; 12];
+            with_trunk[0] = b'0';
+            with_trunk[1..=d.len()].copy_from_slice(d);
+            is_landline(&with_trunk[..=d.len()])
+        }
+        _ => false,
     }
-    let mut with_trunk = [0u8; 12];
-    if d.len() > 11 {
-        return false;
-    }
-    with_trunk[0] = b'0';
-    with_trunk[1..=d.len()].copy_from_slice(d);
-    is_landline(&with_trunk[..=d.len()])
 }
 
 fn is_mobile(d: &[u8]) -> bool {
@@ -687,6 +690,23 @@ pub(crate) mod tests {
         // 8 digits starting with 86: a local subscriber number, not a country code.
         assert_eq!(norm("86000000"), ("86000000".into(), Kind::Unknown));
         assert_eq!(norm("864001234567"), ("4001234567".into(), Kind::Service));
+        // Before a landline that keeps its trunk `0`, as `+86 0755…` is accepted.
+        assert_eq!(
+            norm("8601012345678"),
+            ("01012345678".into(), Kind::Landline)
+        );
+        assert_eq!(
+            norm("86075586000000"),
+            ("075586000000".into(), Kind::Landline)
+        );
+        assert_eq!(
+            norm("8608981234567"),
+            ("08981234567".into(), Kind::Landline)
+        );
+        // Not before a number that is not a whole landline (too short, too long, `00`).
+        for s in ["860101234567", "860755860000000", "8600123456789"] {
+            assert_eq!(norm(s), (s.into(), Kind::Unknown), "{s}");
+        }
     }
 
     #[test]
@@ -801,6 +821,19 @@ pub(crate) mod tests {
         #[test]
         fn no_input_panics(s in ".{0,300}") {
             let _ = normalize(&s, &TestCountries);
+        }
+
+        #[test]
+        fn a_bare_86_is_stripped_only_from_what_is_no_national_number(
+            rest in "0[1-9][0-9]{9,10}|[1-9][0-9]{9,10}|1[3-9][0-9]{9}|(400|800)[0-9]{7}|[0-9]{0,14}"
+        ) {
+            // No national number starts with 86 and then one of these, so stripping loses nothing.
+            let s = format!("86{rest}");
+            let n = normalize(&s, &TestCountries).unwrap();
+            if n.as_str() != s {
+                prop_assert_eq!(national(Digits::from_ascii(s.as_bytes()).unwrap()).kind, Kind::Unknown);
+                prop_assert_ne!(n.kind, Kind::Unknown);
+            }
         }
 
         #[test]

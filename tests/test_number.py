@@ -120,6 +120,27 @@ def test_no_calling_code_starts_with_zero(text, national):
     assert routecore.region(text).country == ""
 
 
+@pytest.mark.parametrize(
+    ("text", "national"),
+    [
+        ("8601012345678", "01012345678"),
+        ("86075586000000", "075586000000"),
+        ("86 0898 1234567", "08981234567"),
+    ],
+)
+def test_a_bare_86_before_a_landline_keeping_its_trunk(text, national):
+    assert outcome(text) == (national, "landline")
+
+
+@given(st.from_regex(r"0[1-9][0-9]{9,10}|1[3-9][0-9]{9}|(400|800)[0-9]{7}|[0-9]{0,14}", fullmatch=True))
+def test_a_bare_86_is_stripped_only_from_what_is_no_national_number(rest):
+    got = outcome("86" + rest)
+    if isinstance(got, tuple) and got[0] != "86" + rest:
+        assert routecore.kind("86" + rest) != "unknown"
+        # no number of any kind starts with 86 and then a whole national number
+        assert got[0] in (rest, "0" + rest)
+
+
 def test_a_bare_country_code_normalises_idempotently():
     national, kind = outcome("+86")
     assert outcome(national) == (national, kind)
