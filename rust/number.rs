@@ -203,7 +203,8 @@ fn is_withheld(word: &str) -> bool {
 }
 
 /// Normalises one number (`numbers.md`). The anonymous caller is `Ok` with kind
-/// [`Kind::Anonymous`]; whoever needs a called number refuses it.
+/// [`Kind::Anonymous`]; whoever needs a called number refuses it. More than [`MAX_DIGITS`]
+/// digits, or a country code with nothing after it (`+86`, `0086`), is an error.
 ///
 /// O(len) with no allocation; inputs longer than [`MAX_INPUT`] bytes are refused at once.
 pub fn normalize(input: &str, countries: &dyn CountryCodes) -> Result<Number, NumberError> {
@@ -302,7 +303,27 @@ fn normalize_with(
             kind: Kind::Unknown,
         });
     }
-    let number = classify_digits(digits, plus, countries);
+    let Some(number) = classify_digits(digits, plus, countries) else {
+        // A country code with nothing after it: not a number. A caller is kept as given.
+        if max_digits <= MAX_DIGITS {
+            return Err(NumberError::new(
+                input,
+                "nothing after the country code 86".to_string(),
+            ));
+        }
+        let mut given = Digits::default();
+        if plus {
+            given.push(b'0');
+            given.push(b'0');
+        }
+        for &d in digits.as_bytes() {
+            given.push(d);
+        }
+        return Ok(Number {
+            digits: given,
+            kind: Kind::Unknown,
+        });
+    };
     if number.digits.len() > MAX_DIGITS {
         // `+` and 19-20 digits: the national form `00…` would be too long to be a number.
         if max_digits <= MAX_DIGITS {
@@ -354,8 +375,9 @@ fn strip_uri<'a>(input: &'a str, trimmed: &'a str) -> Result<(&'a str, usize), N
     Ok((user, start + scheme.len()))
 }
 
-/// Decides the national form and kind of a digit string.
-fn classify_digits(digits: Digits, plus: bool, countries: &dyn CountryCodes) -> Number {
+/// Decides the national form and kind of a digit string; `None` for a country code `86` with
+/// nothing after it (`+86`, `0086`).
+fn classify_digits(digits: Digits, plus: bool, countries: &dyn CountryCodes) -> Option<Number> {
     let d = digits.as_bytes();
     if plus {
         return international(d, countries);
@@ -366,94 +388,74 @@ fn classify_digits(digits: Digits, plus: bool, countries: &dyn CountryCodes) -> 
     if d.starts_with(b"86") && is_complete_national(&d[2..]) {
         return national_after_country_code(&d[2..], countries);
     }
-    national(digits)
+    Some(national(digits))
 }
 
 /// `d` follows a `+` or `00`: a country calling code, then the national number. No calling
 /// code starts with `0` (`+0…`, `000…` are `unknown`, never `+1` or `+86` read past a zero).
-fn international(d: &[u8], countries: &dyn CountryCodes) -> Number {
+fn international(d: &[u8], countries: &dyn CountryCodes) -> Option<Number> {
     if d.starts_with(b"86") {
         return national_after_country_code(&d[2..], countries);
     }
-    let codes = if d.first() == Some(&b'0') {
-        0
-    } else {
-        3.min(d.len())
-    };
-    for len in 1..=codes {
-        let code = d[..len]
-            .iter()
-            .fold(0u16, |acc, x| acc * 10 + u16::from(x - b'0'));
-        if countries.country_of(code).is_some() {
-            let mut out = Digits::default();
-            for &b in b"00".iter().chain(d) {
-                if !out.push(b) {
-                    break;
-                }
-            }
-            let kind = if d.len() > len {
-                Kind::International
-            } else {
-                Kind::Unknown
-            };
-            return Number { digits: out, kind };
-        }
-    }
     let mut out = Digits::default();
     for &b in b"00".iter().chain(d) {
-        if !out.push(b) {
-            break;
+        out.push(b);
+    }
+    if d.first().is_some_and(|&c| c != b'0') {
+        for len in 1..=3.min(d.len()) {
+            let code = d[..len]
+                .iter()
+                .fold(0u16, |acc, x| acc * 10 + u16::from(x - b'0'));
+            if countries.country_of(code).is_some() {
+                let kind = if d.len() > len {
+                    Kind::International
+                } else {
+                    Kind::Unknown
+                };
+                return Some(Number { digits: out, kind });
+            }
         }
     }
-    Number {
+    Some(Number {
         digits: out,
         kind: Kind::Unknown,
-    }
+    })
 }
 
 /// After a `+86`/`0086`/`86`: mobiles and service numbers stay; anything else gains
 /// the trunk `0` (unless the caller already wrote it, `+86 0755 …`, a common slip). An
 /// international prefix right after it (`+86 0086 138…`, `+86 0044 20…`: a switch that put
 /// `+86` before a number already in international form) starts the number itself; read as a
-/// trunk `0` it would give `0086138…`, which normalises again to `138…`.
-fn national_after_country_code(d: &[u8], countries: &dyn CountryCodes) -> Number {
+/// trunk `0` it would give `0086138…`, which normalises again to `138…`. `None` when nothing
+/// follows the country code: that is not a number.
+fn national_after_country_code(d: &[u8], countries: &dyn CountryCodes) -> Option<Number> {
+    if d.is_empty() {
+        return None;
+    }
     if d.starts_with(b"00") {
         return international(&d[2..], countries);
     }
     let bare = Digits::from_ascii(d).unwrap_or_default();
-    if d.is_empty() {
-        // `+86` alone: "anything else gains the trunk 0", and `0` stays `0` when normalised again.
-        return Number {
-            digits: Digits::from_ascii(b"0").unwrap_or_default(),
-            kind: Kind::Unknown,
-        };
-    }
     if let Some(kind) = mobile_or_service(d) {
-        return Number { digits: bare, kind };
+        return Some(Number { digits: bare, kind });
     }
     if d[0] == b'0' {
-        return national(bare);
+        return Some(national(bare));
     }
+    // At most MAX_DIGITS digits follow, so the trunk always fits (MAX_CALLER_DIGITS > MAX_DIGITS).
     let mut with_trunk = Digits::default();
-    with_trunk.push(b'0');
-    for &b in d {
-        if !with_trunk.push(b) {
-            // 20 digits after +86: too long to be a landline; keep it as given.
-            return Number {
-                digits: bare,
-                kind: Kind::Unknown,
-            };
-        }
+    for &b in b"0".iter().chain(d) {
+        with_trunk.push(b);
     }
     let kind = if is_landline(with_trunk.as_bytes()) {
         Kind::Landline
     } else {
         Kind::Unknown
     };
-    Number {
+    Some(Number {
         digits: with_trunk,
         kind,
-    }
+    })
 }
 
 /// A domestic number as dialled, without any country code.
@@ -754,6 +756,27 @@ pub(crate) mod tests {
             norm("0014155550100"),
             ("0014155550100".into(), Kind::International)
         );
+    }
+
+    #[test]
+    fn a_country_code_with_nothing_after_it() {
+        for input in ["+86", "0086", "+86 0086", "tel:+86", "00 86"] {
+            let e = normalize(input, &TestCountries).unwrap_err();
+            assert!(
+                e.reason.contains("nothing after the country code"),
+                "{input}: {e}"
+            );
+        }
+        // The caller is never refused for its format: kept as given, `+` spelled `00`.
+        for (input, national) in [("+86", "0086"), ("0086", "0086"), ("+86 0086", "00860086")] {
+            let n = normalize_caller(input, &TestCountries).unwrap();
+            assert_eq!((n.as_str(), n.kind), (national, Kind::Unknown), "{input}");
+        }
+        // Something after the country code is a number, if only an `unknown` one (`numbers.md`).
+        assert_eq!(norm("008612"), ("012".into(), Kind::Unknown));
+        assert_eq!(norm("(010)"), ("010".into(), Kind::Unknown));
+        assert_eq!(norm("86"), ("86".into(), Kind::Unknown));
+        assert_eq!(norm("00"), ("00".into(), Kind::Unknown));
     }
 
     #[test]

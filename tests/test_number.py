@@ -105,6 +105,24 @@ def test_normalising_twice_changes_nothing(text):
         assert outcome(first[0]) == first
 
 
+@pytest.mark.parametrize("text", ["+86", "0086", "+86 0086", "tel:+86"])
+def test_a_country_code_with_nothing_after_it_is_not_a_number(text):
+    assert outcome(text) == f'error: number: not a number: "{text}": nothing after the country code 86'
+
+
+@pytest.mark.parametrize(
+    ("text", "national", "kind"),
+    [
+        ("008612", "012", "unknown"),  # numbers.md: `+8612` -> unknown, trunk `0` gained
+        ("(010)", "010", "unknown"),  # digits only, none of the kinds
+        ("00", "00", "unknown"),
+        ("86", "86", "unknown"),
+    ],
+)
+def test_short_numbers_after_a_country_code_are_unknown(text, national, kind):
+    assert outcome(text) == (national, kind)
+
+
 @pytest.mark.parametrize(
     ("text", "national"),
     [
@@ -139,11 +157,6 @@ def test_a_bare_86_is_stripped_only_from_what_is_no_national_number(rest):
         assert routecore.kind("86" + rest) != "unknown"
         # no number of any kind starts with 86 and then a whole national number
         assert got[0] in (rest, "0" + rest)
-
-
-def test_a_bare_country_code_normalises_idempotently():
-    national, kind = outcome("+86")
-    assert outcome(national) == (national, kind)
 
 
 @given(numbers)
