@@ -16,7 +16,7 @@
 //!   blocks, number pools) are kept as bitmaps (see `exact_set`), at most a byte
 //!   a number (7 bits for ten million numbers seven apart);
 //! - an **overlay** for live changes: keys added since the bulk load, keys of the
-//!   base removed since, and the rare numbers with no key (20 digits), behind a
+//!   base removed since, and the rare numbers with no key (20 to 22 digits), behind a
 //!   `RwLock`.
 //!
 //! Every "maybe" of the filter is confirmed exactly, so a false positive never
@@ -82,7 +82,7 @@ use arc_swap::ArcSwap;
 use crate::bloom::{self, BlockedBloom, FrozenBloom};
 use crate::error::{Error, NumberError};
 use crate::exact_set::ExactSet;
-use crate::number::{self, CountryCodes, Digits, Kind, Number, MAX_DIGITS};
+use crate::number::{self, CountryCodes, Digits, Kind, Number, MAX_DIGITS, MAX_NATIONAL_DIGITS};
 
 /// The default target false-positive rate of a list's filter.
 pub const DEFAULT_FP_RATE: f64 = 0.01;
@@ -379,7 +379,7 @@ pub struct NumberList {
     overlay: RwLock<Overlay>,
     /// `overlay.added` or `overlay.removed` is non-empty: the lock-free path is not enough.
     changed: AtomicBool,
-    /// `overlay.long.len()`, so that lookups of 20-digit numbers skip the lock when there are none.
+    /// `overlay.long.len()`, so that lookups of numbers of 20 to 22 digits skip the lock when there are none.
     long_len: AtomicUsize,
     fp_rate: f64,
 }
@@ -551,7 +551,7 @@ impl NumberList {
         for chunk in numbers.chunks(CHUNK) {
             let changed = self.changed.load(SeqCst);
             let base = self.base.load();
-            // Each number's key once (`None`: no key, a 20-digit number, or empty).
+            // Each number's key once (`None`: no key, a number of 20 to 22 digits, or empty).
             let mut keys = [None; CHUNK];
             let mut hashes = [0u64; CHUNK];
             for (i, digits) in chunk.iter().enumerate() {
@@ -770,11 +770,11 @@ impl NumberList {
         }
         let word = |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().unwrap_or_default());
         let version = u32::from_le_bytes(data[4..8].try_into().unwrap_or_default());
-        if version != VERSION {
+        let Some(slot) = long_slot(version) else {
             return Err(bad(&format!(
-                "format version {version}, expected {VERSION}"
+                "format version {version}, expected {VERSION} or older"
             )));
-        }
+        };
         let options =
             ListOptions::new(expected, f64::from_bits(word(8))).map_err(|e| bad(&e.to_string()))?;
         let (n_keys, n_long) = (word(16), word(24));
@@ -784,7 +784,7 @@ impl NumberList {
             .zip(
                 usize::try_from(n_long)
                     .ok()
-                    .and_then(|l| l.checked_mul(MAX_DIGITS)),
+                    .and_then(|l| l.checked_mul(slot)),
             )
             .and_then(|(k, l)| k.checked_add(l)?.checked_add(HEADER));
         if size != Some(data.len()) {
@@ -803,10 +803,13 @@ impl NumberList {
             keys.push(key);
         }
         let mut long = HashSet::with_capacity(n_long as usize);
-        for chunk in data[key_end..].chunks_exact(MAX_DIGITS) {
-            let digits = Digits::from_ascii(chunk)
+        for chunk in data[key_end..].chunks_exact(slot) {
+            let used = chunk.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+            let digits = Digits::from_ascii(&chunk[..used])
                 .filter(|d| d.key().is_none())
-                .ok_or_else(|| bad("a long entry is not 20 ASCII digits"))?;
+                .ok_or_else(|| {
+                    bad("a long entry is not 20 to 22 ASCII digits padded with NUL bytes")
+                })?;
             long.insert(digits);
         }
         let capacity = options.expected.max(keys.len());
@@ -819,7 +822,19 @@ impl NumberList {
 }
 
 const MAGIC: &[u8; 4] = b"RCNL";
-const VERSION: u32 = 1;
+/// 2: long entries may have up to [`MAX_NATIONAL_DIGITS`] digits (`+` and 20 digits is `00`
+/// and 20). 1 (still read): every long entry has [`MAX_DIGITS`].
+const VERSION: u32 = 2;
+
+/// The bytes of one long entry in format `version` (its digits, then NUL bytes), or `None`
+/// for a version this build cannot read.
+fn long_slot(version: u32) -> Option<usize> {
+    match version {
+        1 => Some(MAX_DIGITS),
+        2 => Some(MAX_NATIONAL_DIGITS),
+        _ => None,
+    }
+}
 /// Magic, version `u32`, false-positive rate `f64`, key count `u64`, long count `u64` (little-endian).
 const HEADER: usize = 32;
 
@@ -840,7 +855,7 @@ impl Snapshot<'_> {
             .chain(self.overlay.added.iter().copied())
     }
 
-    /// Every listed number without a key (20 digits), in no particular order.
+    /// Every listed number without a key (20 to 22 digits), in no particular order.
     pub fn long(&self) -> impl Iterator<Item = &Digits> + '_ {
         self.overlay.long.iter()
     }
@@ -868,12 +883,13 @@ impl Snapshot<'_> {
     /// Size of the persistent form. O(1).
     pub fn serialized_len(&self) -> usize {
         let keys = self.len() - self.overlay.long.len();
-        HEADER + keys * 8 + self.overlay.long.len() * MAX_DIGITS
+        HEADER + keys * 8 + self.overlay.long.len() * MAX_NATIONAL_DIGITS
     }
 
     /// Writes the persistent form into `out` (exactly [`Snapshot::serialized_len`]
     /// bytes): a 32-byte header (`RCNL`, version, fp rate, counts), the keys as
-    /// little-endian `u64`, then each 20-digit number as ASCII. O(n).
+    /// little-endian `u64`, then each number of 20 to 22 digits as ASCII in a
+    /// [`MAX_NATIONAL_DIGITS`]-byte slot, padded with NUL bytes. O(n).
     pub fn serialize_into(&self, out: &mut [u8]) {
         assert_eq!(out.len(), self.serialized_len(), "buffer of the wrong size");
         let n_keys = self.len() - self.overlay.long.len();
@@ -886,8 +902,10 @@ impl Snapshot<'_> {
         for (slot, key) in keys.chunks_exact_mut(8).zip(self.keys()) {
             slot.copy_from_slice(&key.to_le_bytes());
         }
-        for (slot, digits) in long.chunks_exact_mut(MAX_DIGITS).zip(self.long()) {
-            slot.copy_from_slice(digits.as_bytes());
+        for (slot, digits) in long.chunks_exact_mut(MAX_NATIONAL_DIGITS).zip(self.long()) {
+            let (used, pad) = slot.split_at_mut(digits.len());
+            used.copy_from_slice(digits.as_bytes());
+            pad.fill(0);
         }
     }
 }
@@ -1016,6 +1034,38 @@ mod tests {
         assert_eq!(l.add(&num(long)), Ok(true));
         let back = NumberList::from_bytes(&l.to_bytes(), 0).unwrap();
         assert!(back.contains(&num(long)));
+    }
+
+    #[test]
+    fn national_forms_of_up_to_22_digits_are_listed_and_saved() {
+        // `+` and 19 or 20 digits: the national form `00…` has 21 or 22.
+        let plus = [
+            "+1".to_string() + &"2".repeat(18),
+            "+1".to_string() + &"3".repeat(19),
+        ];
+        let l = list(&[
+            plus[0].as_str(),
+            plus[1].as_str(),
+            "00123456789012345678",
+            "13800138000",
+        ]);
+        for p in &plus {
+            assert!(l.contains(&num(p)), "{p}");
+        }
+        let back = NumberList::from_bytes(&l.to_bytes(), 0).unwrap();
+        assert_eq!(back.numbers(), l.numbers());
+        assert_eq!(back.numbers().last().unwrap().len(), MAX_NATIONAL_DIGITS);
+        // A list saved by format 1 (20-digit long entries) still loads.
+        let mut v1 = l.to_bytes()[..HEADER].to_vec();
+        v1[4..8].copy_from_slice(&1u32.to_le_bytes());
+        v1[16..24].copy_from_slice(&0u64.to_le_bytes());
+        v1[24..32].copy_from_slice(&1u64.to_le_bytes());
+        v1.extend_from_slice(b"00123456789012345678");
+        let old = NumberList::from_bytes(&v1, 0).unwrap();
+        assert_eq!(old.numbers(), [num("00123456789012345678").digits]);
+        let mut future = v1.clone();
+        future[4..8].copy_from_slice(&3u32.to_le_bytes());
+        assert!(NumberList::from_bytes(&future, 0).is_err());
     }
 
     #[test]

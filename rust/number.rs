@@ -9,8 +9,12 @@ use std::fmt;
 
 use crate::error::NumberError;
 
-/// The most digits a number may have (`numbers.md`: "more than 20 digits ... is not a number").
+/// The most digits a number may have (`numbers.md`: "more than 20 digits ... is not a number"),
+/// not counting an international prefix `00` (the digits' spelling of `+`), so that the national
+/// form of `+` and 20 digits (`00` and 20 digits) is itself a number.
 pub const MAX_DIGITS: usize = 20;
+/// The longest national form: `00` and [`MAX_DIGITS`] digits.
+pub const MAX_NATIONAL_DIGITS: usize = MAX_DIGITS + 2;
 /// The most digits a *caller* may have: a longer digit string is still only a malformed caller
 /// ID (kind `unknown`, routable), up to this bound, past which it is refused as garbage.
 pub const MAX_CALLER_DIGITS: usize = 32;
@@ -202,26 +206,34 @@ fn is_withheld(word: &str) -> bool {
     WITHHELD.iter().any(|w| w.eq_ignore_ascii_case(word))
 }
 
+/// Whose number is parsed: the called number must be a number; the caller is refused only
+/// for non-digit garbage (`numbers.md`, "The caller is never rejected for its format alone").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Called,
+    Caller,
+}
+
 /// Normalises one number (`numbers.md`). The anonymous caller is `Ok` with kind
 /// [`Kind::Anonymous`]; whoever needs a called number refuses it. More than [`MAX_DIGITS`]
 /// digits, or a country code with nothing after it (`+86`, `0086`), is an error.
 ///
 /// O(len) with no allocation; inputs longer than [`MAX_INPUT`] bytes are refused at once.
 pub fn normalize(input: &str, countries: &dyn CountryCodes) -> Result<Number, NumberError> {
-    normalize_with(input, countries, MAX_DIGITS)
+    normalize_with(input, countries, Role::Called)
 }
 
 /// Normalises a caller: like [`normalize`], except that a digit string longer than
 /// [`MAX_DIGITS`] (up to [`MAX_CALLER_DIGITS`]) is a malformed caller ID of kind `unknown`,
 /// not an error: "the caller is never rejected for its format alone".
 pub fn normalize_caller(input: &str, countries: &dyn CountryCodes) -> Result<Number, NumberError> {
-    normalize_with(input, countries, MAX_CALLER_DIGITS)
+    normalize_with(input, countries, Role::Caller)
 }
 
 fn normalize_with(
     input: &str,
     countries: &dyn CountryCodes,
-    max_digits: usize,
+    role: Role,
 ) -> Result<Number, NumberError> {
     if input.len() > MAX_INPUT {
         return Err(NumberError::new(
@@ -241,9 +253,10 @@ fn normalize_with(
         return Ok(Number::ANONYMOUS);
     }
 
+    // Every digit is counted: a called number of more than MAX_DIGITS is refused once it is read.
     let mut digits = Digits::default();
+    let mut count = 0usize;
     let mut plus = false;
-    let mut seen_digit = false;
     for (i, ch) in body.char_indices() {
         // Positions in messages count characters, not bytes (inputs may hold CJK or full-width text).
         let pos = || {
@@ -253,17 +266,18 @@ fn normalize_with(
         };
         match ch {
             '0'..='9' => {
-                seen_digit = true;
-                if digits.len() >= max_digits || !digits.push(ch as u8) {
+                count += 1;
+                if role == Role::Caller && count > MAX_CALLER_DIGITS {
                     let total = body.chars().filter(char::is_ascii_digit).count();
                     return Err(NumberError::new(
                         input,
-                        format!("{total} digits: a number has at most {max_digits}"),
+                        format!("{total} digits: a number has at most {MAX_CALLER_DIGITS}"),
                     ));
                 }
+                digits.push(ch as u8);
             }
             ' ' | '-' | '.' | '(' | ')' | '\t' => {}
-            '+' if !plus && !seen_digit => plus = true,
+            '+' if !plus && count == 0 => plus = true,
             '+' => {
                 return Err(NumberError::new(
                     input,
@@ -297,51 +311,48 @@ fn normalize_with(
         // Only separators: nothing is shown, exactly as if withheld.
         return Ok(Number::ANONYMOUS);
     }
-    if digits.len() > MAX_DIGITS {
-        return Ok(Number {
-            digits,
-            kind: Kind::Unknown,
-        });
+    // `00` is `+` spelled in digits: `+` and 20 digits and its national form `00…` (22 digits)
+    // are the same number, so the prefix does not count.
+    let prefixed = !plus && digits.as_bytes().starts_with(b"00");
+    if count - if prefixed { 2 } else { 0 } > MAX_DIGITS {
+        return match role {
+            Role::Called => Err(NumberError::new(
+                input,
+                if prefixed {
+                    format!("{count} digits: a number has at most {MAX_DIGITS} after the international prefix 00")
+                } else {
+                    format!("{count} digits: a number has at most {MAX_DIGITS}")
+                },
+            )),
+            Role::Caller => Ok(Number {
+                digits,
+                kind: Kind::Unknown,
+            }),
+        };
     }
-    let Some(number) = classify_digits(digits, plus, countries) else {
-        // A country code with nothing after it: not a number. A caller is kept as given.
-        if max_digits <= MAX_DIGITS {
-            return Err(NumberError::new(
+    match classify_digits(digits, plus, countries) {
+        Some(number) => Ok(number),
+        None => match role {
+            Role::Called => Err(NumberError::new(
                 input,
                 "nothing after the country code 86".to_string(),
-            ));
-        }
-        let mut given = Digits::default();
-        if plus {
-            given.push(b'0');
-            given.push(b'0');
-        }
-        for &d in digits.as_bytes() {
-            given.push(d);
-        }
-        return Ok(Number {
-            digits: given,
-            kind: Kind::Unknown,
-        });
-    };
-    if number.digits.len() > MAX_DIGITS {
-        // `+` and 19-20 digits: the national form `00…` would be too long to be a number.
-        if max_digits <= MAX_DIGITS {
-            return Err(NumberError::new(
-                input,
-                format!(
-                    "its national form {} has {} digits: a number has at most {MAX_DIGITS}",
-                    number.digits,
-                    number.digits.len()
-                ),
-            ));
-        }
-        return Ok(Number {
-            digits: number.digits,
-            kind: Kind::Unknown,
-        });
+            )),
+            Role::Caller => {
+                let mut given = Digits::default();
+                if plus {
+                    given.push(b'0');
+                    given.push(b'0');
+                }
+                for &d in digits.as_bytes() {
+                    given.push(d);
+                }
+                Ok(Number {
+                    digits: given,
+                    kind: Kind::Unknown,
+                })
+            }
+        },
     }
-    Ok(number)
 }
 
 /// Reduces a `tel:`/`sip:`/`sips:` URI to its user part; other input passes through.
@@ -759,6 +770,34 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn plus_and_twenty_digits_is_a_number() {
+        // `numbers.md`: only more than 20 digits is not a number; the national form has 22.
+        let nineteen = format!("+1{}", "2".repeat(18));
+        assert_eq!(
+            norm(&nineteen),
+            (format!("001{}", "2".repeat(18)), Kind::International)
+        );
+        let twenty = format!("+1{}", "2".repeat(19));
+        let national = format!("001{}", "2".repeat(19));
+        assert_eq!(norm(&twenty), (national.clone(), Kind::International));
+        assert_eq!(national.len(), MAX_NATIONAL_DIGITS);
+        // The national form is itself a number: `00` is `+` in digits and does not count.
+        assert_eq!(norm(&national), (national.clone(), Kind::International));
+        let e = normalize(&format!("+1{}", "2".repeat(20)), &TestCountries).unwrap_err();
+        assert!(e.reason.contains("21 digits"), "{e}");
+        let e = normalize(&format!("001{}", "2".repeat(20)), &TestCountries).unwrap_err();
+        assert!(
+            e.reason.contains("after the international prefix 00"),
+            "{e}"
+        );
+        // Lists key numbers of up to 19 digits; longer national forms have no key.
+        assert!(Digits::from_ascii(national.as_bytes())
+            .unwrap()
+            .key()
+            .is_none());
+    }
+
+    #[test]
     fn a_country_code_with_nothing_after_it() {
         for input in ["+86", "0086", "+86 0086", "tel:+86", "00 86"] {
             let e = normalize(input, &TestCountries).unwrap_err();
@@ -831,7 +870,7 @@ pub(crate) mod tests {
         }
 
         #[test]
-        fn normalising_twice_changes_nothing(digits in "\\+?[0-9]{1,30}") {
+        fn normalising_twice_changes_nothing(digits in "(\\+|00|86|0086)?[0-9]{1,28}") {
             if let Ok(once) = normalize(&digits, &TestCountries) {
                 let twice = normalize(once.as_str(), &TestCountries).unwrap();
                 prop_assert_eq!(once, twice);

@@ -159,6 +159,25 @@ def test_a_bare_86_is_stripped_only_from_what_is_no_national_number(rest):
         assert got[0] in (rest, "0" + rest)
 
 
+@pytest.mark.parametrize("n", [19, 20])
+def test_plus_and_19_or_20_digits_is_a_number(n):
+    text = "+1" + "2" * (n - 1)
+    national = "00" + text[1:]
+    assert outcome(text) == (national, "international")
+    assert len(national) == n + 2
+    assert outcome(national) == (national, "international"), "the national form is itself a number"
+    assert routecore.region(text).country == "US"
+    listed = routecore.NumberList([text])
+    assert national in listed
+    assert routecore.NumberList.from_bytes(listed.to_bytes()).numbers() == [national]
+
+
+def test_more_than_20_digits_after_a_prefix_is_not_a_number():
+    assert outcome("+1" + "2" * 20).endswith("21 digits: a number has at most 20")
+    too_long = outcome("001" + "2" * 20)
+    assert too_long.endswith("23 digits: a number has at most 20 after the international prefix 00")
+
+
 @given(numbers)
 def test_kind_and_shape_agree(text):
     first = outcome(text)

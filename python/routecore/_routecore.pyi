@@ -38,6 +38,9 @@ class NotReadyError(RoutecoreError):
 def normalize(number: str) -> str:
     """Normalise one number to its national form (`+86 138 0013 8000` -> `13800138000`).
 
+    Up to 20 digits, not counting an international prefix `00`: `+` and 20 digits gives a
+    national form of 22 (`00` and the 20), which normalises to itself.
+
     Raises:
         InvalidNumberError: `number` is not a number (the message says which character and why).
     """
