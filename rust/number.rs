@@ -15,10 +15,12 @@ use crate::error::NumberError;
 pub const MAX_DIGITS: usize = 20;
 /// The longest national form: `00` and [`MAX_DIGITS`] digits.
 pub const MAX_NATIONAL_DIGITS: usize = MAX_DIGITS + 2;
-/// The most digits a *caller* may have: a longer digit string is still only a malformed caller
-/// ID (kind `unknown`, routable), up to this bound, past which it is refused as garbage.
+/// The most digits a caller's national form keeps. A caller of more than [`MAX_DIGITS`] digits is
+/// a malformed caller ID (kind `unknown`, routable), never an error; past this bound only its
+/// first digits are kept, so memory stays bounded whatever the input.
 pub const MAX_CALLER_DIGITS: usize = 32;
-/// The longest input looked at; anything longer is refused without scanning it all.
+/// The longest called number looked at; anything longer is refused without scanning it all.
+/// The caller has no such bound: it is scanned in O(len) with no allocation.
 pub const MAX_INPUT: usize = 256;
 
 /// What a normalised number is.
@@ -223,9 +225,12 @@ pub fn normalize(input: &str, countries: &dyn CountryCodes) -> Result<Number, Nu
     normalize_with(input, countries, Role::Called)
 }
 
-/// Normalises a caller: like [`normalize`], except that a digit string longer than
-/// [`MAX_DIGITS`] (up to [`MAX_CALLER_DIGITS`]) is a malformed caller ID of kind `unknown`,
-/// not an error: "the caller is never rejected for its format alone".
+/// Normalises a caller: like [`normalize`], except that what is only malformed, not garbage,
+/// is a caller ID of kind `unknown`, not an error: more than [`MAX_DIGITS`] digits (kept as
+/// given, at most their first [`MAX_CALLER_DIGITS`]), a country code with nothing after it
+/// (kept as given, `+` written `00`), and inputs of any length.
+///
+/// O(len) with no allocation, whatever the length of the input.
 pub fn normalize_caller(input: &str, countries: &dyn CountryCodes) -> Result<Number, NumberError> {
     normalize_with(input, countries, Role::Caller)
 }
@@ -235,7 +240,7 @@ fn normalize_with(
     countries: &dyn CountryCodes,
     role: Role,
 ) -> Result<Number, NumberError> {
-    if input.len() > MAX_INPUT {
+    if role == Role::Called && input.len() > MAX_INPUT {
         return Err(NumberError::new(
             input,
             format!(
@@ -253,7 +258,8 @@ fn normalize_with(
         return Ok(Number::ANONYMOUS);
     }
 
-    // Every digit is counted: a called number of more than MAX_DIGITS is refused once it is read.
+    // Every digit is counted; at most MAX_CALLER_DIGITS are kept (more only ever makes the
+    // caller `unknown`, and the called number an error).
     let mut digits = Digits::default();
     let mut count = 0usize;
     let mut plus = false;
@@ -267,13 +273,6 @@ fn normalize_with(
         match ch {
             '0'..='9' => {
                 count += 1;
-                if role == Role::Caller && count > MAX_CALLER_DIGITS {
-                    let total = body.chars().filter(char::is_ascii_digit).count();
-                    return Err(NumberError::new(
-                        input,
-                        format!("{total} digits: a number has at most {MAX_CALLER_DIGITS}"),
-                    ));
-                }
                 digits.push(ch as u8);
             }
             ' ' | '-' | '.' | '(' | ')' | '\t' => {}
@@ -748,7 +747,6 @@ pub(crate) mod tests {
             normalize_caller(&long, &TestCountries).unwrap().as_str(),
             long
         );
-        assert!(normalize_caller(&"1".repeat(33), &TestCountries).is_err());
     }
 
     #[test]
@@ -767,6 +765,32 @@ pub(crate) mod tests {
             norm("0014155550100"),
             ("0014155550100".into(), Kind::International)
         );
+    }
+
+    #[test]
+    fn long_callers_are_unknown_not_errors() {
+        let caller =
+            |s: &str| normalize_caller(s, &TestCountries).map(|n| (n.as_str().to_string(), n.kind));
+        let long = "1".repeat(33);
+        assert_eq!(
+            caller(&long),
+            Ok(("1".repeat(MAX_CALLER_DIGITS), Kind::Unknown))
+        );
+        assert_eq!(
+            caller(&"9".repeat(100_000)),
+            Ok(("9".repeat(MAX_CALLER_DIGITS), Kind::Unknown))
+        );
+        let padded = format!("{}13800138000", " ".repeat(300));
+        assert_eq!(caller(&padded), Ok(("13800138000".into(), Kind::Mobile)));
+        let uri = format!("sip:{}@example.com", "2".repeat(40));
+        assert_eq!(caller(&uri).unwrap().1, Kind::Unknown);
+        // Garbage is still garbage, wherever it is.
+        assert!(caller(&format!("{long}x")).is_err());
+        assert!(caller(&format!("{}+1", "1".repeat(500))).is_err());
+        // The called number keeps its errors.
+        let e = normalize(&long, &TestCountries).unwrap_err();
+        assert!(e.reason.contains("33 digits"), "{e}");
+        assert!(normalize(&padded, &TestCountries).is_err());
     }
 
     #[test]
@@ -870,7 +894,7 @@ pub(crate) mod tests {
         }
 
         #[test]
-        fn normalising_twice_changes_nothing(digits in "(\\+|00|86|0086)?[0-9]{1,28}") {
+        fn normalising_twice_changes_nothing(digits in "(\\+|00|86|0086)?[0-9]{1,40}") {
             if let Ok(once) = normalize(&digits, &TestCountries) {
                 let twice = normalize(once.as_str(), &TestCountries).unwrap();
                 prop_assert_eq!(once, twice);
@@ -883,6 +907,7 @@ pub(crate) mod tests {
         #[test]
         fn no_input_panics(s in ".{0,300}") {
             let _ = normalize(&s, &TestCountries);
+            let _ = normalize_caller(&s, &TestCountries);
         }
 
         #[test]
@@ -895,6 +920,18 @@ pub(crate) mod tests {
             if n.as_str() != s {
                 prop_assert_eq!(national(Digits::from_ascii(s.as_bytes()).unwrap()).kind, Kind::Unknown);
                 prop_assert_ne!(n.kind, Kind::Unknown);
+            }
+        }
+
+        #[test]
+        fn a_caller_of_digits_and_separators_is_never_refused(s in "\\+?[0-9][0-9 ().-]{0,600}") {
+            prop_assert!(normalize_caller(&s, &TestCountries).is_ok());
+        }
+
+        #[test]
+        fn the_caller_differs_only_where_the_called_number_fails(s in "\\+?[0-9 ]{0,40}") {
+            if let Ok(called) = normalize(&s, &TestCountries) {
+                prop_assert_eq!(normalize_caller(&s, &TestCountries).unwrap(), called);
             }
         }
 

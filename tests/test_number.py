@@ -264,3 +264,43 @@ def test_normalize_many_is_normalize_one_by_one(texts):
         got = outcome(text)
         expected.append(got[0] if isinstance(got, tuple) else None)
     assert routecore.normalize_many(texts) == expected
+
+
+# --- the caller (Engine.route): only garbage is refused ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return routecore.Engine.demo()
+
+
+@pytest.mark.parametrize(
+    ("caller", "national", "kind"),
+    [
+        ("1" * 21, "1" * 21, "unknown"),
+        ("1" * 33, "1" * 32, "unknown"),  # kept as given, its first 32 digits
+        ("9" * 100_000, "9" * 32, "unknown"),
+        (" " * 300 + "13800138000", "13800138000", "mobile"),
+        ("sip:" + "2" * 40 + "@10.0.0.1", "2" * 32, "unknown"),
+        ("+86", "0086", "unknown"),
+        ("00012345678", "00012345678", "unknown"),
+    ],
+)
+def test_a_malformed_caller_is_unknown_not_an_error(demo, caller, national, kind):
+    d = demo.route("4001234567", caller)
+    assert (d.caller.normalized, d.caller.kind) == (national, kind)
+
+
+def test_a_huge_caller_costs_linear_time(demo):
+    start = time.perf_counter()
+    assert demo.route("4001234567", "1" * 10_000_000).caller.kind == "unknown"
+    assert time.perf_counter() - start < 0.5
+
+
+def test_garbage_callers_and_long_called_numbers_are_still_refused(demo):
+    with pytest.raises(InvalidNumberError, match=r"caller: .*character 'x' at position 33"):
+        demo.route("4001234567", "1" * 33 + "x")
+    with pytest.raises(InvalidNumberError, match=r"called: .*33 digits: a number has at most 20"):
+        demo.route("1" * 33, "13800138000")
+    with pytest.raises(InvalidNumberError, match=r"called: .*nothing after the country code"):
+        demo.route("+86", "13800138000")
