@@ -1,9 +1,11 @@
 //! 400/800 number classes (`spec/numbers.md`, "400/800 number classes") and the bulk
 //! tools built on them: classify many numbers, filter a pool by class, tag or dial pattern.
 //!
-//! A number is classified when it is exactly `400` or `800` followed by 7 digits (the
-//! subscriber part S); any other input, formatted numbers included, has no class and no
-//! tags (callers normalise first). Tags are independent predicates on S, so one number
+//! A number is classified when its national form (`numbers.md`) is exactly `400` or `800`
+//! followed by 7 digits (the subscriber part S); any other number has no class and no tags.
+//! [`classify_number`] normalises first (`400-888-8888`, `+86 400 888 8888`), skipping the
+//! normaliser for plain digits it would leave as they are; [`classify`] takes digits as they
+//! are. Tags are independent predicates on S, so one number
 //! may carry several (`1121212` is `ABABAB`, `ABCABC` and `ABAB`); the class follows from
 //! them. A [`Classification`] is five bytes and `Copy`, and its tags are static strings, so
 //! classifying allocates nothing.
@@ -11,7 +13,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, NumberError, Result};
+use crate::number::{self, CountryCodes, MAX_DIGITS};
 use crate::pattern::PatternSet;
 
 /// Subscriber digits after `400`/`800`.
@@ -275,6 +278,49 @@ impl Classification {
     }
 }
 
+/// No calling code is known: a classification needs only the national form, which does not
+/// depend on them (only the kind of an international number does).
+struct NoCountries;
+
+impl CountryCodes for NoCountries {
+    fn country_of(&self, _calling_code: u16) -> Option<&str> {
+        None
+    }
+}
+
+/// Classifies a number in any form a switch may write it (`400-888-8888`, `+86 400 888
+/// 8888`, `tel:4008888888`): its national form is classified. An empty or withheld number has
+/// no class; what is not a number (garbage, more than 20 digits, bytes that are not UTF-8) is
+/// an error. O(len), no allocation.
+pub fn classify_number(input: &[u8]) -> std::result::Result<Classification, NumberError> {
+    // Fast paths. The bulk case, a plain 400/800 number, is classified at once (a class means
+    // it was all digits). Then plain digits that normalisation leaves as they are (at most 20,
+    // and no country code `86`/`0086` to strip; see `lists::plain_digits`).
+    let plain = classify(input);
+    if plain.class.is_some() {
+        return Ok(plain);
+    }
+    if input.len() <= MAX_DIGITS
+        && input.iter().all(u8::is_ascii_digit)
+        && !input.starts_with(b"86")
+        && !input.starts_with(b"0086")
+    {
+        return Ok(plain);
+    }
+    let text = std::str::from_utf8(input).map_err(|e| {
+        NumberError::new(
+            &String::from_utf8_lossy(input),
+            format!(
+                "byte {} is not valid UTF-8 text; decode the input with its real encoding",
+                e.valid_up_to()
+            ),
+        )
+    })?;
+    Ok(classify(
+        number::normalize(text, &NoCountries)?.digits.as_bytes(),
+    ))
+}
+
 /// Classifies one number given as digits (`4001234567`); anything that is not `400`/`800`
 /// + 7 digits gets the empty classification. O(1), no allocation.
 pub fn classify(number: &[u8]) -> Classification {
@@ -536,6 +582,45 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_normalised_first() {
+        let class = |s: &str| classify_number(s.as_bytes()).map(Classification::class_str);
+        for form in [
+            "4008888888",
+            "400-888-8888",
+            "400 888 8888",
+            "+86 400 888 8888",
+            "+864008888888",
+            "008640088 88888",
+            "864008888888",
+            "tel:+86-400-888-8888",
+            "sip:4008888888@10.0.0.1",
+        ] {
+            assert_eq!(class(form), Ok("top"), "{form}");
+        }
+        for other in [
+            "",
+            "anonymous",
+            "13800138000",
+            "95588",
+            "40012345678",
+            "+1 400 888 8888",
+        ] {
+            assert_eq!(class(other), Ok(""), "{other}");
+        }
+        for garbage in [
+            "400888888x",
+            "+86+4008888888",
+            "１",
+            "+86",
+            "123456789012345678901",
+        ] {
+            assert!(classify_number(garbage.as_bytes()).is_err(), "{garbage}");
+        }
+        let e = classify_number(b"400\xff8888888").unwrap_err();
+        assert!(e.reason.contains("byte 3 is not valid UTF-8"), "{e}");
+    }
+
+    #[test]
     fn lines_and_filters() {
         let buf = b"4008888888\r\n\n  4001234567 \n13800138000\n4001689527";
         let got: Vec<&[u8]> = lines(buf).collect();
@@ -672,6 +757,12 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        #[test]
+        fn the_fast_path_agrees_with_the_normaliser(s in "(86|0086|00|\\+)?(400|800)?[0-9]{0,18}") {
+            let slow = number::normalize(&s, &NoCountries).map(|n| classify(n.digits.as_bytes()));
+            prop_assert_eq!(classify_number(s.as_bytes()), slow);
+        }
 
         #[test]
         fn agrees_with_reference(n in candidate()) {

@@ -1,6 +1,7 @@
 """400/800 classes (rust/classify.rs): tags, class, bulk classification and pool filtering."""
 
 import json
+import re
 
 import pytest
 from hypothesis import given
@@ -9,6 +10,7 @@ from reference.numbers import classify as reference
 from routecore import (
     Classification,
     InvalidArgumentError,
+    InvalidNumberError,
     PatternError,
     PatternSet,
     classify,
@@ -44,9 +46,50 @@ def test_ordinary_and_unclassified():
     assert classify("4001689527").tags == []
     repeat3 = classify("4001234555")
     assert (repeat3.class_, repeat3.tags) == ("ordinary", ["repeat-3"])
-    for other in ["13800138000", "95588", "", "400 123 4567", "+864001234567", "40012345678"]:
+    for other in ["13800138000", "95588", "", "anonymous", "40012345678", "+1 400 123 4567"]:
         c = classify(other)
         assert (c.class_, c.tags) == ("", []), other
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "400-888-8888",
+        "400 888 8888",
+        "+86 400 888 8888",
+        "+864008888888",
+        "0086 400 888 8888",
+        "864008888888",
+        "tel:+86-400-888-8888",
+        "sip:4008888888@10.0.0.1;user=phone",
+    ],
+)
+def test_numbers_are_normalised_first(form):
+    assert classify(form) == classify("4008888888")
+    assert classify_many([form, "4001689527"]) == [classify("4008888888"), classify("4001689527")]
+    assert classify_many(f"{form}\n4001689527\n".encode()) == classify_many(["4008888888", "4001689527"])
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("400-888-888x", "character 'x' at position 11"),
+        ("+86", "nothing after the country code"),
+        ("1" * 21, "21 digits"),
+    ],
+)
+def test_what_is_not_a_number_is_refused(text, why):
+    with pytest.raises(InvalidNumberError, match=f"^number: not a number: .*{re.escape(why)}"):
+        classify(text)
+    with pytest.raises(InvalidNumberError, match=f"^numbers\\[1\\]: not a number: .*{re.escape(why)}"):
+        classify_many(["4008888888", text, "4001234567"])
+
+
+def test_a_line_that_is_not_a_number_is_named():
+    with pytest.raises(InvalidNumberError, match=r"^numbers\[2\]: .*byte 3 is not valid UTF-8"):
+        classify_many(b"4008888888\n\n4001234567\n400\xff8888888\n")
+    with pytest.raises(InvalidNumberError, match=r"^numbers\[0\]: .*character 'a'"):
+        classify_many(b"  abc  \n")
 
 
 def test_no_wrap():

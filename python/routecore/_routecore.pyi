@@ -271,16 +271,26 @@ class Classification:
     def __hash__(self) -> int: ...
 
 def classify(number: str) -> Classification:
-    """Classify one number, matched as given: only `400`/`800` + 7 digits has a class (normalise first)."""
+    """Classify one number, normalised first: only a national form `400`/`800` + 7 digits has a class.
+
+    `400-888-8888`, `+86 400 888 8888` and `4008888888` are the same number. An empty or withheld
+    number has no class.
+
+    Raises:
+        InvalidNumberError: `number` is not a number (as for `normalize`).
+        TypeError: `number` is not a str.
+    """
 
 def classify_many(numbers: Sequence[str] | bytes) -> list[Classification]:
-    """Classify many numbers with the GIL released.
+    """Classify many numbers, each normalised first as by `classify`, with the GIL released.
 
     `numbers` is a sequence of str, or a bytes buffer of one number a line as read from a file
     (`\\n` or `\\r\\n`, spaces around a number ignored, blank lines skipped: one result per number).
-    Equal results are the same shared object.
+    Equal results are the same shared object. Plain digits skip the normaliser (the bulk case).
 
     Raises:
+        InvalidNumberError: an item (or line) is not a number; the message names it
+            (`numbers[3]`, counting results) and says why.
         TypeError: `numbers` is one str, or an item is not a str.
     """
 

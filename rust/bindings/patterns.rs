@@ -9,6 +9,7 @@ use pyo3::types::{PyBytes, PyList, PyString};
 
 use super::error::PyRoutecoreErr;
 use crate::classify::{self as classes, Class, Classification, Filter, TagFilter};
+use crate::error::Error;
 use crate::pattern::PatternSet;
 
 /// Numbers handed over from Python: the lines of a `bytes` buffer (borrowed: bytes are
@@ -121,26 +122,39 @@ impl PyClassification {
     }
 }
 
-/// Classify one number, matched as given (normalise first).
+/// Classify one number, normalised first (`400-888-8888`, `+86 400 888 8888`).
 #[pyfunction]
-fn classify(number: &str) -> PyClassification {
-    PyClassification {
-        inner: classes::classify(number.as_bytes()),
-    }
+fn classify(number: &str) -> PyResult<PyClassification> {
+    let inner = classes::classify_number(number.as_bytes())
+        .map_err(|e| PyRoutecoreErr(Error::invalid_number("number", e)))?;
+    Ok(PyClassification { inner })
 }
 
-/// Classify many numbers with the GIL released; one result object per distinct result.
+/// Classify many numbers, each normalised first, with the GIL released; one result object per
+/// distinct result. The first number that is not one fails the batch, named by its index.
 #[pyfunction]
 fn classify_many<'py>(
     py: Python<'py>,
     numbers: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
     let batch = Batch::extract(numbers, "numbers")?;
-    let results: Vec<Classification> = py.detach(|| {
+    let results = py.detach(|| {
         let mut out = Vec::new();
-        batch.for_each(|n| out.push(classes::classify(n)));
-        out
+        let mut failed = None;
+        batch.for_each(|n| {
+            if failed.is_none() {
+                match classes::classify_number(n) {
+                    Ok(c) => out.push(c),
+                    Err(e) => failed = Some((out.len(), e)),
+                }
+            }
+        });
+        match failed {
+            None => Ok(out),
+            Some((i, e)) => Err(Error::invalid_number(&format!("numbers[{i}]"), e)),
+        }
     });
+    let results = results.map_err(PyRoutecoreErr)?;
     // Results are frozen and repeat a lot (a few hundred distinct values), so each distinct
     // one becomes one Python object, shared: the list then costs a reference per number.
     let mut slot = vec![u32::MAX; 1 << 16];
