@@ -76,6 +76,7 @@ def test_numbers_are_normalised_first(form):
         ("400-888-888x", "character 'x' at position 11"),
         ("+86", "nothing after the country code"),
         ("1" * 21, "21 digits"),
+        ("\udcff1", "lone surrogate at position 0"),
     ],
 )
 def test_what_is_not_a_number_is_refused(text, why):
@@ -90,6 +91,12 @@ def test_a_line_that_is_not_a_number_is_named():
         classify_many(b"4008888888\n\n4001234567\n400\xff8888888\n")
     with pytest.raises(InvalidNumberError, match=r"^numbers\[0\]: .*character 'a'"):
         classify_many(b"  abc  \n")
+
+
+@pytest.mark.parametrize("call", [classify_many, pool, PatternSet(["_400!"]).match_many])
+def test_lone_surrogates_in_a_batch_are_named(call):
+    with pytest.raises(InvalidNumberError, match=r"^numbers\[1\]: not a number: .*lone surrogate"):
+        call(["4008888888", "\udcff1"])
 
 
 def test_no_wrap():

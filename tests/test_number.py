@@ -266,6 +266,33 @@ def test_normalize_many_is_normalize_one_by_one(texts):
     assert routecore.normalize_many(texts) == expected
 
 
+LONE_SURROGATE = "\udcff1"
+
+
+@pytest.mark.parametrize("call", [routecore.normalize, routecore.kind, routecore.region])
+def test_lone_surrogates_are_not_a_number(call):
+    why = r'^number: not a number: "\ufffd1": not valid text: a lone surrogate at position 0'
+    with pytest.raises(InvalidNumberError, match=why):
+        call(LONE_SURROGATE)
+    with pytest.raises(TypeError, match="number: expected a str, got bytes"):
+        call(b"13800138000")
+
+
+@pytest.mark.parametrize("call", [routecore.normalize_many, routecore.region_many])
+def test_lone_surrogates_in_a_batch_are_none(call):
+    got = call(["13800138000", LONE_SURROGATE, "x", "+86 10 1234 5678"])
+    assert [g if g is None or isinstance(g, str) else g.normalized for g in got] == [
+        "13800138000",
+        None,
+        None,
+        "01012345678",
+    ]
+    with pytest.raises(TypeError, match=r"numbers\[1\]: expected a str, got int"):
+        call(["1", 2])
+    with pytest.raises(TypeError, match="got one str"):
+        call("13800138000")
+
+
 # --- the caller (Engine.route): only garbage is refused ----------------------------------------
 
 

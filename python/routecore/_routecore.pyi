@@ -42,18 +42,28 @@ def normalize(number: str) -> str:
     national form of 22 (`00` and the 20), which normalises to itself.
 
     Raises:
-        InvalidNumberError: `number` is not a number (the message says which character and why).
+        InvalidNumberError: `number` is not a number: the message says which character and why,
+            or that it has more than 20 digits, nothing after the country code (`+86`, `0086`),
+            or lone surrogates (text that was not decoded with its real encoding).
+        TypeError: `number` is not a str.
     """
 
 def kind(number: str) -> str:
     """The kind of one number: mobile, landline, service, international, anonymous or unknown.
 
     Raises:
-        InvalidNumberError: `number` is not a number.
+        InvalidNumberError: `number` is not a number (as for `normalize`).
+        TypeError: `number` is not a str.
     """
 
 def normalize_many(numbers: Sequence[str]) -> list[str | None]:
-    """Normalise many numbers with the GIL released; a number that is not one becomes `None`."""
+    """Normalise many numbers with the GIL released; a number that is not one becomes `None`.
+
+    Text with lone surrogates is not a number either: its entry is `None`, the batch goes on.
+
+    Raises:
+        TypeError: `numbers` is one str, or an item is not a str.
+    """
 
 # --- region (rust/bindings/region.rs) --------------------------------------------------------
 
@@ -93,15 +103,19 @@ def region(number: str) -> Region:
     """Normalise one number and look up its region in O(1).
 
     Raises:
-        InvalidNumberError: `number` is not a number.
+        InvalidNumberError: `number` is not a number (as for `normalize`).
+        TypeError: `number` is not a str.
         NotReadyError: the region tables are not installed (`routecore` installs them at import).
     """
 
 def region_many(numbers: Sequence[str]) -> list[Region | None]:
     """The regions of many numbers with the GIL released; a number that is not one becomes `None`.
 
+    Text with lone surrogates is not a number either: its entry is `None`, the batch goes on.
+
     Raises:
         NotReadyError: the region tables are not installed.
+        TypeError: `numbers` is one str, or an item is not a str.
     """
 
 def install_region_tables(phone_dat: bytes, phonenumbers: str) -> None:
@@ -313,6 +327,7 @@ def pool(
 
     Raises:
         InvalidArgumentError: an unknown class or tag name.
+        InvalidNumberError: an item is text with lone surrogates (named `numbers[i]`).
         PatternError: a pattern that does not compile.
         TypeError: `numbers` is one str, or an item is not a str.
     """
@@ -344,6 +359,7 @@ class PatternSet:
         """`first_match` of every number (input as for `classify_many`), with the GIL released.
 
         Raises:
+            InvalidNumberError: an item is text with lone surrogates (named `numbers[i]`).
             TypeError: `numbers` is one str, or an item is not a str.
         """
     def __len__(self) -> int: ...

@@ -1,10 +1,11 @@
-//! `normalize`, `kind` and their batch twins.
+//! `normalize`, `kind` and their batch twins, and how every number binding reads its text.
 
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::{PyAnyMethods, PyString, PyStringMethods};
 
-use super::engine::field_str;
 use super::error::PyRoutecoreErr;
-use crate::error::Error;
+use crate::error::{Error, NumberError};
 use crate::number::{self, Number};
 use crate::region::{self, RegionTables};
 
@@ -17,6 +18,86 @@ fn tables() -> Result<std::sync::Arc<RegionTables>, PyRoutecoreErr> {
     })
 }
 
+/// Why a `str` holding lone surrogates is not a number, as every number binding says it: the
+/// text shown with U+FFFD for each lone surrogate, and where the first one is. Error path only.
+pub(crate) fn not_text(value: &Bound<'_, PyString>) -> NumberError {
+    let units: Option<Vec<u16>> = value
+        .call_method1("encode", ("utf-16-le", "surrogatepass"))
+        .ok()
+        .and_then(|b| b.extract::<Vec<u8>>().ok())
+        .map(|b| {
+            b.chunks_exact(2)
+                .map(|u| u16::from_le_bytes([u[0], u[1]]))
+                .collect()
+        });
+    let (mut shown, mut first) = (String::new(), None);
+    match units {
+        Some(units) => {
+            for (i, c) in char::decode_utf16(units).enumerate() {
+                shown.push(c.unwrap_or_else(|_| {
+                    first.get_or_insert(i);
+                    char::REPLACEMENT_CHARACTER
+                }));
+            }
+        }
+        None => shown = value.to_string_lossy().into_owned(),
+    }
+    let at = first.map_or_else(String::new, |i| format!(" at position {i}"));
+    NumberError::new(
+        &shown,
+        format!(
+            "not valid text: a lone surrogate{at} (bytes that were not UTF-8, GBK perhaps, \
+             decoded with surrogateescape); decode the input with its real encoding"
+        ),
+    )
+}
+
+/// The text of a number argument named `field`: a `TypeError` if it is not a `str`, the
+/// invalid-number error if it is not valid text (lone surrogates).
+pub(crate) fn number_str<'a>(value: &'a Bound<'_, PyAny>, field: &str) -> PyResult<&'a str> {
+    let Ok(s) = value.cast::<PyString>() else {
+        let got = value.get_type().name()?;
+        return Err(PyTypeError::new_err(format!(
+            "{field}: expected a str, got {got}"
+        )));
+    };
+    s.to_str()
+        .map_err(|_| PyRoutecoreErr(Error::invalid_number(field, not_text(s))).into())
+}
+
+/// The items of a sequence of numbers named `param`, copied out for use without the GIL;
+/// `None` for an item that is not valid text (it is not a number). A `TypeError` names an
+/// item that is not a `str`, or `param` if it is one `str` rather than a sequence. O(total length).
+pub(crate) fn number_texts(
+    values: &Bound<'_, PyAny>,
+    param: &str,
+) -> PyResult<Vec<Option<String>>> {
+    if values.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "{param}: expected a sequence of str, got one str"
+        )));
+    }
+    let iter = values.try_iter().map_err(|_| {
+        let got = values
+            .get_type()
+            .name()
+            .map_or_else(|_| "?".to_string(), |n| n.to_string());
+        PyTypeError::new_err(format!("{param}: expected a sequence of str, got {got}"))
+    })?;
+    let mut out = Vec::with_capacity(values.len().unwrap_or(0));
+    for (i, item) in iter.enumerate() {
+        let item = item?;
+        let Ok(s) = item.cast::<PyString>() else {
+            let got = item.get_type().name()?;
+            return Err(PyTypeError::new_err(format!(
+                "{param}[{i}]: expected a str, got {got}"
+            )));
+        };
+        out.push(s.to_str().ok().map(str::to_string));
+    }
+    Ok(out)
+}
+
 fn normalize_one(input: &str, tables: &RegionTables) -> Result<Number, PyRoutecoreErr> {
     number::normalize(input, tables).map_err(|e| Error::invalid_number("number", e).into())
 }
@@ -24,28 +105,27 @@ fn normalize_one(input: &str, tables: &RegionTables) -> Result<Number, PyRouteco
 /// Normalise one number to its national form.
 #[pyfunction]
 fn normalize(number: &Bound<'_, PyAny>) -> PyResult<String> {
-    let number = field_str(number, "number")?;
+    let number = number_str(number, "number")?;
     Ok(normalize_one(number, &*tables()?)?.as_str().to_string())
 }
 
 /// The kind of one number.
 #[pyfunction]
 fn kind(number: &Bound<'_, PyAny>) -> PyResult<&'static str> {
-    let number = field_str(number, "number")?;
+    let number = number_str(number, "number")?;
     Ok(normalize_one(number, &*tables()?)?.kind.as_str())
 }
 
-/// Normalise many numbers with the GIL released; a bad one becomes `None`.
+/// Normalise many numbers with the GIL released; a bad one (not valid text included) becomes `None`.
 #[pyfunction]
-fn normalize_many(
-    py: Python<'_>,
-    numbers: Vec<String>,
-) -> Result<Vec<Option<String>>, PyRoutecoreErr> {
+fn normalize_many(py: Python<'_>, numbers: &Bound<'_, PyAny>) -> PyResult<Vec<Option<String>>> {
     let t = tables()?;
+    let numbers = number_texts(numbers, "numbers")?;
     Ok(py.detach(move || {
         numbers
             .iter()
             .map(|n| {
+                let n = n.as_deref()?;
                 number::normalize(n, &*t)
                     .ok()
                     .map(|n| n.as_str().to_string())

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 
 use super::error::PyRoutecoreErr;
+use super::numbers::{not_text, number_str};
 use crate::classify::{self as classes, Class, Classification, Filter, TagFilter};
 use crate::error::Error;
 use crate::pattern::PatternSet;
@@ -21,7 +22,8 @@ pub(crate) enum Batch<'a> {
 }
 
 impl Batch<'_> {
-    /// Reads `obj`, naming `param` in any `TypeError`. O(total length) for a sequence.
+    /// Reads `obj`, naming `param` in any `TypeError`, and `param[i]` in the invalid-number
+    /// error for an item that is not valid text (lone surrogates). O(total length) for a sequence.
     pub(crate) fn extract<'a>(obj: &'a Bound<'_, PyAny>, param: &str) -> PyResult<Batch<'a>> {
         if let Ok(bytes) = obj.cast::<PyBytes>() {
             return Ok(Batch::Lines(bytes.as_bytes()));
@@ -43,7 +45,10 @@ impl Batch<'_> {
                     .map_or_else(|_| "?".to_string(), |n| n.to_string());
                 PyTypeError::new_err(format!("{param}[{i}]: expected str, got {got}"))
             })?;
-            buf.extend_from_slice(s.to_str()?.as_bytes());
+            let text = s.to_str().map_err(|_| {
+                PyRoutecoreErr(Error::invalid_number(&format!("{param}[{i}]"), not_text(s)))
+            })?;
+            buf.extend_from_slice(text.as_bytes());
             ends.push(buf.len());
             Ok(())
         };
@@ -124,8 +129,9 @@ impl PyClassification {
 
 /// Classify one number, normalised first (`400-888-8888`, `+86 400 888 8888`).
 #[pyfunction]
-fn classify(number: &str) -> PyResult<PyClassification> {
-    let inner = classes::classify_number(number.as_bytes())
+fn classify(number: &Bound<'_, PyAny>) -> PyResult<PyClassification> {
+    let text = number_str(number, "number")?;
+    let inner = classes::classify_number(text.as_bytes())
         .map_err(|e| PyRoutecoreErr(Error::invalid_number("number", e)))?;
     Ok(PyClassification { inner })
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 
 use super::error::PyRoutecoreErr;
+use super::numbers::{number_str, number_texts};
 use crate::error::Error;
 use crate::number::{self, Number};
 use crate::region::{self as core, RegionTables};
@@ -100,24 +101,25 @@ impl PyRegion {
 
 /// The region of one number (normalised first).
 #[pyfunction]
-fn region(number: &str) -> Result<PyRegion, PyRoutecoreErr> {
+fn region(number: &Bound<'_, PyAny>) -> PyResult<PyRegion> {
     let t = tables()?;
-    let n = number::normalize(number, &*t).map_err(|e| Error::invalid_number("number", e))?;
+    let number = number_str(number, "number")?;
+    let n = number::normalize(number, &*t)
+        .map_err(|e| PyRoutecoreErr(Error::invalid_number("number", e)))?;
     Ok(PyRegion::new(n, t))
 }
 
-/// The regions of many numbers with the GIL released; a number that is not one becomes `None`.
+/// The regions of many numbers with the GIL released; a number that is not one (not valid
+/// text included) becomes `None`.
 #[pyfunction]
-fn region_many(
-    py: Python<'_>,
-    numbers: Vec<String>,
-) -> Result<Vec<Option<PyRegion>>, PyRoutecoreErr> {
+fn region_many(py: Python<'_>, numbers: &Bound<'_, PyAny>) -> PyResult<Vec<Option<PyRegion>>> {
     let t = tables()?;
+    let numbers = number_texts(numbers, "numbers")?;
     Ok(py.detach(move || {
         numbers
             .iter()
             .map(|n| {
-                number::normalize(n, &*t)
+                number::normalize(n.as_deref()?, &*t)
                     .ok()
                     .map(|n| PyRegion::new(n, Arc::clone(&t)))
             })
