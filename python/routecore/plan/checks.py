@@ -23,10 +23,12 @@ from routecore.plan.places import Places, place_problem
 Loc = tuple[Any, ...]
 MAX_MENU_DEPTH = 3
 _MAX_FILE_ERRORS = 10
-# A list-file entry this long, or not starting with a digit (`+`, `tel:`, `sip:`), is also put to
-# the engine's normaliser: a `+` and 19 or 20 digits passes the format check but its national form
-# (`00…`) is too long. Shorter plain entries always normalise; the filter keeps big files cheap.
+# A list-file entry that could pass the format check and still be refused by the engine's
+# normaliser is also put to it: one not starting with a digit (`+`, `tel:`, `sip:`), one starting
+# with a country code (`0086` alone: nothing after the country code), or a long one. Other plain
+# entries always normalise; the filter keeps big files cheap.
 _LONG_ENTRY = 19
+_PREFIXED_ENTRY = ("00", "86")
 
 
 @dataclass
@@ -274,7 +276,9 @@ class _Checker:
                 continue
             count += 1
             problem = _syntax.number_problem(entry)
-            if problem is None and (len(entry) >= _LONG_ENTRY or not entry[0].isdigit()):
+            if problem is None and (
+                len(entry) >= _LONG_ENTRY or not entry[0].isdigit() or entry.startswith(_PREFIXED_ENTRY)
+            ):
                 self.to_normalize.append((entry, loc, str(path), lineno))
             if problem:
                 bad += 1
@@ -525,7 +529,8 @@ class _Checker:
 
     def check_normalized(self) -> None:
         """Numbers (targets, list numbers, list-file entries) whose format passes but that the
-        engine's normaliser refuses, e.g. `+` and 19 or 20 digits: the compiler would refuse them."""
+        engine's normaliser refuses, e.g. `0086` (nothing after the country code): the compiler
+        would refuse them."""
         if not self.to_normalize:
             return
         texts = [t for t, _, _, _ in self.to_normalize]
@@ -543,7 +548,7 @@ class _Checker:
             reason = self.number_reason(text) if self.number_reason is not None else None
             if reason is None:
                 rough = _syntax.rough_national(text) or ""
-                reason = f"not a number: {text!r}: its national form {rough} has more than 20 digits"
+                reason = f"not a number: {text!r}: its national form {rough!r} is not a number"
             if file is not None:
                 self.out.errors.append(RawIssue(loc, f"list {loc[1]!r}: {reason}", file, line))
             else:
@@ -616,8 +621,10 @@ class _Checker:
 
 
 def _rough_if_short(text: str) -> str | None:
+    """The rough national form while the engine's normaliser is not at hand: at most 22 digits
+    (`+` and 20 digits is `00` and 20), and something after a country code."""
     rough = _syntax.rough_national(text)
-    return rough if rough is not None and len(rough) <= 20 else None
+    return rough if rough is not None and 0 < len(rough) <= 22 and rough != "0" else None
 
 
 def default_missing_years() -> Callable[[list[int]], Iterable[int]] | None:
