@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import routecore
+from record_checks import a_batch_that_fails_midway_is_rolled_back
 from routecore.exceptions import InvalidArgumentError
 from routecore.records import (
     Ack,
@@ -137,21 +138,7 @@ def test_event_out_of_range_is_refused_before_it_is_queued(
 def test_a_batch_that_fails_midway_is_rolled_back_and_the_store_goes_on(
     store: SqliteRecordStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Not only a database error: any exception inside the transaction undoes the batch, and
-    the next batch can begin its own transaction."""
-    import routecore.records._sql as sql
-
-    def broken(ended: CallEvent, *args: object) -> object:
-        raise ValueError(f"a bug building the record of {ended.call_id}")
-
-    monkeypatch.setattr(sql, "build_record", broken)
-    with pytest.raises(StoreUnavailableError, match="a bug building"):
-        store.append(ev("boom", "ENDED"))
-    monkeypatch.undo()
-    assert not store.append(ev("next", "ENDED")).duplicate
-    # The failed batch left nothing behind: its event row was rolled back, so a retry is new.
-    assert not store.append(ev("boom", "ENDED")).duplicate
-    assert [e.call_id for e in store.events()] == ["next", "boom"]
+    a_batch_that_fails_midway_is_rolled_back(store, monkeypatch, ev)
 
 
 def test_store_satisfies_the_interface(store: SqliteRecordStore) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 import routecore
+from record_checks import a_batch_that_fails_midway_is_rolled_back
 from routecore.exceptions import InvalidArgumentError
 from routecore.records import (
     CallEvent,
@@ -132,18 +133,7 @@ def test_late_answered_completes_the_record(store: PostgresRecordStore) -> None:
 def test_a_batch_that_fails_midway_is_rolled_back_and_the_store_goes_on(
     store: PostgresRecordStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import routecore.records._sql as sql
-
-    def broken(ended: CallEvent, *args: object) -> object:
-        raise ValueError(f"a bug building the record of {ended.call_id}")
-
-    monkeypatch.setattr(sql, "build_record", broken)
-    with pytest.raises(StoreUnavailableError, match="a bug building"):
-        store.append(ev("boom", "ENDED"))
-    monkeypatch.undo()
-    assert not store.append(ev("next", "ENDED")).duplicate
-    assert not store.append(ev("boom", "ENDED")).duplicate  # the failed one was never stored
-    assert [e.call_id for e in store.events()] == ["next", "boom"]
+    a_batch_that_fails_midway_is_rolled_back(store, monkeypatch, ev)
 
 
 def test_event_out_of_range_is_refused_and_the_store_goes_on(store: PostgresRecordStore) -> None:

@@ -41,6 +41,20 @@ def _cannot(e: OSError | ValueError, doing: str, path: Path | None = None) -> ty
     return typer.Exit(1)
 
 
+def _write_charts(drawn: Any, png_dir: Path | None, html: Path | None, page: Any) -> None:
+    """`drawn` charts as PNG files in `png_dir` and as the HTML page `page(drawn)` at `html`
+    (either may be None); a file that cannot be written exits 1 with one line."""
+    from routecore import charts
+
+    try:
+        if png_dir:
+            charts.write_pngs(drawn, png_dir)
+        if html:
+            html.write_text(page(drawn), encoding="utf-8")
+    except OSError as e:
+        raise _cannot(e, "write it") from None
+
+
 def _engine(plan: Path | None, state: str | None = None, state_prefix: str = "routecore") -> routecore.Engine:
     if plan:
         return routecore.Engine.from_file(plan, state=state, state_prefix=state_prefix)
@@ -248,17 +262,12 @@ def stats(
     try:
         if csv:
             csv.write_text(bills_csv(rep.bills), encoding="utf-8")
-        if html or png_dir:
-            from routecore import charts
-            from routecore.stats import charts_of, report_html
-
-            drawn = charts_of(rep)
-            if png_dir:
-                charts.write_pngs(drawn, png_dir)
-            if html:
-                html.write_text(report_html(rep, drawn), encoding="utf-8")
     except OSError as e:
         raise _cannot(e, "write it") from None
+    if html or png_dir:
+        from routecore.stats import charts_of, report_html
+
+        _write_charts(charts_of(rep), png_dir, html, lambda drawn: report_html(rep, drawn))
     if json:
         sys.stdout.write(rep.to_json().decode() + "\n")
     else:
@@ -706,16 +715,7 @@ def simulate(
         errors.print(f"[red]{type(e).__name__}[/red]: {e}")
         raise typer.Exit(1) from None
     if html or png_dir:
-        from routecore import charts
-
-        drawn = rep.charts()
-        try:
-            if png_dir:
-                charts.write_pngs(drawn, png_dir)
-            if html:
-                html.write_text(_simulation_html(rep, drawn), encoding="utf-8")
-        except OSError as e:
-            raise _cannot(e, "write it") from None
+        _write_charts(rep.charts(), png_dir, html, lambda drawn: _simulation_html(rep, drawn))
     if json:
         sys.stdout.write(orjson.dumps(rep.to_dict()).decode() + "\n")
         return

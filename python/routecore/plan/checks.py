@@ -527,6 +527,16 @@ class _Checker:
         if isinstance(number, str) and _syntax.number_problem(number) is None:
             self.to_normalize.append((number, loc, None, None))
 
+    def _normalized(self, texts: list[str], rough: Callable[[str], str | None]) -> list[str | None]:
+        """The engine's national forms of `texts` (None where it refuses one), or `rough`'s while
+        the engine's normaliser is not at hand (region tables not loaded yet)."""
+        if self.normalize_many is not None:
+            try:
+                return list(self.normalize_many(texts))
+            except Exception:  # tables not loaded yet (NotReadyError): compare a simpler form
+                pass
+        return [rough(t) for t in texts]
+
     def check_normalized(self) -> None:
         """Numbers (targets, list numbers, list-file entries) whose format passes but that the
         engine's normaliser refuses, e.g. `0086` (nothing after the country code): the compiler
@@ -534,14 +544,7 @@ class _Checker:
         if not self.to_normalize:
             return
         texts = [t for t, _, _, _ in self.to_normalize]
-        normal: list[str | None] | None = None
-        if self.normalize_many is not None:
-            try:
-                normal = self.normalize_many(texts)
-            except Exception:  # tables not loaded yet (NotReadyError): compare a simpler form
-                normal = None
-        if normal is None:
-            normal = [_rough_if_short(t) for t in texts]
+        normal = self._normalized(texts, _rough_if_short)
         for (text, loc, file, line), norm in zip(self.to_normalize, normal, strict=True):
             if norm is not None:
                 continue
@@ -558,14 +561,7 @@ class _Checker:
         if not served:
             return
         texts = [n for n, _, _ in served]
-        normal: list[str | None] | None = None
-        if self.normalize_many is not None:
-            try:
-                normal = self.normalize_many(texts)
-            except Exception:  # tables not loaded yet (NotReadyError): compare a simpler form
-                normal = None
-        if normal is None:
-            normal = [_syntax.rough_national(t) for t in texts]
+        normal = self._normalized(texts, _syntax.rough_national)
         seen: dict[str, tuple[str, str]] = {}
         for (text, loc, tname), norm in zip(served, normal, strict=True):
             if norm is None:
