@@ -394,10 +394,11 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// Whether `number` passes. O(len(number)) for the pattern, O(1) for class and tag.
+    /// Whether `number` passes: its class and tags as [`classify_number`] gives them (what is
+    /// not a number has neither), the patterns on it as given. O(len(number)).
     pub fn accepts(&self, number: &[u8]) -> bool {
         if self.class.is_some() || self.tag.is_some() {
-            let c = classify(number);
+            let c = classify_number(number).unwrap_or_default();
             if self.class.is_some_and(|k| c.class != Some(k)) || self.tag.is_some_and(|t| !c.has(t))
             {
                 return false;

@@ -772,7 +772,7 @@ impl NumberList {
         let version = u32::from_le_bytes(data[4..8].try_into().unwrap_or_default());
         let Some(slot) = long_slot(version) else {
             return Err(bad(&format!(
-                "format version {version}, expected {VERSION} or older"
+                "format version {version}, expected 1 or {VERSION}"
             )));
         };
         let options =

@@ -324,7 +324,7 @@ fn normalize_with(
                 },
             )),
             Role::Caller => Ok(Number {
-                digits,
+                digits: as_given(&digits, plus),
                 kind: Kind::Unknown,
             }),
         };
@@ -336,22 +336,27 @@ fn normalize_with(
                 input,
                 "nothing after the country code 86".to_string(),
             )),
-            Role::Caller => {
-                let mut given = Digits::default();
-                if plus {
-                    given.push(b'0');
-                    given.push(b'0');
-                }
-                for &d in digits.as_bytes() {
-                    given.push(d);
-                }
-                Ok(Number {
-                    digits: given,
-                    kind: Kind::Unknown,
-                })
-            }
+            Role::Caller => Ok(Number {
+                digits: as_given(&digits, plus),
+                kind: Kind::Unknown,
+            }),
         },
     }
+}
+
+/// A caller kept as given: its digits, with a `+` written `00` (as every national form of an
+/// international number is), so that normalising the result again gives it back. At most
+/// [`MAX_CALLER_DIGITS`] digits are kept.
+fn as_given(digits: &Digits, plus: bool) -> Digits {
+    let mut given = Digits::default();
+    if plus {
+        given.push(b'0');
+        given.push(b'0');
+    }
+    for &d in digits.as_bytes() {
+        given.push(d);
+    }
+    given
 }
 
 /// Reduces a `tel:`/`sip:`/`sips:` URI to its user part; other input passes through.
@@ -784,6 +789,11 @@ pub(crate) mod tests {
         assert_eq!(caller(&padded), Ok(("13800138000".into(), Kind::Mobile)));
         let uri = format!("sip:{}@example.com", "2".repeat(40));
         assert_eq!(caller(&uri).unwrap().1, Kind::Unknown);
+        // A `+` is written `00` whatever the length, so the result normalises to itself.
+        let plus = format!("+001{}", "2".repeat(18));
+        let once = caller(&plus).unwrap();
+        assert_eq!(once, (format!("00001{}", "2".repeat(18)), Kind::Unknown));
+        assert_eq!(caller(&once.0), Ok(once));
         // Garbage is still garbage, wherever it is.
         assert!(caller(&format!("{long}x")).is_err());
         assert!(caller(&format!("{}+1", "1".repeat(500))).is_err());
@@ -894,7 +904,7 @@ pub(crate) mod tests {
         }
 
         #[test]
-        fn normalising_twice_changes_nothing(digits in "(\\+|00|86|0086)?[0-9]{1,40}") {
+        fn normalising_twice_changes_nothing(digits in "(\\+|\\+00|\\+0086|00|86|0086)?[0-9]{1,40}") {
             if let Ok(once) = normalize(&digits, &TestCountries) {
                 let twice = normalize(once.as_str(), &TestCountries).unwrap();
                 prop_assert_eq!(once, twice);

@@ -992,6 +992,14 @@ def _cli_cases(tmp: Path) -> list[tuple[str, list[str], int, str]]:
         ("simulate bad day", ["simulate", "--day", "someday"], 1, "someday"),
         ("serve bad plan", ["serve", "--plan", str(gbk_plan)], 1, "not UTF-8"),
         ("serve bad http address", ["serve", "--http", "nowhere"], 2, "host:port"),
+        (
+            "serve bad grpc address",
+            ["serve", "--grpc", "nowhere.invalid:1", "--http", "off"],
+            1,
+            "--grpc nowhere",
+        ),
+        ("bench no calls", ["bench", "--calls", "0"], 2, "--calls"),
+        ("bench unbounded calls", ["bench", "--calls", "99999999"], 2, "--calls"),
     ]
 
 

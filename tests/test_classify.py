@@ -192,3 +192,11 @@ def test_bulk_agrees_with_single(numbers):
         want = [n for n in numbers if reference(n)[0] == klass]
         assert pool(numbers, class_=klass) == want
         assert pool("\n".join(numbers).encode(), class_=klass) == want
+
+
+def test_pool_judges_class_and_tags_as_classify_does() -> None:
+    """`pool`'s numbers are "as for `classify_many`": normalised before their class and tags are
+    judged (what is not a number has neither); they come back as given."""
+    given = ["400-888-8888", "4008888888", "+86 400 888 8888", "4001234567"]
+    assert [c.class_ for c in classify_many(given)][:3] == ["top"] * 3
+    assert pool(given, class_="top") == given[:3]

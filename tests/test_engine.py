@@ -223,6 +223,7 @@ def _capped_plan(target: dict[str, Any]) -> dict[str, Any]:
         ({"number": "13800000009"}, "sip:13800000009@10.0.0.1"),
         ({"uri": "sip:desk@pbx.example"}, "sip:desk@pbx.example"),
         ({"uri": "sip:8001@pbx-a"}, "sip:8001@pbx-a"),
+        ({"number": "4008888888"}, "sip:4008888888@127.0.0.1:5070"),  # the HTTP answer's `uri`
     ],
 )
 def test_a_slot_belongs_to_the_normalised_target_however_it_is_spelled(

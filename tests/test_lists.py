@@ -304,3 +304,19 @@ def test_threads_read_while_one_writes() -> None:
     assert failures == []
     assert len(numbers) == len(stable)
     assert not any(numbers.contains_many(churn))
+
+
+def test_lone_surrogates_are_not_numbers_and_spoil_only_their_line() -> None:
+    """Text decoded with `surrogateescape` (bytes that were not UTF-8): the invalid-number
+    error naming the argument, never a raw UnicodeEncodeError; in a list's text, one bad line."""
+    bad = "\udcff13800138000"
+    numbers = NumberList(["13800138000"])
+    for call in (lambda: bad in numbers, lambda: numbers.add(bad), lambda: numbers.remove(bad)):
+        with pytest.raises(InvalidNumberError, match="number: "):
+            call()
+    with pytest.raises(InvalidNumberError, match=r"numbers\[1\]"):
+        numbers.contains_many(["13800138000", bad])
+    with pytest.raises(InvalidNumberError, match=r"numbers\[0\]"):
+        NumberList([bad])
+    loaded = NumberList.from_text(f"13800138000\n{bad}\n13900139000\n")
+    assert len(loaded) == 2 and [line for line, _ in loaded.problems] == [2]

@@ -664,3 +664,71 @@ def test_shown_source_names_the_file_or_the_pseudo_file(tmp_path: Path) -> None:
     assert load_plan(tmp_path / "plan.yaml").shown_source == str(tmp_path / "plan.yaml")
     assert load_plan(text, path=tmp_path / "<text>").shown_source == "<text>"
     assert load_plan(text).shown_source == "<text>"
+
+
+def test_national_forms_the_engine_gives_read_back_as_themselves(tmp_path: Path) -> None:
+    """`+` and 20 digits normalises to `00` and 20 (22 digits): a plan may hold that form (pasted
+    from a decision or a list's numbers) as a target, a list number and a list-file entry."""
+    longest = routecore.normalize("+" + "1" * 20)
+    assert longest == "00" + "1" * 20
+    (tmp_path / "long.txt").write_text(f"13700000000\n{longest}\n")
+    text = (
+        (PLANS / "good_minimal.yaml")
+        .read_text(encoding="utf-8")
+        .replace(
+            "version: 1",
+            f'version: 1\nlists:\n  a: {{numbers: ["{longest}"]}}\n'
+            "  f: {file: long.txt}\nblocklists: [a, f]",
+        )
+        .replace('{number: "13800000010"}', f'{{number: "{longest}"}}')
+    )
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(text, encoding="utf-8")
+    assert check_plan(plan).errors == []
+    engine = routecore.Engine.from_file(plan)
+    d = engine.route("4001234567", "13900000000", at="2026-11-11T10:00:00+08:00")
+    assert [t.number for t in d.targets] == [longest]
+    assert engine.route("4001234567", longest, at="2026-11-11T10:00:00+08:00").reject.reason == "blocked"
+
+
+def test_a_flow_must_end_in_its_rule_without_when() -> None:
+    """plan-format.md: "every flow must end in one" (a rule without `when`); the engine refuses
+    a flow whose last rule has a `when` even if an earlier one always holds, so check does too."""
+    plan = {
+        "version": 1,
+        "tenants": {
+            "t": {
+                "numbers": {
+                    "4001234567": {
+                        "flow": [{"announce": "a"}, {"when": {"caller_kind": ["mobile"]}, "announce": "b"}]
+                    }
+                }
+            }
+        },
+    }
+    report = check_plan(plan)
+    assert [(e.path, "must end in its rule without `when`" in e.message) for e in report.errors] == [
+        ("tenants.t.numbers.4001234567.flow[1]", True)
+    ]
+
+
+def test_a_day_type_listed_without_ranges_is_closed() -> None:
+    """plan-format.md: `all` covers every day type not listed; `sun:` with nothing after it is
+    listed (YAML reads it as null), so Sundays are closed rather than `all`'s."""
+    text = """version: 1
+schedules:
+  weekdays: {hours: {all: ["00:00-24:00"], sun: }}
+tenants:
+  t:
+    numbers:
+      "4001234567":
+        flow:
+          - {when: {schedule: weekdays}, announce: open}
+          - {announce: closed}
+"""
+    engine = routecore.Engine.from_text(text)
+    prompt = {
+        day: engine.route("4001234567", "13900000000", at=f"{day}T10:00:00+08:00").prompt
+        for day in ("2026-11-14", "2026-11-15")
+    }
+    assert prompt == {"2026-11-14": "open", "2026-11-15": "closed"}

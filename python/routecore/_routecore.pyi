@@ -211,7 +211,8 @@ class NumberList:
         """
 
     def to_bytes(self) -> bytes:
-        """The persistent form: a 32-byte header, then 8 bytes a number."""
+        """The persistent form (format 2; format 1 still loads): a 32-byte header, then 8 bytes a
+        number, and 22 bytes (digits padded with NUL) for each number of 20 to 22 digits."""
 
     @property
     def source(self) -> str:

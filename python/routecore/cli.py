@@ -474,6 +474,12 @@ def serve(
     except OSError as e:
         errors.print(f"[red]error[/red]: {e}")
         raise typer.Exit(1) from None
+    except RuntimeError as e:
+        # grpc's own refusal of an address (in use, or not an address): one line, no traceback.
+        if "bind" not in str(e).lower():
+            raise
+        errors.print(f"[red]error[/red]: --grpc {grpc_address}: {e}", highlight=False)
+        raise typer.Exit(1) from None
 
 
 def _record_store(spec: str) -> Any:
@@ -547,7 +553,12 @@ def _http_starter(address: str, tls: Any = None, *, required: bool = True) -> An
 
 @app.command()
 def bench(
-    calls: Annotated[int, typer.Option(help="calls per measurement (bounded)")] = 5000,
+    calls: Annotated[
+        int,
+        typer.Option(
+            min=1, max=100_000, help="calls per measurement (1 to 100,000; a batch takes at least 10,000)"
+        ),
+    ] = 5000,
 ) -> None:
     """Quick in-process and over-the-wire measurements on the demo plan, printed as a table.
 

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyString};
 
 use super::error::PyRoutecoreErr;
+use super::numbers::{backed_numbers, number_str};
 use crate::error::Error;
 use crate::lists::{ListBuilder, ListOptions, ListProblem, NumberList};
 use crate::number::CountryCodes;
@@ -112,7 +112,7 @@ impl PyNumberList {
             let countries = countries();
             for (i, item) in numbers.try_iter()?.enumerate() {
                 let item = item?;
-                let text = item.cast::<PyString>()?.to_str()?;
+                let text = number_str(&item, &format!("numbers[{i}]"))?;
                 builder
                     .push_str(text, &*countries)
                     .map_err(|e| py_err(Error::invalid_number(&format!("numbers[{i}]"), e)))?;
@@ -132,7 +132,7 @@ impl PyNumberList {
     #[pyo3(signature = (text, source = "<text>", *, strict = false, expected = 0, fp_rate = 0.01))]
     fn from_text(
         py: Python<'_>,
-        text: &str,
+        text: &Bound<'_, PyString>,
         source: &str,
         strict: bool,
         expected: usize,
@@ -140,8 +140,14 @@ impl PyNumberList {
     ) -> PyResult<Self> {
         let options = options(expected, fp_rate)?;
         let countries = countries();
+        // Text decoded with `surrogateescape` holds lone surrogates where its bytes were not
+        // UTF-8: as in a file, they spoil only their own line (a problem, not a failed load).
+        let text = match text.to_str() {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => std::borrow::Cow::Owned(text.to_string_lossy().into_owned()),
+        };
         let (inner, problems) =
-            py.detach(|| NumberList::from_text(source, text, &*countries, options));
+            py.detach(|| NumberList::from_text(source, &text, &*countries, options));
         Self::loaded(inner, source.to_string(), problems, strict)
     }
 
@@ -210,40 +216,44 @@ impl PyNumberList {
 
     /// Lists a number live; `False` if it was already listed.
     #[pyo3(signature = (number, /))]
-    fn add(&self, number: &str) -> Result<bool, PyRoutecoreErr> {
-        self.inner
+    fn add(&self, number: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let number = number_str(number, "number")?;
+        Ok(self
+            .inner
             .add_str(number, &*countries())
-            .map_err(|e| Error::invalid_number("number", e).into())
+            .map_err(|e| PyRoutecoreErr(Error::invalid_number("number", e)))?)
     }
 
     /// Unlists a number live; `False` if it was not listed.
     #[pyo3(signature = (number, /))]
-    fn remove(&self, number: &str) -> Result<bool, PyRoutecoreErr> {
-        self.inner
+    fn remove(&self, number: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let number = number_str(number, "number")?;
+        Ok(self
+            .inner
             .remove_str(number, &*countries())
-            .map_err(|e| Error::invalid_number("number", e).into())
+            .map_err(|e| PyRoutecoreErr(Error::invalid_number("number", e)))?)
     }
 
-    fn __contains__(&self, number: &str) -> Result<bool, PyRoutecoreErr> {
+    fn __contains__(&self, number: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let number = number_str(number, "number")?;
         // Most callers arrive as plain digits: skip the country table and the normaliser.
         if let Some(answer) = self.inner.contains_plain(number) {
             return Ok(answer);
         }
-        self.inner
+        Ok(self
+            .inner
             .contains_str(number, &*countries())
-            .map_err(|e| Error::invalid_number("number", e).into())
+            .map_err(|e| PyRoutecoreErr(Error::invalid_number("number", e)))?)
     }
 
     /// Looks many numbers up with the GIL released.
     #[pyo3(signature = (numbers, /))]
-    fn contains_many(
-        &self,
-        py: Python<'_>,
-        numbers: Vec<PyBackedStr>,
-    ) -> Result<Vec<bool>, PyRoutecoreErr> {
+    fn contains_many(&self, py: Python<'_>, numbers: &Bound<'_, PyAny>) -> PyResult<Vec<bool>> {
+        let numbers = backed_numbers(numbers, "numbers")?;
         let countries = countries();
-        py.detach(move || self.inner.contains_many(&numbers, &*countries))
-            .map_err(|(i, e)| Error::invalid_number(&format!("numbers[{i}]"), e).into())
+        Ok(py
+            .detach(move || self.inner.contains_many(&numbers, &*countries))
+            .map_err(|(i, e)| PyRoutecoreErr(Error::invalid_number(&format!("numbers[{i}]"), e)))?)
     }
 
     /// Folds live changes into the bulk store (lookups lock-free again).

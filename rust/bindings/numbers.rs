@@ -2,6 +2,7 @@
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyAnyMethods, PyString, PyStringMethods};
 
 use super::error::PyRoutecoreErr;
@@ -94,6 +95,33 @@ pub(crate) fn number_texts(
             )));
         };
         out.push(s.to_str().ok().map(str::to_string));
+    }
+    Ok(out)
+}
+
+/// The items of a sequence of numbers named `param`, borrowed (no copy) for use without the
+/// GIL; an item that is not valid text is the invalid-number error `param[i]`, one not a `str`
+/// a `TypeError`. O(n).
+pub(crate) fn backed_numbers(values: &Bound<'_, PyAny>, param: &str) -> PyResult<Vec<PyBackedStr>> {
+    if values.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "{param}: expected a sequence of str, got one str"
+        )));
+    }
+    let mut out = Vec::with_capacity(values.len().unwrap_or(0));
+    for (i, item) in values.try_iter()?.enumerate() {
+        let item = item?;
+        let Ok(s) = item.cast::<PyString>() else {
+            let got = item.get_type().name()?;
+            return Err(PyTypeError::new_err(format!(
+                "{param}[{i}]: expected a str, got {got}"
+            )));
+        };
+        let field = || format!("{param}[{i}]");
+        let backed = PyBackedStr::try_from(s.clone()).map_err(|_| {
+            PyErr::from(PyRoutecoreErr(Error::invalid_number(&field(), not_text(s))))
+        })?;
+        out.push(backed);
     }
     Ok(out)
 }

@@ -207,18 +207,24 @@ impl PyPatternSet {
     }
 
     /// Whether any pattern matches `number`.
-    fn matches(&self, number: &str) -> bool {
-        self.inner.matches_any(number.as_bytes())
+    fn matches(&self, number: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(self
+            .inner
+            .matches_any(number_str(number, "number")?.as_bytes()))
     }
 
     /// Index of the first pattern (in the order given) that matches, else `None`.
-    fn first_match(&self, number: &str) -> Option<usize> {
-        self.inner.first_match(number.as_bytes())
+    fn first_match(&self, number: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
+        Ok(self
+            .inner
+            .first_match(number_str(number, "number")?.as_bytes()))
     }
 
     /// Indices of every matching pattern, ascending.
-    fn matching(&self, number: &str) -> Vec<usize> {
-        self.inner.matching(number.as_bytes())
+    fn matching(&self, number: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
+        Ok(self
+            .inner
+            .matching(number_str(number, "number")?.as_bytes()))
     }
 
     /// `first_match` of every number, with the GIL released.

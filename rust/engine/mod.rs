@@ -329,7 +329,7 @@ impl Plan {
 }
 
 /// The slot key of a URI target, as a plan or a call report names it: the normalised
-/// number when the user part is a mobile, landline or international number (a switch
+/// number when the user part is a mobile, landline, international or 400/800 number (a switch
 /// reports what it dialled, which for a number target may be `sip:NUMBER@GATEWAY`, so
 /// both spellings of one phone hold one slot), else the URI as written: an extension
 /// (`sip:8001@pbx-beijing`) is that PBX's, not every PBX's 8001. O(len).
@@ -338,6 +338,8 @@ pub fn slot_key(uri: &str, tables: &crate::region::RegionTables) -> String {
         Ok(n) if matches!(n.kind, Kind::Mobile | Kind::Landline | Kind::International) => {
             n.as_str().to_string()
         }
+        // A 400/800 number (ten digits: no PBX's extension) as the answer's `uri` names it.
+        Ok(n) if n.kind == Kind::Service && n.digits.len() == 10 => n.as_str().to_string(),
         _ => uri.to_string(),
     }
 }

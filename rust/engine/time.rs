@@ -192,6 +192,17 @@ pub fn parse_time(text: &str, tz: Tz) -> Result<i64, String> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(&with_t) {
         return Ok(dt.timestamp_millis());
     }
+    // Other ISO 8601 forms with an offset: no seconds, or an offset without a colon
+    // (`2026-11-11T10:00+08:00`, `2026-11-11T10:00:00+0800`).
+    for fmt in [
+        "%Y-%m-%dT%H:%M%:z",
+        "%Y-%m-%dT%H:%M%z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+    ] {
+        if let Ok(dt) = DateTime::parse_from_str(&with_t, fmt) {
+            return Ok(dt.timestamp_millis());
+        }
+    }
     for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(&with_t, fmt) {
             return tz
@@ -288,6 +299,15 @@ mod tests {
         let c = parse_time("2026-11-11 02:00:00Z", tz).unwrap();
         assert_eq!(a, b);
         assert_eq!(a, c);
+        // ISO 8601 with an offset but no seconds, or an offset without its colon.
+        for other in [
+            "2026-11-11T10:00+08:00",
+            "2026-11-11T10:00:00+0800",
+            "2026-11-11T10:00+0800",
+            "2026-11-11T02:00:00.000+0000",
+        ] {
+            assert_eq!(parse_time(other, tz), Ok(a), "{other}");
+        }
         assert!(parse_time("yesterday", tz).is_err());
         for (fast, slow_equivalent) in [
             ("2026-11-11T10:00:00+08:00", "2026-11-11T02:00:00+00:00"),

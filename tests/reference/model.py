@@ -134,7 +134,8 @@ def _slot_of(target: str) -> str:
         number = numbers.normalize(target)
     except NotANumber:
         return target
-    if ":" in target and number.kind not in ("mobile", "landline", "international"):
+    ten_digit_service = number.kind == "service" and len(number.normalized) == 10  # 400/800
+    if ":" in target and number.kind not in ("mobile", "landline", "international") and not ten_digit_service:
         return target
     return number.normalized if number.kind != "anonymous" else target
 

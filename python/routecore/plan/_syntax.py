@@ -13,7 +13,9 @@ _SEPARATORS = " -.()"
 _NUMBER = re.compile(r"\+?[0-9 \-.()]+")
 _MAX_DIGITS = 20
 _MIN_DIGITS = 3
-_PLAIN = re.compile(r"\+?[0-9]{3,20}")
+# Up to 20 digits, after an optional `+` or international prefix `00` (`+` spelled in digits:
+# `+` and 20 digits has the national form `00` and 20, which must read back as itself).
+_PLAIN = re.compile(r"(?:\+|00)?[0-9]{3,20}")
 
 
 def number_problem(text: str) -> str | None:
@@ -46,6 +48,8 @@ def number_problem(text: str) -> str | None:
                 return f"{what} at character {i + 1} ({allowed})"
         return "not a number"
     digits = len(body) - sum(body.count(c) for c in _SEPARATORS + "+")
+    if not body.startswith("+") and "".join(ch for ch in body if ch.isdigit()).startswith("00"):
+        digits -= 2  # the international prefix, as the engine counts (rust/number.rs)
     if digits < _MIN_DIGITS:
         return f"only {digits} digit(s)"
     if digits > _MAX_DIGITS:

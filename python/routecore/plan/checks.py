@@ -25,10 +25,10 @@ MAX_MENU_DEPTH = 3
 _MAX_FILE_ERRORS = 10
 # A list-file entry that could pass the format check and still be refused by the engine's
 # normaliser is also put to it: one not starting with a digit (`+`, `tel:`, `sip:`), one starting
-# with a country code (`0086` alone: nothing after the country code), or a long one. Other plain
+# with the international prefix (`0086` alone: nothing after the country code), or a long one. Other plain
 # entries always normalise; the filter keeps big files cheap.
 _LONG_ENTRY = 19
-_PREFIXED_ENTRY = ("00", "86")
+_PREFIXED_ENTRY = ("00",)
 
 
 @dataclass
@@ -413,6 +413,14 @@ class _Checker:
                 (*loc, last),
                 "the flow can leave a call undecided: every rule has a `when`; "
                 "end it with a rule without `when` (it always holds)",
+            )
+        elif flow and isinstance(flow[-1], dict) and flow[-1].get("when") is not None:
+            # plan-format.md: "every flow must end in one" (a rule without `when`), as the
+            # engine's compiler requires; rules after the one that always holds are dead.
+            self.out.error(
+                (*loc, len(flow) - 1),
+                f"a flow must end in its rule without `when`: rule {always_at + 1} always holds, "
+                "so the rules after it can never be reached; remove them",
             )
 
     def check_conditions(self, when: dict[Any, Any], loc: Loc) -> None:

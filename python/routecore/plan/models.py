@@ -186,6 +186,15 @@ class Hours(_Model):
     holiday: list[HoursRange] | None = None
     all: list[HoursRange] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _listed_without_ranges_is_closed(cls, data: Any) -> Any:
+        # `sun:` with nothing after it lists the day type (closed), which `all` must not fill:
+        # YAML reads it as null, the same as a key not written.
+        if isinstance(data, dict):
+            return {k: [] if v is None and k in DAY_TYPES else v for k, v in data.items()}
+        return data
+
     @field_validator("workday", "sat", "sun", "holiday", "all")
     @classmethod
     def _no_overlap(cls, ranges: list[str] | None) -> list[str] | None:

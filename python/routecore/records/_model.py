@@ -112,7 +112,7 @@ def _utc(ms: int | None) -> dt.datetime | None:
 @lru_cache(maxsize=1 << 16)
 def _target_key(target: str) -> str:
     """How a target is matched against a decision's targets: its normalised number, also for a
-    URI whose user part is a mobile, landline or international number (a switch may report
+    URI whose user part is a mobile, landline, international or 400/800 number (a switch may report
     `sip:NUMBER@GATEWAY` for a number target), else the URI as written: the engine's slot key.
 
     Cached: a platform's targets (agents, desks) are few and recur on every call.
@@ -123,8 +123,13 @@ def _target_key(target: str) -> str:
         number = _normalize(target)
     except RoutecoreError:
         return target
-    if ":" in target and _kind(number) not in ("mobile", "landline", "international"):
-        return target  # an extension (`sip:8001@pbx`) is that PBX's
+    kind = _kind(number) if ":" in target else ""
+    if (
+        kind
+        and kind not in ("mobile", "landline", "international")
+        and not (kind == "service" and len(number) == 10)
+    ):
+        return target  # an extension (`sip:8001@pbx`) is that PBX's; a 400/800 number is itself
     return number
 
 
