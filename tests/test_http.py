@@ -316,6 +316,13 @@ def test_get_and_post_forms_agree(served: Served, holder: Holder, plan_loaded: A
     assert status == 200
     assert by_get == by_json == json.loads(raw)
     assert by_get["trace"]
+    # `curl -d '{...}'` labels JSON as a form: a body opening with `{` is read as JSON.
+    fresh(holder, plan_loaded)
+    status, _, raw = served.request(
+        "POST", "/v1/route", json.dumps({**ROUTE_OK, "explain": True}).encode(),
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+    assert status == 200 and json.loads(raw) == by_get
 
 
 def test_plus_in_a_query_is_literal(served: Served, holder: Holder, plan_loaded: Any) -> None:

@@ -840,6 +840,8 @@ def test_serve_masks_caller_numbers_in_logs() -> None:
     assert mask_numbers("caller 13800138000 to 4001234567") == "caller 138****8000 to 400***4567"
     assert mask_numbers("+86 138 0013 8000") == "861******8000"
     assert mask_numbers("digits 12345 at 10:00") == "digits 12345 at 10:00"
+    # A plan version (hex) is no phone number, whatever digits it holds.
+    assert mask_numbers("plan e96c4031234512110") == "plan e96c4031234512110"
 
 
 def test_serve_log_lines_never_show_a_whole_caller_number(tmp_path: Path) -> None:

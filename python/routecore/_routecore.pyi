@@ -650,11 +650,12 @@ class Engine:
         self,
         call_id: str,
         type: str,
-        target: str,
+        target: str | None = None,
         at: _Time = None,
         duration_seconds: int = 0,
     ) -> None:
-        """Report a call event: ANSWERED takes a slot of `target`, ENDED frees it.
+        """Report a call event: ANSWERED takes a slot of `target`, ENDED frees it (without a
+        target: the slots the call took, by the decision kept for it).
 
         Duplicate, late or out-of-order events change nothing.
 

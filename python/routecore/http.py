@@ -203,7 +203,8 @@ def _json_object(body: bytes) -> dict[str, Any]:
 
 def _body_fields(body: bytes, ctype: bytes) -> tuple[dict[str, Any], bool]:
     """The fields of a POST body, and whether they came as a form (all strings)."""
-    if ctype.startswith(b"application/x-www-form-urlencoded"):
+    # curl -d sends JSON labelled as a form: a body that opens with `{` is read as JSON.
+    if ctype.startswith(b"application/x-www-form-urlencoded") and not body.lstrip().startswith(b"{"):
         return _parse_query(body, plus_is_space=True), True
     return _json_object(body), False
 

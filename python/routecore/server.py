@@ -189,7 +189,8 @@ def _proto_handler(
 
 # --- logs: structured, caller numbers masked ---------------------------------------------------
 
-_DIGIT_RUN = re.compile(r"(?<!\d)(\+?\d[\d -]{5,}\d)(?!\d)")
+# A run of digits standing alone: not inside a word such as a plan version (hex `e96c4031234f`).
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])(\+?\d[\d -]{5,}\d)(?![0-9A-Za-z])")
 
 
 def mask_numbers(text: str) -> str:

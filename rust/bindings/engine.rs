@@ -512,21 +512,22 @@ impl PyEngine {
             })
     }
 
-    /// Reports a call event: `ANSWERED` takes a slot of `target`, `ENDED` frees it.
-    /// Duplicate, late or out-of-order events change nothing.
-    #[pyo3(signature = (call_id, r#type, target, at = None, duration_seconds = 0))]
+    /// Reports a call event: `ANSWERED` takes a slot of `target`, `ENDED` frees it (an
+    /// `ENDED` without a target: the call's). Duplicate, late or out-of-order events change
+    /// nothing.
+    #[pyo3(signature = (call_id, r#type, target = None, at = None, duration_seconds = 0))]
     fn report(
         &self,
         py: Python<'_>,
         call_id: &Bound<'_, PyAny>,
         r#type: &Bound<'_, PyAny>,
-        target: &Bound<'_, PyAny>,
+        target: Option<&Bound<'_, PyAny>>,
         at: Option<&Bound<'_, PyAny>>,
         duration_seconds: i64,
     ) -> PyResult<()> {
         let call_id = field_str(call_id, "call_id")?;
         let r#type = field_str(r#type, "type")?;
-        let target = field_str(target, "target")?;
+        let target = target.map_or(Ok(""), |t| field_str(t, "target"))?;
         let plan = self.inner.plan();
         let t = time_ms(at, &plan)?;
         if call_id.is_empty() {
