@@ -406,21 +406,26 @@ def test_money_must_be_finite(key: str, path: str, line: int) -> None:
         ]
 
 
-def test_numbers_the_engine_cannot_normalise_are_refused(tmp_path: Path) -> None:
-    # `0086` passes the format check, but nothing follows its country code
-    long = "0086"
-    (tmp_path / "long.txt").write_text(f"13700000000\n# {long}\n{long}  # too long\n+8613800000000\n")
+def _plan_holding(tmp_path: Path, number: str, list_file: str) -> Path:
+    """tests/plans/good_minimal.yaml with `number` as its target and in list `a`'s numbers, and
+    list `f` read from a file of `list_file` (both lists block): line 4 is `a`, 12 the target."""
+    (tmp_path / "long.txt").write_text(list_file)
+    lists = f'version: 1\nlists:\n  a: {{numbers: ["{number}"]}}\n  f: {{file: long.txt}}\nblocklists: [a, f]'
     text = (
         (PLANS / "good_minimal.yaml")
         .read_text(encoding="utf-8")
-        .replace(
-            "version: 1",
-            f'version: 1\nlists:\n  a: {{numbers: ["{long}"]}}\n  f: {{file: long.txt}}\nblocklists: [a, f]',
-        )
-        .replace('{number: "13800000010"}', f'{{number: "{long}"}}')
+        .replace("version: 1", lists)
+        .replace('{number: "13800000010"}', f'{{number: "{number}"}}')
     )
     plan = tmp_path / "plan.yaml"
     plan.write_text(text, encoding="utf-8")
+    return plan
+
+
+def test_numbers_the_engine_cannot_normalise_are_refused(tmp_path: Path) -> None:
+    # `0086` passes the format check, but nothing follows its country code
+    long = "0086"
+    plan = _plan_holding(tmp_path, long, f"13700000000\n# {long}\n{long}  # too long\n+8613800000000\n")
     report = check_plan(plan)
     # the reason is the engine's normaliser's (rust/number.rs); the place is the plan's or the file's
     assert [(Path(e.file).name, e.line, e.path) for e in report.errors] == [
@@ -671,19 +676,7 @@ def test_national_forms_the_engine_gives_read_back_as_themselves(tmp_path: Path)
     from a decision or a list's numbers) as a target, a list number and a list-file entry."""
     longest = routecore.normalize("+" + "1" * 20)
     assert longest == "00" + "1" * 20
-    (tmp_path / "long.txt").write_text(f"13700000000\n{longest}\n")
-    text = (
-        (PLANS / "good_minimal.yaml")
-        .read_text(encoding="utf-8")
-        .replace(
-            "version: 1",
-            f'version: 1\nlists:\n  a: {{numbers: ["{longest}"]}}\n'
-            "  f: {file: long.txt}\nblocklists: [a, f]",
-        )
-        .replace('{number: "13800000010"}', f'{{number: "{longest}"}}')
-    )
-    plan = tmp_path / "plan.yaml"
-    plan.write_text(text, encoding="utf-8")
+    plan = _plan_holding(tmp_path, longest, f"13700000000\n{longest}\n")
     assert check_plan(plan).errors == []
     engine = routecore.Engine.from_file(plan)
     d = engine.route("4001234567", "13900000000", at="2026-11-11T10:00:00+08:00")
