@@ -999,6 +999,7 @@ def _cli_cases(tmp: Path) -> list[tuple[str, list[str], int, str]]:
             "--grpc nowhere",
         ),
         ("bench no calls", ["bench", "--calls", "0"], 2, "--calls"),
+        ("pool negative limit", ["pool", "--limit", "-1", "-"], 2, "--limit"),
         ("bench unbounded calls", ["bench", "--calls", "99999999"], 2, "--calls"),
     ]
 

@@ -133,6 +133,9 @@ def test_month_bill_fee_plus_overage(store: SqliteRecordStore) -> None:
     school = by_tenant["school"]
     assert (school.calls, school.minutes_used, school.overage_minutes, school.total) == (1, 1, 0, 800)
     assert (by_tenant["shop"].calls, by_tenant["shop"].total) == (0, 500)
+    # One tenant's report bills that tenant alone (not the others' fees with no call).
+    only = report(store, plan, month="2026-05", tenant="clinic")
+    assert [(b.tenant, b.calls, b.total) for b in only.bills] == [("clinic", 4, pytest.approx(100.85))]
 
 
 def test_bills_per_month_and_without_plan(store: SqliteRecordStore) -> None:

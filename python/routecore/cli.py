@@ -197,7 +197,7 @@ def pool(
     class_: Annotated[str | None, typer.Option("--class", help="top, special or ordinary")] = None,
     tag: Annotated[str | None, typer.Option(help="a tag such as repeat-4 or AABB")] = None,
     pattern: Annotated[str | None, typer.Option(help="a dial pattern such as _400XXX8888")] = None,
-    limit: Annotated[int, typer.Option(help="print at most this many")] = 50,
+    limit: Annotated[int, typer.Option(min=0, help="print at most this many")] = 50,
 ) -> None:
     """Filter a file of candidate numbers (one per line) by class, tag or dial pattern."""
     try:

@@ -398,12 +398,14 @@ def bills(
     *,
     timezone: str | None = None,
     months: Iterable[str] = (),
+    tenants: Iterable[str] | None = None,
 ) -> list[Bill]:
     """One bill per tenant and month (by tenant, then month), from the records and the plan's
     packages (`Plan` or `LoadedPlan`; None: no fee, nothing included, record prices only).
 
-    With a plan, every tenant of the plan gets a bill for each month that has records (and
-    each of `months`), calls or not (the fee is due anyway). O(n log n) for the time ordering.
+    With a plan, every tenant of the plan (of `tenants` when given) gets a bill for each month
+    that has records (and each of `months`), calls or not (the fee is due anyway). O(n log n)
+    for the time ordering.
 
     Raises:
         InvalidArgumentError: `timezone` is not an IANA time zone.
@@ -449,9 +451,11 @@ def bills(
         line.minutes += over
         line.amount += amount
     if model is not None:
+        wanted = set(tenants) if tenants is not None else None
         for month in sorted({m for _, m in out} | set(months)):
             for tenant in model.tenants:
-                bill(tenant, month)
+                if wanted is None or tenant in wanted:
+                    bill(tenant, month)
     for b in out.values():
         for line in b.overage.values():
             line.amount = round(line.amount, 4)
@@ -508,7 +512,13 @@ def report(
     records = list(records_of(source, month=month, tenant=tenant, timezone=zone))
     return Report(
         call_stats(records, timezone=zone, plan=plan),
-        bills(records, plan, timezone=zone, months=[month] if month else []),
+        bills(
+            records,
+            plan,
+            timezone=zone,
+            months=[month] if month else [],
+            tenants=[tenant] if tenant else None,
+        ),
         month,
         zone,
     )
