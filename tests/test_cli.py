@@ -36,6 +36,9 @@ def test_route_json_on_a_plan() -> None:
     assert d["action"] == "FORWARD"
     assert [t["number"] for t in d["targets"]] == ["13800000010", "13800000011", "075586000010"]
     assert d["caller"]["province"] == "北京"
+    # As the HTTP twin answers (the first target's SIP URI on top), with the trace.
+    assert d["uri"] == d["uris"][0] and d["uri"].startswith("sip:13800000010@")
+    assert d["trace"]
 
 
 def test_route_readable_with_trace_on_the_demo_plan() -> None:

@@ -152,12 +152,18 @@ def route(
     """Decide one call and print the decision."""
     try:
         engine = _engine(plan)
-        d = engine.route(called=called, caller=caller, digits=digits, at=at, explain=explain or not json)
+        # With the trace always (`--explain` only widens the readable form's): the spec's
+        # "one decision, readable, with the trace".
+        d = engine.route(called=called, caller=caller, digits=digits, at=at, explain=True)
     except RoutecoreError as e:
         errors.print(f"[red]{type(e).__name__}[/red]: {e}")
         raise typer.Exit(1) from None
     if json:
-        sys.stdout.write(orjson.dumps(decision_dict(d), option=orjson.OPT_INDENT_2).decode() + "\n")
+        # The HTTP twin's answer: the proto's field names plus `uri` and `uris`.
+        from routecore.http import encode_decision
+
+        answer = orjson.loads(encode_decision(d, engine.gateway))
+        sys.stdout.write(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         render_decision(d)
 
