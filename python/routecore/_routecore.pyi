@@ -56,6 +56,16 @@ def kind(number: str) -> str:
         TypeError: `number` is not a str.
     """
 
+def slot_key(target: str) -> str:
+    """The key the engine counts a target's calls under: a URI's normalised number when its user
+    part is a mobile, landline, international or 400/800 number, else the URI as written; a
+    number's national form; what is no number, as given.
+
+    Raises:
+        InvalidNumberError: `target` is not valid text.
+        TypeError: `target` is not a str.
+    """
+
 def normalize_many(numbers: Sequence[str]) -> list[str | None]:
     """Normalise many numbers with the GIL released; a number that is not one becomes `None`.
 

@@ -66,13 +66,13 @@ pub(crate) fn number_str<'a>(value: &'a Bound<'_, PyAny>, field: &str) -> PyResu
         .map_err(|_| PyRoutecoreErr(Error::invalid_number(field, not_text(s))).into())
 }
 
-/// The items of a sequence of numbers named `param`, copied out for use without the GIL;
-/// `None` for an item that is not valid text (it is not a number). A `TypeError` names an
-/// item that is not a `str`, or `param` if it is one `str` rather than a sequence. O(total length).
-pub(crate) fn number_texts(
+/// Each `str` of a sequence named `param`, through `each(i, item)`. A `TypeError` names an item
+/// that is not a `str`, or `param` if it is one `str` (not a sequence) or no sequence. O(n).
+fn str_items<T>(
     values: &Bound<'_, PyAny>,
     param: &str,
-) -> PyResult<Vec<Option<String>>> {
+    mut each: impl FnMut(usize, &Bound<'_, PyString>) -> PyResult<T>,
+) -> PyResult<Vec<T>> {
     if values.is_instance_of::<PyString>() {
         return Err(PyTypeError::new_err(format!(
             "{param}: expected a sequence of str, got one str"
@@ -94,36 +94,31 @@ pub(crate) fn number_texts(
                 "{param}[{i}]: expected a str, got {got}"
             )));
         };
-        out.push(s.to_str().ok().map(str::to_string));
+        out.push(each(i, s)?);
     }
     Ok(out)
 }
 
+/// The items of a sequence of numbers named `param`, copied out for use without the GIL;
+/// `None` for an item that is not valid text (it is not a number). O(total length).
+pub(crate) fn number_texts(
+    values: &Bound<'_, PyAny>,
+    param: &str,
+) -> PyResult<Vec<Option<String>>> {
+    str_items(values, param, |_, s| {
+        Ok(s.to_str().ok().map(str::to_string))
+    })
+}
+
 /// The items of a sequence of numbers named `param`, borrowed (no copy) for use without the
-/// GIL; an item that is not valid text is the invalid-number error `param[i]`, one not a `str`
-/// a `TypeError`. O(n).
+/// GIL; an item that is not valid text is the invalid-number error `param[i]`. O(n).
 pub(crate) fn backed_numbers(values: &Bound<'_, PyAny>, param: &str) -> PyResult<Vec<PyBackedStr>> {
-    if values.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err(format!(
-            "{param}: expected a sequence of str, got one str"
-        )));
-    }
-    let mut out = Vec::with_capacity(values.len().unwrap_or(0));
-    for (i, item) in values.try_iter()?.enumerate() {
-        let item = item?;
-        let Ok(s) = item.cast::<PyString>() else {
-            let got = item.get_type().name()?;
-            return Err(PyTypeError::new_err(format!(
-                "{param}[{i}]: expected a str, got {got}"
-            )));
-        };
-        let field = || format!("{param}[{i}]");
-        let backed = PyBackedStr::try_from(s.clone()).map_err(|_| {
-            PyErr::from(PyRoutecoreErr(Error::invalid_number(&field(), not_text(s))))
-        })?;
-        out.push(backed);
-    }
-    Ok(out)
+    str_items(values, param, |i, s| {
+        PyBackedStr::try_from(s.clone()).map_err(|_| {
+            let field = format!("{param}[{i}]");
+            PyRoutecoreErr(Error::invalid_number(&field, not_text(s))).into()
+        })
+    })
 }
 
 fn normalize_one(input: &str, tables: &RegionTables) -> Result<Number, PyRoutecoreErr> {
@@ -162,7 +157,21 @@ fn normalize_many(py: Python<'_>, numbers: &Bound<'_, PyAny>) -> PyResult<Vec<Op
     }))
 }
 
+/// The key the engine counts a target's calls under (its slots): a URI's by
+/// [`crate::engine::slot_key`], a number's national form; what is no number, as given.
+#[pyfunction]
+fn slot_key(target: &Bound<'_, PyAny>) -> PyResult<String> {
+    let target = number_str(target, "target")?;
+    let tables = tables()?;
+    if target.contains(':') {
+        return Ok(crate::engine::slot_key(target, &tables));
+    }
+    Ok(number::normalize(target, &*tables)
+        .map_or_else(|_| target.to_string(), |n| n.as_str().to_string()))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(slot_key, m)?)?;
     m.add_function(wrap_pyfunction!(normalize, m)?)?;
     m.add_function(wrap_pyfunction!(kind, m)?)?;
     m.add_function(wrap_pyfunction!(normalize_many, m)?)?;

@@ -17,8 +17,7 @@ from typing import Any, Final
 import orjson
 
 from routecore._routecore import InvalidArgumentError, RoutecoreError
-from routecore._routecore import kind as _kind
-from routecore._routecore import normalize as _normalize
+from routecore._routecore import slot_key as _slot_key
 
 __all__ = [
     "ANSWERED",
@@ -111,26 +110,12 @@ def _utc(ms: int | None) -> dt.datetime | None:
 
 @lru_cache(maxsize=1 << 16)
 def _target_key(target: str) -> str:
-    """How a target is matched against a decision's targets: its normalised number, also for a
-    URI whose user part is a mobile, landline, international or 400/800 number (a switch may report
-    `sip:NUMBER@GATEWAY` for a number target), else the URI as written: the engine's slot key.
+    """How a target is matched against a decision's targets: the engine's slot key (`sip:NUMBER@GW`
+    of a mobile, landline, international or 400/800 number is NUMBER; an extension is its URI).
 
     Cached: a platform's targets (agents, desks) are few and recur on every call.
     """
-    if not target:
-        return target
-    try:
-        number = _normalize(target)
-    except RoutecoreError:
-        return target
-    kind = _kind(number) if ":" in target else ""
-    if (
-        kind
-        and kind not in ("mobile", "landline", "international")
-        and not (kind == "service" and len(number) == 10)
-    ):
-        return target  # an extension (`sip:8001@pbx`) is that PBX's; a 400/800 number is itself
-    return number
+    return _slot_key(target) if target else target
 
 
 # --- events and acks ---------------------------------------------------------------------------
