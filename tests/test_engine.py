@@ -78,6 +78,34 @@ def test_route_many_columns_dicts_and_errors(engine: routecore.Engine) -> None:
         engine.route_many(called=["4001234567", "4001234567"], caller=["1"])
 
 
+def test_route_many_takes_numpy_columns(engine: routecore.Engine) -> None:
+    # A simulation's columns often come from numpy or pandas: str_ items, datetime64 (naive, so
+    # in the plan's zone, as a naive datetime is) and integer or float seconds.
+    import numpy as np
+
+    called = np.array(["4001234567"] * 3)
+    caller = np.array(["13800138000"] * 3)
+    local = ["2026-11-11T10:00:00", "2026-11-11T12:30:00", "2026-11-11T16:00:00"]
+    expected = [engine.route("4001234567", "", at=t).rule for t in local]
+    assert expected == ["open", "closed", "open"]
+    stamps = np.array(local, dtype="datetime64[s]")
+    shanghai = ZoneInfo("Asia/Shanghai")
+    seconds = [int(dt.datetime.fromisoformat(t).replace(tzinfo=shanghai).timestamp()) for t in local]
+    ints, floats = np.array(seconds, dtype=np.int64), np.array(seconds, dtype=np.float32) + 0.25
+    for at in (stamps, stamps.astype("datetime64[ns]"), ints, ints.astype(np.int32), floats):
+        out = engine.route_many(called=called, caller=np.array([""] * 3), at=at)
+        assert [d.rule for d in out] == expected, at.dtype
+    gaps = np.array(["NaT", local[0], "NaT"], dtype="datetime64[s]")
+    out = engine.route_many(called=called, caller=caller, at=gaps)
+    assert [d.error.message if d.error else None for d in out] == [
+        "InvalidArgumentError: at: NaT (not a time)",
+        None,
+        "InvalidArgumentError: at: NaT (not a time)",
+    ]
+    with pytest.raises(TypeError, match=r"caller\[0\]: expected a str, got int64"):
+        engine.route_many(called=called, caller=np.array([13800138000] * 3), at=stamps)
+
+
 def test_report_validates_events(engine: routecore.Engine) -> None:
     with pytest.raises(routecore.InvalidArgumentError, match='type: "RINGING" is not an event type'):
         engine.report("c1", "RINGING", "13500000011", at=AT)

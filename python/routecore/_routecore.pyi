@@ -649,10 +649,13 @@ class Engine:
     ) -> DecisionBatch:
         """Decide many calls with the GIL released: dicts of request fields, or columns.
 
-        A request that fails yields a decision whose `error` is set instead of raising.
+        A request that fails yields a decision whose `error` is set instead of raising. Columns
+        may be numpy arrays: `str_` items, `datetime64` times (naive: the plan's zone) and integer
+        or float seconds; numbers as integers are refused (a landline's leading 0 would be lost).
 
         Raises:
             ValueError: neither requests nor columns, or columns of different lengths.
+            TypeError: a column item that is not a `str` (which column and index).
         """
     def recall(self, call_id: str) -> Decision | None:
         """The decision of a forwarded call with this id, kept (bounded) for its call records."""

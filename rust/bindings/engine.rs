@@ -97,21 +97,47 @@ pub(crate) fn time_ms(at: Option<&Bound<'_, PyAny>>, plan: &Plan) -> PyResult<i6
     }
     if at.is_instance_of::<PyInt>() || at.is_instance_of::<PyFloat>() {
         let secs: f64 = at.extract()?;
-        if !secs.is_finite() {
-            return Err(bad("not a finite number of seconds".into()));
+        return seconds_ms(secs).map_err(bad);
+    }
+    let kind = at.get_type();
+    // numpy's scalars (the items of a column given as an array): datetime64 is naive like a
+    // naive datetime, so it is read in the plan's zone; integers and floats are seconds.
+    if kind.name()? == "datetime64" && kind.module()? == "numpy" {
+        let iso: String = at
+            .call_method1("astype", ("datetime64[ms]",))?
+            .str()?
+            .extract()?;
+        if iso == "NaT" {
+            return Err(bad("NaT (not a time)".into()));
         }
-        // Beyond what a calendar date can hold (years 1 to 9999) a time is garbage, not a call.
-        if !(-62_135_596_800.0..=253_402_300_799.0).contains(&secs) {
-            return Err(bad(format!(
-                "{secs} seconds since the epoch is not between the years 1 and 9999"
-            )));
+        return parse_time(&iso, plan.tz).map_err(bad);
+    }
+    if at.hasattr("__index__")? || at.hasattr("__float__")? {
+        if let Ok(secs) = at
+            .call_method0("__float__")
+            .and_then(|f| f.extract::<f64>())
+        {
+            return seconds_ms(secs).map_err(bad);
         }
-        return Ok((secs * 1000.0).round() as i64);
     }
     Err(bad(format!(
         "expected a datetime, an ISO 8601 string or seconds since the epoch, got {}",
-        at.get_type().name()?
+        kind.name()?
     )))
+}
+
+/// Seconds since the epoch as milliseconds, refused when not finite or outside the years
+/// 1 to 9999 (beyond what a calendar date can hold a time is garbage, not a call).
+fn seconds_ms(secs: f64) -> Result<i64, String> {
+    if !secs.is_finite() {
+        return Err("not a finite number of seconds".into());
+    }
+    if !(-62_135_596_800.0..=253_402_300_799.0).contains(&secs) {
+        return Err(format!(
+            "{secs} seconds since the epoch is not between the years 1 and 9999"
+        ));
+    }
+    Ok((secs * 1000.0).round() as i64)
 }
 
 /// A `str` argument, borrowed; the errors name the field: `TypeError` for another type,
