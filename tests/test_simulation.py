@@ -14,6 +14,7 @@ from routecore.exceptions import InvalidArgumentError
 from routecore.simulation import DIURNAL, Arrivals, SimReport, simulate
 
 DAY = dt.date(2026, 11, 11)
+AT = "2026-11-11T10:00:00+08:00"
 HOLD = 100.0
 
 
@@ -92,6 +93,19 @@ def test_same_seed_same_report() -> None:
     first = run(5)
     assert run(5) == first
     assert run(6) != first
+
+
+def test_an_engine_is_simulated_on_a_copy_and_left_untouched() -> None:
+    # A serving engine handed to simulate() keeps its rotations and slots: the simulated calls
+    # run on a fresh copy of its plan, so two runs agree and the engine still answers as new.
+    engine, fresh = routecore.Engine.demo(), routecore.Engine.demo()
+
+    def rotation(e: routecore.Engine) -> list[str]:
+        return [e.route("4001234567", "13800138000", digits="2", at=AT).targets[0].number for _ in range(3)]
+
+    first = simulate(engine, calls=2000, day=DAY, seed=3).to_dict()
+    assert simulate(engine, calls=2000, day=DAY, seed=3).to_dict() == first
+    assert rotation(engine) == rotation(fresh)
 
 
 def test_demo_day() -> None:

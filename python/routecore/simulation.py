@@ -358,7 +358,11 @@ def _first_day(day: dt.date | str | None) -> dt.date | None:
 
 def _engine_of(plan_or_engine: Engine | str | Path | Mapping[str, Any]) -> Engine:
     if isinstance(plan_or_engine, Engine):
-        return plan_or_engine
+        # A fresh engine on the same plan, its state in this process: simulated calls must not
+        # hold a serving engine's slots or turn its rotations (nor a Redis state shared by nodes),
+        # and the same seed then gives the same report whatever ran before.
+        loaded = getattr(plan_or_engine, "loaded", None)
+        return plan_or_engine if loaded is None else Engine.from_loaded(loaded)
     if isinstance(plan_or_engine, Mapping):
         return Engine.from_dict(dict(plan_or_engine))
     return Engine.from_file(plan_or_engine)
@@ -401,8 +405,9 @@ def simulate(
     (`arrivals`) through a plan, and report.
 
     Args:
-        plan_or_engine: an `Engine` (its decision state is used and changed), a plan file path, or
-            a plan dict.
+        plan_or_engine: an `Engine` (simulated on a fresh copy of its plan as loaded, with its own
+            decision state: the engine given is not touched, and live list updates made to it
+            since are not carried), a plan file path, or a plan dict.
         calls: expected calls per day (generated traffic).
         day: the first simulated day (local midnight in the plan's timezone), a date or an ISO
             date string (`"2026-11-11"`); generated traffic.
