@@ -725,3 +725,83 @@ tenants:
         for day in ("2026-11-14", "2026-11-15")
     }
     assert prompt == {"2026-11-14": "open", "2026-11-15": "closed"}
+
+
+# Every mapping here has a bad value AND a problem of the mapping as a whole (two actions, two
+# sources, both number and uri, a window backwards, ranges overlapping): check reports both,
+# each at its own key and line; a value of the wrong type still counts as given (no cascade).
+EVERY_PROBLEM_OF_A_MAPPING = """version: 1
+lists:
+  vip: {numbers: ["13800000001"], patterns: ["_1X!"], reason: ""}
+schedules:
+  s:
+    hours: {all: ["09:00-12:00", "11:00-13:00", "25:00-26:00"]}
+tenants:
+  t:
+    tags:
+      - {tag: "", from: 2026-10-07, until: 2026-10-01}
+    groups:
+      desk:
+        targets:
+          - {number: "13800000010", uri: "sip:a@b", ring_seconds: 0}
+          - {number: 13800000011}
+        overflow: {voicemail: box, announce: x, reject: {code: 200, reason: r}}
+    menus:
+      m:
+        prompt: p
+        options:
+          "1": {forward: desk, announce: x, reject: {code: 200, reason: r}}
+    numbers:
+      "4001234567":
+        flow:
+          - {when: {caller_kind: [mobil], schedule: s}, forward: desk, menu: m}
+          - {when: {dates: {from: 2026-10-07, until: 2026-10-01}, carrier: [移動]}, announce: 7}
+          - {forward: desk}
+"""
+
+
+def test_every_problem_of_a_rule_group_menu_and_list_is_reported() -> None:
+    one_action = "needs exactly one action of forward, menu, announce, voicemail, reject"
+    desk = "tenants.t.groups.desk"
+    flow = "tenants.t.numbers.4001234567.flow"
+    report = check_plan(EVERY_PROBLEM_OF_A_MAPPING)
+    got = [(e.line, e.path, e.message) for e in report.errors]
+    assert [(line, path) for line, path, _ in got] == [
+        (3, "lists.vip"),
+        (3, "lists.vip.reason"),
+        (6, "schedules.s.hours.all"),
+        (6, "schedules.s.hours.all[2]"),
+        (10, "tenants.t.tags[0]"),
+        (10, "tenants.t.tags[0].tag"),
+        (14, f"{desk}.targets[0]"),
+        (14, f"{desk}.targets[0].ring_seconds"),
+        (15, f"{desk}.targets[1].number"),
+        (16, f"{desk}.overflow"),
+        (16, f"{desk}.overflow.reject.code"),
+        (21, "tenants.t.menus.m.options.1"),
+        (21, "tenants.t.menus.m.options.1.reject.code"),
+        (25, f"{flow}[0]"),
+        (25, f"{flow}[0].when.caller_kind[0]"),
+        (26, f"{flow}[1].announce"),
+        (26, f"{flow}[1].when.carrier[0]"),
+        (26, f"{flow}[1].when.dates"),
+    ], "\n".join(map(str, report.errors))
+    messages = {path: message for _, path, message in got}
+    assert (
+        messages["lists.vip"]
+        == "a list needs exactly one of file, numbers, patterns (found numbers, patterns)"
+    )
+    assert messages["schedules.s.hours.all"] == "ranges 09:00-12:00 and 11:00-13:00 overlap"
+    assert messages["tenants.t.tags[0]"] == "until 2026-10-01 is before from 2026-10-07"
+    assert messages[f"{desk}.targets[0]"] == "a target needs exactly one of number, uri"
+    assert messages[f"{desk}.targets[1].number"].startswith("expected a quoted string")
+    assert messages[f"{desk}.overflow"] == f"an action {one_action} (found announce, voicemail, reject)"
+    assert (
+        messages["tenants.t.menus.m.options.1"] == f"an action {one_action} (found forward, announce, reject)"
+    )
+    assert messages[f"{flow}[0]"] == f"a rule {one_action} (found forward, menu)"
+    assert messages[f"{flow}[1].announce"].startswith("expected a quoted string")
+    assert messages[f"{flow}[1].when.dates"] == "until 2026-10-01 is before from 2026-10-07"
+    with pytest.raises(routecore.PlanError) as info:
+        load_plan(EVERY_PROBLEM_OF_A_MAPPING)
+    assert info.value.errors == report.errors  # type: ignore[attr-defined]

@@ -1,5 +1,7 @@
 """Checks that need the whole plan: names that refer to nothing, cycles, undecided flows, places,
-duplicate numbers, list files, unused definitions and holiday data.
+duplicate numbers, list files, unused definitions and holiday data; and the checks of a mapping as a
+whole (exactly one action, address or list source, windows in order, ranges apart), which a model
+validator would skip whenever one of the mapping's values is bad.
 
 They walk the raw data (dicts and lists as read), not the pydantic model, so that they still run
 when some other part of the plan has a type error: `check` reports every problem at once. Values of
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from routecore.plan import _syntax
-from routecore.plan.models import ACTION_KEYS, DAY_TYPES
+from routecore.plan.models import ACTION_KEYS, DAY_TYPES, LIST_SOURCES, parse_date
 from routecore.plan.places import Places, place_problem
 
 Loc = tuple[Any, ...]
@@ -66,6 +69,19 @@ def _l(x: Any) -> list[Any]:
 
 def _s(x: Any) -> str | None:
     return x if isinstance(x, str) else None
+
+
+def _given(mapping: dict[Any, Any], keys: Iterable[str]) -> list[str]:
+    """The `keys` written in `mapping` with a value (`key: null` is not given), in `keys`' order.
+    A value of the wrong type counts: the model reports its type, not a missing key as well."""
+    return [k for k in keys if mapping.get(k) is not None]
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return parse_date(value)
+    except ValueError:
+        return None  # the model reports it at its key
 
 
 def _unknown(kind: str, name: str, known: Iterable[Any], scope: str = "") -> str:
@@ -221,6 +237,9 @@ class _Checker:
             if cal not in (None, "cn") and self.ref("calendar", cal, self.calendars, loc, extra=("cn",)):
                 self.used["calendar"].add(cal)
             hours = _d(sch).get("hours")
+            for day, ranges in _d(hours).items():
+                if day in DAY_TYPES:
+                    self.check_overlap(_l(ranges), ("schedules", name, "hours", day))
             if isinstance(hours, dict) and all(hours.get(k) in (None, []) for k in DAY_TYPES):
                 # allowed (a day type with no range is closed), but more often a slip than meant
                 self.out.warn(
@@ -229,8 +248,43 @@ class _Checker:
                     "a `schedule` condition on it never holds, a target with it is always off shift",
                 )
 
+    def check_overlap(self, ranges: list[Any], loc: Loc) -> None:
+        """Ranges of one day type must not overlap (the engine refuses them); each bad range is
+        the model's to report, the others are still compared."""
+        spans: list[tuple[int, int, str]] = []
+        for r in ranges:
+            parsed = _syntax.parse_range(r) if isinstance(r, str) else None
+            if isinstance(parsed, tuple):
+                spans.append((*parsed, r))
+        spans.sort()
+        for (_, end, ra), (start, _, rb) in itertools.pairwise(spans):
+            if start < end:
+                self.out.error(loc, f"ranges {ra} and {rb} overlap")
+                return
+
+    def check_window(self, window: Any, loc: Loc) -> None:
+        """`from` and `until` (both included) in order, when both are dates."""
+        if not isinstance(window, dict):
+            return
+        start, end = _date(window.get("from")), _date(window.get("until"))
+        if start is not None and end is not None and end < start:
+            self.out.error(loc, f"until {end} is before from {start}")
+
+    def one_action(self, act: dict[Any, Any], loc: Loc, what: str) -> None:
+        given = _given(act, ACTION_KEYS)
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            self.out.error(
+                loc, f"{what} needs exactly one action of {', '.join(ACTION_KEYS)} (found {found})"
+            )
+
     def check_lists(self) -> None:
         for name, spec in self.lists.items():
+            if isinstance(spec, dict) and len(given := _given(spec, LIST_SOURCES)) != 1:
+                found = ", ".join(given) if given else "none"
+                self.out.error(
+                    ("lists", name), f"a list needs exactly one of file, numbers, patterns (found {found})"
+                )
             spec = _d(spec)
             if isinstance(spec.get("numbers"), list):
                 self.out.list_sizes[name] = len(spec["numbers"])
@@ -309,8 +363,10 @@ class _Checker:
         used_groups: set[str] = set()
         used_menus: set[str] = set()
 
-        def action(act: Any, loc: Loc) -> None:
-            act = _d(act)
+        def action(act: Any, loc: Loc, what: str = "an action") -> None:
+            if not isinstance(act, dict):
+                return  # the model reports its type
+            self.one_action(act, loc, what)
             if "forward" in act and self._ref_scoped(
                 "group", act["forward"], groups, (*loc, "forward"), scope
             ):
@@ -321,6 +377,8 @@ class _Checker:
         for key in ("blocklists", "allowlists"):
             for i, name in enumerate(_l(tenant.get(key))):
                 self.ref_list(name, (*base, key, i))
+        for i, window in enumerate(_l(tenant.get("tags"))):
+            self.check_window(window, (*base, "tags", i))
         rates = _s(_d(tenant.get("package")).get("rates"))
         if rates is not None and self.ref("rate table", rates, self.rates, (*base, "package", "rates")):
             self.used["rates"].add(rates)
@@ -330,6 +388,8 @@ class _Checker:
             gloc = (*base, "groups", gname)
             strategy = group.get("strategy", "sequential")
             for i, target in enumerate(_l(group.get("targets"))):
+                if isinstance(target, dict) and len(_given(target, ("number", "uri"))) != 1:
+                    self.out.error((*gloc, "targets", i), "a target needs exactly one of number, uri")
                 target = _d(target)
                 self.normalize_later(target.get("number"), (*gloc, "targets", i, "number"))
                 if "schedule" in target:
@@ -380,7 +440,7 @@ class _Checker:
         self.out.error(loc, _unknown(kind, name, known, scope))
         return False
 
-    def check_flow(self, flow: list[Any], loc: Loc, action: Callable[[Any, Loc], None]) -> None:
+    def check_flow(self, flow: list[Any], loc: Loc, action: Callable[[Any, Loc, str], None]) -> None:
         ids: dict[str, int] = {}
         always_at: int | None = None
         for i, rule in enumerate(flow):
@@ -406,7 +466,7 @@ class _Checker:
                 )
             elif when is None:
                 always_at = i
-            action({k: v for k, v in rule.items() if k in ACTION_KEYS}, rloc)
+            action(rule, rloc, "a rule")
         if flow and always_at is None:
             last = len(flow) - 1
             self.out.error(
@@ -414,7 +474,7 @@ class _Checker:
                 "the flow can leave a call undecided: every rule has a `when`; "
                 "end it with a rule without `when` (it always holds)",
             )
-        elif flow and isinstance(flow[-1], dict) and flow[-1].get("when") is not None:
+        elif always_at is not None and isinstance(flow[-1], dict) and flow[-1].get("when") is not None:
             # plan-format.md: "every flow must end in one" (a rule without `when`), as the
             # engine's compiler requires; rules after the one that always holds are dead.
             self.out.error(
@@ -435,6 +495,8 @@ class _Checker:
                 self.ref_list(name, (*loc, "caller_list", i))
         for i, entry in enumerate(_l(when.get("caller_region"))):
             self.check_place(entry, (*loc, "caller_region", i))
+        if "dates" in when:
+            self.check_window(when["dates"], (*loc, "dates"))
 
     def check_overflow_cycles(self, base: Loc, groups: dict[Any, Any]) -> None:
         nxt: dict[str, str] = {}

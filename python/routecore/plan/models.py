@@ -3,12 +3,14 @@
 Unknown keys are refused (`extra="forbid"`) and types are strict: a number, menu key or digit
 string must be a quoted string, so YAML's unquoted `0755` (read as the integer 493) is refused
 rather than silently changed. Checks that need the whole plan (names that refer to nothing,
-cycles, undecided flows, known places, list files) are in `routecore.plan.checks`.
+cycles, undecided flows, known places, list files) are in `routecore.plan.checks`, and so are the
+checks of a mapping as a whole (exactly one action, address or list source; a window's ends in
+order; ranges of a day type apart): a model validator runs only when every key of its mapping
+passed, so here one bad value would hide them (`check` reports every problem at once).
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 import zoneinfo
 from datetime import date, datetime
@@ -24,7 +26,6 @@ from pydantic import (
     StrictInt,
     StrictStr,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 
@@ -94,7 +95,12 @@ def _timezone(v: str) -> str:
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _to_date(v: Any) -> Any:
+def parse_date(v: Any) -> date:
+    """A plan date: a `date` as YAML reads it, or `YYYY-MM-DD` text (quoted, or JSON).
+
+    Raises:
+        ValueError: anything else, or an impossible date (2026-02-30), saying which.
+    """
     if isinstance(v, datetime):
         raise ValueError(f"expected a date (YYYY-MM-DD), got the date and time {v.isoformat()}")
     if isinstance(v, date):
@@ -140,7 +146,7 @@ HoursRange = Annotated[
 ]
 MenuKey = Annotated[StrictStr, AfterValidator(_menu_key), Field(json_schema_extra={"pattern": r"^[0-9*#]$"})]
 TimeZone = Annotated[StrictStr, AfterValidator(_timezone), Field(description="IANA time zone name")]
-PlanDate = Annotated[date, BeforeValidator(_to_date, json_schema_input_type=date)]
+PlanDate = Annotated[date, BeforeValidator(parse_date, json_schema_input_type=date)]
 Place = Annotated[Text, Field(description="`province` or `province/city`, short names (广东, 广东/深圳)")]
 # The engine reads these as unsigned integers (rust/engine/doc.rs): bounded here, so that `check`
 # refuses what the compiler cannot read, at its key and line.
@@ -156,6 +162,7 @@ CallerKind = Literal["mobile", "landline", "service", "international", "anonymou
 Carrier = Literal["移动", "联通", "电信", "广电"]
 DAY_TYPES = ("workday", "sat", "sun", "holiday", "all")
 ACTION_KEYS = ("forward", "menu", "announce", "voicemail", "reject")
+LIST_SOURCES = ("file", "numbers", "patterns")
 
 
 class _Model(BaseModel):
@@ -195,22 +202,6 @@ class Hours(_Model):
             return {k: [] if v is None and k in DAY_TYPES else v for k, v in data.items()}
         return data
 
-    @field_validator("workday", "sat", "sun", "holiday", "all")
-    @classmethod
-    def _no_overlap(cls, ranges: list[str] | None) -> list[str] | None:
-        if not ranges:
-            return ranges
-        spans: list[tuple[int, int, str]] = []
-        for r in ranges:
-            parsed = _syntax.parse_range(r)
-            if isinstance(parsed, tuple):  # always: each range was checked on its own first
-                spans.append((*parsed, r))
-        spans.sort()
-        for (_, end, ra), (start, _, rb) in itertools.pairwise(spans):
-            if start < end:
-                raise ValueError(f"ranges {ra} and {rb} overlap")
-        return ranges
-
 
 class Schedule(_Model):
     """Opening hours, optionally classified by a calendar and in their own time zone."""
@@ -231,14 +222,6 @@ class CallerList(_Model):
     patterns: list[CallerPattern] | None = None
     reason: Text = "blocked"
 
-    @model_validator(mode="after")
-    def _one_source(self) -> CallerList:
-        given = [k for k in ("file", "numbers", "patterns") if getattr(self, k) is not None]
-        if len(given) != 1:
-            found = ", ".join(given) if given else "none"
-            raise ValueError(f"a list needs exactly one of file, numbers, patterns (found {found})")
-        return self
-
 
 class RateTable(_Model):
     """Per-minute price of the forwarded leg by target kind; a kind not given costs 0."""
@@ -258,18 +241,6 @@ class Reject(_Model):
     reason: Text
 
 
-_ACTION_SET = frozenset(ACTION_KEYS)
-
-
-def _exactly_one_action(model: BaseModel, where: str) -> None:
-    # only the keys written can hold an action: intersecting is cheaper than reading all five
-    written = _ACTION_SET & model.model_fields_set
-    given = [k for k in ACTION_KEYS if k in written and getattr(model, k) is not None]
-    if len(given) != 1:
-        found = ", ".join(given) if given else "none"
-        raise ValueError(f"{where} needs exactly one action of {', '.join(ACTION_KEYS)} (found {found})")
-
-
 class Action(_Model):
     """Exactly one of forward (group), menu, announce (prompt), voicemail (box), reject."""
 
@@ -279,23 +250,12 @@ class Action(_Model):
     voicemail: Name | None = Field(default=None, exclude_if=lambda v: v is None)
     reject: Reject | None = Field(default=None, exclude_if=lambda v: v is None)
 
-    @model_validator(mode="after")
-    def _one(self) -> Action:
-        _exactly_one_action(self, "an action")
-        return self
-
 
 class DateWindow(_Model):
     """Both ends included."""
 
     from_: PlanDate = Field(alias="from")
     until: PlanDate
-
-    @model_validator(mode="after")
-    def _ordered(self) -> DateWindow:
-        if self.until < self.from_:
-            raise ValueError(f"until {self.until} is before from {self.from_}")
-        return self
 
 
 class Conditions(_Model):
@@ -335,11 +295,6 @@ class Rule(_Model):
     voicemail: Name | None = Field(default=None, exclude_if=lambda v: v is None)
     reject: Reject | None = Field(default=None, exclude_if=lambda v: v is None)
 
-    @model_validator(mode="after")
-    def _one(self) -> Rule:
-        _exactly_one_action(self, "a rule")
-        return self
-
 
 class ServedNumber(_Model):
     """A number the tenant serves and its flow (the first rule whose `when` holds wins)."""
@@ -367,12 +322,6 @@ class Target(_Model):
     max_calls: PositiveInt | None = None
     schedule: Name | None = None
     regions: list[Place] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _one_address(self) -> Target:
-        if (self.number is None) == (self.uri is None):
-            raise ValueError("a target needs exactly one of number, uri")
-        return self
 
 
 class Group(_Model):
@@ -411,12 +360,6 @@ class TagWindow(_Model):
     tag: Text
     from_: PlanDate = Field(alias="from")
     until: PlanDate
-
-    @model_validator(mode="after")
-    def _ordered(self) -> TagWindow:
-        if self.until < self.from_:
-            raise ValueError(f"until {self.until} is before from {self.from_}")
-        return self
 
 
 class PerCaller(_Model):
