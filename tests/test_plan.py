@@ -805,3 +805,75 @@ def test_every_problem_of_a_rule_group_menu_and_list_is_reported() -> None:
     with pytest.raises(routecore.PlanError) as info:
         load_plan(EVERY_PROBLEM_OF_A_MAPPING)
     assert info.value.errors == report.errors  # type: ignore[attr-defined]
+
+
+# plan-format.md: `gateway` is the SIP trunk number targets are sent through, as `sip:NUMBER@GATEWAY`
+# (interfaces.md, the HTTP `uri`): a host (name, IPv4, or IPv6 in brackets), an optional port, and
+# optional URI parameters; nothing that makes that URI wrong or names another host.
+@pytest.mark.parametrize(
+    "gateway",
+    [
+        "127.0.0.1:5070",
+        "127.0.0.1",
+        "trunk.example.com",
+        "trunk-1.example.cn:5060",
+        "localhost",
+        "sbc.example.com.",
+        '"[::1]:5060"',
+        '"[2001:db8::1]"',
+        "10.0.0.1:5060;transport=tcp",
+        "xn--fiq228c.cn",
+    ],
+)
+def test_gateway_accepted(gateway: str) -> None:
+    text = (
+        (PLANS / "good_minimal.yaml")
+        .read_text(encoding="utf-8")
+        .replace("version: 1", f"version: 1\ngateway: {gateway}")
+    )
+    plan = load_plan(text)
+    assert plan.model.gateway == gateway.strip('"')
+    engine = routecore.Engine.from_loaded(plan)
+    assert engine.gateway == gateway.strip('"')
+
+
+@pytest.mark.parametrize(
+    ("gateway", "why"),
+    [
+        (
+            "sip:127.0.0.1:5070",
+            "write the host and port only (127.0.0.1:5070): routecore writes sip:NUMBER@ before it",
+        ),
+        ("trunk@10.0.0.1", "no user part (routecore writes sip:NUMBER@ before the gateway)"),
+        ("10.0.0.1:0", "port 0 is not from 1 to 65535"),
+        ("10.0.0.1:70000", "port 70000 is not from 1 to 65535"),
+        ('"10.0.0.1:"', "':' is not followed by a port"),
+        ("10.0.0.1:sip", "port 'sip' is not a number"),
+        ("300.1.1.1", "'300.1.1.1' is not an IPv4 address"),
+        ("10.0.0", "'10.0.0' is not an IPv4 address"),
+        ('"2001:db8::1"', "an IPv6 address is written in brackets: [2001:db8::1] or [2001:db8::1]:5060"),
+        ('"[2001:db8::g]:5060"', "'2001:db8::g' is not an IPv6 address"),
+        ('"[::1]5060"', "after ']' comes ':' and a port, or nothing"),
+        ('"gw example.com"', "no spaces"),
+        ("-gw.example.com", "label '-gw' of the host name"),
+        ("gw_1.example.com", "label 'gw_1' of the host name"),
+        ("gw..example.com", "empty label"),
+        (
+            "网关.cn",
+            "'网关' of the host name: ASCII letters, digits and '-' (an internationalised name in its xn--",
+        ),
+        ("10.0.0.1;", "empty URI parameter"),
+        ("10.0.0.1?x=y", "'?'"),
+    ],
+)
+def test_gateway_refused_at_its_line(gateway: str, why: str) -> None:
+    text = (
+        (PLANS / "good_minimal.yaml")
+        .read_text(encoding="utf-8")
+        .replace("version: 1", f"version: 1\ngateway: {gateway}")
+    )
+    report = check_plan(text)
+    assert [(e.line, e.path) for e in report.errors] == [(3, "gateway")], report.errors
+    message = report.errors[0].message
+    assert message.startswith(f"not a SIP gateway (host[:port]): {gateway.strip(chr(34))!r}: "), message
+    assert why in message, message

@@ -1,4 +1,5 @@
-"""Syntax checks of the plan's small languages: numbers, dial patterns, hour ranges, menu keys.
+"""Syntax checks of the plan's small languages: numbers, dial patterns, hour ranges, menu keys,
+the gateway.
 
 Each check returns `None` when the text is fine, else the reason (a short English phrase) so that
 the pydantic validators and the semantic checks share one wording.
@@ -6,6 +7,7 @@ the pydantic validators and the semantic checks share one wording.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 # Formatting characters a switch or an operator may leave in a number (numbers.md).
@@ -97,6 +99,94 @@ def uri_problem(text: str) -> str | None:
     rest = text.split(":", 1)[1]
     if not rest or any(ch.isspace() for ch in rest):
         return "a SIP URI needs a user or host and no spaces"
+    return None
+
+
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
+_PARAM = re.compile(r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$%]+(?:=[A-Za-z0-9\-_.!~*'()\[\]/:&+$%]+)?")
+
+
+def gateway_problem(text: str) -> str | None:
+    """Why `text` is not a SIP trunk to write after `sip:NUMBER@` (interfaces.md, the HTTP `uri`),
+    or None: a host name, an IPv4 address or an IPv6 address in brackets, then an optional
+    `:port` (1-65535) and optional URI parameters (`;transport=tcp`), as RFC 3261's hostport
+    and uri-parameters. O(len).
+    """
+    if any(ch.isspace() for ch in text):
+        return "no spaces"
+    if text.lower().startswith(("sip:", "sips:")):
+        rest = text.split(":", 1)[1]
+        return f"write the host and port only ({rest}): routecore writes sip:NUMBER@ before it"
+    if "@" in text:
+        return "no user part (routecore writes sip:NUMBER@ before the gateway)"
+    for ch in "?<>\"'":
+        if ch in text:
+            return f"{ch!r} has no place in a gateway (host[:port][;param=value])"
+    hostport, _, params = text.partition(";")
+    if _:
+        for param in params.split(";"):
+            if not param:
+                return "empty URI parameter (';' with nothing after it)"
+            if not _PARAM.fullmatch(param):
+                return f"bad URI parameter {param!r} (name or name=value)"
+    if hostport.startswith("["):
+        inside, bracket, after = hostport[1:].partition("]")
+        if not bracket:
+            return "'[' without its ']' (an IPv6 address is written [2001:db8::1])"
+        try:
+            ipaddress.IPv6Address(inside)
+        except ValueError:
+            return f"{inside!r} is not an IPv6 address"
+        if "%" in inside:
+            return f"{inside!r}: a zone index (%) has no place in a SIP URI"
+        if after and not after.startswith(":"):
+            return "after ']' comes ':' and a port, or nothing"
+        return _port_problem(after[1:]) if after else None
+    if hostport.count(":") > 1:
+        return f"an IPv6 address is written in brackets: [{hostport}] or [{hostport}]:5060"
+    host, colon, port = hostport.partition(":")
+    if colon:
+        problem = _port_problem(port)
+        if problem:
+            return problem
+    return _host_problem(host)
+
+
+def _port_problem(port: str) -> str | None:
+    if not port:
+        return "':' is not followed by a port"
+    if not (port.isascii() and port.isdigit()):
+        return f"port {port!r} is not a number"
+    if not 1 <= int(port) <= 65535:
+        return f"port {int(port)} is not from 1 to 65535"
+    return None
+
+
+def _host_problem(host: str) -> str | None:
+    if not host:
+        return "no host"
+    labels = host.removesuffix(".").split(".")
+    if labels[-1][:1].isdigit():  # a name's last label starts with a letter: this is an address
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return f"{host!r} is not an IPv4 address (four numbers 0-255, e.g. 10.0.0.1)"
+        return None
+    if len(host.removesuffix(".")) > 253:
+        return "a host name has at most 253 characters"
+    for label in labels:
+        if not label:
+            return "empty label in the host name ('..' or a leading '.')"
+        if not label.isascii():
+            return (
+                f"label {label!r} of the host name: ASCII letters, digits and '-' "
+                "(an internationalised name in its xn-- form)"
+            )
+        if len(label) > 63 or not _LABEL.fullmatch(label):
+            return (
+                f"label {label!r} of the host name: letters, digits and '-', not starting or "
+                "ending with '-', at most 63 characters"
+            )
     return None
 
 

@@ -48,6 +48,13 @@ def _uri(v: str) -> str:
     return v
 
 
+def _gateway(v: str) -> str:
+    problem = _syntax.gateway_problem(v)
+    if problem:
+        raise ValueError(f"not a SIP gateway (host[:port]): {v!r}: {problem}")
+    return v
+
+
 def _pattern(v: str) -> str:
     problem = _syntax.pattern_problem(v)
     if problem:
@@ -128,6 +135,17 @@ PhoneNumber = Annotated[
     Field(
         description="A phone number in any accepted form, quoted (digits, separators, +, tel:, sip:)",
         json_schema_extra={"pattern": r"^\s*(?:(?:tel:|sips?:))?\+?[0-9 ().\-]+"},
+    ),
+]
+Gateway = Annotated[
+    Text,
+    AfterValidator(_gateway),
+    Field(
+        description="The SIP trunk number targets are sent through (`sip:NUMBER@GATEWAY`): "
+        "host[:port][;param=value], the host a name, an IPv4 address or [an IPv6 address]",
+        json_schema_extra={
+            "pattern": r"^[^\s@;:\[]+(:[0-9]{1,5})?(;\S*)?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?(;\S*)?$"
+        },
     ),
 ]
 SipUri = Annotated[StrictStr, AfterValidator(_uri), Field(json_schema_extra={"pattern": r"^sips?:\S+$"})]
@@ -403,7 +421,7 @@ class Plan(_Model):
 
     version: Literal[1]
     timezone: TimeZone = "Asia/Shanghai"
-    gateway: Text | None = None
+    gateway: Gateway | None = None
     seed: Seed = 0
     calendars: dict[Name, Calendar] = Field(default_factory=dict)
     schedules: dict[Name, Schedule] = Field(default_factory=dict)
