@@ -877,3 +877,73 @@ def test_gateway_refused_at_its_line(gateway: str, why: str) -> None:
     message = report.errors[0].message
     assert message.startswith(f"not a SIP gateway (host[:port]): {gateway.strip(chr(34))!r}: "), message
     assert why in message, message
+
+
+# A menu a group's overflow reaches is walked with the keys left (docs/decisions.md, menu walk), so
+# it nests one level below the menu whose key forwarded to the group: plan-format.md's "at most 3
+# levels" and "any cycle" count through overflow (docs/decisions.md says why).
+MENUS_THROUGH_OVERFLOW = """version: 1
+schedules:
+  never: {hours: {all: []}}
+tenants:
+  t:
+    groups:
+      desk:
+        targets:
+          - {number: "13800000010", schedule: never}
+        overflow: {forward: backup}
+      backup:
+        targets:
+          - {number: "13800000011", schedule: never}
+        overflow: {menu: m1}
+    menus:
+      m1: {prompt: p1, options: {"1": {forward: desk}, "2": {announce: a}}}
+    numbers:
+      "4001234567":
+        flow:
+          - {menu: m1}
+"""
+
+
+def test_a_menu_cycle_through_a_groups_overflow_is_refused() -> None:
+    report = check_plan(MENUS_THROUGH_OVERFLOW)
+    assert [(e.line, e.path, e.message) for e in report.errors] == [
+        (
+            16,
+            "tenants.t.menus.m1.options.1.forward",
+            "menu cycle: m1 → group desk (overflow) → group backup (overflow) → m1",
+        )
+    ]
+    # the same groups reached from the flow, not from a menu, lead to the menu's first level
+    fine = MENUS_THROUGH_OVERFLOW.replace('"1": {forward: desk}', '"1": {announce: b}').replace(
+        "- {menu: m1}", "- {forward: desk}"
+    )
+    assert check_plan(fine).errors == []
+
+
+def test_menu_depth_counts_through_a_groups_overflow() -> None:
+    text = (
+        MENUS_THROUGH_OVERFLOW.replace(
+            'm1: {prompt: p1, options: {"1": {forward: desk}, "2": {announce: a}}}',
+            'm0: {prompt: p0, options: {"1": {menu: m1}}}\n'
+            '      m1: {prompt: p1, options: {"1": {announce: a}}}\n'
+            '      m2: {prompt: p2, options: {"1": {menu: m3}}}\n'
+            '      m3: {prompt: p3, options: {"1": {forward: desk}}}',
+        )
+        .replace("overflow: {menu: m1}", "overflow: {menu: m0}")
+        .replace("- {menu: m1}", "- {menu: m2}")
+    )
+    report = check_plan(text)
+    assert [(e.line, e.path, e.message) for e in report.errors] == [
+        (
+            16,
+            "tenants.t.menus.m0.options.1.menu",
+            "menu 'm1' would be level 4 (m2 → m3 → group desk (overflow) → group backup (overflow) → m0 "
+            "→ m1): menus nest at most 3 levels",
+        )
+    ]
+    # the engine walks the keys through the overflow's menu: "1" on m2 is m3, "11" is m0 (level 3)
+    engine = routecore.Engine.from_text(text.replace('"1": {menu: m1}', '"1": {announce: deep}'))
+    at = "2026-11-11T10:00:00+08:00"
+    assert engine.route("4001234567", "13900000000", "11", at).menu.id == "m0"
+    assert engine.route("4001234567", "13900000000", "111", at).prompt == "deep"

@@ -414,7 +414,7 @@ class _Checker:
             for key in ("invalid", "timeout"):
                 if key in menu:
                     action(menu[key], (*mloc, key))
-        self.check_menu_graph(base, menus)
+        self.check_menu_graph(base, menus, groups)
 
         for number, spec in _d(tenant.get("numbers")).items():
             nloc = (*base, "numbers", number)
@@ -523,69 +523,87 @@ class _Checker:
                     break
                 chain.append(cur)
 
-    def check_menu_graph(self, base: Loc, menus: dict[Any, Any]) -> None:
-        edges: dict[str, list[tuple[str, Loc]]] = {}
+    def check_menu_graph(self, base: Loc, menus: dict[Any, Any], groups: dict[Any, Any]) -> None:
+        """Menu cycles and depth (plan-format.md: at most 3 levels, no cycle). A menu's key leads
+        to a menu directly, or through a group whose overflow (after a chain of overflow
+        forwards) is a menu: the engine walks the keys left through that menu too, so it nests
+        one level below (docs/decisions.md)."""
+        # menu → [(next menu, where the key's action is, groups passed through on the way)]
+        edges: dict[str, list[tuple[str, Loc, tuple[str, ...]]]] = {}
         for mname, menu in menus.items():
             if not isinstance(mname, str):
                 continue
             menu = _d(menu)
-            out: list[tuple[str, Loc]] = []
+            out: list[tuple[str, Loc, tuple[str, ...]]] = []
             acts = [((*base, "menus", mname, "options", k), a) for k, a in _d(menu.get("options")).items()]
             acts += [((*base, "menus", mname, k), menu[k]) for k in ("invalid", "timeout") if k in menu]
             for loc, act in acts:
-                sub = _s(_d(act).get("menu"))
+                act = _d(act)
+                if len(_given(act, ACTION_KEYS)) != 1:
+                    continue  # reported; following two actions would invent paths
+                sub = _s(act.get("menu"))
                 if sub is not None and sub in menus:
-                    out.append((sub, (*loc, "menu")))
+                    out.append((sub, (*loc, "menu"), ()))
+                group = _s(act.get("forward"))
+                if group is not None:
+                    reached = _overflow_menu(group, groups, menus)
+                    if reached is not None:
+                        out.append((reached[0], (*loc, "forward"), reached[1]))
             edges[mname] = out
+
+        def shown(steps: list[tuple[str, tuple[str, ...]]]) -> str:
+            text = steps[0][0]
+            for menu, via in steps[1:]:
+                text += "".join(f" → group {g} (overflow)" for g in via) + f" → {menu}"
+            return text
 
         # cycles (a menu that can reach itself), each reported once
         state: dict[str, int] = {}
         reported: set[frozenset[str]] = set()
-        stack: list[str] = []
+        stack: list[tuple[str, tuple[str, ...]]] = []  # (menu, groups passed through to reach it)
 
-        def visit(m: str) -> None:
+        def visit(m: str, via: tuple[str, ...]) -> None:
             state[m] = 1
-            stack.append(m)
-            for sub, loc in edges.get(m, []):
+            stack.append((m, via))
+            for sub, loc, sub_via in edges.get(m, []):
                 if state.get(sub) == 1:
-                    cycle = stack[stack.index(sub) :]
-                    key = frozenset(cycle)
+                    at = next(i for i, (name, _) in enumerate(stack) if name == sub)
+                    cycle = stack[at:]
+                    key = frozenset(name for name, _ in cycle)
                     if key not in reported:
                         reported.add(key)
-                        shown = " → ".join([*cycle, sub])
-                        self.out.error(loc, f"menu cycle: {shown}")
+                        self.out.error(loc, f"menu cycle: {shown([*cycle, (sub, sub_via)])}")
                 elif sub not in state:
-                    visit(sub)
+                    visit(sub, sub_via)
             stack.pop()
             state[m] = 2
 
         for m in edges:
             if m not in state:
-                visit(m)
+                visit(m, ())
 
         # depth: the longest chain from a menu no other menu leads to
-        children = {s for outs in edges.values() for s, _ in outs}
+        children = {s for outs in edges.values() for s, _, _ in outs}
         deep_reported: set[str] = set()
 
-        def walk(m: str, chain: list[str]) -> None:
-            for sub, loc in edges.get(m, []):
-                if sub in chain:
+        def walk(chain: list[tuple[str, tuple[str, ...]]]) -> None:
+            for sub, loc, via in edges.get(chain[-1][0], []):
+                if any(name == sub for name, _ in chain):
                     continue  # a cycle, reported above
                 if len(chain) + 1 > MAX_MENU_DEPTH:
                     if sub not in deep_reported:
                         deep_reported.add(sub)
-                        shown = " → ".join([*chain, sub])
                         self.out.error(
                             loc,
-                            f"menu {sub!r} would be level {len(chain) + 1} ({shown}): "
+                            f"menu {sub!r} would be level {len(chain) + 1} ({shown([*chain, (sub, via)])}): "
                             f"menus nest at most {MAX_MENU_DEPTH} levels",
                         )
                     continue
-                walk(sub, [*chain, sub])
+                walk([*chain, (sub, via)])
 
         for m in edges:
             if m not in children:
-                walk(m, [m])
+                walk([(m, ())])
         # The two recursive closures refer to themselves through their cells: a cycle holding
         # this checker and the whole plan data until a full collection, which the loader's GC
         # pause makes rare; a server reloading often grew by the plan's size per reload.
@@ -684,6 +702,27 @@ class _Checker:
                 ("schedules",),
                 f"no official holiday data for {shown}: the cn calendar treats those years as plain weeks",
             )
+
+
+def _overflow_menu(
+    group: str, groups: dict[Any, Any], menus: dict[Any, Any]
+) -> tuple[str, tuple[str, ...]] | None:
+    """The menu a forward to `group` ends in when no target is eligible (following overflow
+    forwards), and the groups on the way; None when it ends in anything else. A chain that
+    goes round is an overflow cycle, reported on its own."""
+    passed: list[str] = []
+    while group in groups and group not in passed:
+        passed.append(group)
+        overflow = _d(_d(groups[group]).get("overflow"))
+        if len(_given(overflow, ACTION_KEYS)) != 1:
+            return None  # none, or more than one (reported)
+        menu, forward = _s(overflow.get("menu")), _s(overflow.get("forward"))
+        if menu is not None:
+            return (menu, tuple(passed)) if menu in menus else None
+        if forward is None:
+            return None
+        group = forward
+    return None
 
 
 def _rough_if_short(text: str) -> str | None:
