@@ -76,6 +76,8 @@ def test_route_many_columns_dicts_and_errors(engine: routecore.Engine) -> None:
     assert dicts[0].action == "FORWARD"
     with pytest.raises(ValueError, match="column `caller` has 1 items"):
         engine.route_many(called=["4001234567", "4001234567"], caller=["1"])
+    with pytest.raises(TypeError, match="caller: expected a sequence of str, got int"):
+        engine.route_many(called=["4001234567"], caller=5)  # type: ignore[arg-type]
 
 
 def test_route_many_takes_numpy_columns(engine: routecore.Engine) -> None:

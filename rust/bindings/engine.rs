@@ -13,6 +13,7 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyDateTime, PyDict, PyFloat, PyInt, PyString};
 
 use super::error::PyRoutecoreErr;
+use super::numbers::str_items;
 use crate::engine::compile::{compile, CompileInput};
 use crate::engine::decide::{decide, Decision, Request, TargetOut};
 use crate::engine::doc::PlanDoc;
@@ -168,25 +169,15 @@ fn text_column(
     let Some(values) = values.filter(|v| !v.is_none()) else {
         return Ok(None);
     };
-    if values.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err(format!(
-            "{name}: expected a sequence of str, got one str"
-        )));
-    }
-    let mut out = Vec::with_capacity(values.len().unwrap_or(0));
-    for (i, item) in values.try_iter()?.enumerate() {
-        let item = item?;
-        match item.extract::<PyBackedStr>() {
-            Ok(text) => out.push(text),
-            // Only a failed item pays for naming it: `field_str` says what is wrong.
-            Err(err) => {
-                return Err(field_str(&item, &format!("{name}[{i}]"))
-                    .err()
-                    .unwrap_or(err))
-            }
-        }
-    }
-    Ok(Some(out))
+    let column = str_items(values, name, |i, s| {
+        // Only lone surrogates fail here; `field_str` says so, naming the item.
+        PyBackedStr::try_from(s.clone()).map_err(|err| {
+            field_str(s.as_any(), &format!("{name}[{i}]"))
+                .err()
+                .unwrap_or(err)
+        })
+    })?;
+    Ok(Some(column))
 }
 
 /// A Python `str` borrowed for use without the GIL (no copy), or the empty string.

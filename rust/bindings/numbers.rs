@@ -68,7 +68,7 @@ pub(crate) fn number_str<'a>(value: &'a Bound<'_, PyAny>, field: &str) -> PyResu
 
 /// Each `str` of a sequence named `param`, through `each(i, item)`. A `TypeError` names an item
 /// that is not a `str`, or `param` if it is one `str` (not a sequence) or no sequence. O(n).
-fn str_items<T>(
+pub(crate) fn str_items<T>(
     values: &Bound<'_, PyAny>,
     param: &str,
     mut each: impl FnMut(usize, &Bound<'_, PyString>) -> PyResult<T>,
