@@ -8,6 +8,7 @@ import gc
 import json
 import re
 import time
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -947,3 +948,27 @@ def test_menu_depth_counts_through_a_groups_overflow() -> None:
     at = "2026-11-11T10:00:00+08:00"
     assert engine.route("4001234567", "13900000000", "11", at).menu.id == "m0"
     assert engine.route("4001234567", "13900000000", "111", at).prompt == "deep"
+
+
+def test_check_passes_exactly_the_time_zones_the_engine_knows() -> None:
+    """zoneinfo reads any file of the system's tz folder (`localtime`, `posix/…`, `right/…`,
+    `Factory`); the engine knows the IANA zones and links (chrono-tz): check passes only those."""
+    names = [*sorted(zoneinfo.available_timezones()), "posix/Asia/Shanghai", "right/UTC", "posixrules"]
+    hours = {"all": ["09:00-18:00"]}
+    schedules = {f"s{i}": {"timezone": name, "hours": hours} for i, name in enumerate(names)}
+    report = check_plan({"version": 1, "schedules": schedules})
+    refused = {schedules[e.path.split(".")[1]]["timezone"] for e in report.errors}
+    assert {e.path.rsplit(".", 1)[1] for e in report.errors} == {"timezone"}
+    assert all(e.message.startswith("unknown time zone") for e in report.errors)
+    assert {"Factory", "localtime", "posix/Asia/Shanghai", "right/UTC", "posixrules"} <= refused
+    assert "Asia/Shanghai" not in refused and "UTC" not in refused
+    kept = {name: s for name, s in schedules.items() if s["timezone"] not in refused}
+    routecore.Engine.from_dict({"version": 1, "schedules": kept})  # the engine reads every one
+    text = (
+        (PLANS / "good_minimal.yaml")
+        .read_text(encoding="utf-8")
+        .replace("version: 1", "version: 1\ntimezone: Factory")
+    )
+    assert [(e.line, e.path, e.message) for e in check_plan(text).errors] == [
+        (3, "timezone", "unknown time zone 'Factory'")
+    ]

@@ -82,20 +82,25 @@ def _sip_code(v: int) -> int:
     return v
 
 
+# Files of the tz folder that zoneinfo reads but that name no IANA zone the engine knows
+# (chrono-tz): the system's own zone, the POSIX rules template, tzdata's placeholder.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 @cache
 def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    """IANA zone names and links, as the engine reads them; `available_timezones` leaves out the
+    `posix/` and `right/` copies that `ZoneInfo` would also load."""
+    return frozenset(zoneinfo.available_timezones()) - _NOT_ZONES
 
 
 def _timezone(v: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(v)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    if v not in _zones():
         import difflib
 
         close = difflib.get_close_matches(v, sorted(_zones()), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown time zone {v!r}{hint}") from None
+        raise ValueError(f"unknown time zone {v!r}{hint}")
     return v
 
 
