@@ -618,6 +618,14 @@ def test_hour_ranges() -> None:
     assert _syntax.parse_range("13:30-18:00") == (810, 1080)
     for bad in ("24:00-24:00", "10:00-10:00", "09:60-10:00", "9:00-10:00", "10:00-24:30"):
         assert isinstance(_syntax.parse_range(bad), str)
+    # digits are ASCII, as the engine reads them: Arabic-Indic ٠٩ is not 09
+    text = 'version: 1\nschedules:\n  s: {hours: {all: ["٠٩:٠٠-١٨:٠٠"]}}\n'
+    assert [(e.line, e.path) for e in check_plan(text).errors] == [(3, "schedules.s.hours.all[0]")]
+    assert (
+        check_plan(text)
+        .errors[0]
+        .message.startswith("bad hours '٠٩:٠٠-١٨:٠٠': an hours range is written HH:MM")
+    )
 
 
 # --- schema, report, speed -------------------------------------------------------------------------

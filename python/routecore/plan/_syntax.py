@@ -251,7 +251,7 @@ def pattern_problem(text: str) -> str | None:
     return None
 
 
-_RANGE = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)")
+_RANGE = re.compile(r"([0-9]{2}):([0-9]{2})-([0-9]{2}):([0-9]{2})")  # ASCII digits, as the engine reads them
 
 
 def parse_range(text: str) -> tuple[int, int] | str:

@@ -165,7 +165,7 @@ CallerPattern = Annotated[
 HoursRange = Annotated[
     StrictStr,
     AfterValidator(_hours_range),
-    Field(json_schema_extra={"pattern": r"^\d\d:\d\d-\d\d:\d\d$"}),
+    Field(json_schema_extra={"pattern": r"^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$"}),
 ]
 MenuKey = Annotated[StrictStr, AfterValidator(_menu_key), Field(json_schema_extra={"pattern": r"^[0-9*#]$"})]
 TimeZone = Annotated[StrictStr, AfterValidator(_timezone), Field(description="IANA time zone name")]
