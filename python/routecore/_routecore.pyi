@@ -56,6 +56,14 @@ def kind(number: str) -> str:
         TypeError: `number` is not a str.
     """
 
+def group_key(tenant: str, group: str) -> str:
+    """The key a group's state is kept under, and its label in statistics: `tenant/group`, with
+    `%`, `/` and `#` in either name escaped (`a%2Fb/c`), so that no two groups share one.
+
+    Raises:
+        TypeError: `tenant` or `group` is not a str.
+    """
+
 def slot_key(target: str) -> str:
     """The key the engine counts a target's calls under: a URI's normalised number when its user
     part is a mobile, landline, international or 400/800 number, else the URI as written; a

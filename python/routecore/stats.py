@@ -48,6 +48,7 @@ from typing import Any, Final
 import orjson
 
 from routecore._routecore import InvalidArgumentError, RoutecoreError
+from routecore._routecore import group_key as _group_key
 from routecore._routecore import kind as _number_kind
 from routecore.records import CallRecord
 from routecore.records._model import _target_key
@@ -242,13 +243,8 @@ def _durations(seconds: list[int]) -> Durations:
 
 def group_label(tenant: str, group: str) -> str:
     """`tenant/group`, with `%`, `/` and `#` in either name escaped (`a%2Fb/c`) so that no two
-    groups share a label: the engine's group key (`group_key` in rust/engine/compile.rs), which
-    the simulation report uses too."""
-
-    def escape(name: str) -> str:
-        return name.replace("%", "%25").replace("/", "%2F").replace("#", "%23")
-
-    return f"{escape(tenant)}/{escape(group)}"
+    groups share a label: the engine's own group key, which the simulation report uses too."""
+    return _group_key(tenant, group)
 
 
 def _group_targets(plan: Any) -> dict[str, list[str]]:

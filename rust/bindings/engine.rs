@@ -1020,7 +1020,15 @@ impl PyDecision {
     }
 }
 
+/// The key a group's state is kept under, which statistics use as its label: `tenant/group`,
+/// with `%`, `/` and `#` in either name escaped.
+#[pyfunction]
+fn group_key(tenant: &str, group: &str) -> String {
+    crate::engine::compile::group_key(tenant, group)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(group_key, m)?)?;
     m.add_class::<PyEngine>()?;
     m.add_class::<PyDecision>()?;
     m.add_class::<PyDecisionBatch>()?;

@@ -730,7 +730,8 @@ fn compile_when(
 
 /// The key of a group's state: `tenant/group`, with `%`, `/` and `#` in either name
 /// escaped, so that no two groups share one (`a` + `b/c` against `a/b` + `c`).
-fn group_key(tenant: &str, group: &str) -> String {
+/// Statistics label groups by it too (`routecore.stats.group_label`).
+pub fn group_key(tenant: &str, group: &str) -> String {
     let escape = |name: &str| {
         name.replace('%', "%25")
             .replace('/', "%2F")
