@@ -149,3 +149,49 @@ def test_files_that_cannot_be_written_or_read_are_one_line(tmp_path: Path, args:
     [line] = [x for x in result.output.splitlines() if x.strip()]
     assert line.split(":")[0] in ("FileNotFoundError", "NotADirectoryError", "UnicodeDecodeError"), line
     assert str(tmp_path) in line and ": cannot " in line
+
+
+def test_pool_file_reads_as_a_list_file_and_matches_patterns_on_the_national_form(tmp_path: Path) -> None:
+    """`#` starts a comment (also after a number), blank lines and a UTF-8 BOM are skipped, and
+    every accepted form is normalised before the pattern is matched (rust/lists.rs, list files)."""
+    pool = tmp_path / "pool.txt"
+    pool.write_text(
+        "\ufeff# candidates, 2026-11\n"
+        "4001238888  # note\n"
+        "\n"
+        "400-555-8888\n"
+        "+86 400 777 8888\r\n"
+        "   # indented comment\n"
+        "4001234567\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["pool", str(pool), "--pattern", "_400XXX8888"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split() == ["4001238888", "4005558888", "4007778888"]
+    assert result.stderr.strip() == "3 matching number(s)"
+    # Class and tags judged the same lines (a commented line is no longer "not a number").
+    result = runner.invoke(app, ["pool", str(pool), "--tag", "repeat-4", "--class", "special"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split() == ["4001238888", "4005558888", "4007778888"]
+
+
+def test_pool_file_that_cannot_be_read_is_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["pool", str(tmp_path / "missing.txt")])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"FileNotFoundError: {tmp_path / 'missing.txt'}: cannot read it: ")
+
+
+def test_pool_file_bad_lines_are_named_by_line_and_the_rest_is_filtered(tmp_path: Path) -> None:
+    pool = tmp_path / "pool.txt"
+    pool.write_bytes(b"4001238888\nabc\n4005558888 # ok\nanonymous\n400\xb5\xe7\xbb\xb08888\n")
+    result = runner.invoke(app, ["pool", str(pool), "--pattern", "_400XXX8888"])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.stdout.split() == ["4001238888", "4005558888"]
+    # One line each, `ListError: FILE:LINE: why` (the form of a list file's problems).
+    *bad, summary = result.stderr.splitlines()
+    assert [line.split(": ")[0] for line in bad] == ["ListError"] * 3, result.stderr
+    assert f"{pool}:2: not a number: " in bad[0] and "'a'" in bad[0]
+    assert f"{pool}:4: " in bad[1] and "anonymous" in bad[1]
+    assert f"{pool}:5: " in bad[2] and "UTF-8" in bad[2]
+    assert summary == "2 matching number(s); 3 bad line(s) skipped"

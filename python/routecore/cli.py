@@ -197,6 +197,42 @@ def classify(numbers: list[str]) -> None:
     console.print(table)
 
 
+#: Bad lines of a `pool` FILE shown one by one; past this many, only their count.
+POOL_PROBLEMS_SHOWN = 20
+
+
+def _file_numbers(data: bytes) -> tuple[list[str], list[tuple[int, str]]]:
+    """The numbers of a file read as a list file is (rust/lists.rs, "List files"): one a line in
+    any accepted form, `#` starts a comment (also after a number), blank and comment-only lines
+    skipped, a UTF-8 byte-order mark ignored. Returns the national forms in file order, and
+    `(line, reason)` for each line that is not a number (not UTF-8, anonymous, garbage)."""
+    text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+    lines = text.split("\n")
+    if "#" in text:
+        lines = [line.partition("#")[0] for line in lines]
+    entries = [line.strip() for line in lines]
+    kept = [i for i, entry in enumerate(entries) if entry]
+    normal = routecore.normalize_many([entries[i] for i in kept])
+    numbers = [n for n in normal if n]
+    problems: list[tuple[int, str]] = []
+    if len(numbers) < len(kept):
+        for i, n in zip(kept, normal, strict=True):
+            if not n:
+                problems.append((i + 1, _not_a_number(entries[i])))
+    return numbers, problems
+
+
+def _not_a_number(entry: str) -> str:
+    """Why `entry` (a line of a number file) is no number, without the library's `number:`."""
+    if any("\udc80" <= c <= "\udcff" for c in entry):
+        return "not UTF-8 text (GBK perhaps?): save the file as UTF-8"
+    try:
+        routecore.normalize(entry)
+    except RoutecoreError as e:
+        return str(e).removeprefix("number: ")
+    return f"not a number: {entry!r} is anonymous or withheld"
+
+
 @app.command()
 def pool(
     file: Path,
@@ -205,19 +241,38 @@ def pool(
     pattern: Annotated[str | None, typer.Option(help="a dial pattern such as _400XXX8888")] = None,
     limit: Annotated[int, typer.Option(min=0, help="print at most this many")] = 50,
 ) -> None:
-    """Filter a file of candidate numbers (one per line) by class, tag or dial pattern."""
+    """Filter a file of candidate numbers by class, tag or dial pattern.
+
+    FILE is read as a plan's list files are: one number a line in any accepted form
+    (400-123-4567, +86 400 123 4567), `#` starts a comment, blank lines skipped. Every number is
+    normalised before it is judged, and matches print in national form (4001234567), in file
+    order. A line that is not a number is named with its line number on standard error and
+    skipped; the others are still filtered, and the exit status is then 1."""
     try:
-        data = file.read_bytes()
-        found = routecore.pool(data, class_=class_, tag=tag, pattern=pattern)
+        numbers, problems = _file_numbers(file.read_bytes())
+        found = routecore.pool(numbers, class_=class_, tag=tag, pattern=pattern)
     except OSError as e:
-        errors.print(f"[red]error[/red]: {file}: cannot read it: {e.strerror or e}")
-        raise typer.Exit(1) from None
+        raise _cannot(e, "read it", file) from None
     except RoutecoreError as e:
         errors.print(f"[red]{type(e).__name__}[/red]: {e}")
         raise typer.Exit(1) from None
     for n in found[:limit]:
         console.print(n)
-    errors.print(f"{len(found)} matching number(s)")
+    _report_problems(file, problems)
+    skipped = f"; {len(problems)} bad line(s) skipped" if problems else ""
+    errors.print(f"{len(found)} matching number(s){skipped}")
+    if problems:
+        raise typer.Exit(1)
+
+
+def _report_problems(file: Path, problems: list[tuple[int, str]]) -> None:
+    """`ListError: FILE:LINE: reason` for the first bad lines of a number file, then their count."""
+    from rich.markup import escape
+
+    for line, reason in problems[:POOL_PROBLEMS_SHOWN]:
+        errors.print(f"[red]ListError[/red]: {escape(f'{file}:{line}: {reason}')}", highlight=False)
+    if len(problems) > POOL_PROBLEMS_SHOWN:
+        errors.print(f"[red]ListError[/red]: {file}: {len(problems) - POOL_PROBLEMS_SHOWN} more bad line(s)")
 
 
 @app.command()
