@@ -195,3 +195,69 @@ def test_pool_file_bad_lines_are_named_by_line_and_the_rest_is_filtered(tmp_path
     assert f"{pool}:4: " in bad[1] and "anonymous" in bad[1]
     assert f"{pool}:5: " in bad[2] and "UTF-8" in bad[2]
     assert summary == "2 matching number(s); 3 bad line(s) skipped"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["route", "4006666666", "13800138000", "--at", "nope"], "InvalidArgumentError: --at: "),
+        (["route", "4006666666", "13800138000", "--digits", "9x"], "InvalidArgumentError: --digits: "),
+        (["route", "", "13800138000"], "InvalidArgumentError: CALLED: "),
+        (["route", "4006666666", "abc"], "InvalidNumberError: CALLER: "),
+        (["pool", "{numbers}", "--class", "bogus"], "InvalidArgumentError: --class: "),
+        (["pool", "{numbers}", "--tag", "bogus"], "InvalidArgumentError: --tag: "),
+        (["stats", "--cdr", "{cdr}", "--month", "2026-13"], "InvalidArgumentError: --month: "),
+        (["simulate", "--calls", "-5"], "InvalidArgumentError: --calls: "),
+        (["simulate", "--day", "2026-13-01"], "InvalidArgumentError: --day: "),
+        (["simulate", "--days", "0"], "InvalidArgumentError: --days: 0 is not a positive number of days"),
+        (["simulate", "--answer", "2"], "InvalidArgumentError: --answer: "),
+        (["simulate", "--handling", "0"], "InvalidArgumentError: --handling: "),
+        (["simulate", "--handling-cv", "-1"], "InvalidArgumentError: --handling-cv: "),
+        (["simulate", "--patience", "-1"], "InvalidArgumentError: --patience: "),
+        (["simulate", "--blocked-share", "2"], "InvalidArgumentError: --blocked-share: "),
+        (["simulate", "--replay-csv", "{csv}"], "InvalidArgumentError: --replay-csv: no call to replay"),
+        (["simulate", "--replay-cdr", "{cdr}"], "InvalidArgumentError: --replay-cdr: "),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else None,
+)
+def test_errors_name_the_flag_typed_not_the_python_parameter(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    """The library names its parameters (`class_:`, `span_seconds:`); the CLI names its flags."""
+    numbers = tmp_path / "numbers.txt"
+    numbers.write_text("4008888888\n", encoding="utf-8")
+    csv = tmp_path / "calls.csv"
+    csv.write_text("at,called,caller\n", encoding="utf-8")  # no call
+    cdr = tmp_path / "empty.db"
+    from routecore.records import SqliteRecordStore
+
+    SqliteRecordStore(cdr).close()
+    places = {"numbers": numbers, "csv": csv, "cdr": cdr}
+    result = runner.invoke(app, [a.format(**places) for a in args])
+    assert result.exit_code == 1, result.output
+    [line] = [x for x in result.stderr.splitlines() if x.strip()]  # (simulate's progress bar ends a line)
+    assert line.startswith(expected), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--state", "redis://127.0.0.1:1", "--state-prefix", "a b"],
+            "InvalidArgumentError: --state-prefix: ",
+        ),
+        (["--state", "redis://127.0.0.1:1"], "NotReadyError: --state: cannot reach Redis at "),
+    ],
+    ids=["state-prefix", "state"],
+)
+def test_serve_errors_name_the_flag_typed(args: list[str], expected: str) -> None:
+    """A process of its own: `serve` sets up the process's logging. It exits before listening."""
+    done = subprocess.run(
+        [sys.executable, "-m", "routecore", "serve", "--grpc", "127.0.0.1:0", "--http", "off", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(expected), done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr  # one line, no traceback

@@ -41,6 +41,50 @@ def _cannot(e: OSError | ValueError, doing: str, path: Path | None = None) -> ty
     return typer.Exit(1)
 
 
+#: What the command line calls the library's parameters. A library message opens with the
+#: parameter it is about (`class_: unknown class "x"`, docs/errors.md), which is right for a
+#: caller of the API; the CLI's user typed a flag or an argument, and is told that instead.
+FLAGS: dict[str, str] = {
+    # route (routecore.Engine.route)
+    "called": "CALLED",
+    "caller": "CALLER",
+    "digits": "--digits",
+    "at": "--at",
+    # pool (routecore.pool)
+    "class_": "--class",
+    "tag": "--tag",
+    # stats (routecore.stats.report)
+    "month": "--month",
+    # serve (routecore.Engine with a shared decision state)
+    "state": "--state",
+    "state_prefix": "--state-prefix",
+    # simulate (routecore.simulate, and the Rust Simulation it builds)
+    "calls": "--calls",
+    "day": "--day",
+    "days": "--days",
+    "answer_probability": "--answer",
+    "mean_handling_seconds": "--handling",
+    "handling_cv": "--handling-cv",
+    "mean_patience_seconds": "--patience",
+    "listed_share": "--blocked-share",
+}
+
+
+def _refused(e: Exception, names: dict[str, str] | None = None) -> typer.Exit:
+    """Prints `ErrorName: message` on one line of standard error (docs/errors.md), the message's
+    leading parameter name spelled as the user typed it (`FLAGS`, then `names` for this call);
+    returns the exit (1) to raise."""
+    from rich.markup import escape
+
+    message = str(e)
+    name, sep, rest = message.partition(": ")
+    typed = (names or {}).get(name) or FLAGS.get(name)
+    if sep and typed:
+        message = f"{typed}: {rest}"
+    errors.print(f"[red]{type(e).__name__}[/red]: {escape(message)}", highlight=False)
+    return typer.Exit(1)
+
+
 def _write_charts(drawn: Any, png_dir: Path | None, html: Path | None, page: Any) -> None:
     """`drawn` charts as PNG files in `png_dir` and as the HTML page `page(drawn)` at `html`
     (either may be None); a file that cannot be written exits 1 with one line."""
@@ -156,8 +200,7 @@ def route(
         # "one decision, readable, with the trace".
         d = engine.route(called=called, caller=caller, digits=digits, at=at, explain=True)
     except RoutecoreError as e:
-        errors.print(f"[red]{type(e).__name__}[/red]: {e}")
-        raise typer.Exit(1) from None
+        raise _refused(e) from None
     if json:
         # The HTTP twin's answer: the proto's field names plus `uri` and `uris`.
         from routecore.http import encode_decision
@@ -254,8 +297,7 @@ def pool(
     except OSError as e:
         raise _cannot(e, "read it", file) from None
     except RoutecoreError as e:
-        errors.print(f"[red]{type(e).__name__}[/red]: {e}")
-        raise typer.Exit(1) from None
+        raise _refused(e) from None
     for n in found[:limit]:
         console.print(n)
     _report_problems(file, problems)
@@ -318,8 +360,7 @@ def stats(
         finally:
             store.close()
     except RoutecoreError as e:
-        errors.print(f"[red]{type(e).__name__}[/red]: {e}")
-        raise typer.Exit(1) from None
+        raise _refused(e) from None
     try:
         if csv:
             csv.write_text(bills_csv(rep.bills), encoding="utf-8")
@@ -488,8 +529,7 @@ def serve(
     try:
         engine = _engine(plan, state, state_prefix)
     except RoutecoreError as e:
-        errors.print(f"[red]{type(e).__name__}[/red]: {e}")
-        raise typer.Exit(1) from None
+        raise _refused(e) from None
     token = None
     log = logging.getLogger("routecore.serve")
     if admin_token_file is not None:
@@ -740,12 +780,18 @@ def simulate(
     json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Simulate a day of traffic through the plan: arrivals, routing, targets answering and busy."""
+    import math
+
     from rich.progress import Progress
 
     from routecore.simulation import Arrivals
     from routecore.simulation import simulate as run
 
+    replaying = replay_csv is not None or replay_cdr is not None
     try:
+        if not replaying and not (math.isfinite(days) and days > 0):
+            # Checked here: the library is told seconds (`span_seconds: -86400 …`), the user typed days.
+            raise InvalidArgumentError(f"days: {days:g} is not a positive number of days")
         engine = _engine(plan)
         arrivals = None
         if replay_csv is not None:
@@ -784,8 +830,8 @@ def simulate(
     except UnicodeDecodeError as e:  # only the replayed CSV is decoded
         raise _cannot(e, "read it as UTF-8 text", replay_csv) from None
     except (RoutecoreError, ValueError) as e:
-        errors.print(f"[red]{type(e).__name__}[/red]: {e}")
-        raise typer.Exit(1) from None
+        replay = "--replay-csv" if replay_csv is not None else "--replay-cdr"
+        raise _refused(e, {"arrivals": replay}) from None
     if html or png_dir:
         _write_charts(rep.charts(), png_dir, html, lambda drawn: _simulation_html(rep, drawn))
     if json:
