@@ -261,3 +261,20 @@ def test_serve_errors_name_the_flag_typed(args: list[str], expected: str) -> Non
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith(expected), done.stderr
     assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr  # one line, no traceback
+
+
+def test_classify_answers_every_good_number_and_names_each_bad_one() -> None:
+    result = runner.invoke(app, ["classify", "4008888888", "abc", "400-123-4567", "", "4001689527"])
+    assert result.exit_code == 1, result.output
+    rows = [line.split("│")[1:4] for line in result.stdout.splitlines() if line.startswith("│")]
+    assert [[cell.strip() for cell in row] for row in rows] == [
+        ["4008888888", "top", "repeat-7"],
+        ["400-123-4567", "special", "ascending-7"],
+        ["4001689527", "ordinary", ""],
+    ], result.stdout
+    bad = result.stderr.splitlines()
+    assert len(bad) == 2, result.stderr
+    assert bad[0].startswith("InvalidNumberError: argument 2 ('abc'): not a number: "), bad[0]
+    assert "'a' at position 0" in bad[0]
+    assert bad[1] == "InvalidNumberError: argument 4 (''): empty or withheld: no number to classify"
+    assert ": number:" not in result.stderr  # the library's parameter name

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 import routecore
-from routecore.exceptions import InvalidArgumentError, RoutecoreError
+from routecore.exceptions import InvalidArgumentError, InvalidNumberError, RoutecoreError
 
 #: Where `serve` answers HTTP/JSON unless told otherwise (interfaces.md: `[--http 127.0.0.1:8080]`).
 DEFAULT_HTTP = "127.0.0.1:8080"
@@ -224,20 +224,27 @@ def check(plan: Path) -> None:
 
 @app.command()
 def classify(numbers: list[str]) -> None:
-    """Classify 400/800 numbers (top, special, ordinary) and show their pattern tags."""
+    """Classify 400/800 numbers (top, special, ordinary) and show their pattern tags.
+
+    Every number is answered that can be: one that is not a number is named on standard error
+    (`argument 2 ('abc'): why`), the others are still classified, and the exit status is then 1."""
     table = Table("number", "class", "tags")
-    for n in numbers:
+    refused = None
+    for i, n in enumerate(numbers, 1):
         try:
             # Normalised first, so any accepted form is classified and garbage is refused.
             number = routecore.normalize(n)
             if not number:
-                raise InvalidArgumentError(f"number: {n!r} has no digits")
+                raise InvalidNumberError("number: empty or withheld: no number to classify")
             c = routecore.classify(number)
         except RoutecoreError as e:
-            errors.print(f"[red]{n}[/red]: {e}")
-            raise typer.Exit(1) from None
+            refused = _refused(e, {"number": f"argument {i} ({n!r})"})
+            continue
         table.add_row(n, c.class_ or "-", " ".join(c.tags))
-    console.print(table)
+    if table.row_count:
+        console.print(table)
+    if refused is not None:
+        raise refused
 
 
 #: Bad lines of a `pool` FILE shown one by one; past this many, only their count.
