@@ -278,3 +278,30 @@ def test_classify_answers_every_good_number_and_names_each_bad_one() -> None:
     assert "'a' at position 0" in bad[0]
     assert bad[1] == "InvalidNumberError: argument 4 (''): empty or withheld: no number to classify"
     assert ": number:" not in result.stderr  # the library's parameter name
+
+
+def test_stats_for_a_tenant_with_no_calls_warns_on_stderr(tmp_path: Path) -> None:
+    cdr = _cdr(tmp_path)
+    result = runner.invoke(app, ["stats", "--cdr", str(cdr), "--tenant", "nobody"])
+    assert result.exit_code == 0, result.output  # an empty report is still an answer
+    assert result.stderr.strip() == "warning: stats: no calls for tenant 'nobody'", result.stderr
+    # With the plan: said whether the plan knows the tenant; the JSON on stdout stays clean.
+    plan = str(SPEC / "plan.yaml")
+    result = runner.invoke(
+        app,
+        ["stats", "--cdr", str(cdr), "--plan", plan, "--month", "2026-11", "--tenant", "nobody", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["stats"]["calls"] == 0
+    assert result.stderr.strip() == (
+        "warning: stats: no calls for tenant 'nobody' in 2026-11, and the plan has no such tenant"
+    ), result.stderr
+    result = runner.invoke(
+        app, ["stats", "--cdr", str(cdr), "--plan", plan, "--month", "2026-11", "--tenant", "shop", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert [b["tenant"] for b in json.loads(result.stdout)["bills"]] == ["shop"]  # its fee is due
+    assert result.stderr.strip() == "warning: stats: no calls for tenant 'shop' in 2026-11", result.stderr
+    result = runner.invoke(app, ["stats", "--cdr", str(cdr), "--json"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""

@@ -343,7 +343,13 @@ def stats(
     cdr: Annotated[str, typer.Option(help="call records: an SQLite file or a postgresql:// URI")],
     plan: Annotated[Path | None, typer.Option(help="plan file: packages, rates and time zone")] = None,
     month: Annotated[str | None, typer.Option(help="only calls that ended in this month, YYYY-MM")] = None,
-    tenant: Annotated[str | None, typer.Option(help="only this tenant's calls")] = None,
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            help="only this tenant's calls; a tenant with none (misspelt, or a quiet month) is warned "
+            "about on standard error, and the exit status stays 0"
+        ),
+    ] = None,
     json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     csv: Annotated[Path | None, typer.Option(help="also write the bills as CSV to this file")] = None,
     html: Annotated[Path | None, typer.Option(help="write a self-contained HTML report here")] = None,
@@ -352,6 +358,8 @@ def stats(
     ] = None,
 ) -> None:
     """Call statistics and bills per tenant and month from the call records."""
+    from rich.markup import escape
+
     from routecore.plan import load_plan
     from routecore.records import is_postgres_dsn, open_record_store
     from routecore.stats import bills_csv, render_report, report
@@ -368,6 +376,17 @@ def stats(
             store.close()
     except RoutecoreError as e:
         raise _refused(e) from None
+    if tenant is not None and rep.stats.calls == 0:
+        # Exit 0 all the same: a tenant with no calls in a month is an answer (its fee is still
+        # billed), and scripts that bill tenant by tenant go on; the warning catches a typo.
+        when = f" in {month}" if month else ""
+        unknown = (
+            ", and the plan has no such tenant" if model is not None and tenant not in model.tenants else ""
+        )
+        errors.print(
+            f"[yellow]warning[/yellow]: {escape(f'stats: no calls for tenant {tenant!r}{when}{unknown}')}",
+            highlight=False,
+        )
     try:
         if csv:
             csv.write_text(bills_csv(rep.bills), encoding="utf-8")
