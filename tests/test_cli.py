@@ -305,3 +305,13 @@ def test_stats_for_a_tenant_with_no_calls_warns_on_stderr(tmp_path: Path) -> Non
     result = runner.invoke(app, ["stats", "--cdr", str(cdr), "--json"])
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
+
+
+def test_simulate_seed_and_handling_cv_out_of_range_are_refused() -> None:
+    result = runner.invoke(app, ["simulate", "--calls", "20", "--seed", "-1"])
+    assert result.exit_code == 2, result.output  # a usage error, not an OverflowError traceback
+    assert not isinstance(result.exception, OverflowError), result.exception
+    assert "--seed" in result.output
+    result = runner.invoke(app, ["simulate", "--calls", "20", "--handling-cv", "0", "--json"])
+    assert result.exit_code == 1, result.output  # was taken as 1.0
+    assert "InvalidArgumentError: --handling-cv: 0 is not a positive" in result.stderr

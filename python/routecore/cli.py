@@ -782,7 +782,9 @@ def simulate(
     calls: Annotated[float, typer.Option(help="expected calls per day")] = 10_000,
     day: Annotated[str, typer.Option(help="first simulated day, YYYY-MM-DD")] = "2026-11-11",
     days: Annotated[float, typer.Option(help="how many days")] = 1.0,
-    seed: Annotated[int, typer.Option(help="random seed: the same seed gives the same report")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=2**64 - 1, help="random seed: the same seed gives the same report")
+    ] = 0,
     plan: Annotated[Path | None, typer.Option(help="plan file (default: the embedded demo plan)")] = None,
     answer: Annotated[float, typer.Option(help="chance that a free target answers")] = 0.9,
     handling: Annotated[float, typer.Option(help="mean handling time, seconds")] = 180.0,
@@ -846,7 +848,7 @@ def simulate(
                 answer_probability=answer,
                 mean_handling_seconds=handling,
                 handling="lognormal" if handling_cv is not None else "exponential",
-                handling_cv=handling_cv or 1.0,
+                handling_cv=handling_cv if handling_cv is not None else 1.0,
                 patience_seconds=patience,
                 blocked_share=blocked_share,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
