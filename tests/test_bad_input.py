@@ -971,7 +971,7 @@ def _cli_cases(tmp: Path) -> list[tuple[str, list[str], int, str]]:
     pool.write_bytes(b"4008888888\n" + GBK + b"\n")
     plan = str(SPEC / "plan.yaml")
     return [
-        ("route called letters", ["route", "abc", "1"], 1, "called"),
+        ("route called letters", ["route", "abc", "1"], 1, "CALLED"),
         ("route bad time", ["route", CLINIC, "1", "--at", "noon", "--plan", plan], 1, "at"),
         ("route bad digits", ["route", CLINIC, "1", "--digits", "x", "--plan", plan], 1, "digits"),
         ("route not served", ["route", "4009999999", "1", "--plan", plan], 1, "4009999999"),
@@ -1015,11 +1015,14 @@ def test_cli(tmp_path: Path) -> None:
 
 
 def test_cli_pool_skips_what_is_not_text(tmp_path: Path) -> None:
+    """The other lines are still filtered; the line that is not text is named, and exits 1."""
     pool = tmp_path / "pool.txt"
     pool.write_bytes(b"4008888888\n" + GBK + b"\n4001234567\n")
     result = runner.invoke(app, ["pool", str(pool), "--class", "top"])
-    assert result.exit_code == 0, result.output
-    assert "4008888888" in result.output
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.stdout.split() == ["4008888888"]
+    assert f"ListError: {pool}:2: not UTF-8 text" in result.stderr
 
 
 def test_errors_are_in_the_hierarchy() -> None:

@@ -226,7 +226,9 @@ def test_cli_simulate_bad_day_is_one_line() -> None:
 
     result = CliRunner().invoke(app, ["simulate", "--calls", "10", "--day", "2026-11-31"])
     assert result.exit_code == 1
-    assert result.output.strip() == "InvalidArgumentError: day: '2026-11-31' is not an ISO date (YYYY-MM-DD)"
+    # The flag typed, not the library's parameter (`day:`).
+    expected = "InvalidArgumentError: --day: '2026-11-31' is not an ISO date (YYYY-MM-DD)"
+    assert result.output.strip() == expected
 
 
 def test_report_has_stats_frames_and_charts() -> None:
