@@ -437,4 +437,4 @@ def test_serve_refuses_to_start_without_its_state() -> None:
         timeout=60,
     )
     assert out.returncode == 1
-    assert f"NotReadyError: state: cannot reach Redis at {url}" in out.stderr
+    assert f"NotReadyError: --state: cannot reach Redis at {url}" in out.stderr  # the flag typed
