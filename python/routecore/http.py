@@ -8,10 +8,11 @@ framework: a routing request costs one buffer scan, a few splits and the Rust de
 framework's request objects and middleware would cost more than the decision itself.
 
 Framing is strict where a lenient reading would let a peer smuggle a request past a proxy: a
-bare CR or LF, a malformed header line, two different `Content-Length`s or any
-`Transfer-Encoding` close the connection with 400/411. A request that is well framed but wrong
-(bad JSON, a field of the wrong type, a number that is not a number) gets its 4xx and the
-connection stays open.
+bare CR or LF, a malformed header line, two different `Content-Length`s, any
+`Transfer-Encoding` or a POST without `Content-Length` close the connection with 400/411
+(`Connection: close`; nothing after it on the socket is read as a request). A request that is
+well framed but wrong (bad JSON, a field of the wrong type, a number that is not a number) gets
+its 4xx and the connection stays open.
 
 In a GET query `+` is kept literally (switches send E.164 callers unescaped, `caller=+86…`);
 write a space as `%20`. In an `application/x-www-form-urlencoded` POST body `+` is a space, as
@@ -799,7 +800,9 @@ class _Conn(asyncio.Protocol):
                         args = _route_args(_parse_query(query), True)
                     elif method == b"POST":
                         if not head.has_len:
-                            raise _HttpError(411, "INVALID_ARGUMENT", "POST needs a Content-Length")
+                            raise _HttpError(
+                                411, "INVALID_ARGUMENT", "POST needs a Content-Length", close=True
+                            )
                         args = _route_args(*_body_fields(body, head.ctype))
                     else:
                         raise _HttpError(405, "INVALID_ARGUMENT", "GET or POST", allow=b"GET, POST")
@@ -815,7 +818,7 @@ class _Conn(asyncio.Protocol):
                 if method != b"POST":
                     raise _HttpError(405, "INVALID_ARGUMENT", "POST a call event", allow=b"POST")
                 if not head.has_len:
-                    raise _HttpError(411, "INVALID_ARGUMENT", "POST needs a Content-Length")
+                    raise _HttpError(411, "INVALID_ARGUMENT", "POST needs a Content-Length", close=True)
                 fields = _event_fields(*_body_fields(body, head.ctype))
                 if app.records is None:
                     status, payload = app.event_now(fields)
