@@ -33,6 +33,11 @@ def test_errors_name_the_field_and_the_reason(engine: routecore.Engine) -> None:
         engine.route("4001234567", "13800138000", at="yesterday")
     with pytest.raises(routecore.InvalidArgumentError, match="at: expected a datetime"):
         engine.route("4001234567", "13800138000", at=[1])  # type: ignore[arg-type]
+    # As ReportCall and Python refuse them: an offset of 24 hours or more, and year 0.
+    with pytest.raises(routecore.InvalidArgumentError, match=r"\+99:99\" is not ISO 8601"):
+        engine.route("4001234567", "13800138000", at="2026-11-11T02:00:00+99:99")
+    with pytest.raises(routecore.InvalidArgumentError, match="not between the years 1 and 9999"):
+        engine.route("4001234567", "13800138000", at="0000-01-01T00:00:00")
     with pytest.raises(routecore.NotFoundError, match="4009999999 is not served"):
         engine.route("4009999999", "13800138000", at=AT)
     # Both numbers are checked for format before the lookup.

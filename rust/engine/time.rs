@@ -181,7 +181,23 @@ pub fn parse_tz(name: &str) -> Result<Tz, String> {
 /// Parses a request or event time: RFC 3339 / ISO 8601 with an offset is an instant; without
 /// one it is local time in `tz`. Returns ms since the epoch.
 pub fn parse_time(text: &str, tz: Tz) -> Result<i64, String> {
-    let text = text.trim();
+    let ms = parse_any_time(text.trim(), tz)?;
+    // chrono reads year 0 (and before); the service's times are the years 1 to 9999, as
+    // Python's and the record store's.
+    if !(FIRST_MS..=LAST_MS).contains(&ms) {
+        return Err(format!(
+            "time {:?} is not between the years 1 and 9999",
+            text.trim()
+        ));
+    }
+    Ok(ms)
+}
+
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z, in milliseconds since the epoch.
+const FIRST_MS: i64 = -62_135_596_800_000;
+const LAST_MS: i64 = 253_402_300_799_999;
+
+fn parse_any_time(text: &str, tz: Tz) -> Result<i64, String> {
     if let Some(ms) = parse_rfc3339_fast(text.as_bytes()) {
         return Ok(ms);
     }
@@ -261,7 +277,13 @@ fn parse_rfc3339_fast(b: &[u8]) -> Option<i64> {
     let offset_s: i64 = match rest {
         [b'Z' | b'z'] => 0,
         [sign @ (b'+' | b'-'), oh @ ..] if oh.len() == 5 && oh[2] == b':' => {
-            let v = i64::from(num(&oh[0..2])? * 3600 + num(&oh[3..5])? * 60);
+            let (hours, minutes) = (num(&oh[0..2])?, num(&oh[3..5])?);
+            // RFC 3339: an offset's hours are 00-23 and its minutes 00-59; anything else is
+            // left to the general parser, which refuses it.
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let v = i64::from(hours * 3600 + minutes * 60);
             if *sign == b'-' {
                 -v
             } else {
@@ -289,6 +311,28 @@ mod tests {
         assert!(parse_range("9:00-12:00").is_err());
         assert!(parse_range("09:60-12:00").is_err());
         assert!(parse_range("0900-1200").is_err());
+    }
+
+    #[test]
+    fn times_out_of_range_are_refused() {
+        let tz: Tz = "Asia/Shanghai".parse().unwrap();
+        for bad in [
+            "2026-11-11T02:00:00+99:99",
+            "2026-11-11T02:00:00+24:00",
+            "2026-11-11T02:00:00-08:60",
+            "0000-01-01T00:00:00",
+            "0000-06-01T00:00:00Z",
+            "0000-06-01",
+        ] {
+            assert!(parse_time(bad, tz).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_time("2026-11-11T02:00:00+23:59", tz),
+            Ok(parse_time("2026-11-10T02:01:00Z", tz).unwrap())
+        );
+        assert!(parse_time("0001-01-01T00:00:00Z", tz).is_ok());
+        assert!(parse_time("9999-12-31T23:59:59.999Z", tz).is_ok());
+        assert!(parse_time("0001-01-01T00:00:00+08:00", tz).is_err());
     }
 
     #[test]
