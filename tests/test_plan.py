@@ -216,6 +216,17 @@ def test_not_a_plan() -> None:
         load_plan(42)  # type: ignore[arg-type]
 
 
+def test_unreadable_yaml_is_placed_on_its_line() -> None:
+    # A control character: PyYAML gives only its offset; an operator needs the line.
+    issues = check_plan("version: 1\ntenants:\n  a: \x00\n").errors
+    assert [(i.line, i.message) for i in issues] == [
+        (3, "not valid YAML: character U+0000 in column 6: control characters are not allowed")
+    ]
+    # A one-line text cut short: the context's line is the text's only line, not one past it.
+    issues = check_plan('{"version": 1,').errors
+    assert [i.line for i in issues] == [1] and "(from line 1)" in issues[0].message
+
+
 # --- YAML, JSON and dicts ----------------------------------------------------------------------------
 
 

@@ -180,8 +180,16 @@ def compose(text: str) -> Node | None:
             line = min(line, line_count(text))
         context = exc.context
         if context and exc.context_mark is not None and exc.problem_mark is not None:
-            context += f" (from line {exc.context_mark.line + 1})"
+            context += f" (from line {min(exc.context_mark.line + 1, line_count(text))})"
         what = "; ".join(p for p in (context, exc.problem) if p)
+        raise YamlProblem(f"not valid YAML: {what}", line) from None
+    except yaml.reader.ReaderError as exc:
+        # A character YAML does not allow (NUL, other control characters): PyYAML gives only its
+        # offset in the text, an editor wants the line.
+        line = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        what = f"character U+{code:04X} in column {column}: {exc.reason}"
         raise YamlProblem(f"not valid YAML: {what}", line) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(f"not valid YAML: {exc}", None) from None
