@@ -216,6 +216,17 @@ def test_not_a_plan() -> None:
         load_plan(42)  # type: ignore[arg-type]
 
 
+def test_a_dict_plan_with_text_that_is_not_text_names_its_field() -> None:
+    plan = {"version": 1, "tenants": {"a": {"numbers": {"4001234567": {"flow": [{"reject": "x\udc80"}]}}}}}
+    issues = check_plan(plan).errors
+    assert [(i.file, i.message.split(":")[0]) for i in issues] == [
+        ("<dict>", "tenants.a.numbers.4001234567.flow[0].reject")
+    ]
+    assert "not valid text" in issues[0].message
+    with pytest.raises(routecore.PlanError, match=r"tenants\.a\\udc80: not valid text"):
+        load_plan({"version": 1, "tenants": {"a\udc80": {}}})
+
+
 def test_unreadable_yaml_is_placed_on_its_line() -> None:
     # A control character: PyYAML gives only its offset; an operator needs the line.
     issues = check_plan("version: 1\ntenants:\n  a: \x00\n").errors

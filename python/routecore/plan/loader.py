@@ -275,9 +275,20 @@ def _read(
     file_path = Path(path) if path is not None else None
     if isinstance(source, Mapping):
         data = dict(source)
-        text = orjson.dumps(
-            data, default=_json_default, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
-        ).decode()
+        try:
+            text = orjson.dumps(
+                data, default=_json_default, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+            ).decode()
+        except TypeError:
+            bad = _first_not_text(data)
+            if bad is None:
+                raise
+            raise _Unreadable(
+                str(file_path or "<dict>"),
+                None,
+                f"{bad}: not valid text (lone surrogates: bytes that were not UTF-8, decoded with "
+                "surrogateescape); decode the plan with its real encoding",
+            ) from None
         return text, data, file_path
     if isinstance(source, os.PathLike) or (
         isinstance(source, str) and "\n" not in source and len(source) < 4096 and Path(source).is_file()
@@ -293,6 +304,35 @@ def _read(
     if isinstance(source, str):
         return source, None, file_path
     raise TypeError(f"source must be a path, YAML/JSON text or a mapping, not {type(source).__name__}")
+
+
+def _first_not_text(value: Any, path: str = "") -> str | None:
+    """The field path of the first key or string in a plan dict that is not valid text (lone
+    surrogates), or None when all are."""
+
+    def bad(text: str) -> bool:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+
+    if isinstance(value, str):
+        return path if bad(value) else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and bad(key):
+                return here.encode("utf-8", "backslashreplace").decode()
+            found = _first_not_text(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _first_not_text(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _decode(blob: bytes, name: str) -> str:
