@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -49,6 +50,8 @@ __all__ = [
     "start_http",
     "target_uri",
 ]
+
+log = logging.getLogger("routecore.http")
 
 # --- limits ------------------------------------------------------------------------------------
 
@@ -141,6 +144,22 @@ def _status_of(err: BaseException) -> tuple[int, str]:
         if hit is not None:
             return hit
     return 500, "INTERNAL"
+
+
+def _internal(err: BaseException) -> bytes:
+    """The answer to a bug (an exception no request should cause): its traceback goes to the
+    server's log, the client learns only that it was one, never the exception's text."""
+    log.error("internal error: %r", err, exc_info=err)
+    return _error_body("INTERNAL", f"internal error ({type(err).__name__}); see the server log")
+
+
+def _refusal(err: BaseException) -> tuple[int, str, bytes]:
+    """Status, status name and body for an exception raised on a request's behalf: the ones
+    `_ERRORS` maps carry their message (they name the field); anything else is `_internal`."""
+    status, code = _status_of(err)
+    if status == 500:
+        return status, code, _internal(err)
+    return status, code, _error_body(code, str(err))
 
 
 class _HttpError(Exception):
@@ -251,22 +270,43 @@ def _route_args(doc: dict[str, Any], form: bool) -> RouteArgs:
 MAX_DURATION_SECONDS = 2**32 - 1
 
 
-def _event_fields(doc: dict[str, Any], form: bool) -> dict[str, Any]:
-    duration = doc.get("duration_seconds")
-    if duration is None or duration == "":
-        duration = 0
-    elif form or isinstance(duration, str):
-        if not str(duration).isdigit():
-            raise _HttpError(400, "INVALID_ARGUMENT", f"duration_seconds: {duration!r} is not a count >= 0")
-        duration = int(duration)
-    elif isinstance(duration, bool) or not isinstance(duration, int) or duration < 0:
-        raise _HttpError(400, "INVALID_ARGUMENT", f"duration_seconds: {duration!r} is not a count >= 0")
+def _shown(value: Any) -> str:
+    """A client's value in a message: its repr, cut short (a 64 KiB body is not echoed whole)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _duration(doc: dict[str, Any], form: bool) -> int:
+    value = doc.get("duration_seconds")
+    if value is None or value == "":
+        return 0
+    if form or isinstance(value, str):
+        # ASCII 0-9 only, as every number routecore reads: `str.isdigit()` also holds for `²`,
+        # `①` (which `int()` refuses) and other scripts' digits (which it reads: `١٢` is 12).
+        if not (isinstance(value, str) and value.isascii() and value.isdigit()):
+            raise _HttpError(
+                400, "INVALID_ARGUMENT", f"duration_seconds: {_shown(value)} is not a count >= 0"
+            )
+        digits = value.lstrip("0") or "0"
+        # More digits than the largest count are out of range; int() never sees 4,300 of them.
+        too_long = len(digits) > len(str(MAX_DURATION_SECONDS))
+        duration = MAX_DURATION_SECONDS + 1 if too_long else int(digits)
+        shown = value if len(value) <= 20 else value[:20] + "…"
+    elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _HttpError(400, "INVALID_ARGUMENT", f"duration_seconds: {_shown(value)} is not a count >= 0")
+    else:
+        duration, shown = value, str(value)
     if duration > MAX_DURATION_SECONDS:
         raise _HttpError(
             400,
             "INVALID_ARGUMENT",
-            f"duration_seconds: {duration} is out of range (at most {MAX_DURATION_SECONDS}, as over gRPC)",
+            f"duration_seconds: {shown} is out of range (at most {MAX_DURATION_SECONDS}, as over gRPC)",
         )
+    return duration
+
+
+def _event_fields(doc: dict[str, Any], form: bool) -> dict[str, Any]:
+    duration = _duration(doc, form)
     call_id, type_ = _text(doc, "call_id"), _text(doc, "type").upper()
     if not call_id:
         raise _HttpError(400, "INVALID_ARGUMENT", "call_id: an event needs the call's id")
@@ -425,15 +465,15 @@ class _App:
         except _FATAL:
             raise
         except BaseException as e:  # a Rust panic (PanicException) is a BaseException: one 500
-            status, code = _status_of(e)
+            status, code, payload = _refusal(e)
             self.counts.refused(code)
             m.observe_error(code)
             m.observe_latency(time.perf_counter() - t0)
             message = str(e)
-            if message.startswith("at: "):
+            if status != 500 and message.startswith("at: "):
                 # `at` is the Python argument; the request's field is `time`, as gRPC names it.
-                message = "time: " + message.removeprefix("at: ")
-            return status, _error_body(code, message)
+                payload = _error_body(code, "time: " + message.removeprefix("at: "))
+            return status, payload
         if d is not None:
             self.remember(d, args[0])  # type: ignore[misc]
         self.counts.decided(action, tenant, reason)
@@ -464,9 +504,9 @@ class _App:
         except _HttpError:
             raise
         except Exception as e:
-            status, code = _status_of(e)
+            status, code, payload = _refusal(e)
             self.metrics.observe_event(f["type"], code)
-            return status, _error_body(code, str(e))
+            return status, payload
         return 200, self._ack(f, False, False)
 
     async def event_stored(self, f: dict[str, Any]) -> tuple[int, bytes]:
@@ -484,9 +524,9 @@ class _App:
         except _HttpError as e:
             return e.status, _error_body(e.code, e.message)
         except Exception as e:
-            status, code = _status_of(e)
+            status, code, payload = _refusal(e)
             self.metrics.observe_event(f["type"], code)
-            return status, _error_body(code, str(e))
+            return status, payload
         finally:
             self.pending_events -= 1
         return 200, self._ack(f, True, bool(getattr(ack, "duplicate", False)))
@@ -841,13 +881,13 @@ class _Conn(asyncio.Protocol):
         except _HttpError as e:
             return self._error(e, keep, http10)
         except Exception as e:  # a bug must cost one 500, never the connection or the server
-            return self._answer(500, _error_body("INTERNAL", f"{type(e).__name__}: {e}"), keep, http10)
+            return self._answer(500, _internal(e), keep, http10)
 
     async def _stored(self, fields: dict[str, Any], keep: bool, http10: bool) -> None:
         try:
             status, payload = await self.app.event_stored(fields)
         except Exception as e:
-            status, payload = 500, _error_body("INTERNAL", f"{type(e).__name__}: {e}")
+            status, payload = 500, _internal(e)
         self.busy = False
         if self.transport.is_closing():
             return

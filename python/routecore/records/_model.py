@@ -95,9 +95,10 @@ def to_ms(at: dt.datetime | float | str | None, *, field: str = "at") -> int:
             )
         return round(at.timestamp() * 1000)
     if isinstance(at, int | float) and not isinstance(at, bool):
-        if not math.isfinite(at):
+        ms = at * 1000
+        if not math.isfinite(ms):  # 1e308 s is finite, its milliseconds are not
             raise InvalidArgumentError(f"{field}: not a finite number of seconds")
-        return round(at * 1000)
+        return round(ms)
     raise InvalidArgumentError(
         f"{field}: expected a datetime, an ISO 8601 string or seconds since the epoch, "
         f"got {type(at).__name__}"
