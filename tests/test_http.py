@@ -914,6 +914,34 @@ def test_bad_framing_is_answered_and_closed(served: Served, raw: bytes, status: 
     assert json.loads(got[0][2])["error"]["code"] == "INVALID_ARGUMENT"
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /healthz HTTP/1.1\nHost: x\n\n",
+        b"GET /healthz HTTP/1.1\n",
+        b"GET /healthz HTTP/1.1\rHost: x\r\r",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\n",
+        b"GET /healthz HTTP/1.1\r\nConnection: keep-alive\r\n\r\nGET /healthz HTTP/1.1\nHost: x\n\n",
+    ],
+    ids=["lf-only-head", "lf-only-line", "cr-only-head", "crlf-then-lf", "after-a-good-request"],
+)
+def test_bare_line_ends_are_400_at_once(served: Served, raw: bytes) -> None:
+    """A head with bare LF (or CR) line ends never gets its CRLFCRLF: it is refused as soon as
+    the bare one arrives (docs/errors.md: 400, connection closed), not after the request timeout."""
+    t0 = time.monotonic()
+    data = served.raw(raw, timeout=3)
+    got = responses(data)
+    assert [r[0] for r in got][-1:] == [400], data
+    assert got[-1][1]["connection"] == "close" and "bare CR" in json.loads(got[-1][2])["error"]["message"]
+    assert time.monotonic() - t0 < 1.5
+
+
+def test_a_cr_at_the_end_of_a_piece_waits_for_its_lf(served: Served) -> None:
+    pieces = [b"GET /healthz HTTP/1.1\r", b"\nConnection: close\r", b"\n\r", b"\n"]
+    got = responses(served.raw(pieces, pause=0.05))
+    assert [r[0] for r in got] == [200]
+
+
 @pytest.mark.parametrize("path", [b"/v1/route", b"/v1/events"])
 def test_post_without_length_is_411_and_closes(served: Served, path: bytes) -> None:
     """docs/errors.md: 411, connection closed. Whatever follows on the socket is never read as a

@@ -580,6 +580,16 @@ def _response(
     )
 
 
+def _bare_line_end(buf: bytes, start: int, stop: int) -> bool:
+    """Whether `buf[start:stop]`, the start of a request head, has a LF not after a CR or a CR
+    not before a LF (a CR at the very end may still get its LF)."""
+    if buf.find(b"\n", start, stop) < 0 and buf.find(b"\r", start, stop - 1) < 0:
+        return False  # the usual partial head: one line, no line end yet
+    seg = buf[start : stop - 1] if buf.endswith(b"\r", start, stop) else buf[start:stop]
+    pairs = seg.count(b"\r\n")
+    return seg.count(b"\n") != pairs or seg.count(b"\r") != pairs
+
+
 class _Head:
     """The parts of a request head the server acts on."""
 
@@ -768,6 +778,11 @@ class _Conn(asyncio.Protocol):
                 break
             end = buf.find(b"\r\n\r\n", pos, pos + limits.max_header_bytes + 4)
             if end < 0:
+                if _bare_line_end(buf, pos, min(n, pos + limits.max_header_bytes + 4)):
+                    # A head written with bare LFs (or CRs) never gets its CRLFCRLF: refused now,
+                    # not after the request timeout.
+                    out.append(self._fail(400, "a bare CR, LF or NUL in the request head"))
+                    break
                 if n - pos >= limits.max_header_bytes + 4:
                     out.append(
                         self._fail(431, f"the request head is larger than {limits.max_header_bytes} bytes")
