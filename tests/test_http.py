@@ -406,6 +406,25 @@ def test_route_errors(served: Served, body: dict[str, Any], status: int, code: s
     assert field in got["error"]["message"]
 
 
+def test_call_id_is_at_most_256_characters_as_for_events(
+    served: Served, holder: Holder, plan_loaded: Any
+) -> None:
+    """A switch must not route a call it can never report: the route requests refuse the call_id
+    /v1/events refuses (with a record store or without), with the same message."""
+    fresh(holder, plan_loaded)
+    message = "call_id: longer than 256 characters"
+    for call_id in ("x" * 256, "四" * 256):
+        status, body = served.json("GET", get_path({**ROUTE_OK, "call_id": call_id}))
+        assert status == 200 and body["call_id"] == call_id
+    for call_id in ("x" * 257, "四" * 257, "y" * 10_000):  # (a GET head holds 16 KiB)
+        for status, body in (
+            served.json("GET", get_path({**ROUTE_OK, "call_id": call_id})),
+            served.json("POST", "/v1/route", {**ROUTE_OK, "call_id": call_id}),
+            served.json("POST", "/v1/events", {"call_id": call_id, "type": "ENDED"}),
+        ):
+            assert (status, body) == (400, {"error": {"code": "INVALID_ARGUMENT", "message": message}})
+
+
 @pytest.mark.parametrize("time_", ["bad", "2026-13-45T99:00:00", "1e20"])
 def test_a_bad_time_is_named_time_as_over_grpc(served: Served, holder: Holder, time_: str) -> None:
     """The field is `time` (`at` is only the Python argument's name); the message is gRPC's."""

@@ -194,6 +194,77 @@ def test_large_batch_is_decided_in_a_thread_and_complete(fresh: Running) -> None
 
 # --- status codes --------------------------------------------------------------------------------
 
+LONG_ID = "x" * 257
+LONG_ID_MESSAGE = "call_id: longer than 256 characters"
+
+
+@pytest.mark.parametrize(
+    "call_id", ["x" * 256, "四" * 256, "c" * 100], ids=["256-ascii", "256-chinese", "100"]
+)
+def test_a_call_id_of_up_to_256_characters_is_routed(fresh: Running, call_id: str) -> None:
+    d = fresh.router.RouteCall(pb.RouteRequest(call_id=call_id, called="4001234567", caller="13800138000"))
+    assert d.call_id == call_id and not d.HasField("error")
+
+
+@pytest.mark.parametrize("call_id", [LONG_ID, "四" * 257, "y" * 1_000_000], ids=["257", "257-chinese", "1MB"])
+def test_a_call_id_longer_than_256_characters_is_refused_as_reportcall_does(
+    fresh: Running, call_id: str, tmp_path: Path
+) -> None:
+    """A switch must not be able to route a call it can never report: the route RPCs refuse the
+    call_id ReportCall refuses, with its message; in a stream or a batch it is that item's error
+    (the call_id is not echoed back), and the other items are decided."""
+    request = pb.RouteRequest(call_id=call_id, called="4001234567", caller="13800138000", time=AT)
+    with pytest.raises(grpc.RpcError) as info:
+        fresh.router.RouteCall(request, timeout=10)
+    assert (info.value.code(), info.value.details()) == (grpc.StatusCode.INVALID_ARGUMENT, LONG_ID_MESSAGE)
+    items = [MIXED[0], request, MIXED[1]]
+    streamed = list(fresh.router.RouteStream(iter(items), timeout=10))
+    batched = list(fresh.router.RouteBatch(pb.RouteBatchRequest(requests=items), timeout=10).decisions)
+    for decisions in (streamed, batched):
+        assert [d.call_id for d in decisions] == ["s-0", "", "s-1"]
+        assert (decisions[1].error.code, decisions[1].error.message) == ("INVALID_ARGUMENT", LONG_ID_MESSAGE)
+        assert decisions[1].action == pb.RouteDecision.ACTION_UNSPECIFIED
+        assert not decisions[0].HasField("error") and not decisions[2].HasField("error")
+    # The same id refused by ReportCall, with a record store and without one.
+    event = pb.CallEvent(call_id=call_id, type=pb.CallEvent.ENDED)
+    with pytest.raises(grpc.RpcError) as info:
+        fresh.router.ReportCall(event, timeout=10)
+    assert (info.value.code(), info.value.details()) == (grpc.StatusCode.INVALID_ARGUMENT, LONG_ID_MESSAGE)
+    store = SqliteRecordStore(tmp_path / "records.db")
+    stored = Running(fresh.service.engine, records=store)
+    try:
+        with pytest.raises(grpc.RpcError) as info:
+            stored.router.ReportCall(event, timeout=10)
+        assert info.value.details() == LONG_ID_MESSAGE
+    finally:
+        stored.close()
+
+
+def test_a_long_call_id_in_a_large_batch(fresh: Running) -> None:
+    """A batch decided in a worker thread: the refused items keep their places too."""
+    reqs = [
+        pb.RouteRequest(call_id=str(i) if i % 1000 else LONG_ID, called="4001234567", caller="13800138000")
+        for i in range(5000)
+    ]
+    assert pb.RouteBatchRequest(requests=reqs).ByteSize() > fresh.service.options.batch_in_thread_bytes
+    resp = fresh.router.RouteBatch(pb.RouteBatchRequest(requests=reqs), timeout=30)
+    assert [d.call_id for d in resp.decisions] == [str(i) if i % 1000 else "" for i in range(5000)]
+    assert [i for i, d in enumerate(resp.decisions) if d.HasField("error")] == list(range(0, 5000, 1000))
+
+
+def test_long_call_ids_count_as_refusals(plan_loaded: Any) -> None:
+    r = Running(routecore.Engine.from_loaded(plan_loaded))
+    try:
+        long = pb.RouteRequest(call_id=LONG_ID, called="4001234567", caller="13800138000")
+        with pytest.raises(grpc.RpcError):
+            r.router.RouteCall(long, timeout=10)
+        list(r.router.RouteStream(iter([long, MIXED[0]]), timeout=10))
+        r.router.RouteBatch(pb.RouteBatchRequest(requests=[long, MIXED[0]]), timeout=10)
+        s = r.admin.GetStats(pb.GetStatsRequest(), timeout=10)
+        assert (s.decisions, s.errors, dict(s.by_error)) == (2, 3, {"INVALID_ARGUMENT": 3})
+    finally:
+        r.close()
+
 
 @pytest.mark.parametrize(
     ("request_fields", "code", "field"),

@@ -38,8 +38,10 @@ from routecore._routecore import Engine as _CoreEngine
 from routecore._routecore import route_json
 from routecore.cli import decision_dict
 from routecore.engine import switch_time_field
+from routecore.exceptions import InvalidArgumentError
 from routecore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from routecore.metrics import METRICS, Metrics
+from routecore.records import check_call_id
 
 __all__ = [
     "HttpLimits",
@@ -238,6 +240,17 @@ def _text(doc: dict[str, Any], name: str) -> str:
     return v
 
 
+def _call_id(doc: dict[str, Any]) -> str:
+    """The call id, refused when a record could not hold it (`records.check_call_id`): a route
+    request refuses what an event would, so a call routed can be reported."""
+    call_id = _text(doc, "call_id")
+    try:
+        check_call_id(call_id)
+    except InvalidArgumentError as e:
+        raise _HttpError(400, "INVALID_ARGUMENT", str(e)) from None
+    return call_id
+
+
 def _time(doc: dict[str, Any]) -> Any:
     v = doc.get("time")
     if v is None or v == "":
@@ -260,7 +273,7 @@ def _route_args(doc: dict[str, Any], form: bool) -> RouteArgs:
         _text(doc, "caller"),
         _text(doc, "digits"),
         _time(doc),
-        _text(doc, "call_id"),
+        _call_id(doc),
         explain,
     )
 
@@ -307,7 +320,7 @@ def _duration(doc: dict[str, Any], form: bool) -> int:
 
 def _event_fields(doc: dict[str, Any], form: bool) -> dict[str, Any]:
     duration = _duration(doc, form)
-    call_id, type_ = _text(doc, "call_id"), _text(doc, "type").upper()
+    call_id, type_ = _call_id(doc), _text(doc, "type").upper()
     if not call_id:
         raise _HttpError(400, "INVALID_ARGUMENT", "call_id: an event needs the call's id")
     if type_ not in ("ANSWERED", "ENDED"):
@@ -1058,7 +1071,8 @@ async def start_http(
     metrics.track_engine(app.engine)
     metrics.track_records(records)
     # Started on the gRPC server's service: its Rust-side decision counters join /metrics.
-    route_stats = getattr(engine_ref, "stats", None)
+    # (`route_totals`: the Rust counters plus the requests the service refused before the engine.)
+    route_stats = getattr(engine_ref, "route_totals", None) or getattr(engine_ref, "stats", None)
     if route_stats is not None:
         metrics.track_route_stats(route_stats)
     if hasattr(engine_ref, "in_flight"):

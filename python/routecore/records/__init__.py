@@ -21,6 +21,7 @@ from routecore.records._base import GroupCommitStore
 from routecore.records._model import (
     ANSWERED,
     ENDED,
+    MAX_CALL_ID,
     Ack,
     CallEvent,
     CallRecord,
@@ -32,6 +33,7 @@ from routecore.records._model import (
     StoreStats,
     StoreUnavailableError,
     build_record,
+    check_call_id,
 )
 from routecore.records.postgres import PostgresRecordStore, is_postgres_dsn
 from routecore.records.sqlite import SqliteRecordStore
@@ -39,6 +41,7 @@ from routecore.records.sqlite import SqliteRecordStore
 __all__ = [
     "ANSWERED",
     "ENDED",
+    "MAX_CALL_ID",
     "Ack",
     "CallEvent",
     "CallRecord",
@@ -54,6 +57,7 @@ __all__ = [
     "StoreStats",
     "StoreUnavailableError",
     "build_record",
+    "check_call_id",
     "open_record_store",
 ]
 

@@ -22,6 +22,7 @@ from routecore._routecore import slot_key as _slot_key
 __all__ = [
     "ANSWERED",
     "ENDED",
+    "MAX_CALL_ID",
     "Ack",
     "CallEvent",
     "CallRecord",
@@ -33,6 +34,7 @@ __all__ = [
     "StoreStats",
     "StoreUnavailableError",
     "build_record",
+    "check_call_id",
     "check_range",
     "to_ms",
 ]
@@ -40,7 +42,10 @@ __all__ = [
 ANSWERED: Final = "ANSWERED"
 ENDED: Final = "ENDED"
 _EVENT_TYPES: Final = (ANSWERED, ENDED)
-_MAX_ID = 256
+# Characters of a call id (and of a target) a record holds. The route requests refuse the call ids
+# the events do: a switch must not be able to route a call it can never report.
+MAX_CALL_ID: Final = 256
+_MAX_ID = MAX_CALL_ID
 # The instants a record can hold: a CDR's times are datetimes, which end at the years 1 and 9999.
 _MIN_MS: Final = -62_135_596_800_000  # 0001-01-01T00:00:00Z
 _MAX_MS: Final = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
@@ -119,6 +124,17 @@ def _target_key(target: str) -> str:
     return _slot_key(target) if target else target
 
 
+def check_call_id(call_id: str) -> None:
+    """Refuses a call id longer than `MAX_CALL_ID` characters (the route requests and the events
+    alike, over either transport).
+
+    Raises:
+        InvalidArgumentError: `call_id: longer than 256 characters`.
+    """
+    if len(call_id) > MAX_CALL_ID:
+        raise InvalidArgumentError(f"call_id: longer than {MAX_CALL_ID} characters")
+
+
 # --- events and acks ---------------------------------------------------------------------------
 
 
@@ -140,8 +156,7 @@ class CallEvent:
     def __post_init__(self) -> None:
         if not isinstance(self.call_id, str) or not self.call_id:
             raise InvalidArgumentError("call_id: an event needs the call's id")
-        if len(self.call_id) > _MAX_ID:
-            raise InvalidArgumentError(f"call_id: longer than {_MAX_ID} characters")
+        check_call_id(self.call_id)
         kind = self.type.upper() if isinstance(self.type, str) else self.type
         if kind not in _EVENT_TYPES:
             raise InvalidArgumentError(f"type: {self.type!r} is not an event type (ANSWERED, ENDED)")
