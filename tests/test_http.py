@@ -803,7 +803,51 @@ def test_event_is_answered_only_once_durable_and_pipelined_requests_keep_their_o
          "disposition": ""}
     ]  # fmt: skip
     status, again = s.json("POST", "/v1/events", json.loads(ev))
-    assert status == 200 and again["duplicate"] is True and len(records.events) == 1
+    assert status == 200 and len(records.events) == 1
+    assert (again["recorded"], again["duplicate"]) == (False, True), "nothing new was recorded"
+
+
+def test_a_duplicate_event_is_acknowledged_as_over_grpc(
+    holder: Holder, plan_loaded: Any, tmp_path: Path
+) -> None:
+    """The proto's CallEventAck: `recorded` is a call record written now, `duplicate` the same
+    event already recorded (nothing new stored). Both transports of one process, one store."""
+    import grpc
+    from routecore.server import build_server
+    from routecore.v1 import routing_pb2 as pb
+    from routecore.v1 import routing_pb2_grpc as pb_grpc
+
+    fresh(holder, plan_loaded)
+    store = SqliteRecordStore(tmp_path / "records.db")
+    s = Served(lambda: holder.engine, store)
+
+    async def start_grpc() -> tuple[Any, int]:
+        server, _ = build_server(holder.engine, records=store)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        return server, port
+
+    server, port = s.call(start_grpc())
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        router = pb_grpc.RouterStub(channel)
+        for call_id, first_over_http in (("dup-h", True), ("dup-g", False)):
+            event = {"call_id": call_id, "type": "ENDED", "target": "13800000010", "time": AT}
+            acks = []
+            for over_http in (first_over_http, not first_over_http) * 2:
+                if over_http:
+                    status, ack = s.json("POST", "/v1/events", event)
+                    assert status == 200, ack
+                    acks.append((ack["recorded"], ack["duplicate"]))
+                else:
+                    got = router.ReportCall(pb.CallEvent(**{**event, "type": pb.CallEvent.ENDED}), timeout=10)
+                    acks.append((got.recorded, got.duplicate))
+            assert acks == [(True, False)] + [(False, True)] * 3, (call_id, acks)
+    finally:
+        channel.close()
+        s.call(server.stop(0))
+        s.close()
+        store.close()
 
 
 def test_decisions_with_a_call_id_are_remembered_for_the_records(stored: tuple[Served, FakeRecords]) -> None:

@@ -504,7 +504,9 @@ class _App:
         return event
 
     def _ack(self, f: dict[str, Any], recorded: bool, duplicate: bool) -> bytes:
-        outcome = ("duplicate" if duplicate else "recorded") if recorded else "applied"
+        """The proto's `CallEventAck`: `recorded` a call record written (and durable) now,
+        `duplicate` the same event recorded before (nothing new stored), as over gRPC."""
+        outcome = "duplicate" if duplicate else "recorded" if recorded else "applied"
         self.metrics.observe_event(f["type"], outcome)
         return orjson.dumps(
             {"call_id": f["call_id"], "type": f["type"], "recorded": recorded, "duplicate": duplicate}
@@ -542,7 +544,8 @@ class _App:
             return status, payload
         finally:
             self.pending_events -= 1
-        return 200, self._ack(f, True, bool(getattr(ack, "duplicate", False)))
+        duplicate = bool(getattr(ack, "duplicate", False))
+        return 200, self._ack(f, not duplicate, duplicate)
 
     def health(self) -> tuple[int, bytes]:
         engine = self.engine()
