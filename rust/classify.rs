@@ -408,22 +408,34 @@ impl Filter {
     }
 }
 
-/// The numbers in a buffer as read from a file: one per line, `\n` or `\r\n`, spaces and
-/// tabs around a number dropped, blank lines skipped. O(len(buf)), borrows, no allocation.
-pub fn lines(buf: &[u8]) -> Lines<'_> {
-    Lines { rest: buf }
+/// The numbers in a buffer as read from a file, as a list file is read (`lists`, "List
+/// files"): one per line, `\n` or `\r\n`, `#` starts a comment (also after a number), spaces
+/// and tabs around a number dropped, blank and comment-only lines skipped, a UTF-8 byte-order
+/// mark ignored. O(len(buf)), borrows, no allocation.
+pub fn lines(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
+    numbered_lines(buf).map(|(_, number)| number)
 }
 
-/// See [`lines`].
+/// [`lines`], each with its 1-based line number (for naming a bad line).
+pub fn numbered_lines(buf: &[u8]) -> Lines<'_> {
+    Lines {
+        rest: buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(buf),
+        line: 0,
+    }
+}
+
+/// See [`numbered_lines`].
 #[derive(Debug, Clone)]
 pub struct Lines<'a> {
     rest: &'a [u8],
+    /// Lines read so far.
+    line: usize,
 }
 
 impl<'a> Iterator for Lines<'a> {
-    type Item = &'a [u8];
+    type Item = (usize, &'a [u8]);
 
-    fn next(&mut self) -> Option<&'a [u8]> {
+    fn next(&mut self) -> Option<(usize, &'a [u8])> {
         loop {
             if self.rest.is_empty() {
                 return None;
@@ -433,11 +445,69 @@ impl<'a> Iterator for Lines<'a> {
                 None => (self.rest, &self.rest[..0]),
             };
             self.rest = rest;
+            self.line += 1;
+            let line = match line.iter().position(|&b| b == b'#') {
+                Some(i) => &line[..i],
+                None => line,
+            };
             let line = line.trim_ascii();
             if !line.is_empty() {
-                return Some(line);
+                return Some((self.line, line));
             }
         }
+    }
+}
+
+impl Filter {
+    /// The national form of a candidate number in any accepted form, when it passes: class,
+    /// tags and patterns are all judged on that form (`400-123-4567` matches `_400XXX4567`).
+    /// An error for what is not a number, or is an anonymous or withheld entry (a pool holds
+    /// numbers). O(len(number)); allocates only for a number not already in national form.
+    pub fn national<'a>(
+        &self,
+        number: &'a [u8],
+    ) -> std::result::Result<Option<std::borrow::Cow<'a, [u8]>>, NumberError> {
+        use std::borrow::Cow;
+        let national: Cow<'a, [u8]> = if number.len() <= MAX_DIGITS
+            && number.iter().all(u8::is_ascii_digit)
+            && !number.starts_with(b"86")
+            && !number.starts_with(b"0086")
+        {
+            Cow::Borrowed(number)
+        } else {
+            let text = std::str::from_utf8(number).map_err(|e| {
+                NumberError::new(
+                    &String::from_utf8_lossy(number),
+                    format!(
+                        "byte {} is not valid UTF-8 text (GBK perhaps?): save the file as UTF-8",
+                        e.valid_up_to()
+                    ),
+                )
+            })?;
+            let n = number::normalize(text, &NoCountries)?;
+            if n.kind == number::Kind::Anonymous || n.digits.is_empty() {
+                return Err(NumberError::new(
+                    text,
+                    "an anonymous or withheld entry is not a number".to_string(),
+                ));
+            }
+            Cow::Owned(n.digits.as_bytes().to_vec())
+        };
+        Ok(self.accepts_national(&national).then_some(national))
+    }
+
+    /// [`Filter::accepts`] for a number already in national form.
+    fn accepts_national(&self, national: &[u8]) -> bool {
+        if self.class.is_some() || self.tag.is_some() {
+            let c = classify(national);
+            if self.class.is_some_and(|k| c.class != Some(k)) || self.tag.is_some_and(|t| !c.has(t))
+            {
+                return false;
+            }
+        }
+        self.pattern
+            .as_ref()
+            .is_none_or(|p| p.matches_any(national))
     }
 }
 
@@ -654,6 +724,57 @@ mod tests {
             pattern: Some(Arc::new(PatternSet::new(["_4001!"]).unwrap())),
         };
         assert_eq!(keep(&both), [&b"4001234567"[..]]);
+    }
+
+    #[test]
+    fn lines_read_as_list_files_are() {
+        let buf = "\u{feff}# pool of 2026-11\n4008888888 # top\n\n  #  \n400-123-4567\r\nabc#x\n"
+            .as_bytes();
+        let got: Vec<(usize, &[u8])> = numbered_lines(buf).collect();
+        assert_eq!(
+            got,
+            [(2, &b"4008888888"[..]), (5, b"400-123-4567"), (6, b"abc")]
+        );
+        assert_eq!(lines(b"##\n#4001234567").count(), 0);
+    }
+
+    #[test]
+    fn national_judges_the_national_form() {
+        let pat = Filter {
+            pattern: Some(Arc::new(PatternSet::new(["_400XXX4567"]).unwrap())),
+            ..Filter::default()
+        };
+        let national = |f: &Filter, n: &str| {
+            f.national(n.as_bytes())
+                .map(|o| o.map(|c| String::from_utf8(c.into_owned()).unwrap()))
+                .map_err(|e| e.to_string())
+        };
+        for form in [
+            "4001234567",
+            "400-123-4567",
+            "+86 400 123 4567",
+            "tel:4001234567",
+        ] {
+            assert_eq!(
+                national(&pat, form),
+                Ok(Some("4001234567".into())),
+                "{form}"
+            );
+        }
+        assert_eq!(national(&pat, "4001234568"), Ok(None));
+        let top = Filter {
+            class: Some(Class::Top),
+            ..Filter::default()
+        };
+        assert_eq!(
+            national(&top, "400 888 8888"),
+            Ok(Some("4008888888".into()))
+        );
+        for bad in ["abc", "anonymous", "12345678901234567890123"] {
+            assert!(national(&Filter::default(), bad).is_err(), "{bad}");
+        }
+        let e = Filter::default().national(b"400\xff").unwrap_err();
+        assert!(e.to_string().contains("not valid UTF-8"), "{e}");
     }
 
     #[test]

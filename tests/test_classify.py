@@ -17,6 +17,7 @@ from routecore import (
     classify_many,
     pool,
 )
+from routecore._routecore import pool_lines
 
 
 @pytest.mark.parametrize(
@@ -200,3 +201,19 @@ def test_pool_judges_class_and_tags_as_classify_does() -> None:
     given = ["400-888-8888", "4008888888", "+86 400 888 8888", "4001234567"]
     assert [c.class_ for c in classify_many(given)][:3] == ["top"] * 3
     assert pool(given, class_="top") == given[:3]
+
+
+def test_pool_lines_reads_a_file_as_list_files_are_read() -> None:
+    # `routecore pool FILE`: comments, blank lines and a BOM skipped; every number judged and
+    # returned in national form; each line that is no number named with its line number.
+    data = "\ufeff# candidates\n400-888-8888  # top\n\n+86 400 123 4567\nabc\nanonymous\n4001230000\n"
+    data_bytes = data.encode() + b"\xd6\xd0\n800 888 8888\n"
+    found, problems = pool_lines(data_bytes, pattern="_400!")
+    assert found == ["4008888888", "4001234567", "4001230000"]
+    assert [line for line, _ in problems] == [5, 6, 8]
+    assert "'a' at position 0" in problems[0][1]
+    assert "anonymous or withheld" in problems[1][1]
+    assert problems[2][1].startswith("not UTF-8 text (GBK perhaps?): byte 0 (0xd6)")
+    assert pool_lines(data_bytes, class_="top")[0] == ["4008888888", "8008888888"]
+    assert pool_lines(data_bytes, pattern="_400XXX4567", tag="ascending")[0] == ["4001234567"]
+    assert pool_lines(b"", class_="top") == ([], [])

@@ -318,7 +318,8 @@ def classify_many(numbers: Sequence[str] | bytes) -> list[Classification]:
     """Classify many numbers, each normalised first as by `classify`, with the GIL released.
 
     `numbers` is a sequence of str, or a bytes buffer of one number a line as read from a file
-    (`\\n` or `\\r\\n`, spaces around a number ignored, blank lines skipped: one result per number).
+    (`\\n` or `\\r\\n`, spaces around a number ignored, `#` comments, blank lines and a UTF-8
+    byte-order mark skipped, as in list files: one result per number).
     Equal results are the same shared object. Plain digits skip the normaliser (the bulk case).
 
     Raises:
@@ -349,6 +350,27 @@ def pool(
         InvalidNumberError: an item is text with lone surrogates (named `numbers[i]`).
         PatternError: a pattern that does not compile.
         TypeError: `numbers` is one str, or an item is not a str.
+    """
+
+def pool_lines(
+    data: bytes,
+    *,
+    class_: str | None = None,
+    tag: str | None = None,
+    pattern: str | Sequence[str] | PatternSet | None = None,
+) -> tuple[list[str], list[tuple[int, str]]]:
+    """Filter the numbers of a file's bytes, read as a list file is (one a line in any accepted
+    form, `#` comments, blank lines and a UTF-8 byte-order mark skipped), with the GIL released.
+    Class, tags and patterns are judged on each number's national form (`400-123-4567` matches
+    `_400XXX4567`). The `routecore pool FILE` command.
+
+    Returns:
+        The matches in national form, in file order; and `(line, reason)` for every line that is
+        not a number (garbage, an anonymous entry, bytes that are not UTF-8), which is skipped.
+
+    Raises:
+        InvalidArgumentError: an unknown class or tag name.
+        PatternError: a pattern that does not compile.
     """
 
 @final

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 import routecore
+from routecore._routecore import pool_lines
 from routecore.exceptions import InvalidArgumentError, InvalidNumberError, RoutecoreError
 
 #: Where `serve` answers HTTP/JSON unless told otherwise (interfaces.md: `[--http 127.0.0.1:8080]`).
@@ -251,38 +252,6 @@ def classify(numbers: list[str]) -> None:
 POOL_PROBLEMS_SHOWN = 20
 
 
-def _file_numbers(data: bytes) -> tuple[list[str], list[tuple[int, str]]]:
-    """The numbers of a file read as a list file is (rust/lists.rs, "List files"): one a line in
-    any accepted form, `#` starts a comment (also after a number), blank and comment-only lines
-    skipped, a UTF-8 byte-order mark ignored. Returns the national forms in file order, and
-    `(line, reason)` for each line that is not a number (not UTF-8, anonymous, garbage)."""
-    text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
-    lines = text.split("\n")
-    if "#" in text:
-        lines = [line.partition("#")[0] for line in lines]
-    entries = [line.strip() for line in lines]
-    kept = [i for i, entry in enumerate(entries) if entry]
-    normal = routecore.normalize_many([entries[i] for i in kept])
-    numbers = [n for n in normal if n]
-    problems: list[tuple[int, str]] = []
-    if len(numbers) < len(kept):
-        for i, n in zip(kept, normal, strict=True):
-            if not n:
-                problems.append((i + 1, _not_a_number(entries[i])))
-    return numbers, problems
-
-
-def _not_a_number(entry: str) -> str:
-    """Why `entry` (a line of a number file) is no number, without the library's `number:`."""
-    if any("\udc80" <= c <= "\udcff" for c in entry):
-        return "not UTF-8 text (GBK perhaps?): save the file as UTF-8"
-    try:
-        routecore.normalize(entry)
-    except RoutecoreError as e:
-        return str(e).removeprefix("number: ")
-    return f"not a number: {entry!r} is anonymous or withheld"
-
-
 @app.command()
 def pool(
     file: Path,
@@ -299,8 +268,7 @@ def pool(
     order. A line that is not a number is named with its line number on standard error and
     skipped; the others are still filtered, and the exit status is then 1."""
     try:
-        numbers, problems = _file_numbers(file.read_bytes())
-        found = routecore.pool(numbers, class_=class_, tag=tag, pattern=pattern)
+        found, problems = pool_lines(file.read_bytes(), class_=class_, tag=tag, pattern=pattern)
     except OSError as e:
         raise _cannot(e, "read it", file) from None
     except RoutecoreError as e:

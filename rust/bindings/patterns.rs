@@ -261,16 +261,12 @@ impl PyPatternSet {
     }
 }
 
-/// Filter candidate numbers by class, tag and/or dial pattern, with the GIL released.
-#[pyfunction]
-#[pyo3(signature = (numbers, *, class_=None, tag=None, pattern=None))]
-fn pool<'py>(
-    py: Python<'py>,
-    numbers: &Bound<'py, PyAny>,
+/// The criteria of `pool` and `pool_lines` as one [`Filter`].
+fn pool_filter(
     class_: Option<&str>,
     tag: Option<&str>,
-    pattern: Option<&Bound<'py, PyAny>>,
-) -> PyResult<Bound<'py, PyList>> {
+    pattern: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Filter> {
     let class = class_
         .map(Class::parse)
         .transpose()
@@ -289,11 +285,24 @@ fn pool<'py>(
             Arc::new(PatternSet::new(pattern_sources(p)?).map_err(PyRoutecoreErr::from)?)
         }),
     };
-    let filter = Filter {
+    Ok(Filter {
         class,
         tag,
         pattern,
-    };
+    })
+}
+
+/// Filter candidate numbers by class, tag and/or dial pattern, with the GIL released.
+#[pyfunction]
+#[pyo3(signature = (numbers, *, class_=None, tag=None, pattern=None))]
+fn pool<'py>(
+    py: Python<'py>,
+    numbers: &Bound<'py, PyAny>,
+    class_: Option<&str>,
+    tag: Option<&str>,
+    pattern: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let filter = pool_filter(class_, tag, pattern)?;
     let batch = Batch::extract(numbers, "numbers")?;
     let kept: Vec<&[u8]> = py.detach(|| {
         let mut out = Vec::new();
@@ -307,7 +316,47 @@ fn pool<'py>(
     PyList::new(py, kept.into_iter().map(|n| String::from_utf8_lossy(n)))
 }
 
+/// Filter the numbers of a file's bytes (read as a list file is) by their national forms,
+/// with the GIL released: the matches, and `(line, reason)` for every line that is no number.
+#[pyfunction]
+#[pyo3(signature = (data, *, class_=None, tag=None, pattern=None))]
+#[allow(clippy::type_complexity)]
+fn pool_lines<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    class_: Option<&str>,
+    tag: Option<&str>,
+    pattern: Option<&Bound<'py, PyAny>>,
+) -> PyResult<(Vec<String>, Vec<(usize, String)>)> {
+    let filter = pool_filter(class_, tag, pattern)?;
+    Ok(py.detach(|| {
+        let (mut kept, mut problems) = (Vec::new(), Vec::new());
+        for (line, number) in classes::numbered_lines(data) {
+            if let Err(e) = std::str::from_utf8(number) {
+                let at = e.valid_up_to();
+                problems.push((
+                    line,
+                    format!(
+                        "not UTF-8 text (GBK perhaps?): byte {at} (0x{:02x}) is not UTF-8; \
+                         save the file as UTF-8",
+                        number[at]
+                    ),
+                ));
+                continue;
+            }
+            match filter.national(number) {
+                // National forms are ASCII digits.
+                Ok(Some(national)) => kept.push(String::from_utf8_lossy(&national).into_owned()),
+                Ok(None) => {}
+                Err(e) => problems.push((line, e.to_string())),
+            }
+        }
+        (kept, problems)
+    }))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(pool_lines, m)?)?;
     m.add_class::<PyClassification>()?;
     m.add_class::<PyPatternSet>()?;
     m.add_function(wrap_pyfunction!(classify, m)?)?;
