@@ -482,11 +482,11 @@ def test_no_plan_is_503(holder: Holder) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "status", "allow"),
     [
-        ("PUT", "/v1/route", 405, "GET, POST"),
+        ("PUT", "/v1/route", 405, "GET, HEAD, POST"),
         ("DELETE", "/v1/events", 405, "POST"),
         ("GET", "/v1/events", 405, "POST"),
-        ("POST", "/metrics", 405, "GET"),
-        ("BREW", "/healthz", 405, "GET"),
+        ("POST", "/metrics", 405, "GET, HEAD"),
+        ("BREW", "/healthz", 405, "GET, HEAD"),
         ("GET", "/v2/route", 404, None),
         ("GET", "/", 404, None),
     ],
@@ -543,6 +543,32 @@ def test_an_internal_failure_is_one_500() -> None:
         assert [r.exc_info[1] for r in logged.records if r.exc_info] == [Broken.failure]
     finally:
         s.close()
+
+
+def split_head(data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """The first response's status and headers, and every byte after its head."""
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split(" ")[1]), headers, rest
+
+
+@pytest.mark.parametrize(
+    "path", ["/healthz", "/metrics", get_path(ROUTE_OK), "/v1/route?called=abc", "/v1/events", "/nope"]
+)
+def test_head_is_get_without_the_body(served: Served, holder: Holder, plan_loaded: Any, path: str) -> None:
+    """HEAD answers what GET would (status, headers, the GET body's Content-Length) with no body:
+    the next response on the connection follows the head at once."""
+    fresh(holder, plan_loaded)
+    get = responses(served.raw(f"GET {path} HTTP/1.1\r\nConnection: close\r\n\r\n".encode()))[0]
+    fresh(holder, plan_loaded)
+    after = b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"
+    status, headers, rest = split_head(served.raw(f"HEAD {path} HTTP/1.1\r\n\r\n".encode() + after))
+    assert status == get[0], (status, headers)
+    assert headers["content-type"] == get[1]["content-type"] and headers.get("allow") == get[1].get("allow")
+    if "/metrics" not in path:  # (the counters change between the two scrapes)
+        assert int(headers["content-length"]) == len(get[2]) > 0
+    assert [r[0] for r in responses(rest)] == [200], rest[:200]
 
 
 def test_healthz(served: Served, holder: Holder) -> None:

@@ -1,9 +1,10 @@
 """HTTP/JSON for switches without a gRPC client (Kamailio, OpenSIPS).
 
-`GET|POST /v1/route`, `POST /v1/events`, `GET /metrics`, `GET /healthz`, served by a small
-HTTP/1.1 server on `asyncio.Protocol`: keep-alive, pipelining (answers in request order),
-`Expect: 100-continue`, bounded header and body sizes, a connection limit, idle and
-request-completion timeouts (slowloris), back-pressure on clients that do not read. No web
+`GET|POST /v1/route`, `POST /v1/events`, `GET /metrics`, `GET /healthz` (and `HEAD` wherever
+`GET` is taken: GET's answer without its body), served by a small HTTP/1.1 server on
+`asyncio.Protocol`: keep-alive, pipelining (answers in request order), `Expect: 100-continue`,
+bounded header and body sizes, a connection limit, idle and request-completion timeouts
+(slowloris), back-pressure on clients that do not read. No web
 framework: a routing request costs one buffer scan, a few splits and the Rust decision, and a
 framework's request objects and middleware would cost more than the decision itself.
 
@@ -852,10 +853,17 @@ class _Conn(asyncio.Protocol):
 
     def _dispatch(self, head: _Head, body: bytes) -> bytes:
         """The answer to one request; b"" when it went asynchronous (an event being stored)."""
+        if head.method != b"HEAD":
+            return self._handle(head, head.method, body)
+        # HEAD is GET without the body: the same status and headers, the GET body's length.
+        answer = self._handle(head, b"GET", body)
+        return answer[: answer.find(b"\r\n\r\n") + 4] if answer else answer
+
+    def _handle(self, head: _Head, method: bytes, body: bytes) -> bytes:
         app = self.app
         keep, http10 = head.keep and not app.draining, head.http10
         try:
-            target, method = head.target, head.method
+            target = head.target
             if not target.startswith(b"/"):
                 raise _HttpError(400, "INVALID_ARGUMENT", "the request target must be a path", close=True)
             path, _, query = target.partition(b"?")
@@ -876,7 +884,7 @@ class _Conn(asyncio.Protocol):
                             )
                         args = _route_args(*_body_fields(body, head.ctype))
                     else:
-                        raise _HttpError(405, "INVALID_ARGUMENT", "GET or POST", allow=b"GET, POST")
+                        raise _HttpError(405, "INVALID_ARGUMENT", "GET or POST", allow=b"GET, HEAD, POST")
                 except _HttpError as e:
                     # A routing request refused before the engine saw it counts as the engine's
                     # refusals do (GetStats, /metrics), as gRPC's malformed requests do.
@@ -899,13 +907,13 @@ class _Conn(asyncio.Protocol):
                 return b""
             if path == b"/metrics":
                 if method != b"GET":
-                    raise _HttpError(405, "INVALID_ARGUMENT", "GET", allow=b"GET")
+                    raise _HttpError(405, "INVALID_ARGUMENT", "GET", allow=b"GET, HEAD")
                 return self._answer(
                     200, app.metrics.render(), keep, http10, ctype=METRICS_CONTENT_TYPE.encode()
                 )
             if path == b"/healthz":
                 if method != b"GET":
-                    raise _HttpError(405, "INVALID_ARGUMENT", "GET", allow=b"GET")
+                    raise _HttpError(405, "INVALID_ARGUMENT", "GET", allow=b"GET, HEAD")
                 status, payload = app.health()
                 return self._answer(status, payload, keep, http10)
             return self._answer(404, _JSON_404, keep, http10)
