@@ -686,6 +686,37 @@ def test_event_duration_as_text_digits(served: Served, holder: Holder, plan_load
     assert status == 400 and "out of range" in body["error"]["message"], body
 
 
+CONTROL_DISPOSITIONS = ["busy\x1b[31m", "no\nanswer", "\x00", "busy\u202e", "a\u2028b", "\x85", "\x7f"]
+
+
+@pytest.mark.parametrize("disposition", CONTROL_DISPOSITIONS)
+def test_control_characters_in_a_disposition_are_refused(
+    holder: Holder, plan_loaded: Any, tmp_path: Path, disposition: str
+) -> None:
+    """A disposition is printable text: one with a control (or invisible format) character is
+    400 naming the field, and nothing is stored (it would reach `routecore stats` as is)."""
+    fresh(holder, plan_loaded)
+    store = SqliteRecordStore(tmp_path / "records.db")
+    s = Served(lambda: holder.engine, store)
+    try:
+        event = {"call_id": "cc", "type": "ENDED", "target": "13800000010", "time": AT}
+        status, body = s.json("POST", "/v1/events", {**event, "disposition": disposition})
+        assert (status, body["error"]["code"]) == (400, "INVALID_ARGUMENT"), body
+        assert body["error"]["message"].startswith("disposition: "), body
+        assert store.record("cc") is None
+        status, body = s.json("POST", "/v1/events", {**event, "disposition": " No Answer "})
+        assert status == 200 and store.record("cc").disposition == "no answer"
+    finally:
+        s.close()
+        store.close()
+    bare = Served(lambda: holder.engine)  # no record store: refused all the same
+    try:
+        status, body = bare.json("POST", "/v1/events", {**event, "disposition": disposition})
+        assert (status, body["error"]["code"]) == (400, "INVALID_ARGUMENT"), body
+    finally:
+        bare.close()
+
+
 ODD_VALUES = [
     *(
         b'"%s"' % v.encode()

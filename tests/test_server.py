@@ -528,6 +528,28 @@ def test_report_call_writes_durable_records(plan_loaded: Any, tmp_path: Path) ->
         reopened.close()
 
 
+@pytest.mark.parametrize("disposition", ["busy\x1b[31m", "no\nanswer", "\x00", "busy\u202e", "\x85"])
+def test_report_call_refuses_control_characters_in_a_disposition(
+    plan_loaded: Any, tmp_path: Path, disposition: str
+) -> None:
+    store = SqliteRecordStore(tmp_path / "records.db")
+    engine = routecore.Engine.from_loaded(plan_loaded)
+    event = {"call_id": "cc", "type": pb.CallEvent.ENDED, "target": "13800000010", "time": AT}
+    for r in (Running(engine, records=store), Running(engine)):
+        try:
+            with pytest.raises(grpc.RpcError) as info:
+                r.router.ReportCall(pb.CallEvent(**event, disposition=disposition), timeout=10)
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert info.value.details().startswith("disposition: "), info.value.details()
+        finally:
+            r.close()
+    reopened = SqliteRecordStore(tmp_path / "records.db")
+    try:
+        assert reopened.record("cc") is None
+    finally:
+        reopened.close()
+
+
 @pytest.mark.parametrize("time_", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+08:00"])
 def test_report_call_time_out_of_range_is_invalid_and_the_store_goes_on(
     plan_loaded: Any, tmp_path: Path, time_: str

@@ -43,7 +43,7 @@ from routecore.engine import switch_time_field
 from routecore.exceptions import InvalidArgumentError
 from routecore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from routecore.metrics import METRICS, Metrics
-from routecore.records import check_call_id
+from routecore.records import check_call_id, check_disposition
 
 __all__ = [
     "HttpLimits",
@@ -242,15 +242,19 @@ def _text(doc: dict[str, Any], name: str) -> str:
     return v
 
 
+def _checked(check: Callable[[str], None], value: str) -> str:
+    """`value`, once `check` (a `records.check_*`) passed it; its refusal is a 400."""
+    try:
+        check(value)
+    except InvalidArgumentError as e:
+        raise _HttpError(400, "INVALID_ARGUMENT", str(e)) from None
+    return value
+
+
 def _call_id(doc: dict[str, Any]) -> str:
     """The call id, refused when a record could not hold it (`records.check_call_id`): a route
     request refuses what an event would, so a call routed can be reported."""
-    call_id = _text(doc, "call_id")
-    try:
-        check_call_id(call_id)
-    except InvalidArgumentError as e:
-        raise _HttpError(400, "INVALID_ARGUMENT", str(e)) from None
-    return call_id
+    return _checked(check_call_id, _text(doc, "call_id"))
 
 
 def _time(doc: dict[str, Any]) -> Any:
@@ -333,7 +337,7 @@ def _event_fields(doc: dict[str, Any], form: bool) -> dict[str, Any]:
         "target": _text(doc, "target"),
         "time": _time(doc),
         "duration_seconds": duration,
-        "disposition": _text(doc, "disposition"),
+        "disposition": _checked(check_disposition, _text(doc, "disposition")),
     }
 
 

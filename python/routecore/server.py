@@ -52,6 +52,7 @@ from routecore.records import (
     RecordStoreError,
     StoreOverloadedError,
     check_call_id,
+    check_disposition,
 )
 from routecore.tls import TlsFiles
 from routecore.v1 import routing_pb2 as pb
@@ -371,6 +372,7 @@ class Service:
             raise InvalidArgumentError(f"type: {event.type} is not an event type (ANSWERED, ENDED)")
         # Without a record store too: the same call ids are refused whatever stands behind.
         check_call_id(event.call_id)
+        check_disposition(event.disposition)
         kind = pb.CallEvent.Type.Name(event.type)
         at = event.time if event.HasField("time") else None
         with switch_time_field():

@@ -34,6 +34,7 @@ from routecore.records._model import (
     StoreUnavailableError,
     build_record,
     check_call_id,
+    check_disposition,
 )
 from routecore.records.postgres import PostgresRecordStore, is_postgres_dsn
 from routecore.records.sqlite import SqliteRecordStore
@@ -58,6 +59,7 @@ __all__ = [
     "StoreUnavailableError",
     "build_record",
     "check_call_id",
+    "check_disposition",
     "open_record_store",
 ]
 

@@ -35,6 +35,7 @@ __all__ = [
     "StoreUnavailableError",
     "build_record",
     "check_call_id",
+    "check_disposition",
     "check_range",
     "to_ms",
 ]
@@ -135,6 +136,23 @@ def check_call_id(call_id: str) -> None:
         raise InvalidArgumentError(f"call_id: longer than {MAX_CALL_ID} characters")
 
 
+def check_disposition(disposition: str) -> None:
+    """Refuses a disposition that is not printable text: a control character (`\\n`, ESC, NUL,
+    DEL, C1), an invisible format character (a bidi override), a line separator, any character
+    `str.isprintable()` refuses. Stored as is, it would reach `routecore stats` and the bills.
+
+    Raises:
+        InvalidArgumentError: `disposition: U+001B at position 4 is a control character; …`.
+    """
+    if disposition.isprintable():
+        return
+    at, char = next((i, c) for i, c in enumerate(disposition) if not c.isprintable())
+    raise InvalidArgumentError(
+        f"disposition: U+{ord(char):04X} at position {at} is a control or invisible character; "
+        "a disposition is printable text (answered, busy, no_answer, …)"
+    )
+
+
 # --- events and acks ---------------------------------------------------------------------------
 
 
@@ -192,6 +210,8 @@ class CallEvent:
         Raises:
             InvalidArgumentError: a field is wrong (the message names it).
         """
+        if isinstance(disposition, str):  # (checked for new events, not on rows read back)
+            check_disposition(disposition)
         event = cls(call_id, type, target, to_ms(at), duration_seconds, disposition)
         check_range(event, at_field="at", shown=at)
         return event
