@@ -143,6 +143,9 @@ fn share(name: &str, x: f64) -> Result<()> {
     }
 }
 
+/// Most calls one run generates (calls a day × days).
+pub const MAX_GENERATED_CALLS: u64 = 20_000_000;
+
 /// The arrivals of a Poisson process whose rate is piecewise constant per hour: hour `h` of
 /// each day gets `calls_per_day * w[h] / sum(w)` arrivals in expectation. O(arrivals).
 pub fn generate(t: &Traffic, rng: &mut Rng) -> Result<Vec<Arrival>> {
@@ -165,6 +168,16 @@ pub fn generate(t: &Traffic, rng: &mut Rng) -> Result<Vec<Arrival>> {
         return Err(Error::InvalidArgument(format!(
             "days: {} is not a positive number of days",
             t.days
+        )));
+    }
+    // Every arrival is held until it is played (about 100 bytes each): a bound keeps a typo
+    // (`1e12` calls) an error instead of an allocation that kills the process.
+    let expected = t.calls_per_day * t.days;
+    if expected > MAX_GENERATED_CALLS as f64 {
+        return Err(Error::InvalidArgument(format!(
+            "calls: {} a day for {} days is {expected:.0} calls; one run simulates at most \
+             {MAX_GENERATED_CALLS} (split the span into several runs)",
+            t.calls_per_day, t.days
         )));
     }
     if t.numbers.is_empty() {
@@ -1222,6 +1235,10 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("regions[0]"));
+        // A typo's worth of calls is an error, not an allocation that kills the process.
+        let e = generate(&traffic(1e12, 1.0), &mut Rng::new(0)).unwrap_err();
+        assert!(e.to_string().contains("at most 20000000"), "{e}");
+        assert!(generate(&traffic(1e6, 30.0), &mut Rng::new(0)).is_err());
         let p = Params {
             answer_probability: 1.5,
             ..Params::default()

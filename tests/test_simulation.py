@@ -132,6 +132,18 @@ def test_demo_day() -> None:
 
 
 def test_bad_arguments() -> None:
+    # Each refusal names simulate()'s own parameter, never the core's (span_seconds, listed_share).
+    for kwargs, message in (
+        ({"calls": 1e12}, "calls: 1000000000000 a day for 1 days is 1000000000000 calls; one run"),
+        ({"calls": 10, "days": -1.0}, "days: -1.0 is not a positive number of days"),
+        ({"calls": 10, "days": math.nan}, "days: nan is not"),
+        ({"calls": 10, "blocked_share": 2.0}, "blocked_share: 2 is not a share"),
+        ({"calls": 10, "patience_seconds": -1.0}, "patience_seconds: -1 is not"),
+        ({"calls": 10, "ring_seconds": -1.0}, "ring_seconds: -1 is not"),
+    ):
+        with pytest.raises(InvalidArgumentError) as info:
+            simulate(group_plan(1), day=DAY, **kwargs)  # type: ignore[arg-type]
+        assert str(info.value).startswith(message), (kwargs, str(info.value))
     with pytest.raises(InvalidArgumentError, match="hourly_weights"):
         simulate(group_plan(1), calls=10, day=DAY, hourly_weights=[1.0] * 23)
     with pytest.raises(ValueError, match="province_mix"):

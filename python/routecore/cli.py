@@ -59,15 +59,15 @@ FLAGS: dict[str, str] = {
     # serve (routecore.Engine with a shared decision state)
     "state": "--state",
     "state_prefix": "--state-prefix",
-    # simulate (routecore.simulate, and the Rust Simulation it builds)
+    # simulate (routecore.simulate)
     "calls": "--calls",
     "day": "--day",
     "days": "--days",
     "answer_probability": "--answer",
     "mean_handling_seconds": "--handling",
     "handling_cv": "--handling-cv",
-    "mean_patience_seconds": "--patience",
-    "listed_share": "--blocked-share",
+    "patience_seconds": "--patience",
+    "blocked_share": "--blocked-share",
 }
 
 

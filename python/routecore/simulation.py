@@ -380,6 +380,27 @@ def blocked_callers(engine: Engine) -> list[str]:
     return out
 
 
+#: The core's names for simulate()'s parameters, as its messages give them.
+_PARAMETERS = {
+    "span_seconds": "days",
+    "listed_share": "blocked_share",
+    "mean_patience_seconds": "patience_seconds",
+    "mean_ring_seconds": "ring_seconds",
+    "calls_per_day": "calls",
+}
+
+
+def _simulation(engine: Engine, **kwargs: Any) -> Simulation:
+    """The core's `Simulation`, its refusals naming simulate()'s parameters, not its own."""
+    try:
+        return Simulation(engine, **kwargs)
+    except InvalidArgumentError as exc:
+        field, sep, rest = str(exc).partition(": ")
+        if sep and field in _PARAMETERS:
+            raise InvalidArgumentError(f"{_PARAMETERS[field]}: {rest}") from None
+        raise
+
+
 def simulate(
     plan_or_engine: Engine | str | Path | Mapping[str, Any],
     *,
@@ -440,6 +461,8 @@ def simulate(
         ValueError: an unknown province in `province_mix`.
     """
     first_day = _first_day(day)
+    if isinstance(days, bool) or not isinstance(days, (int, float)) or not (0 < days < math.inf):
+        raise InvalidArgumentError(f"days: {days!r} is not a positive number of days")
     engine = _engine_of(plan_or_engine)
     zone = ZoneInfo(engine.timezone)
     params: dict[str, Any] = {
@@ -460,7 +483,7 @@ def simulate(
         start = arrivals.start
         span = arrivals.span_seconds
         skipped = arrivals.skipped
-        sim = Simulation(
+        sim = _simulation(
             engine,
             start=start.timestamp(),
             span_seconds=span,
@@ -477,7 +500,7 @@ def simulate(
         start = dt.datetime.combine(first_day, dt.time(), tzinfo=zone)
         span = days * _DAY_SECONDS
         listed = blocked_callers(engine) if blocked_share > 0 else []
-        sim = Simulation(
+        sim = _simulation(
             engine,
             start=start.timestamp(),
             span_seconds=span,
