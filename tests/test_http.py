@@ -9,6 +9,7 @@ events, over POST /v1/events).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import http.client
 import json
 import logging
@@ -436,6 +437,45 @@ def test_call_id_is_at_most_256_characters_as_for_events(
             served.json("POST", "/v1/events", {"call_id": call_id, "type": "ENDED"}),
         ):
             assert (status, body) == (400, {"error": {"code": "INVALID_ARGUMENT", "message": message}})
+
+
+AT_EPOCH = 1794362400  # AT, 2026-11-11T10:00:00+08:00, in seconds since the epoch
+
+
+def test_time_as_a_json_number_is_epoch_seconds_and_as_text_iso_8601(
+    holder: Holder, plan_loaded: Any, tmp_path: Path
+) -> None:
+    """docs/errors.md: `time` written as text (a query, a form, a JSON string, gRPC's string) is
+    ISO 8601; only a JSON body can write it as a number, which is seconds since the epoch (what
+    the Kamailio example sends: `$TS`), on /v1/route and /v1/events alike."""
+    fresh(holder, plan_loaded)
+    store = SqliteRecordStore(tmp_path / "records.db")
+    s = Served(lambda: holder.engine, store)
+    try:
+        fresh(holder, plan_loaded)
+        _, by_iso = s.json("POST", "/v1/route", {**ROUTE_OK, "time": AT})
+        for number in (AT_EPOCH, AT_EPOCH + 0.25):
+            fresh(holder, plan_loaded)
+            status, by_number = s.json("POST", "/v1/route", {**ROUTE_OK, "time": number})
+            assert status == 200 and by_number == by_iso
+        event = {"call_id": "epoch", "type": "ENDED", "target": "13800000010", "time": AT_EPOCH}
+        assert s.json("POST", "/v1/events", event)[0] == 200
+        assert store.record("epoch").ended_at == dt.datetime.fromisoformat(AT)
+        # The same digits as text are no ISO 8601 time: refused wherever the field is text.
+        digits = str(AT_EPOCH)
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        answers = [
+            s.request("GET", get_path({**ROUTE_OK, "time": digits})),
+            s.request("POST", "/v1/route", urlencode({**ROUTE_OK, "time": digits}).encode(), form),
+            s.request("POST", "/v1/route", json.dumps({**ROUTE_OK, "time": digits}).encode()),
+            s.request("POST", "/v1/events", json.dumps({**event, "time": digits}).encode()),
+            s.request("POST", "/v1/events", urlencode({**event, "time": digits}).encode(), form),
+        ]
+        for status, _, raw in answers:
+            assert status == 400 and json.loads(raw)["error"]["message"].startswith("time: "), raw
+    finally:
+        s.close()
+        store.close()
 
 
 @pytest.mark.parametrize("time_", ["bad", "2026-13-45T99:00:00", "1e20"])

@@ -274,6 +274,8 @@ def test_long_call_ids_count_as_refusals(plan_loaded: Any) -> None:
         ({"called": "", "caller": "13800138000"}, "INVALID_ARGUMENT", "called"),
         ({"called": "4001234567", "caller": "13800138000", "digits": "1a"}, "INVALID_ARGUMENT", "digits"),
         ({"called": "4001234567", "caller": "13800138000", "time": "yesterday"}, "INVALID_ARGUMENT", "time"),
+        # A string: ISO 8601 only, as every `time` written as text (docs/errors.md).
+        ({"called": "4001234567", "caller": "13800138000", "time": "1794362400"}, "INVALID_ARGUMENT", "time"),
         ({"called": "4009999999", "caller": "13800138000"}, "NOT_FOUND", "called"),
     ],
 )
