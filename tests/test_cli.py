@@ -315,3 +315,13 @@ def test_simulate_seed_and_handling_cv_out_of_range_are_refused() -> None:
     result = runner.invoke(app, ["simulate", "--calls", "20", "--handling-cv", "0", "--json"])
     assert result.exit_code == 1, result.output  # was taken as 1.0
     assert "InvalidArgumentError: --handling-cv: 0 is not a positive" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--grace", "-1"), ("--grace", "nan"), ("--max-in-flight", "0"), ("--max-queued", "0")],
+)
+def test_serve_refuses_limits_out_of_range_before_it_starts(flag: str, value: str) -> None:
+    result = runner.invoke(app, ["serve", "--http", "off", "--grpc", "127.0.0.1:0", flag, value])
+    assert result.exit_code == 2, result.output  # a usage error: nothing was started
+    assert flag in result.output

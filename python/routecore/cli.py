@@ -478,8 +478,8 @@ def serve(
     admin_token_file: Annotated[
         Path | None, typer.Option(help="file holding the token Admin calls must present")
     ] = None,
-    grace: Annotated[float, typer.Option(help="seconds in-flight calls get on shutdown")] = 5.0,
-    max_in_flight: Annotated[int, typer.Option(help="routing calls in flight before shedding")] = 256,
+    grace: Annotated[float, typer.Option(min=0, help="seconds in-flight calls get on shutdown")] = 5.0,
+    max_in_flight: Annotated[int, typer.Option(min=1, help="routing calls in flight before shedding")] = 256,
     max_queued: Annotated[
         int, typer.Option(min=1, help="calls grpc's core holds for the server before it drops new ones")
     ] = 512,
