@@ -15,10 +15,9 @@ bare CR or LF, a malformed header line, two different `Content-Length`s, any
 well framed but wrong (bad JSON, a field of the wrong type, a number that is not a number) gets
 its 4xx and the connection stays open.
 
-A GET query and an `application/x-www-form-urlencoded` POST body are read alike, by that format's
-rules: `+` is a space, so what `urlencode` writes means the same in either. A `+` meant as a `+`
-(an international caller, `+44…`) is `%2B`; a Chinese caller sent as `caller=+86…` unescaped still
-reads as the same number (` 86…`).
+In a GET query `+` is kept literally (switches send E.164 callers unescaped, `caller=+86…`);
+write a space as `%20`. In an `application/x-www-form-urlencoded` POST body `+` is a space, as
+that format says.
 """
 
 from __future__ import annotations
@@ -185,14 +184,14 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 
 
-def _parse_query(q: bytes) -> dict[str, str]:
-    """A query or a form body (application/x-www-form-urlencoded: `+` is a space, `%XX` a byte
-    of UTF-8)."""
+def _parse_query(q: bytes, *, plus_is_space: bool = False) -> dict[str, str]:
     out: dict[str, str] = {}
     if not q:
         return out
     try:
-        text = q.decode().replace("+", " ")
+        text = q.decode()
+        if plus_is_space:
+            text = text.replace("+", " ")
         for pair in text.split("&"):
             k, _, v = pair.partition("=")
             if "%" in v:
@@ -229,7 +228,7 @@ def _body_fields(body: bytes, ctype: bytes) -> tuple[dict[str, Any], bool]:
     """The fields of a POST body, and whether they came as a form (all strings)."""
     # curl -d sends JSON labelled as a form: a body that opens with `{` is read as JSON.
     if ctype.startswith(b"application/x-www-form-urlencoded") and not body.lstrip().startswith(b"{"):
-        return _parse_query(body), True
+        return _parse_query(body, plus_is_space=True), True
     return _json_object(body), False
 
 
