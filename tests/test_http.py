@@ -333,6 +333,11 @@ def test_plus_in_a_query_is_literal(served: Served, holder: Holder, plan_loaded:
     assert status == 200 and body["caller"]["normalized"] == "13800138000"
     status, body = served.json("GET", "/v1/route?called=4001234567&caller=%2B86%20138%200013%208000")
     assert status == 200 and body["caller"]["normalized"] == "13800138000"
+    # An international caller and an offset written unescaped, as switches write them.
+    status, body = served.json(
+        "GET", "/v1/route?called=4001234567&caller=+442079460000&time=2026-11-11T10:00:00+08:00"
+    )
+    assert status == 200 and body["caller"]["kind"] == "international", body
 
 
 def test_time_absent_is_now(served: Served, holder: Holder, plan_loaded: Any) -> None:
