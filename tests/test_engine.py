@@ -29,7 +29,7 @@ def test_errors_name_the_field_and_the_reason(engine: routecore.Engine) -> None:
         engine.route("anonymous", "13800138000", at=AT)
     with pytest.raises(routecore.InvalidArgumentError, match=r"digits: character 'x' at position 1"):
         engine.route("4001234567", "13800138000", digits="1x", at=AT)
-    with pytest.raises(routecore.InvalidArgumentError, match='at: time "yesterday" is not ISO 8601'):
+    with pytest.raises(routecore.InvalidArgumentError, match='at: "yesterday" is not ISO 8601'):
         engine.route("4001234567", "13800138000", at="yesterday")
     with pytest.raises(routecore.InvalidArgumentError, match="at: expected a datetime"):
         engine.route("4001234567", "13800138000", at=[1])  # type: ignore[arg-type]

@@ -186,7 +186,7 @@ pub fn parse_time(text: &str, tz: Tz) -> Result<i64, String> {
     // Python's and the record store's.
     if !(FIRST_MS..=LAST_MS).contains(&ms) {
         return Err(format!(
-            "time {:?} is not between the years 1 and 9999",
+            "{:?} is not between the years 1 and 9999",
             text.trim()
         ));
     }
@@ -225,7 +225,9 @@ fn parse_any_time(text: &str, tz: Tz) -> Result<i64, String> {
                 .from_local_datetime(&naive)
                 .earliest()
                 .map(|dt| dt.timestamp_millis())
-                .ok_or_else(|| format!("time {text:?} does not exist in {tz}"));
+                .ok_or_else(|| {
+                    format!("{text:?} does not exist in {tz} (a clock change skips it)")
+                });
         }
     }
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
@@ -235,7 +237,7 @@ fn parse_any_time(text: &str, tz: Tz) -> Result<i64, String> {
         }
     }
     Err(format!(
-        "time {text:?} is not ISO 8601 (e.g. 2026-11-11T10:00:00+08:00, or without offset in the plan's timezone)"
+        "{text:?} is not ISO 8601 (e.g. 2026-11-11T10:00:00+08:00, or without offset in the plan's timezone)"
     ))
 }
 
