@@ -622,10 +622,17 @@ def test_reload_plan_bad_keeps_old_good_swaps(fresh: Running, plan_loaded: Any) 
     assert resp.errors and all(e.message for e in resp.errors)
     assert any("nowhere" in e.message or "nowhere" in e.path for e in resp.errors), resp.errors
     assert any(e.line > 0 for e in resp.errors)
+    # Text has no file: its problems are placed in `<text>`, not a made-up path on the server.
+    assert {e.file for e in resp.errors if e.file} == {"<text>"}, resp.errors
     assert fresh.router.RouteCall(MIXED[0], timeout=10).plan_version == before.version
 
     missing = fresh.admin.ReloadPlan(pb.ReloadPlanRequest(path="/nonexistent/plan.yaml"), timeout=30)
     assert not missing.reloaded and missing.errors and "nonexistent" in missing.errors[0].message
+    assert "no such plan file" in missing.errors[0].message
+    not_files = ((SPEC, "is a directory, not a plan file"), (Path("/dev/null"), "is not a regular file"))
+    for path, why in not_files:
+        refused = fresh.admin.ReloadPlan(pb.ReloadPlanRequest(path=str(path)), timeout=30)
+        assert not refused.reloaded and refused.errors[0].message == f"path: {path}: {why}", refused.errors
 
     with pytest.raises(grpc.RpcError) as info:
         fresh.admin.ReloadPlan(pb.ReloadPlanRequest(), timeout=30)

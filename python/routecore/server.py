@@ -478,7 +478,17 @@ class Service:
         """Reloads `plan_path` (SIGHUP, the watcher); never raises: a failure is logged and the
         old plan keeps serving. Returns whether a new plan is serving."""
         if self.plan_path is None:
-            log.warning("%s: no plan file to reload (serving the embedded demo plan)", cause)
+            engine = self.engine
+            loaded = getattr(engine, "loaded", None)
+            serving = loaded.shown_source if loaded is not None else "the embedded demo plan"
+            version = engine.version if engine is not None else "none"
+            log.warning(
+                "%s: no plan file to reload (the server was started without one); plan %s from %s "
+                "keeps serving",
+                cause,
+                version,
+                serving,
+            )
             return False
         try:
             reply = await self.reload("path", str(self.plan_path), cause=cause, publish=publish)
@@ -495,7 +505,14 @@ class Service:
         if which == "path":
             path = Path(value)
             if not path.is_file():
-                raise FileNotFoundError(f"path: {value}: no such plan file on the server")
+                why = (
+                    "no such plan file on the server"
+                    if not path.exists()
+                    else "is a directory, not a plan file"
+                    if path.is_dir()
+                    else "is not a regular file"
+                )
+                raise FileNotFoundError(f"path: {value}: {why}")
             loaded = load_plan(path)
         else:
             base = self.engine.loaded.base_dir if self.engine is not None else Path.cwd()

@@ -182,7 +182,12 @@ def _analyse(
         result = _Result(file=exc.file, source=None, base_dir=Path.cwd(), text="")
         result.errors.append(PlanIssue(exc.file, exc.line, "", exc.message))
         return result
-    file = str(file_path) if file_path is not None else ("<dict>" if data is not None else "<text>")
+    if file_path is None:
+        file = "<dict>" if data is not None else "<text>"
+    else:
+        # A pseudo-file (`<text>` in a plan's folder, for its list files) is named alone.
+        pseudo = file_path.name.startswith("<") and file_path.name.endswith(">")
+        file = file_path.name if pseudo else str(file_path)
     base_dir = (file_path.parent if file_path is not None else Path.cwd()).resolve()
     result = _Result(file=file, source=file_path, base_dir=base_dir, text=text)
 
