@@ -333,7 +333,7 @@ def stats(
     from routecore.stats import bills_csv, render_report, report
 
     if not is_postgres_dsn(cdr) and not Path(cdr).is_file():
-        errors.print(f"[red]error[/red]: {cdr}: no such record database")
+        errors.print(f"[red]FileNotFoundError[/red]: {cdr}: no such record database", highlight=False)
         raise typer.Exit(1)
     try:
         model = load_plan(plan).model if plan else None
@@ -567,13 +567,14 @@ def serve(
             )
         )
     except OSError as e:
-        errors.print(f"[red]error[/red]: {e}")
+        # An address taken or refused (the HTTP twin's, or gRPC's): `OSError: why`, one line.
+        errors.print(f"[red]{type(e).__name__}[/red]: {e.strerror or e}", highlight=False)
         raise typer.Exit(1) from None
     except RuntimeError as e:
         # grpc's own refusal of an address (in use, or not an address): one line, no traceback.
         if "bind" not in str(e).lower():
             raise
-        errors.print(f"[red]error[/red]: --grpc {grpc_address}: {e}", highlight=False)
+        errors.print(f"[red]OSError[/red]: --grpc {grpc_address}: {e}", highlight=False)
         raise typer.Exit(1) from None
 
 

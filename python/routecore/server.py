@@ -1135,9 +1135,18 @@ async def serve(
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     await server.start()
-    _lower_answering_priority(service.options.loop_nice)
-    await mark_serving(checker)
-    stop_extra = await extra(service) if extra is not None else None
+    try:
+        _lower_answering_priority(service.options.loop_nice)
+        await mark_serving(checker)
+        stop_extra = await extra(service) if extra is not None else None
+    except BaseException:
+        # The HTTP twin could not start (its address taken): stop what did start, so the caller
+        # reports one clean error instead of a server left to die with the event loop.
+        for task in (restoring, *background):
+            if task is not None:
+                task.cancel()
+        await server.stop(0)
+        raise
     log.info(
         "serving gRPC on %s (plan %s)%s",
         address.rsplit(":", 1)[0] + f":{port}",
