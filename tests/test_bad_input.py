@@ -414,7 +414,7 @@ def _reload_cases(tmp: Path) -> list[tuple[str, Any, str]]:
             "duplicate key",
         ),
         ("missing file", pb.ReloadPlanRequest(path=str(tmp / "nope.yaml")), "no such plan file"),
-        ("a directory", pb.ReloadPlanRequest(path=str(tmp)), "no such plan file"),
+        ("a directory", pb.ReloadPlanRequest(path=str(tmp)), "is a directory, not a plan file"),
         ("GBK file", pb.ReloadPlanRequest(path=str(gbk_file)), "not UTF-8"),
     ]
 

@@ -150,7 +150,7 @@ def test_bad_arguments() -> None:
         simulate(group_plan(1), calls=10, day=DAY, province_mix={"火星": 1.0})
     with pytest.raises(InvalidArgumentError, match="answer_probability"):
         simulate(group_plan(1), calls=10, day=DAY, answer_probability=1.5)
-    with pytest.raises(InvalidArgumentError, match="^patience_seconds"):
+    with pytest.raises(InvalidArgumentError, match=r"^patience_seconds"):
         simulate(group_plan(1), calls=10, day=DAY, patience_seconds=-1.0)
     with pytest.raises(InvalidArgumentError, match="handling"):
         simulate(group_plan(1), calls=10, day=DAY, handling="gamma")
