@@ -306,6 +306,15 @@ def test_an_ended_without_target_frees_what_the_call_answered() -> None:
     engine.report("c1", "ENDED", "", at=AT, duration_seconds=60)
     assert len(engine.route("4001234567", "13900000000", at=AT, call_id="c3").targets) == 2
 
+    # The same when the engine no longer keeps (or never had) the call's decision: the switch
+    # reports a call this node did not route; its ENDED frees the slot by the call id.
+    other = routecore.Engine.from_dict(_capped_plan({"number": "13800000009"}))
+    other.report("c9", "ANSWERED", "13800000009", at=AT)
+    assert other.recall("c9") is None
+    assert len(other.route("4001234567", "13900000000", at=AT).targets) == 1
+    other.report("c9", "ENDED", "", at=AT, duration_seconds=60)
+    assert len(other.route("4001234567", "13900000000", at=AT).targets) == 2
+
 
 def test_groups_whose_names_join_alike_keep_their_own_rotation() -> None:
     def tenant(group: str, numbers: list[str], called: str) -> dict[str, Any]:

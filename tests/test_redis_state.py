@@ -100,6 +100,23 @@ def test_cap_holds_across_nodes(redis: RedisServer, loaded: object) -> None:
     assert first(b, "4001000001", "13300000004", at="2026-11-11T10:01:01+08:00") == "13800000001"
 
 
+def test_an_ended_without_target_frees_the_slot_on_any_node(redis: RedisServer, loaded: object) -> None:
+    # Routed on a, answered on b, ended without its target on b (which never saw the decision):
+    # the slot is freed by the call id, not left to its lease.
+    a, b = nodes(redis, loaded)
+    a.route(called="4001000001", caller="13300000001", call_id="e1", at=AT)
+    b.report(call_id="e1", type="ANSWERED", target="13800000001", at=AT)
+    b.report(call_id="e2", type="ANSWERED", target="13800000001", at=AT)
+    assert [t.number for t in a.route(called="4001000001", caller="13300000002", at=AT).targets] == [
+        "13800000002"
+    ]
+    later = "2026-11-11T10:01:00+08:00"
+    b.report(call_id="e1", type="ENDED", target="", at=later)
+    b.report(call_id="e1", type="ANSWERED", target="13800000001", at=later)  # late: ignored
+    d = a.route(called="4001000001", caller="13300000003", at="2026-11-11T10:01:01+08:00")
+    assert [t.number for t in d.targets] == ["13800000001", "13800000002"]
+
+
 def test_in_process_state_is_per_node(loaded: object) -> None:
     """The control: without shared state, node a never hears of node b's answered calls."""
     a, b = (routecore.Engine.from_loaded(loaded) for _ in range(2))  # type: ignore[arg-type]

@@ -577,23 +577,9 @@ impl PyEngine {
             Some(key) => py.detach(|| state.answered(call_id, &key, t)),
             None => {
                 // ENDED with no target: mostly a call nobody answered (it holds no slot and
-                // still gets its record). If a target did answer, its slot is freed through
-                // the decision this node kept for the call; without one, the lease's
-                // time-to-live frees it.
-                let Some(decision) = state.recall_decision(call_id) else {
-                    return Ok(());
-                };
-                let tables = &self.tables;
-                py.detach(|| {
-                    for target in &decision.targets {
-                        let slot = if target.uri.is_empty() {
-                            target.number.to_string()
-                        } else {
-                            slot_key(&target.uri, tables)
-                        };
-                        state.ended(call_id, &slot, t);
-                    }
-                });
+                // still gets its record). Any slot the call does hold (an ANSWERED reported
+                // here or on another node) is freed by its call id.
+                py.detach(|| state.ended_call(call_id, t));
             }
         }
         Ok(())

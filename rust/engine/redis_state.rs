@@ -141,6 +141,8 @@ for i = 1, #all, 2 do
 end
 redis.call('HSET', KEYS[1], ARGV[1], now .. ':' .. (now + lease))
 redis.call('PEXPIRE', KEYS[1], math.max(lease, 0) + tonumber(ARGV[5]))
+redis.call('SADD', KEYS[5], ARGV[2])
+redis.call('PEXPIRE', KEYS[5], math.max(lease, 0) + tonumber(ARGV[5]))
 return 1
 ";
 
@@ -161,12 +163,28 @@ redis.call('DEL', KEYS[2])
 return #early
 ";
 
-/// `KEYS` = lease hash of the target, ended set of the call; `ARGV` = call id, target, keep.
+/// `KEYS` = lease hash of the target, ended set of the call, held set of the call; `ARGV` =
+/// call id, target, keep.
 const ENDED: &str = r"
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('SREM', KEYS[3], ARGV[2])
 return 1
+";
+
+/// `ENDED` without a target: every lease the call holds, whichever node took it. `KEYS` = held
+/// set of the call (its targets), ended set of the call; `ARGV` = call id, the lease hashes'
+/// name before the target (`PREFIX:slot:`), keep.
+const ENDED_CALL: &str = r"
+local held = redis.call('SMEMBERS', KEYS[1])
+for _, target in ipairs(held) do
+  redis.call('HDEL', ARGV[2] .. target, ARGV[1])
+  redis.call('SADD', KEYS[2], target)
+end
+if #held > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+redis.call('DEL', KEYS[1])
+return #held
 ";
 
 /// What a node knows about its Redis: for the metrics and the log.
@@ -205,6 +223,10 @@ enum Journaled {
         target: String,
         now_ms: i64,
     },
+    EndedCall {
+        call_id: String,
+        now_ms: i64,
+    },
 }
 
 struct Scripts {
@@ -216,6 +238,7 @@ struct Scripts {
     mark_placed: Script,
     answered: Script,
     ended: Script,
+    ended_call: Script,
 }
 
 struct Health {
@@ -290,6 +313,7 @@ impl RedisState {
                 mark_placed: Script::new(MARK_PLACED),
                 answered: Script::new(ANSWERED),
                 ended: Script::new(ENDED),
+                ended_call: Script::new(ENDED_CALL),
             },
             local: LocalState::new(),
             admitted: AtomicU64::new(0),
@@ -504,6 +528,7 @@ impl Inner {
                 .key(self.key("end", call_id))
                 .key(self.key("call", call_id))
                 .key(self.key("early", call_id))
+                .key(self.key("held", call_id))
                 .arg(call_id)
                 .arg(target)
                 .arg(now_ms)
@@ -518,8 +543,19 @@ impl Inner {
                 .ended
                 .key(self.key("slot", target))
                 .key(self.key("end", call_id))
+                .key(self.key("held", call_id))
                 .arg(call_id)
                 .arg(target)
+                .arg(KEEP_MS)
+                .invoke::<i64>(conn)
+                .map(drop),
+            Journaled::EndedCall { call_id, .. } => self
+                .scripts
+                .ended_call
+                .key(self.key("held", call_id))
+                .key(self.key("end", call_id))
+                .arg(call_id)
+                .arg(self.key("slot", ""))
                 .arg(KEEP_MS)
                 .invoke::<i64>(conn)
                 .map(drop),
@@ -550,6 +586,7 @@ impl Inner {
                 target,
                 now_ms,
             } => self.local.ended(call_id, target, *now_ms),
+            Journaled::EndedCall { call_id, now_ms } => self.local.ended_call(call_id, *now_ms),
         }
         self.journal(item);
     }
@@ -788,6 +825,13 @@ impl StateStore for RedisState {
         self.inner.event(Journaled::Ended {
             call_id: call_id.to_string(),
             target: target.to_string(),
+            now_ms,
+        });
+    }
+
+    fn ended_call(&self, call_id: &str, now_ms: i64) {
+        self.inner.event(Journaled::EndedCall {
+            call_id: call_id.to_string(),
             now_ms,
         });
     }

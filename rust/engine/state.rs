@@ -77,6 +77,9 @@ pub trait StateStore: Send + Sync {
     fn answered(&self, call_id: &str, target: &str, now_ms: i64);
     /// `ENDED`: frees the slot of `target` held by `call_id`. Idempotent.
     fn ended(&self, call_id: &str, target: &str, now_ms: i64);
+    /// `ENDED` without a target (the switch did not say who answered, or nobody did): frees
+    /// every slot `call_id` holds, whichever node routed it. Idempotent.
+    fn ended_call(&self, call_id: &str, now_ms: i64);
     /// Keeps a forwarded call's decision so that its call events can become a full record
     /// (tenant, caller, rule, rates). Bounded; the default keeps nothing.
     fn remember_decision(&self, _decision: &Decision) {}
@@ -102,6 +105,8 @@ struct Slots {
     ended: FxHashMap<(String, String), i64>,
     /// call id → (lease length, time remembered).
     calls: FxHashMap<String, (i64, i64)>,
+    /// call id → the targets it holds leases of (for an `ENDED` without a target).
+    held: FxHashMap<String, Vec<String>>,
     latest_ms: i64,
     sweep_leases: Sweep,
     sweep_ended: Sweep,
@@ -334,10 +339,24 @@ impl StateStore for LocalState {
         let list = slots.by_target.entry(target.to_string()).or_default();
         list.retain(|(_, l)| l.expires_ms > latest);
         list.push((call_id.to_string(), lease));
+        let held = slots.held.entry(call_id.to_string()).or_default();
+        held.push(target.to_string());
         if slots.sweep_leases.due(slots.leases.len()) {
-            slots.leases.retain(|_, l| l.expires_ms > latest);
+            let Slots { leases, held, .. } = &mut *slots;
+            leases.retain(|_, l| l.expires_ms > latest);
+            held.retain(|call, targets| {
+                targets.retain(|t| leases.contains_key(&(call.clone(), t.clone())));
+                !targets.is_empty()
+            });
             let kept = slots.leases.len();
             slots.sweep_leases.swept(kept);
+        }
+    }
+
+    fn ended_call(&self, call_id: &str, now_ms: i64) {
+        let targets = lock(&self.slots).held.remove(call_id).unwrap_or_default();
+        for target in targets {
+            self.ended(call_id, &target, now_ms);
         }
     }
 
@@ -348,6 +367,12 @@ impl StateStore for LocalState {
         if slots.leases.remove(&key).is_some() {
             if let Some(list) = slots.by_target.get_mut(target) {
                 list.retain(|(c, _)| c != call_id);
+            }
+            if let Some(held) = slots.held.get_mut(call_id) {
+                held.retain(|t| t != target);
+                if held.is_empty() {
+                    slots.held.remove(call_id);
+                }
             }
         }
         if slots.sweep_ended.due(slots.ended.len()) {
@@ -434,6 +459,25 @@ mod tests {
         assert!(s.admit_caller("k", 86_400_001, 60_000, 2));
         // Further back than a clock step: another timeline (a replay), the window as written.
         assert!(s.admit_caller("k", 86_400_000 - 2 * CLOCK_STEP_MS, 60_000, 2));
+    }
+
+    #[test]
+    fn ended_without_a_target_frees_what_the_call_holds() {
+        let s = LocalState::new();
+        s.answered("c1", "a", 1_000);
+        s.answered("c1", "b", 1_000);
+        s.answered("c2", "a", 1_000);
+        s.ended_call("c1", 2_000);
+        assert_eq!((s.active_calls("a", 2_001), s.active_calls("b", 2_001)), (1, 0));
+        // Ended: a late ANSWERED of the call is ignored; again is a no-op; another call stays.
+        s.answered("c1", "a", 2_500);
+        s.ended_call("c1", 3_000);
+        s.ended_call("never-routed", 3_000);
+        assert_eq!(s.active_calls("a", 3_001), 1);
+        s.ended("c2", "a", 3_500);
+        s.ended_call("c2", 3_600);
+        assert_eq!(s.active_calls("a", 3_601), 0);
+        assert!(lock(&s.slots).held.is_empty());
     }
 
     #[test]
