@@ -468,7 +468,10 @@ mod tests {
         s.answered("c1", "b", 1_000);
         s.answered("c2", "a", 1_000);
         s.ended_call("c1", 2_000);
-        assert_eq!((s.active_calls("a", 2_001), s.active_calls("b", 2_001)), (1, 0));
+        assert_eq!(
+            (s.active_calls("a", 2_001), s.active_calls("b", 2_001)),
+            (1, 0)
+        );
         // Ended: a late ANSWERED of the call is ignored; again is a no-op; another call stays.
         s.answered("c1", "a", 2_500);
         s.ended_call("c1", 3_000);
