@@ -968,9 +968,22 @@ impl Sim {
         target.in_use = target.in_use.saturating_sub(1);
     }
 
-    /// Adds a stretch of handling `[from, to)` to the per-hour busy seconds.
-    fn busy(&mut self, from: f64, to: f64) {
-        let mut t = from;
+    /// Adds the part of a stretch of handling `[from, to)` inside the simulated span to the
+    /// per-hour busy seconds, and returns its length. Talk past the span is not the span's
+    /// load (utilisation over the span stays at most 1), and whole days are added at once, so
+    /// a call of any length costs at most a day's 24 steps.
+    fn busy(&mut self, from: f64, to: f64) -> f64 {
+        let (from, to) = (from.max(0.0), to.min(self.out.span_seconds));
+        if to <= from {
+            return 0.0;
+        }
+        let days = ((to - from) / 86_400.0).floor();
+        if days >= 1.0 {
+            for hour in &mut self.out.by_hour {
+                hour.busy_seconds += days * 3600.0;
+            }
+        }
+        let mut t = from + days * 86_400.0;
         while t < to {
             let hour_end = ((t / 3600.0).floor() + 1.0) * 3600.0;
             let piece_end = hour_end.min(to);
@@ -978,6 +991,7 @@ impl Sim {
             self.out.by_hour[hour].busy_seconds += piece_end - t;
             t = piece_end;
         }
+        to - from
     }
 
     fn handle(&mut self, ev: Event) {
@@ -1029,7 +1043,7 @@ impl Sim {
             Kind::End => {
                 let t = self.calls[i].offered[pos].0;
                 let started = ev.at - self.calls[i].hold;
-                self.busy(started, ev.at);
+                let busy = self.busy(started, ev.at);
                 let at_ms = self.time_ms(ev.at);
                 let slot = self.targets[t as usize].slot.clone();
                 let state = Arc::clone(self.engine.state());
@@ -1037,7 +1051,7 @@ impl Sim {
                 self.release(t);
                 let target = &mut self.targets[t as usize];
                 target.talking -= 1;
-                target.figures.busy_seconds += ev.at - started;
+                target.figures.busy_seconds += busy;
                 for &g in &target.groups {
                     self.group_active[g as usize] -= 1;
                 }

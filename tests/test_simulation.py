@@ -471,3 +471,14 @@ def test_strategies_see_simulated_time() -> None:
     for strategy in ("least_busy", "round_robin"):
         spread = answered_by_target(strategy)
         assert min(spread) > 0.25 * sum(spread), (strategy, spread)
+
+
+def test_utilisation_counts_the_span_only_and_long_calls_end() -> None:
+    # Calls that talk far past the simulated day (a mean of 30 years) finish at once, and the
+    # span's utilisation is the talk inside it: never above 1 for any line or hour.
+    for mean in (20_000.0, 1e12):
+        report = simulate(group_plan(5), calls=1000, day=DAY, seed=1, mean_handling_seconds=mean)
+        assert report.utilisation and max(report.utilisation.values()) <= 1.0 + 1e-9, report.utilisation
+        assert max(report.utilisation_by_hour) <= 1.0 + 1e-9, report.utilisation_by_hour
+    # Every line busy from its first answer to the end of the day: close to full at the end.
+    assert report.utilisation_by_hour[23] > 0.99
