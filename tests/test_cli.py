@@ -325,3 +325,13 @@ def test_serve_refuses_limits_out_of_range_before_it_starts(flag: str, value: st
     result = runner.invoke(app, ["serve", "--http", "off", "--grpc", "127.0.0.1:0", flag, value])
     assert result.exit_code == 2, result.output  # a usage error: nothing was started
     assert flag in result.output
+
+
+@pytest.mark.parametrize("month", ["2026-1", "2026-13", "2026-1x"])
+def test_stats_month_is_exactly_yyyy_mm(tmp_path: Path, month: str) -> None:
+    cdr = _cdr(tmp_path)
+    plan = str(SPEC / "plan.yaml")
+    result = runner.invoke(app, ["stats", "--cdr", str(cdr), "--plan", plan, "--month", month, "--json"])
+    assert result.exit_code == 1, result.output  # '2026-1' billed a phantom month with its fee
+    assert result.stderr.strip() == f"InvalidArgumentError: --month: {month!r} is not YYYY-MM", result.stderr
+    assert result.stdout == ""

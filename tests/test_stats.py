@@ -303,3 +303,18 @@ def test_concurrent_peaks_keep_groups_whose_names_join_alike_apart() -> None:
     ]
     peaks = concurrent_peaks(records, routecore.Engine.from_dict(plan).loaded)
     assert peaks == {"a/b%2Fc": 2, "a%2Fb/c": 1}
+
+
+@pytest.mark.parametrize(
+    "month", ["2026-1", "2026-13", "2026-00", "26-11", "2026-011", " 2026-11", "2026/11", ""]
+)
+def test_a_month_is_exactly_yyyy_mm(month: str) -> None:
+    # '2026-1' was read as January and billed as a phantom month '2026-1' beside '2026-01'.
+    with pytest.raises(InvalidArgumentError, match=r"^month: .* is not YYYY-MM$"):
+        month_range(month)
+    with pytest.raises(InvalidArgumentError, match=r"^month: "):
+        report([], month=month)
+    with pytest.raises(InvalidArgumentError, match=r"^months\[0\]: "):
+        bills([], months=[month])
+    with pytest.raises(TypeError, match=r"^month: expected a str"):
+        month_range(202611)  # type: ignore[arg-type]

@@ -38,6 +38,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import statistics
 import zoneinfo
 from collections import Counter
@@ -96,22 +97,34 @@ def _zone(plan: Any, timezone: str | None) -> zoneinfo.ZoneInfo:
         raise InvalidArgumentError(f"timezone: {name!r} is not an IANA time zone") from None
 
 
+_MONTH: Final = re.compile(r"[0-9]{4}-(?:0[1-9]|1[0-2])")
+
+
+def _check_month(month: Any, name: str = "month") -> str:
+    """`month` when it is exactly `YYYY-MM` (month 01-12, year 0001-9999), else the refusal
+    naming `name`: '2026-1' is no month (read as January, it billed a phantom month '2026-1')."""
+    if not isinstance(month, str):
+        raise TypeError(f"{name}: expected a str (YYYY-MM), got {type(month).__name__}")
+    if not _MONTH.fullmatch(month) or month.startswith("0000"):
+        raise InvalidArgumentError(f"{name}: {month!r} is not YYYY-MM")
+    return month
+
+
 def month_range(month: str, timezone: str = DEFAULT_TIMEZONE) -> tuple[dt.datetime, dt.datetime]:
     """The instants [first day 00:00, next month's first day 00:00) of `YYYY-MM` in `timezone`.
 
     Raises:
-        InvalidArgumentError: `month` is not `YYYY-MM`.
+        InvalidArgumentError: `month` is not exactly `YYYY-MM` (month 01-12).
+        TypeError: `month` is not a str.
     """
-    try:
-        start = dt.datetime.strptime(month, "%Y-%m")
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"month: {month!r} is not YYYY-MM") from None
+    start = dt.datetime.strptime(_check_month(month), "%Y-%m")
     zone = zoneinfo.ZoneInfo(timezone)
-    end = (
-        start.replace(year=start.year + 1, month=1)
-        if start.month == 12
-        else start.replace(month=start.month + 1)
-    )
+    if start.month < 12:
+        end = start.replace(month=start.month + 1)
+    elif start.year < dt.MAXYEAR:
+        end = start.replace(year=start.year + 1, month=1)
+    else:  # 9999-12 ends with the calendar (no year 10000 to begin)
+        end = dt.datetime.max
     return start.replace(tzinfo=zone), end.replace(tzinfo=zone)
 
 
@@ -126,9 +139,10 @@ def records_of(
     of `CallRecord`, restricted to calls that ended in `month` (local) and to `tenant`.
 
     Raises:
-        InvalidArgumentError: `month` is not `YYYY-MM`.
+        InvalidArgumentError: `month` is not exactly `YYYY-MM` (month 01-12).
+        TypeError: `month` is not a str.
     """
-    since, until = month_range(month, timezone) if month else (None, None)
+    since, until = month_range(month, timezone) if month is not None else (None, None)
     if hasattr(source, "records"):
         return iter(source.records(since, until, tenant=tenant))
 
@@ -404,8 +418,11 @@ def bills(
     for the time ordering.
 
     Raises:
-        InvalidArgumentError: `timezone` is not an IANA time zone.
+        InvalidArgumentError: `timezone` is not an IANA time zone, a month of `months` is not
+            exactly `YYYY-MM` (`months[0]: '2026-1' is not YYYY-MM`).
+        TypeError: a month of `months` is not a str.
     """
+    months = [_check_month(m, f"months[{i}]") for i, m in enumerate(months)]
     zone = _zone(plan, timezone)
     model = _plan_model(plan)
     billable = sorted((r for r in records if r.tenant), key=lambda r: (r.ended_at, r.call_id))
@@ -512,7 +529,7 @@ def report(
             records,
             plan,
             timezone=zone,
-            months=[month] if month else [],
+            months=[month] if month is not None else [],
             tenants=[tenant] if tenant else None,
         ),
         month,
