@@ -86,6 +86,9 @@ use crate::number::{self, CountryCodes, Digits, Kind, Number, MAX_DIGITS, MAX_NA
 
 /// The default target false-positive rate of a list's filter.
 pub const DEFAULT_FP_RATE: f64 = 0.01;
+/// Most numbers a list may be sized for: a billion (about 1.2 GB of filter at 1 %); a larger
+/// `expected` is a mistake to refuse, not an allocation to attempt.
+pub const MAX_EXPECTED: usize = 1_000_000_000;
 /// Live adds below this never trigger an automatic compaction.
 const AUTO_COMPACT_MIN: usize = 4096;
 
@@ -114,6 +117,13 @@ impl ListOptions {
         if fp_rate.is_nan() || fp_rate <= 0.0 || fp_rate >= 1.0 {
             return Err(Error::InvalidArgument(format!(
                 "fp_rate must be between 0 and 1 (exclusive), not {fp_rate}"
+            )));
+        }
+        if expected > MAX_EXPECTED {
+            return Err(Error::InvalidArgument(format!(
+                "expected: {expected} numbers is more than a list holds (at most {MAX_EXPECTED}; \
+                 its filter alone would take {} GB)",
+                expected / 800_000_000
             )));
         }
         Ok(ListOptions { expected, fp_rate })

@@ -68,6 +68,12 @@ def test_bad_arguments() -> None:
     for rate in [0.0, 1.0, -0.1, float("nan")]:
         with pytest.raises(InvalidArgumentError, match="fp_rate"):
             NumberList([], fp_rate=rate)
+    # A size no list can have is refused by name, not attempted (a panic) or Python's OverflowError.
+    for expected in [-1, 10**12, 10**30]:
+        with pytest.raises(InvalidArgumentError, match=rf"^expected: {expected} is not a number of numbers"):
+            NumberList([], expected=expected)
+        with pytest.raises(InvalidArgumentError, match=r"^expected: "):
+            NumberList.from_text("13800138000", expected=expected)
     numbers = NumberList(["13800138000"])
     with pytest.raises(InvalidNumberError, match="number"):
         _ = "138abc" in numbers

@@ -51,8 +51,22 @@ fn py_err(err: Error) -> PyErr {
     PyRoutecoreErr(err).into()
 }
 
-fn options(expected: usize, fp_rate: f64) -> PyResult<ListOptions> {
-    ListOptions::new(expected, fp_rate).map_err(py_err)
+fn options(expected: i128, fp_rate: f64) -> PyResult<ListOptions> {
+    ListOptions::new(expected_count(expected)?, fp_rate).map_err(py_err)
+}
+
+/// `expected` as a count: the list's `InvalidArgumentError` for a negative or huge one (taken
+/// as an `i128` so that Python's bare `OverflowError` is not what a caller sees).
+fn expected_count(expected: i128) -> PyResult<usize> {
+    usize::try_from(expected)
+        .ok()
+        .filter(|&n| n <= crate::lists::MAX_EXPECTED)
+        .ok_or_else(|| {
+            py_err(Error::InvalidArgument(format!(
+                "expected: {expected} is not a number of numbers between 0 and {}",
+                crate::lists::MAX_EXPECTED
+            )))
+        })
 }
 
 /// A named set of numbers, any size, exact: a Bloom filter answers "not listed",
@@ -98,7 +112,7 @@ impl PyNumberList {
     fn new(
         py: Python<'_>,
         numbers: Option<&Bound<'_, PyAny>>,
-        expected: usize,
+        expected: i128,
         fp_rate: f64,
     ) -> PyResult<Self> {
         let mut builder = ListBuilder::new(options(expected, fp_rate)?);
@@ -135,7 +149,7 @@ impl PyNumberList {
         text: &Bound<'_, PyString>,
         source: &str,
         strict: bool,
-        expected: usize,
+        expected: i128,
         fp_rate: f64,
     ) -> PyResult<Self> {
         let options = options(expected, fp_rate)?;
@@ -159,7 +173,7 @@ impl PyNumberList {
         py: Python<'_>,
         path: PathBuf,
         strict: bool,
-        expected: usize,
+        expected: i128,
         fp_rate: f64,
     ) -> PyResult<Self> {
         let options = options(expected, fp_rate)?;
@@ -176,7 +190,8 @@ impl PyNumberList {
     /// Reads the form written by `to_bytes`; the filter is sized for `expected`.
     #[staticmethod]
     #[pyo3(signature = (data, expected = 0))]
-    fn from_bytes(py: Python<'_>, data: &[u8], expected: usize) -> PyResult<Self> {
+    fn from_bytes(py: Python<'_>, data: &[u8], expected: i128) -> PyResult<Self> {
+        let expected = expected_count(expected)?;
         let inner = py
             .detach(|| NumberList::from_bytes(data, expected))
             .map_err(py_err)?;
