@@ -335,3 +335,52 @@ def test_stats_month_is_exactly_yyyy_mm(tmp_path: Path, month: str) -> None:
     assert result.exit_code == 1, result.output  # '2026-1' billed a phantom month with its fee
     assert result.stderr.strip() == f"InvalidArgumentError: --month: {month!r} is not YYYY-MM", result.stderr
     assert result.stdout == ""
+
+
+def test_stats_never_creates_or_changes_the_file_it_is_given(tmp_path: Path) -> None:
+    empty = tmp_path / "x.txt"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.txt"
+    text.write_bytes(b"not a database\n" * 10)
+    for path in (empty, text):
+        before = path.read_bytes()
+        result = runner.invoke(app, ["stats", "--cdr", str(path)])
+        assert result.exit_code == 1, result.output  # was 0, and x.txt became a 36 KB database
+        assert result.stderr.strip() == f"StoreUnavailableError: {path}: not a record database", result.stderr
+        assert path.read_bytes() == before
+    # A real database is read, not written: same bytes, same mtime afterwards.
+    cdr = _cdr(tmp_path)
+    before, mtime = cdr.read_bytes(), cdr.stat().st_mtime_ns
+    result = runner.invoke(app, ["stats", "--cdr", str(cdr), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["stats"]["calls"] == 1
+    assert (cdr.read_bytes(), cdr.stat().st_mtime_ns) == (before, mtime)
+
+
+def test_stats_names_a_directory_and_a_device(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["stats", "--cdr", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == f"IsADirectoryError: {tmp_path}: is a directory", result.stderr
+    result = runner.invoke(app, ["stats", "--cdr", "/dev/null"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == "OSError: /dev/null: is not a regular file", result.stderr
+
+
+def test_a_read_only_store_refuses_what_is_not_a_record_database(tmp_path: Path) -> None:
+    from routecore.records import SqliteRecordStore, StoreUnavailableError
+
+    empty = tmp_path / "x.txt"
+    empty.write_bytes(b"")
+    with pytest.raises(StoreUnavailableError, match=r"x\.txt: not a record database$"):
+        SqliteRecordStore(empty, read_only=True)
+    assert empty.read_bytes() == b""
+    with pytest.raises(FileNotFoundError):
+        SqliteRecordStore(tmp_path / "nope.db", read_only=True)
+    assert not (tmp_path / "nope.db").exists()
+    with pytest.raises(IsADirectoryError):
+        SqliteRecordStore(tmp_path, read_only=True)
+    store = SqliteRecordStore(_cdr(tmp_path), read_only=True)
+    try:
+        assert [r.call_id for r in store.records()] == ["c1"]
+    finally:
+        store.close()

@@ -86,6 +86,19 @@ def _refused(e: Exception, names: dict[str, str] | None = None) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _check_regular_file(path: Path) -> None:
+    """Exits 1 with one line when an existing `path` is a directory (`IsADirectoryError: P: is a
+    directory`) or not a regular file (`OSError: /dev/null: is not a regular file`)."""
+    from rich.markup import escape
+
+    if path.is_dir():
+        errors.print(f"[red]IsADirectoryError[/red]: {escape(str(path))}: is a directory", highlight=False)
+        raise typer.Exit(1)
+    if path.exists() and not path.is_file():
+        errors.print(f"[red]OSError[/red]: {escape(str(path))}: is not a regular file", highlight=False)
+        raise typer.Exit(1)
+
+
 def _write_charts(drawn: Any, png_dir: Path | None, html: Path | None, page: Any) -> None:
     """`drawn` charts as PNG files in `png_dir` and as the HTML page `page(drawn)` at `html`
     (either may be None); a file that cannot be written exits 1 with one line."""
@@ -329,21 +342,28 @@ def stats(
     from rich.markup import escape
 
     from routecore.plan import load_plan
-    from routecore.records import is_postgres_dsn, open_record_store
+    from routecore.records import SqliteRecordStore, is_postgres_dsn, open_record_store
     from routecore.stats import bills_csv, render_report, report
 
-    if not is_postgres_dsn(cdr) and not Path(cdr).is_file():
-        errors.print(f"[red]FileNotFoundError[/red]: {cdr}: no such record database", highlight=False)
-        raise typer.Exit(1)
+    if not is_postgres_dsn(cdr):
+        if not Path(cdr).exists():
+            errors.print(
+                f"[red]FileNotFoundError[/red]: {escape(cdr)}: no such record database", highlight=False
+            )
+            raise typer.Exit(1)
+        _check_regular_file(Path(cdr))
     try:
         model = load_plan(plan).model if plan else None
-        store = open_record_store(cdr)
+        # A report only reads: an SQLite file is opened read-only, never created nor written.
+        store = open_record_store(cdr) if is_postgres_dsn(cdr) else SqliteRecordStore(cdr, read_only=True)
         try:
             rep = report(store, model, month=month, tenant=tenant)
         finally:
             store.close()
     except RoutecoreError as e:
         raise _refused(e) from None
+    except OSError as e:  # the database went away or became a directory since the check
+        raise _cannot(e, "read it", Path(cdr)) from None
     if tenant is not None and rep.stats.calls == 0:
         # Exit 0 all the same: a tenant with no calls in a month is an answer (its fee is still
         # billed), and scripts that bill tenant by tenant go on; the warning catches a typo.

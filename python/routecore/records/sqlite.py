@@ -18,9 +18,11 @@ survive a power loss too. Reads open their own connections: WAL readers never bl
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Final
@@ -75,10 +77,17 @@ class SqliteRecordStore(SqlRecordStore):
             the store starts anyway: every write fails with `StoreUnavailableError` (and is
             retried on the next write) until the database can be opened, so a service can keep
             routing while its record disk is read-only or full.
+        read_only: only read an existing record database (reports, replays): it is opened with
+            SQLite's `mode=ro`, never created, migrated or written (SQLite may leave its `-wal`
+            and `-shm` side files beside it); no writer thread, and every write raises
+            `StoreClosedError`.
 
     Raises:
         StoreUnavailableError: (strict) the file cannot be opened or written, or WAL is not
-            available; the message names the file and the cause.
+            available; the message names the file and the cause. (read_only) the file is not a
+            regular file, or not a record database (`x.txt: not a record database`: empty, or
+            another file, or another SQLite database).
+        FileNotFoundError, IsADirectoryError: (read_only) no such file / a directory.
     """
 
     _SQL: ClassVar = Statements.with_placeholder("?")
@@ -95,6 +104,7 @@ class SqliteRecordStore(SqlRecordStore):
         decision_max: int = 1_000_000,
         busy_timeout: float = 5.0,
         strict: bool = True,
+        read_only: bool = False,
     ) -> None:
         if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError(f"synchronous: {synchronous!r} is not FULL, NORMAL or EXTRA")
@@ -108,7 +118,39 @@ class SqliteRecordStore(SqlRecordStore):
         self.synchronous = synchronous.upper()
         self._busy_timeout = busy_timeout
         self._conn = None
+        self.read_only = read_only
+        if read_only:
+            self._closing = True  # no writer: writes are refused as to a closed store
+            self._check_database()
+            return
         self._open_writer(strict=strict, until="can be opened")
+
+    def _check_database(self) -> None:
+        """(read_only) Refuses, before any read, what is not a record database of this schema."""
+        path = self.path
+        if not path.exists():
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not path.is_file():
+            raise StoreUnavailableError(f"{path}: is not a regular file")
+        conn = self._reader()
+        try:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as e:
+            code = (getattr(e, "sqlite_errorcode", None) or 0) & 0xFF
+            if code == sqlite3.SQLITE_NOTADB:
+                raise StoreUnavailableError(f"{path}: not a record database") from None
+            raise _explain(path, "cannot read", e) from e
+        finally:
+            conn.close()
+        if not {"events", "calls"} <= tables:
+            raise StoreUnavailableError(f"{path}: not a record database")
+        if version != SCHEMA_VERSION:
+            raise StoreUnavailableError(
+                f"record store {path}: schema version {version}, this routecore knows {SCHEMA_VERSION}"
+            )
 
     def _open(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = None
@@ -209,7 +251,12 @@ class SqliteRecordStore(SqlRecordStore):
 
     def _reader(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
+            if self.read_only:
+                # mode=ro: a missing or empty file is never turned into a database.
+                uri = f"file:{urllib.parse.quote(str(self.path))}?mode=ro"
+                conn = sqlite3.connect(uri, timeout=self._busy_timeout, isolation_level=None, uri=True)
+            else:
+                conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
             conn.execute("PRAGMA query_only=1")
         except sqlite3.Error as e:
             raise _explain(self.path, "cannot read", e) from e
