@@ -482,3 +482,23 @@ def test_utilisation_counts_the_span_only_and_long_calls_end() -> None:
         assert max(report.utilisation_by_hour) <= 1.0 + 1e-9, report.utilisation_by_hour
     # Every line busy from its first answer to the end of the day: close to full at the end.
     assert report.utilisation_by_hour[23] > 0.99
+
+
+def test_replay_csv_with_a_byte_order_mark(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Excel's "CSV UTF-8" starts with a BOM: its first column was read as '\ufeffat'.
+    path = tmp_path / "bom.csv"
+    path.write_bytes(
+        "\ufeffat,called,caller\r\n2026-11-11T10:00:00+08:00,4001000001,13800100001\r\n".encode()
+    )
+    arrivals = Arrivals.from_csv(path)
+    assert len(arrivals) == 1 and arrivals.called == ["4001000001"]
+    from routecore.cli import app
+    from typer.testing import CliRunner
+
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(group_plan(1)), encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["simulate", "--replay-csv", str(path), "--plan", str(plan_file), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["calls"] == 1

@@ -114,13 +114,15 @@ class Arrivals:
     @classmethod
     def from_csv(cls, path: str | Path, timezone: str = "Asia/Shanghai") -> Arrivals:
         """Calls from a CSV file with a header: `at` (ISO 8601 with offset, or epoch seconds),
-        `called`, `caller` (empty: withheld), optional `digits`.
+        `called`, `caller` (empty: withheld), optional `digits`; UTF-8, with or without a
+        byte-order mark, LF or CRLF line ends.
 
         Raises:
             InvalidArgumentError: a missing column or a bad time (the line and column are named).
         """
         calls = []
-        with open(path, newline="", encoding="utf-8") as f:
+        # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name.
+        with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             missing = {"at", "called", "caller"} - set(reader.fieldnames or ())
             if missing:
