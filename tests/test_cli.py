@@ -384,3 +384,24 @@ def test_a_read_only_store_refuses_what_is_not_a_record_database(tmp_path: Path)
         assert [r.call_id for r in store.records()] == ["c1"]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("flag", ["--replay-csv", "--replay-cdr"])
+def test_simulate_replay_file_missing_or_a_directory_is_one_line(tmp_path: Path, flag: str) -> None:
+    nope = tmp_path / ("nope.csv" if flag == "--replay-csv" else "nope.db")
+    result = runner.invoke(app, ["simulate", flag, str(nope)])
+    assert result.exit_code == 1, result.output  # was 2, with a usage box
+    assert result.stderr.strip() == f"FileNotFoundError: {nope}: cannot read it: No such file or directory"
+    assert not nope.exists()
+    result = runner.invoke(app, ["simulate", flag, str(tmp_path)])
+    assert result.exit_code == 1, result.output  # was 'no such file'
+    assert result.stderr.strip() == f"IsADirectoryError: {tmp_path}: is a directory", result.stderr
+
+
+def test_simulate_replay_cdr_is_read_only(tmp_path: Path) -> None:
+    empty = tmp_path / "x.db"
+    empty.write_bytes(b"")
+    result = runner.invoke(app, ["simulate", "--replay-cdr", str(empty)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == f"StoreUnavailableError: {empty}: not a record database", result.stderr
+    assert empty.read_bytes() == b""

@@ -445,8 +445,8 @@ def test_cli_simulate_html_png_and_replay(tmp_path) -> None:  # type: ignore[no-
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["calls"] == 1
     result = CliRunner().invoke(app, ["simulate", "--replay-csv", str(tmp_path / "nope.csv")])
-    assert result.exit_code == 2  # a usage error, named
-    assert "Error" in result.output
+    assert result.exit_code == 1  # a file that cannot be read, not a usage error (docs/errors.md)
+    assert result.stderr.startswith("FileNotFoundError: ") and "nope.csv: cannot read it" in result.stderr
 
 
 def test_strategies_see_simulated_time() -> None:

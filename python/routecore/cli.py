@@ -805,6 +805,9 @@ def simulate(
     from routecore.simulation import simulate as run
 
     replaying = replay_csv is not None or replay_cdr is not None
+    for replayed in (replay_csv, replay_cdr):
+        if replayed is not None:
+            _check_regular_file(replayed)
     try:
         if not replaying and not (math.isfinite(days) and days > 0):
             # Checked here: the library is told seconds (`span_seconds: -86400 …`), the user typed days.
@@ -812,15 +815,12 @@ def simulate(
         engine = _engine(plan)
         arrivals = None
         if replay_csv is not None:
-            if not replay_csv.is_file():
-                raise typer.BadParameter(f"{replay_csv}: no such file", param_hint="--replay-csv")
             arrivals = Arrivals.from_csv(replay_csv, engine.timezone)
         elif replay_cdr is not None:
             from routecore.records import SqliteRecordStore
 
-            if not replay_cdr.is_file():
-                raise typer.BadParameter(f"{replay_cdr}: no such record database", param_hint="--replay-cdr")
-            store = SqliteRecordStore(replay_cdr)
+            # A replay only reads: opened read-only, never created nor written.
+            store = SqliteRecordStore(replay_cdr, read_only=True)
             try:
                 arrivals = Arrivals.from_records(store, engine.timezone)
             finally:
