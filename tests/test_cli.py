@@ -405,3 +405,11 @@ def test_simulate_replay_cdr_is_read_only(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     assert result.stderr.strip() == f"StoreUnavailableError: {empty}: not a record database", result.stderr
     assert empty.read_bytes() == b""
+
+
+def test_simulate_replays_one_source_only(tmp_path: Path) -> None:
+    csv = tmp_path / "calls.csv"
+    csv.write_text("at,called,caller\n2026-11-11T10:00:00+08:00,4001234567,13800100001\n", encoding="utf-8")
+    result = runner.invoke(app, ["simulate", "--replay-csv", str(csv), "--replay-cdr", str(_cdr(tmp_path))])
+    assert result.exit_code == 2, result.output  # the database was silently ignored
+    assert "--replay-csv" in result.output and "--replay-cdr" in result.output

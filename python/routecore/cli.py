@@ -804,6 +804,8 @@ def simulate(
     from routecore.simulation import Arrivals
     from routecore.simulation import simulate as run
 
+    if replay_csv is not None and replay_cdr is not None:
+        raise typer.BadParameter("give one of them, not both", param_hint="'--replay-csv' / '--replay-cdr'")
     replaying = replay_csv is not None or replay_cdr is not None
     for replayed in (replay_csv, replay_cdr):
         if replayed is not None:
