@@ -882,6 +882,9 @@ def test_engine_update_list_refuses_before_changing(engine: routecore.Engine) ->
         engine.update_list("harass", ["13600000002"], [SURROGATES])
     with pytest.raises(TypeError, match=r"add\[1\]: expected a str, got int"):
         engine.update_list("harass", ["13600000002", 13600000003])
+    # The same number added and removed, however each is written: refused whole.
+    with pytest.raises(InvalidArgumentError, match="add/remove: '13600000002' is both added and removed"):
+        engine.update_list("harass", ["13600000002"], ["+86 136 0000 0002"])
     assert engine.route(CLINIC, "13600000002", "1", AT).action == before == "FORWARD"
 
 

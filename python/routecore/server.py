@@ -548,6 +548,11 @@ class Service:
         name = request.name
         add = _listable(request.add, "add")
         remove = _listable(request.remove, "remove")
+        # Refused whole before anything is persisted, with or without a list store (the engine
+        # refuses it too).
+        both = sorted(set(add) & set(remove))
+        if both:
+            raise InvalidArgumentError(f"add/remove: {both[0]!r} is both added and removed")
         async with self._reload_lock:
             engine = self._engine()
             # Refuses an unknown or pattern-only list before anything is persisted.

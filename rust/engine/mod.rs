@@ -312,6 +312,17 @@ impl Plan {
             };
         let to_add = parse("add", add)?;
         let to_remove = parse("remove", remove)?;
+        // docs/errors.md: a number both added and removed by one request refuses it whole
+        // (which of the two was meant is unknowable), however each was written.
+        if let Some(both) = to_remove
+            .iter()
+            .find(|r| to_add.iter().any(|a| a.digits == r.digits))
+        {
+            return Err(Error::InvalidArgument(format!(
+                "add/remove: '{}' is both added and removed",
+                both.as_str()
+            )));
+        }
         let mut added = 0;
         for n in &to_add {
             // Checked above: a non-anonymous number is always listable.
