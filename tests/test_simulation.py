@@ -502,3 +502,77 @@ def test_replay_csv_with_a_byte_order_mark(tmp_path) -> None:  # type: ignore[no
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["calls"] == 1
+
+
+NUMERIC = (
+    "calls",
+    "days",
+    "anonymous_share",
+    "blocked_share",
+    "answer_probability",
+    "ring_seconds",
+    "mean_handling_seconds",
+    "handling_cv",
+    "patience_seconds",
+    "menu_key_seconds",
+)
+
+
+@pytest.mark.parametrize("name", (*NUMERIC, "seed"))
+@pytest.mark.parametrize(
+    "value", ["5", True, b"1", [1.0], 1j], ids=["str", "bool", "bytes", "list", "complex"]
+)
+def test_a_parameter_of_the_wrong_type_is_a_type_error_naming_it(name: str, value: object) -> None:
+    # blocked_share="5" was "'>' not supported …", calls="5" was silently taken as 5.
+    with pytest.raises(TypeError, match=rf"^{name}: expected an? (number|int), got "):
+        simulate(group_plan(1), **{"calls": 10, "day": DAY, name: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", NUMERIC)
+@pytest.mark.parametrize("value", [math.nan, -math.inf, -1.0, 10**400], ids=["nan", "-inf", "-1", "huge"])
+def test_a_number_out_of_range_is_refused_naming_it(name: str, value: float) -> None:
+    with pytest.raises(InvalidArgumentError, match=rf"^{name}: "):
+        simulate(group_plan(1), **{"calls": 10, "day": DAY, name: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64, 10**30])
+def test_a_seed_out_of_range_is_refused_naming_it(seed: int) -> None:
+    # -1 was an OverflowError.
+    with pytest.raises(InvalidArgumentError, match=rf"^seed: {seed} is not between 0 and 2\*\*64-1$"):
+        simulate(group_plan(1), calls=10, day=DAY, seed=seed)
+    assert simulate(group_plan(1), calls=10, day=DAY, seed=2**64 - 1).calls >= 0
+
+
+def test_hourly_weights_and_province_mix_are_checked_naming_them() -> None:
+    for weights, error, message in (
+        ("1" * 24, TypeError, r"^hourly_weights: expected a sequence of 24 numbers, got str"),
+        (b"\x01" * 24, TypeError, r"^hourly_weights: expected a sequence of 24 numbers, got bytes"),
+        (5, TypeError, r"^hourly_weights: expected a sequence of 24 numbers, got int"),
+        (["1"] * 24, TypeError, r"^hourly_weights\[0\]: expected a number, got str"),
+        ([1.0] * 23 + [True], TypeError, r"^hourly_weights\[23\]: expected a number, got bool"),
+        ([1.0] * 23 + [math.nan], InvalidArgumentError, r"^hourly_weights"),
+    ):
+        with pytest.raises(error, match=message):
+            simulate(group_plan(1), calls=10, day=DAY, hourly_weights=weights)  # type: ignore[arg-type]
+    for mix, error, message in (
+        ({"广东": -1}, InvalidArgumentError, r"^province_mix: 广东: -1 is not a weight >= 0$"),
+        (
+            {"北京": 1, "广东": math.nan},
+            InvalidArgumentError,
+            r"^province_mix: 广东: nan is not a weight >= 0$",
+        ),
+        ({"广东": "1"}, TypeError, r"^province_mix: 广东: expected a number, got str$"),
+        ({"广东": 0}, InvalidArgumentError, r"^province_mix: no region has a positive weight"),
+        ([("广东", 1.0)], TypeError, r"^province_mix: expected a mapping of province to weight, got list$"),
+    ):
+        with pytest.raises(error, match=message):
+            simulate(group_plan(1), calls=10, day=DAY, province_mix=mix)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^handling: expected a str, got int$"):
+        simulate(group_plan(1), calls=10, day=DAY, handling=5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^progress: expected a callable"):
+        simulate(group_plan(1), calls=10, day=DAY, progress=5)  # type: ignore[arg-type]
+    # Numbers of other kinds are numbers: an int, a numpy-like Real.
+    from fractions import Fraction
+
+    report = simulate(group_plan(1), calls=10, day=DAY, blocked_share=Fraction(0), hourly_weights=[1] * 24)
+    assert report.calls >= 0

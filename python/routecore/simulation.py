@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -389,7 +390,61 @@ _PARAMETERS = {
     "mean_patience_seconds": "patience_seconds",
     "mean_ring_seconds": "ring_seconds",
     "calls_per_day": "calls",
+    "regions": "province_mix",
 }
+
+_MAX_SEED = 2**64 - 1
+
+
+def _real(name: str, value: Any) -> float:
+    """`value` as a float when it is a real number (an int, a float, a numpy float, a Fraction;
+    not a bool, not text): the core checks its range, naming `name`.
+
+    Raises:
+        TypeError: not a real number.
+        InvalidArgumentError: an int too large for a float.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise InvalidArgumentError(f"{name}: {value} is out of range") from None
+
+
+def _seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
+    if not 0 <= seed <= _MAX_SEED:
+        raise InvalidArgumentError(f"seed: {seed} is not between 0 and 2**64-1")
+    return int(seed)
+
+
+def _weights(hourly_weights: Any) -> list[float]:
+    if isinstance(hourly_weights, (str, bytes, bytearray, Mapping)) or not isinstance(
+        hourly_weights, Iterable
+    ):
+        raise TypeError(
+            f"hourly_weights: expected a sequence of 24 numbers, got {type(hourly_weights).__name__}"
+        )
+    return [_real(f"hourly_weights[{i}]", w) for i, w in enumerate(hourly_weights)]
+
+
+def _mix(province_mix: Any) -> dict[str, float]:
+    """Weight per province, each a number >= 0 (the core would name its own `regions[i]`)."""
+    if province_mix is None:
+        return dict.fromkeys(SEGMENTS, 1.0)
+    if not isinstance(province_mix, Mapping):
+        raise TypeError(
+            f"province_mix: expected a mapping of province to weight, got {type(province_mix).__name__}"
+        )
+    mix: dict[str, float] = {}
+    for province, weight in province_mix.items():
+        value = _real(f"province_mix: {province}", weight)
+        if not (0 <= value < math.inf):
+            raise InvalidArgumentError(f"province_mix: {province}: {weight!r} is not a weight >= 0")
+        mix[province] = value
+    return mix
 
 
 def _simulation(engine: Engine, **kwargs: Any) -> Simulation:
@@ -457,27 +512,50 @@ def simulate(
         its charts (`charts()`).
 
     Raises:
-        InvalidArgumentError: a bad argument (the message names it), e.g. a `day` that is not an
-            ISO date.
-        TypeError: a `day` that is neither a date nor a string.
+        InvalidArgumentError: a bad argument (the message names it): a number out of range or
+            NaN (`blocked_share: 2 is not a share …`, `seed: -1 is not between 0 and 2**64-1`,
+            `province_mix: 广东: -1 is not a weight >= 0`), a `day` that is not an ISO date.
+        TypeError: an argument of the wrong type (the message names it): a number that is not
+            a real number (a str, a bool: `calls: expected a number, got str`), a `seed` that is
+            not an int, `hourly_weights` that are not a sequence of numbers, a `province_mix` that
+            is not a mapping, a `day` that is neither a date nor a string.
         ValueError: an unknown province in `province_mix`.
     """
     first_day = _first_day(day)
-    if isinstance(days, bool) or not isinstance(days, (int, float)) or not (0 < days < math.inf):
+    # Types are checked here (a str is not a number, nor is a bool); ranges by the core, which
+    # names the parameter (`_PARAMETERS`).
+    seed = _seed(seed)
+    days = _real("days", days)
+    if not (0 < days < math.inf):
         raise InvalidArgumentError(f"days: {days!r} is not a positive number of days")
-    engine = _engine_of(plan_or_engine)
-    zone = ZoneInfo(engine.timezone)
+    calls = None if calls is None else _real("calls", calls)
+    if not isinstance(handling, str):
+        raise TypeError(f"handling: expected a str, got {type(handling).__name__}")
+    handling_cv = _real("handling_cv", handling_cv)
+    if not (0 < handling_cv < math.inf):  # refused even when unused (exponential handling)
+        shown = "NaN" if math.isnan(handling_cv) else f"{handling_cv:g}"
+        raise InvalidArgumentError(f"handling_cv: {shown} is not a positive coefficient of variation")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress: expected a callable or None, got {type(progress).__name__}")
+    anonymous_share = _real("anonymous_share", anonymous_share)
+    blocked_share = _real("blocked_share", blocked_share)
     params: dict[str, Any] = {
         "seed": seed,
-        "answer_probability": answer_probability,
-        "mean_ring_seconds": ring_seconds,
-        "mean_handling_seconds": mean_handling_seconds,
+        "answer_probability": _real("answer_probability", answer_probability),
+        "mean_ring_seconds": _real("ring_seconds", ring_seconds),
+        "mean_handling_seconds": _real("mean_handling_seconds", mean_handling_seconds),
         "handling": handling,
         "handling_cv": handling_cv,
-        "mean_patience_seconds": patience_seconds,
-        "menu_key_seconds": menu_key_seconds,
+        "mean_patience_seconds": None
+        if patience_seconds is None
+        else _real("patience_seconds", patience_seconds),
+        "menu_key_seconds": _real("menu_key_seconds", menu_key_seconds),
         "call_id_prefix": f"sim-{seed}-",
     }
+    weights = _weights(hourly_weights)
+    mix = _mix(province_mix)
+    engine = _engine_of(plan_or_engine)
+    zone = ZoneInfo(engine.timezone)
     skipped = 0
     if arrivals is not None:
         if calls is not None:
@@ -495,7 +573,6 @@ def simulate(
     else:
         if calls is None or first_day is None:
             raise InvalidArgumentError("calls: give calls per day and the first day, or arrivals")
-        mix = dict(province_mix) if province_mix is not None else dict.fromkeys(SEGMENTS, 1.0)
         unknown = sorted(set(mix) - set(SEGMENTS))
         if unknown:
             raise ValueError(f"province_mix: no segments for {', '.join(unknown)}")
@@ -506,8 +583,8 @@ def simulate(
             engine,
             start=start.timestamp(),
             span_seconds=span,
-            calls_per_day=float(calls),
-            hourly_weights=[float(w) for w in hourly_weights],
+            calls_per_day=calls,
+            hourly_weights=weights,
             regions=[(float(w), list(SEGMENTS[p])) for p, w in mix.items()],
             anonymous_share=anonymous_share,
             listed=listed,
