@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from reference import ReferenceError, ReferenceModel, ReferencePlanError, check_expect, run_case
-from reference.numbers import classify, normalize, normalize_caller
+from reference.numbers import classify, normalize, normalize_caller, region
 from reference.patterns import matches
 from reference.vectors import load_vectors
 
@@ -397,21 +397,126 @@ def test_normalize_accepted_forms(text: str) -> None:
         ("+999 1234", "009991234", "unknown"),
         ("sip:anonymous@anonymous.invalid", "", "anonymous"),
         ("Restricted", "", "anonymous"),
+        ("--", "", "anonymous"),  # separators only: nothing shown
+        ("tel:+86-138-0013-8000;phone-context=x", "13800138000", "mobile"),
+        # decisions.md, "Numbers"
+        ("+86 0755 8600 0000", "075586000000", "landline"),  # the trunk 0 already written
+        ("86 010 1234 5678", "01012345678", "landline"),  # a bare 86 before a trunk-0 landline
+        ("8608981234567", "08981234567", "landline"),
+        ("860101234567", "860101234567", "unknown"),  # not a whole landline after the 86
+        ("86000000", "86000000", "unknown"),  # 86 before a short code: a local number
+        ("864001234567", "4001234567", "service"),
+        ("+86 0086 138 0013 8000", "13800138000", "mobile"),  # a prefix after +86 starts the number
+        ("0086 0044 20 7946 0000", "00442079460000", "international"),
+        ("+86 00", "00", "unknown"),
+        ("00", "00", "unknown"),
+        ("86", "86", "unknown"),
+        ("008612", "012", "unknown"),
+        ("00012345678", "00012345678", "unknown"),  # no calling code starts with 0
+        ("+014155550100", "00014155550100", "unknown"),
+        ("000861380013800", "000861380013800", "unknown"),
+        ("+86 000 1234", "0001234", "unknown"),
+        ("+0", "000", "unknown"),
+        ("+1" + "2" * 19, "001" + "2" * 19, "international"),  # + and 20 digits is a number
+        ("001" + "2" * 19, "001" + "2" * 19, "international"),  # and so is its national form
+        ("+1", "001", "unknown"),  # a calling code with nothing after it
     ],
 )
 def test_normalize_kinds(text: str, normalized: str, kind: str) -> None:
     number = normalize(text)
     assert (number.normalized, number.kind) == (normalized, kind)
+    assert normalize(number.normalized or text) == number, "normalising twice changes nothing"
 
 
-@pytest.mark.parametrize("text", ["40012345AB", "+86+138", "1" * 21, "138*1", "+"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "40012345AB",
+        "+86+138",
+        "138*1",
+        "+",
+        "１３８",
+        "1" * 21,
+        "+1" + "2" * 20,  # 21 digits after the +
+        "001" + "2" * 20,  # 21 digits after the 00
+        "+86",  # a country code with nothing after it
+        "0086",
+        "+86 0086",
+        "tel:+86",
+        "sip:13800138000",  # a sip URI without @ names a host: no user part
+        "\udcff1",  # lone surrogates are not valid text, wherever they are
+        "sip:13800138000@gw\udcff",
+        " " * 250 + "13800138000",  # more than 256 bytes
+    ],
+)
 def test_not_a_number(text: str) -> None:
-    with pytest.raises(ValueError, match=r"not a number|digits"):
+    with pytest.raises(ValueError, match=r"not a number"):
         normalize(text)
 
 
-def test_caller_with_too_many_digits_is_unknown() -> None:
-    assert normalize_caller("1" * 25).kind == "unknown"
+@pytest.mark.parametrize(
+    ("text", "normalized"),
+    [
+        ("1" * 21, "1" * 21),
+        ("1" * 33, "1" * 32),  # its first 32 digits
+        ("9" * 100_000, "9" * 32),
+        ("+1" + "2" * 20, "001" + "2" * 20),  # a + is kept as 00, so normalising again gives it back
+        ("+" + "3" * 40, "00" + "3" * 30),
+        ("001" + "2" * 20, "001" + "2" * 20),
+        ("+86", "0086"),  # a country code alone
+        ("0086", "0086"),
+        ("+86 0086", "00860086"),
+        ("sip:" + "2" * 40 + "@10.0.0.1", "2" * 32),
+    ],
+)
+def test_a_malformed_caller_is_unknown_kept_as_given(text: str, normalized: str) -> None:
+    caller = normalize_caller(text)
+    assert (caller.normalized, caller.kind) == (normalized, "unknown")
+    assert normalize_caller(caller.normalized) == caller
+
+
+def test_a_caller_has_no_byte_bound_but_garbage_is_refused() -> None:
+    assert normalize_caller(" " * 300 + "13800138000").kind == "mobile"
+    for garbage in ["1" * 33 + "x", "1" * 500 + "+1", "\udcff1", "sip:13800138000"]:
+        with pytest.raises(ValueError, match="not a number"):
+            normalize_caller(garbage)
+
+
+@pytest.mark.parametrize(
+    ("text", "country"),
+    [
+        ("+1 415 555 0100", "US"),
+        ("+1 416 555 0100", "CA"),  # NANP area codes decide
+        ("+1 416 12", "CA"),
+        ("+1 268 555 0100", "AG"),
+        ("+1 012 345 6789", "US"),  # no area code: +1's main region
+        ("+1" + "2" * 19, "US"),
+        ("+7 712 345 6789", "KZ"),  # leading digits a region declares decide
+        ("+7 495 123 4567", "RU"),
+        ("+44 7624 123456", "IM"),
+        ("+44 7624" + "1" * 14, "IM"),  # whatever the length
+        ("+44 1534 123456", "GB"),  # JE is told apart only by validating the whole number
+        ("+61 8 9164 1234", "AU"),  # and CX
+        ("+39 06 698 12345", "VA"),
+        ("+358 18 123456", "AX"),
+        ("+800 1234 5678", ""),  # non-geographic: no ISO 3166 code
+    ],
+)
+def test_country_of_an_international_caller(text: str, country: str) -> None:
+    number = normalize(text)
+    assert number.kind == "international"
+    assert region(number).country == country
+
+
+def test_landline_shapes_without_an_area_code_have_no_place() -> None:
+    # 0138… has a landline's shape, but 13X is a mobile prefix, no area code.
+    number = normalize("01380013800")
+    assert number.kind == "landline"
+    assert (region(number).province, region(number).city, region(number).country) == ("", "", "CN")
+    assert (region(normalize("01012345678")).province, region(normalize("075586000000")).city) == (
+        "北京",
+        "深圳",
+    )
 
 
 @pytest.mark.parametrize(

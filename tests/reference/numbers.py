@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from functools import cache
 
 import phonenumbers
+from phonenumbers import PhoneMetadata
 from phonenumbers import carrier as pn_carrier
 from phonenumbers import geocoder as pn_geocoder
 
 WITHHELD = frozenset({"", "anonymous", "unknown", "unavailable", "private", "restricted"})
 FORMATTING = " -.()"
-MAX_DIGITS = 20
-MAX_CALLER_DIGITS = 32  # past this even a caller is garbage, not a malformed caller ID
+MAX_DIGITS = 20  # not counting an international prefix `00`, the digits' spelling of `+` (decisions.md)
+MAX_CALLER_DIGITS = 32  # a malformed caller keeps at most its first 32 digits (decisions.md)
+MAX_CALLED_BYTES = 256  # a longer called number is refused without a look (decisions.md)
 
 MOBILE = re.compile(r"1[3-9]\d{9}")
 # 010 and 02X have a 2-digit area code and 8 subscriber digits; any other area code (not starting
@@ -25,10 +27,23 @@ MOBILE = re.compile(r"1[3-9]\d{9}")
 LANDLINE = re.compile(r"0(?:10|2\d)\d{8}|0(?!10|2)[1-9]\d{2}\d{7,8}")
 SERVICE = re.compile(r"(?:400|800)\d{7}|95\d{3,4}|10\d{3}|12\d{3}|11\d")
 SERVICE_400 = re.compile(r"(?:400|800)\d{7}")
+URI_SCHEME = re.compile(r"(tel|sips?):", re.IGNORECASE | re.ASCII)
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class NotANumber(ValueError):
     """The text is not a number (letters, a misplaced `+`, too many digits)."""
+
+
+class _Malformed(NotANumber):
+    """Digits, but no number: too many of them, or a country code with nothing after it.
+
+    A caller is never refused for this (numbers.md): it is `unknown`, kept as given.
+    """
+
+    def __init__(self, message: str, given: str) -> None:
+        super().__init__(message)
+        self.given = given  # the digits as written, a `+` spelled `00`
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,9 @@ class Number:
     normalized: str
     kind: str  # mobile, landline, service, international, anonymous, unknown
     country_code: str = ""  # digits of the country code, international numbers only
+
+
+ANONYMOUS = Number("", "anonymous")
 
 
 def _national_kind(national: str) -> str:
@@ -50,20 +68,29 @@ def _national_kind(national: str) -> str:
     return "unknown"
 
 
+def _withheld(text: str) -> bool:
+    return text.isascii() and text.lower() in WITHHELD
+
+
 def _user_part(text: str) -> str:
-    """The user part of a `tel:` / `sip:` / `sips:` URI, or the text itself."""
-    low = text.lower()
-    for scheme in ("tel:", "sips:", "sip:"):
-        if low.startswith(scheme):
-            rest = text[len(scheme) :]
-            if scheme != "tel:" and "@" in rest:
-                rest = rest.split("@", 1)[0]
-            return rest.split(";", 1)[0]
-    return text
+    """The user part of a `tel:` / `sip:` / `sips:` URI (up to `@`, `;` or `?`), or the text itself."""
+    scheme = URI_SCHEME.match(text)
+    if scheme is None:
+        return text
+    rest = text[scheme.end() :]
+    if scheme.group(1).lower() != "tel" and "@" not in rest:
+        raise NotANumber(f"not a number: {text!r}: a sip URI without '@' has no user part")
+    return re.split(r"[@;?]", rest, maxsplit=1)[0]
 
 
 def _known_country_code(digits: str) -> str | None:
-    # Country calling codes are prefix-free, so at most one of the 1..3-digit prefixes is known.
+    """The country calling code `digits` start with, if phonenumbers knows it.
+
+    Codes are prefix-free, so at most one of the 1..3-digit prefixes is known; none starts
+    with 0 (decisions.md: `+01…` is not `+1`, `00 086…` is not China).
+    """
+    if digits.startswith("0"):
+        return None
     for length in (1, 2, 3):
         cc = digits[:length]
         if len(cc) == length and int(cc) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
@@ -71,83 +98,101 @@ def _known_country_code(digits: str) -> str | None:
     return None
 
 
-def _from_china(rest: str) -> Number:
-    """`rest` is what follows an explicit +86 / 0086 (or a bare 86 before a complete number)."""
+def _after_international_prefix(rest: str) -> Number | None:
+    """`rest` follows a `+` or `00`: a calling code and the number."""
+    if rest.startswith("86"):
+        return _from_china(rest[2:])
+    cc = _known_country_code(rest)
+    if cc is None or rest == cc:
+        return Number("00" + rest, "unknown")  # unknown code, or nothing after it
+    return Number("00" + rest, "international", cc)
+
+
+def _from_china(rest: str) -> Number | None:
+    """`rest` follows a `+86` / `0086` (or a bare `86` before a whole national number).
+
+    None when nothing follows: a country code alone is not a number.
+    """
+    if not rest:
+        return None
+    if rest.startswith("00"):
+        # `+86 0086 138…`, `+86 0044 20…`: an international prefix starts the number (decisions.md)
+        return _after_international_prefix(rest[2:])
     kind = _national_kind(rest)
     if kind in ("mobile", "service"):
         return Number(rest, kind)
-    # `+86 0755 …` is a common slip: the trunk 0 is already there (semantics.md).
+    # `+86 0755 …` is a common slip: the trunk 0 is already there (decisions.md).
     national = rest if rest.startswith("0") else "0" + rest
     return Number(national, "landline" if LANDLINE.fullmatch(national) else "unknown")
 
 
-def _bare_86_complete(rest: str) -> bool:
-    """Whether `rest` (after a leading bare `86`) is a complete national number."""
-    # Only whole numbers of 10+ digits: `86` before a short code may be a local subscriber number.
-    is_400_800 = len(rest) == 10 and rest[:3] in ("400", "800")
-    return _national_kind(rest) == "mobile" or is_400_800 or LANDLINE.fullmatch("0" + rest) is not None
+def _whole_national(rest: str) -> bool:
+    """Whether `rest`, after a bare `86`, is a whole national number: a mobile, a 400/800 number,
+    or a landline with or without its trunk 0 (never a short code: `86` before one may be a
+    local subscriber number)."""
+    return bool(
+        MOBILE.fullmatch(rest)
+        or SERVICE_400.fullmatch(rest)
+        or LANDLINE.fullmatch(rest)
+        or LANDLINE.fullmatch("0" + rest)
+    )
 
 
-def normalize(text: str) -> Number:
-    """Normalise one number as a switch passes it.
-
-    Raises:
-        NotANumber: letters or other garbage, a second `+`, more than 20 digits.
-    """
+def _parse(text: str) -> Number:
+    if LONE_SURROGATE.search(text):
+        raise NotANumber(f"not a number: {text!r}: not valid text (a lone surrogate)")
     stripped = text.strip(" ")
-    if stripped.lower() in WITHHELD:
-        return Number("", "anonymous")
-    user = _user_part(stripped).strip(" ")
-    if user.lower() in WITHHELD:
-        return Number("", "anonymous")
+    if _withheld(stripped):
+        return ANONYMOUS
+    user = _user_part(stripped)
+    if _withheld(user):
+        return ANONYMOUS
     compact = "".join(ch for ch in user if ch not in FORMATTING)
     if not compact:
-        # nothing but formatting characters: nothing is shown, as if withheld
-        return Number("", "anonymous")
+        return ANONYMOUS  # nothing but formatting characters: nothing is shown, as if withheld
     plus = compact.startswith("+")
     digits = compact[1:] if plus else compact
     if not digits or not digits.isascii() or not digits.isdigit():
         raise NotANumber(f"not a number: {text!r}")
-    if len(digits) > MAX_DIGITS:
-        raise NotANumber(f"more than {MAX_DIGITS} digits: {text!r}")
-    return _international_or_national(digits, plus)
-
-
-def _international_or_national(digits: str, plus: bool) -> Number:
+    given = "00" + digits if plus else digits
+    counted = len(digits) - 2 if not plus and digits.startswith("00") else len(digits)
+    if counted > MAX_DIGITS:
+        raise _Malformed(f"not a number: {text!r}: more than {MAX_DIGITS} digits", given)
     if plus or digits.startswith("00"):
-        international = digits if plus else digits[2:]
-        if international.startswith("8600"):
-            # `+86 0086 138…`: a second international prefix starts the number (decisions.md)
-            return _international_or_national(international[2:], False)
-        cc = _known_country_code(international)
-        if cc is None:
-            return Number("00" + international, "unknown")
-        if cc == "86":
-            return _from_china(international[2:])
-        national = international[len(cc) :]
-        if not national:
-            return Number("00" + international, "unknown")
-        return Number("00" + international, "international", cc)
-    if digits.startswith("86") and _bare_86_complete(digits[2:]):
-        return _from_china(digits[2:])
-    return Number(digits, _national_kind(digits))
+        number = _after_international_prefix(digits if plus else digits[2:])
+    elif digits.startswith("86") and _whole_national(digits[2:]):
+        number = _from_china(digits[2:])
+    else:
+        number = Number(digits, _national_kind(digits))
+    if number is None:
+        raise _Malformed(f"not a number: {text!r}: nothing after the country code 86", given)
+    return number
+
+
+def normalize(text: str) -> Number:
+    """Normalise one number as a switch passes it (the called number's rules).
+
+    Raises:
+        NotANumber: letters or other garbage, a second `+`, more than 20 digits (not counting an
+            international prefix `00`), a country code alone, more than 256 bytes.
+    """
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_CALLED_BYTES:
+        raise NotANumber(f"not a number: more than {MAX_CALLED_BYTES} bytes: {text[:40]!r}…")
+    return _parse(text)
 
 
 def normalize_caller(text: str) -> Number:
-    """Like `normalize`, but a caller is never refused for having too many digits (kind `unknown`).
+    """Like `normalize`, but a caller is refused only for garbage: too many digits or a country
+    code alone make it `unknown`, kept as given (a `+` written `00`, at most its first 32 digits),
+    whatever the length of the text.
 
     Raises:
         NotANumber: non-digit garbage.
     """
     try:
-        return normalize(text)
-    except NotANumber:
-        user = _user_part(text.strip(" "))
-        compact = "".join(ch for ch in user if ch not in FORMATTING)
-        digits = compact[1:] if compact.startswith("+") else compact
-        if digits.isascii() and digits.isdigit() and len(digits) <= MAX_CALLER_DIGITS:
-            return Number(digits, "unknown")
-        raise
+        return _parse(text)
+    except _Malformed as malformed:
+        return Number(malformed.given[:MAX_CALLER_DIGITS], "unknown")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,6 +290,9 @@ def area_code_region(area: str) -> tuple[str, str]:
     candidates = tables.area_codes.get(area, [])
     if len(candidates) == 1:
         return candidates[0]
+    if area.startswith("01") and area != "010":
+        # No area code but 10 starts with 1: phonenumbers would describe a mobile prefix (0138…).
+        return "", ""
     description = pn_geocoder.description_for_valid_number(_pn_number(area[1:] + "0000000"), "zh")
     province, tokens = _split_description(description)
     if candidates:
@@ -272,14 +320,28 @@ def _mobile_region(national: str) -> Region:
 
 
 def _country(number: Number) -> str:
-    region = None
-    try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse("+" + number.normalized[2:], None))
-    except phonenumbers.NumberParseException:
-        region = None
-    if region in (None, "ZZ", "001"):
-        region = phonenumbers.region_code_for_country_code(int(number.country_code))
-    return "" if region in (None, "ZZ", "001") else region
+    """The ISO 3166 code of an international number's country (decisions.md, "Caller region").
+
+    Where regions share a calling code, a prefix decides: for +1 the NANP area code (the region
+    phonenumbers gives a number of that area code), elsewhere the leading digits a region
+    declares (+7 7 KZ, +44 7624 IM); a region told apart only by validating the whole number
+    (JE, GG, CC, CX, YT) is its code's main region. Non-geographic codes (+800) have none.
+    """
+    code = int(number.country_code)
+    national = number.normalized[2 + len(number.country_code) :]
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[code]
+    region = regions[0]
+    if code == 1:
+        if re.match(r"[2-9]\d\d", national):  # a NANP area code never starts with 0 or 1
+            of_area = phonenumbers.PhoneNumber(country_code=1, national_number=int(national[:3] + "2345678"))
+            region = phonenumbers.region_code_for_number(of_area) or region
+    else:
+        for candidate in regions:
+            leading = getattr(PhoneMetadata.metadata_for_region(candidate), "leading_digits", None)
+            if leading and re.match(leading, national):
+                region = candidate
+                break
+    return "" if region in ("001", "ZZ") else region
 
 
 def landline_area_code(national: str) -> str:
