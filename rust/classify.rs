@@ -394,17 +394,10 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// Whether `number` passes: its class and tags as [`classify_number`] gives them (what is
-    /// not a number has neither), the patterns on it as given. O(len(number)).
+    /// Whether `number` (in any accepted form) is a number that passes: see
+    /// [`Filter::national`]. What is not a number never passes. O(len(number)).
     pub fn accepts(&self, number: &[u8]) -> bool {
-        if self.class.is_some() || self.tag.is_some() {
-            let c = classify_number(number).unwrap_or_default();
-            if self.class.is_some_and(|k| c.class != Some(k)) || self.tag.is_some_and(|t| !c.has(t))
-            {
-                return false;
-            }
-        }
-        self.pattern.as_ref().is_none_or(|p| p.matches_any(number))
+        matches!(self.national(number), Ok(Some(_)))
     }
 }
 

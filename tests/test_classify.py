@@ -201,6 +201,9 @@ def test_pool_judges_class_and_tags_as_classify_does() -> None:
     given = ["400-888-8888", "4008888888", "+86 400 888 8888", "4001234567"]
     assert [c.class_ for c in classify_many(given)][:3] == ["top"] * 3
     assert pool(given, class_="top") == given[:3]
+    # Patterns too are matched on the national form; what is no number never matches.
+    assert pool([*given, "abc"], pattern="_400XXX8888") == given[:3]
+    assert pool("\n".join(given).encode(), pattern="_400XXX8888") == given[:3]
 
 
 def test_pool_lines_reads_a_file_as_list_files_are_read() -> None:

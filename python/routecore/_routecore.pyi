@@ -335,7 +335,9 @@ def pool(
     tag: str | None = None,
     pattern: str | Sequence[str] | PatternSet | None = None,
 ) -> list[str]:
-    """Keep the numbers that satisfy every criterion given, in input order, with the GIL released.
+    """Keep the numbers that satisfy every criterion given, in input order and as given, with the
+    GIL released. Class, tags and patterns are judged on each number's national form
+    (`400-123-8888` matches `_400XXX8888`); what is not a number (or is withheld) is never kept.
 
     Args:
         numbers: as for `classify_many` (a bytes buffer is the fast path for millions of numbers).
