@@ -588,7 +588,10 @@ impl RegionTables {
             }
         }
 
-        // Landlines: phone records sharing an area code are the candidate names.
+        // Landlines: phone records sharing an area code are the candidate names. A name no
+        // segment uses (`phone` keeps records for `克孜勒苏` beside `克州`, which its segments
+        // of 0908 name) is a candidate only where no used one is, so that a landline takes the
+        // name its mobiles have and one rule (`新疆/克州`) covers both.
         let mut by_area: HashMap<&str, Vec<u16>> = HashMap::new();
         for (r, &place) in phone.records.iter().zip(&record_place) {
             if let Some(code) = r.area_code.strip_prefix('0') {
@@ -596,6 +599,12 @@ impl RegionTables {
                 if !ids.contains(&place) {
                     ids.push(place);
                 }
+            }
+        }
+        let weights = &namer.weights;
+        for ids in by_area.values_mut() {
+            if ids.iter().any(|&id| weights[id as usize] > 0) {
+                ids.retain(|&id| weights[id as usize] > 0);
             }
         }
         let mut land: Vec<(&[u8], &str)> = pn
