@@ -275,7 +275,7 @@ fn normalize_with(
                 count += 1;
                 digits.push(ch as u8);
             }
-            ' ' | '-' | '.' | '(' | ')' | '\t' => {}
+            ' ' | '-' | '.' | '(' | ')' => {}
             '+' if !plus && count == 0 => plus = true,
             '+' => {
                 return Err(NumberError::new(
