@@ -480,6 +480,43 @@ impl NumberList {
         (builder.build(), problems)
     }
 
+    /// [`NumberList::from_text`] for a file's bytes: a line whose entry is not UTF-8 (a GBK
+    /// export) is a problem of its own, named as such, and every other line still loads; a
+    /// comment need not be UTF-8. O(n log n).
+    pub fn from_file_bytes(
+        source: &str,
+        bytes: &[u8],
+        countries: &dyn CountryCodes,
+        options: ListOptions,
+    ) -> (NumberList, Vec<ListProblem>) {
+        let mut text = String::with_capacity(bytes.len());
+        let mut not_text = Vec::new();
+        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            // Only the entry must be text: a comment in GBK spoils nothing.
+            let entry = line.split(|&b| b == b'#').next().unwrap_or_default();
+            match std::str::from_utf8(entry) {
+                Ok(entry) => text.push_str(entry),
+                // Kept as an empty line, so that the lines after it keep their numbers.
+                Err(e) => not_text.push(ListProblem {
+                    source: source.to_string(),
+                    line: i + 1,
+                    reason: format!(
+                        "not UTF-8 text (GBK perhaps?): byte {} of the line is not UTF-8; save \
+                         the file as UTF-8",
+                        e.valid_up_to() + 1
+                    ),
+                }),
+            }
+        }
+        let (list, mut problems) = NumberList::from_text(source, &text, countries, options);
+        problems.extend(not_text);
+        problems.sort_by_key(|p| p.line);
+        (list, problems)
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, Overlay> {
         // No code path panics while holding the lock; if one ever did, the
         // overlay is still a valid set of keys.
@@ -991,6 +1028,23 @@ mod tests {
         );
         let e: Error = problems[0].clone().into();
         assert!(matches!(e, Error::BadList { line: 6, .. }));
+    }
+
+    #[test]
+    fn a_file_line_that_is_not_utf8_is_named_and_the_rest_load() {
+        // 张 in GBK (0xD5 0xC5) after a number, then good lines after it.
+        let bytes = b"13700000000 # \xd5\xc5\n13800000000 \xd5\xc5\nabc\r\n15000000000\n";
+        let (l, problems) =
+            NumberList::from_file_bytes("gbk.txt", bytes, &TestCountries, ListOptions::default());
+        let got: Vec<String> = l.numbers().iter().map(ToString::to_string).collect();
+        assert_eq!(got, ["13700000000", "15000000000"]);
+        let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(
+            shown[0].starts_with("gbk.txt:2: not UTF-8 text (GBK perhaps?): byte 13 "),
+            "{shown:?}"
+        );
+        assert!(shown[1].starts_with("gbk.txt:3: "), "{shown:?}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 """NumberList (rust/lists.rs, rust/bloom.rs) through Python: forms, list files, live changes, exactness."""
 
 import random
+import re
 import threading
 from pathlib import Path
 
@@ -139,8 +140,11 @@ def test_from_file(tmp_path: Path, spec_dir: Path) -> None:
     assert "13700000000" in loaded
     assert "13900000000" in loaded
     assert [line for line, _ in loaded.problems] == [2]
-    with pytest.raises(FileNotFoundError):
+    assert loaded.problems[0][1].startswith("not UTF-8 text (GBK perhaps?)"), loaded.problems
+    with pytest.raises(FileNotFoundError, match=r"missing\.txt: "):
         NumberList.from_file(tmp_path / "missing.txt")
+    with pytest.raises(IsADirectoryError, match=re.escape(f"{tmp_path}: ")):
+        NumberList.from_file(tmp_path)
     with pytest.raises(ListError, match=r"gbk\.txt:2:"):
         NumberList.from_file(path, strict=True)
 

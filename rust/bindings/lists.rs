@@ -180,9 +180,15 @@ impl PyNumberList {
         let countries = countries();
         let source = path.display().to_string();
         let (inner, problems) = py.detach(|| {
-            let bytes = std::fs::read(path)?;
-            let text = String::from_utf8_lossy(&bytes);
-            Ok::<_, std::io::Error>(NumberList::from_text(&source, &text, &*countries, options))
+            // The error names the file (io's own message does not).
+            let bytes = std::fs::read(path)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{source}: {e}")))?;
+            Ok::<_, std::io::Error>(NumberList::from_file_bytes(
+                &source,
+                &bytes,
+                &*countries,
+                options,
+            ))
         })?;
         Self::loaded(inner, source, problems, strict)
     }
