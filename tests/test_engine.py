@@ -33,6 +33,10 @@ def test_errors_name_the_field_and_the_reason(engine: routecore.Engine) -> None:
         engine.route("4001234567", "13800138000", at="yesterday")
     with pytest.raises(routecore.InvalidArgumentError, match="at: expected a datetime"):
         engine.route("4001234567", "13800138000", at=[1])  # type: ignore[arg-type]
+    with pytest.raises(routecore.InvalidArgumentError, match="at: expected a datetime.*got bool"):
+        engine.route("4001234567", "13800138000", at=True)
+    with pytest.raises(routecore.InvalidArgumentError, match=r"^duration_seconds: 100000000000000000000 is"):
+        engine.report("c1", "ENDED", "13800000010", at=AT, duration_seconds=10**20)
     # As ReportCall and Python refuse them: an offset of 24 hours or more, and year 0.
     with pytest.raises(routecore.InvalidArgumentError, match=r"\+99:99\" is not ISO 8601"):
         engine.route("4001234567", "13800138000", at="2026-11-11T02:00:00+99:99")

@@ -7,7 +7,7 @@ import pytest
 import routecore
 from hypothesis import given
 from hypothesis import strategies as st
-from routecore import PatternError, PatternSet
+from routecore import InvalidArgumentError, PatternError, PatternSet
 
 CLASSES = {"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]"}
 
@@ -121,8 +121,12 @@ def test_match_many_lists_and_bytes():
         s.match_many("10")
     with pytest.raises(TypeError, match=r"numbers\[1\]"):
         s.match_many(["10", 20])
-    with pytest.raises(TypeError, match="not one str"):
+    with pytest.raises(TypeError, match="got one str"):
         PatternSet("_1X")
+    with pytest.raises(TypeError, match=r"^patterns\[1\]: expected a str, got int"):
+        PatternSet(["_1X", 1])  # type: ignore[list-item]
+    with pytest.raises(InvalidArgumentError, match=r"^patterns\[0\]: not valid text"):
+        PatternSet(["\udcff"])
 
 
 def test_shared_between_threads():

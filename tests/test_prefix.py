@@ -40,6 +40,16 @@ def test_refuses_non_digit_prefixes():
         PrefixTable({"+86": 1})
     with pytest.raises(TypeError):
         PrefixTable([(86, 1)])
+    # Text that is not text (lone surrogates) is named, not Python's UnicodeEncodeError.
+    for call, field in (
+        (lambda: t.insert("\udcff", 1), "prefix"),
+        (lambda: t.get("\udcff"), "prefix"),
+        (lambda: "\udcff" in t, "prefix"),
+        (lambda: t.longest_match("\udcff"), "number"),
+        (lambda: PrefixTable({"\udcff": 1}), "items"),
+    ):
+        with pytest.raises(InvalidArgumentError, match=f"^{field}: not valid text"):
+            call()
     assert len(t) == 0
 
 

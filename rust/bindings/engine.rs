@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::{PyDateTime, PyDict, PyFloat, PyInt, PyString};
+use pyo3::types::{PyBool, PyDateTime, PyDict, PyFloat, PyInt, PyString};
 
 use super::error::PyRoutecoreErr;
 use super::numbers::str_items;
@@ -96,6 +96,11 @@ pub(crate) fn time_ms(at: Option<&Bound<'_, PyAny>>, plan: &Plan) -> PyResult<i6
         let secs: f64 = at.call_method0("timestamp")?.extract()?;
         return Ok((secs * 1000.0).round() as i64);
     }
+    if at.is_instance_of::<PyBool>() {
+        return Err(bad(
+            "expected a datetime, an ISO 8601 string or seconds since the epoch, got bool".into(),
+        ));
+    }
     if at.is_instance_of::<PyInt>() || at.is_instance_of::<PyFloat>() {
         let secs: f64 = at.extract()?;
         return seconds_ms(secs).map_err(bad);
@@ -126,6 +131,9 @@ pub(crate) fn time_ms(at: Option<&Bound<'_, PyAny>>, plan: &Plan) -> PyResult<i6
         kind.name()?
     )))
 }
+
+/// The longest call duration an event may give: the years 1 to 9999, in seconds.
+const MAX_DURATION_SECONDS: i128 = 315_537_897_599;
 
 /// Seconds since the epoch as milliseconds, refused when not finite or outside the years
 /// 1 to 9999 (beyond what a calendar date can hold a time is garbage, not a call).
@@ -540,7 +548,7 @@ impl PyEngine {
         r#type: &Bound<'_, PyAny>,
         target: Option<&Bound<'_, PyAny>>,
         at: Option<&Bound<'_, PyAny>>,
-        duration_seconds: i64,
+        duration_seconds: i128,
     ) -> PyResult<()> {
         let call_id = field_str(call_id, "call_id")?;
         let r#type = field_str(r#type, "type")?;
@@ -553,9 +561,11 @@ impl PyEngine {
             ))
             .into());
         }
-        if duration_seconds < 0 {
+        // Taken as an i128 so that a huge one is this error, not Python's OverflowError: no
+        // call lasts longer than the years 1 to 9999.
+        if !(0..=MAX_DURATION_SECONDS).contains(&duration_seconds) {
             return Err(PyRoutecoreErr(Error::InvalidArgument(format!(
-                "duration_seconds: {duration_seconds} is negative"
+                "duration_seconds: {duration_seconds} is not between 0 and {MAX_DURATION_SECONDS}"
             )))
             .into());
         }

@@ -7,8 +7,9 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 
+use super::engine::field_str;
 use super::error::PyRoutecoreErr;
-use super::numbers::{not_text, number_str};
+use super::numbers::{not_text, number_str, str_items};
 use crate::classify::{self as classes, Class, Classification, Filter, TagFilter};
 use crate::error::Error;
 use crate::pattern::PatternSet;
@@ -184,15 +185,9 @@ pub struct PyPatternSet {
 }
 
 fn pattern_sources(patterns: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
-    if patterns.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err(
-            "patterns: expected a sequence of str, not one str",
-        ));
-    }
-    patterns
-        .try_iter()?
-        .map(|p| p?.extract::<String>())
-        .collect()
+    str_items(patterns, "patterns", |i, p| {
+        field_str(p.as_any(), &format!("patterns[{i}]")).map(str::to_string)
+    })
 }
 
 #[pymethods]

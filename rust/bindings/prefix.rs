@@ -7,6 +7,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
+use super::engine::field_str;
 use super::error::PyRoutecoreErr;
 use super::patterns::Batch;
 use crate::prefix::PrefixTable;
@@ -84,37 +85,48 @@ impl PyPrefixTable {
         };
         for pair in pairs.try_iter()? {
             let (prefix, value): (Bound<'_, PyAny>, Py<PyAny>) = pair?.extract()?;
-            let prefix = prefix
-                .cast::<PyString>()
-                .map_err(|_| PyTypeError::new_err("items: every prefix must be a str"))?;
-            table.insert_one(prefix.to_str()?, value)?;
+            if !prefix.is_instance_of::<PyString>() {
+                return Err(PyTypeError::new_err("items: every prefix must be a str"));
+            }
+            table.insert_one(field_str(&prefix, "items")?, value)?;
         }
         Ok(table)
     }
 
     /// Set the value of `prefix` (digits; `""` is the default for every number).
-    fn insert(&self, prefix: &str, value: Py<PyAny>) -> PyResult<()> {
-        self.insert_one(prefix, value)
+    fn insert(&self, prefix: &Bound<'_, PyAny>, value: Py<PyAny>) -> PyResult<()> {
+        self.insert_one(field_str(prefix, "prefix")?, value)
     }
 
     /// The value stored for exactly `prefix`, else `default`.
     #[pyo3(signature = (prefix, default=None))]
-    fn get(&self, py: Python<'_>, prefix: &str, default: Option<Py<PyAny>>) -> Option<Py<PyAny>> {
+    fn get(
+        &self,
+        py: Python<'_>,
+        prefix: &Bound<'_, PyAny>,
+        default: Option<Py<PyAny>>,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        let prefix = field_str(prefix, "prefix")?;
         let inner = self.read();
-        match inner.table.get_exact(prefix.as_bytes()) {
+        Ok(match inner.table.get_exact(prefix.as_bytes()) {
             Some(&i) => Some(inner.values[i as usize].clone_ref(py)),
             None => default,
-        }
+        })
     }
 
     /// The longest stored prefix of `number` and its value, else `None`.
-    fn longest_match(&self, py: Python<'_>, number: &str) -> Option<Match> {
+    fn longest_match(&self, py: Python<'_>, number: &Bound<'_, PyAny>) -> PyResult<Option<Match>> {
+        let number = field_str(number, "number")?;
         let inner = self.read();
-        let (len, &i) = inner.table.longest_match(number.as_bytes())?;
-        Some((
-            number[..len].to_string(),
-            inner.values[i as usize].clone_ref(py),
-        ))
+        Ok(inner
+            .table
+            .longest_match(number.as_bytes())
+            .map(|(len, &i)| {
+                (
+                    number[..len].to_string(),
+                    inner.values[i as usize].clone_ref(py),
+                )
+            }))
     }
 
     /// `longest_match` of every number, the walk done with the GIL released.
@@ -169,8 +181,9 @@ impl PyPrefixTable {
         self.read().table.len()
     }
 
-    fn __contains__(&self, prefix: &str) -> bool {
-        self.read().table.get_exact(prefix.as_bytes()).is_some()
+    fn __contains__(&self, prefix: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let prefix = field_str(prefix, "prefix")?;
+        Ok(self.read().table.get_exact(prefix.as_bytes()).is_some())
     }
 
     fn __repr__(&self) -> String {
