@@ -33,7 +33,7 @@ def test_errors_name_the_field_and_the_reason(engine: routecore.Engine) -> None:
         engine.route("4001234567", "13800138000", at="yesterday")
     with pytest.raises(routecore.InvalidArgumentError, match="at: expected a datetime"):
         engine.route("4001234567", "13800138000", at=[1])  # type: ignore[arg-type]
-    with pytest.raises(routecore.InvalidArgumentError, match="at: expected a datetime.*got bool"):
+    with pytest.raises(routecore.InvalidArgumentError, match=r"at: expected a datetime.*got bool"):
         engine.route("4001234567", "13800138000", at=True)
     with pytest.raises(routecore.InvalidArgumentError, match=r"^duration_seconds: 100000000000000000000 is"):
         engine.report("c1", "ENDED", "13800000010", at=AT, duration_seconds=10**20)
