@@ -800,7 +800,6 @@ def test_every_problem_of_a_rule_group_menu_and_list_is_reported() -> None:
     assert [(line, path) for line, path, _ in got] == [
         (3, "lists.vip"),
         (3, "lists.vip.reason"),
-        (6, "schedules.s.hours.all"),
         (6, "schedules.s.hours.all[2]"),
         (10, "tenants.t.tags[0]"),
         (10, "tenants.t.tags[0].tag"),
@@ -822,7 +821,9 @@ def test_every_problem_of_a_rule_group_menu_and_list_is_reported() -> None:
         messages["lists.vip"]
         == "a list needs exactly one of file, numbers, patterns (found numbers, patterns)"
     )
-    assert messages["schedules.s.hours.all"] == "ranges 09:00-12:00 and 11:00-13:00 overlap"
+    # Overlapping ranges are allowed (open in either), but likely a slip: a warning.
+    warned = {w.path: w.message for w in report.warnings}
+    assert warned["schedules.s.hours.all"] == "ranges 09:00-12:00 and 11:00-13:00 overlap (open in either)"
     assert messages["tenants.t.tags[0]"] == "until 2026-10-01 is before from 2026-10-07"
     assert messages[f"{desk}.targets[0]"] == "a target needs exactly one of number, uri"
     assert messages[f"{desk}.targets[1].number"].startswith("expected a quoted string")
@@ -1002,3 +1003,30 @@ def test_check_passes_exactly_the_time_zones_the_engine_knows() -> None:
     assert [(e.line, e.path, e.message) for e in check_plan(text).errors] == [
         (3, "timezone", "unknown time zone 'Factory'")
     ]
+
+
+def test_overlapping_ranges_and_an_empty_when_are_what_the_spec_allows() -> None:
+    """plan-format.md refuses only a range that ends before it starts: overlapping ranges are open
+    in either (a warning); and `when: {}` has no condition to fail, so it always holds."""
+    text = """
+version: 1
+timezone: Asia/Shanghai
+schedules:
+  office: {hours: {all: ["09:00-12:00", "11:00-13:00"]}}
+tenants:
+  t:
+    groups:
+      desk: {targets: [{number: "13800000010"}]}
+    numbers:
+      "4001234567":
+        flow:
+          - {id: open, when: {schedule: office}, forward: desk}
+          - {id: closed, when: {}, reject: {code: 480, reason: closed}}
+"""
+    report = check_plan(text)
+    assert report.errors == [], report.errors
+    assert [w.path for w in report.warnings] == ["schedules.office.hours.all"]
+    engine = routecore.Engine.from_text(text)
+    times = ("11:30", "12:30", "13:00")
+    rules = [engine.route("4001234567", "", at=f"2026-11-11T{t}:00+08:00").rule for t in times]
+    assert rules == ["open", "open", "closed"]

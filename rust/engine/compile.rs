@@ -170,10 +170,8 @@ pub fn compile(input: CompileInput<'_>) -> Result<Plan> {
                     Err(e) => c.issue(&[path[0], path[1], "hours", key], e),
                 }
             }
+            // Overlapping ranges are open in either (`check` warns of them).
             parsed.sort_unstable();
-            if parsed.windows(2).any(|w| w[1].0 < w[0].1) {
-                c.issue(&[path[0], path[1], "hours", key], "ranges overlap");
-            }
             if key == "all" {
                 all = Some(parsed);
             } else if let Some(day) = DayType::parse(key) {

@@ -249,8 +249,9 @@ class _Checker:
                 )
 
     def check_overlap(self, ranges: list[Any], loc: Loc) -> None:
-        """Ranges of one day type must not overlap (the engine refuses them); each bad range is
-        the model's to report, the others are still compared."""
+        """Overlapping ranges of one day type are allowed (the schedule is open in either, their
+        union; plan-format.md refuses only a range that ends before it starts) but are more often
+        a slip than meant: a warning. Each bad range is the model's to report."""
         spans: list[tuple[int, int, str]] = []
         for r in ranges:
             parsed = _syntax.parse_range(r) if isinstance(r, str) else None
@@ -259,7 +260,7 @@ class _Checker:
         spans.sort()
         for (_, end, ra), (start, _, rb) in itertools.pairwise(spans):
             if start < end:
-                self.out.error(loc, f"ranges {ra} and {rb} overlap")
+                self.out.warn(loc, f"ranges {ra} and {rb} overlap (open in either)")
                 return
 
     def check_window(self, window: Any, loc: Loc) -> None:
@@ -464,7 +465,7 @@ class _Checker:
                     rloc,
                     f"rule {i + 1} can never be reached: rule {always_at + 1} has no `when` and always holds",
                 )
-            elif when is None:
+            elif when is None or when == {}:
                 always_at = i
             action(rule, rloc, "a rule")
         if flow and always_at is None:
@@ -474,7 +475,7 @@ class _Checker:
                 "the flow can leave a call undecided: every rule has a `when`; "
                 "end it with a rule without `when` (it always holds)",
             )
-        elif always_at is not None and isinstance(flow[-1], dict) and flow[-1].get("when") is not None:
+        elif always_at is not None and isinstance(flow[-1], dict) and flow[-1].get("when") not in (None, {}):
             # plan-format.md: "every flow must end in one" (a rule without `when`), as the
             # engine's compiler requires; rules after the one that always holds are dead.
             self.out.error(

@@ -26,6 +26,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -313,6 +314,13 @@ class Rule(_Model):
     id: Name | None = None
     when: Conditions | None = None
     forward: Name | None = Field(default=None, exclude_if=lambda v: v is None)
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _no_condition_always_holds(cls, value: Any) -> Any:
+        # `when: {}` has no condition to fail: it always holds, as a rule without `when` does.
+        return None if value == {} else value
+
     menu: Name | None = Field(default=None, exclude_if=lambda v: v is None)
     announce: Name | None = Field(default=None, exclude_if=lambda v: v is None)
     voicemail: Name | None = Field(default=None, exclude_if=lambda v: v is None)
