@@ -947,6 +947,8 @@ def test_list_file(tmp_path: Path, case: str, data: bytes, words: str) -> None:
     issues = [i for i in info.value.errors if "fraud.txt" in i.file or "fraud" in i.path]  # type: ignore[attr-defined]
     assert issues, info.value
     assert any(words in i.message for i in issues), issues
+    # Every problem of a list file is placed on its line (the second, here) of that file.
+    assert all((i.file.endswith("fraud.txt"), i.line) == (True, 2) for i in issues), issues
 
 
 def test_list_file_missing(tmp_path: Path) -> None:

@@ -319,7 +319,14 @@ class _Checker:
         try:
             text = blob.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            self.out.error(loc, f"list file {path} is not UTF-8 text (byte {exc.start})")
+            # Placed on its line of the list file, as a bad number is (an editor opens it there).
+            line = blob.count(b"\n", 0, exc.start) + 1
+            bad = blob[exc.start : exc.end].hex(" ")
+            message = (
+                f"list {name!r}: line {line} is not UTF-8 text: byte 0x{bad} (GBK perhaps?); "
+                "save the file as UTF-8"
+            )
+            self.out.errors.append(RawIssue(loc, message, str(path), line))
             return
         self.out.list_bytes[name] = blob
         self.out.list_texts[name] = text
