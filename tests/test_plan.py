@@ -545,7 +545,7 @@ schedules:
             6,
             "schedules.yes",
             "duplicate key 'yes', which YAML reads as the boolean true like 'on' (first at line 5); "
-            "YAML keeps only the last",
+            "only the last would be kept",
         ),
     ]
 
@@ -1030,3 +1030,15 @@ tenants:
     times = ("11:30", "12:30", "13:00")
     rules = [engine.route("4001234567", "", at=f"2026-11-11T{t}:00+08:00").rule for t in times]
     assert rules == ["open", "open", "closed"]
+
+
+def test_a_json_plan_with_a_key_given_twice_is_refused_at_its_line() -> None:
+    # As a YAML plan's is: a JSON reader would keep the last value silently.
+    text = '{"version": 1,\n "timezone": "Asia/Shanghai",\n "timezone": "UTC"}'
+    issues = check_plan(text).errors
+    assert [(i.line, i.path) for i in issues] == [(3, "timezone")], issues
+    assert issues[0].message.startswith("duplicate key 'timezone' (first at line 2)")
+    with pytest.raises(routecore.PlanError, match="duplicate key"):
+        load_plan(text.encode(), path="plan.json")
+    # NaN is no JSON: read by the YAML reader, it is a string where a number belongs.
+    assert check_plan('{"version": 1, "rates": {"r": {"mobile": NaN}}}').errors

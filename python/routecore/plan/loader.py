@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -236,7 +237,7 @@ def _analyse(
                 as_bool = str(key).lower()
                 shown = f"{again.value!r}, which YAML reads as the boolean {as_bool} like {first.value!r}"
             at = first.start_mark.line + 1
-            message = f"duplicate key {shown} (first at line {at}); YAML keeps only the last"
+            message = f"duplicate key {shown} (first at line {at}); only the last would be kept"
             written = [None] * len(loc) + [again]
             duplicates.append(
                 PlanIssue(file, again.start_mark.line + 1, format_path(data, (*loc, key), written), message)
@@ -365,10 +366,25 @@ def _parse(text: str, file_path: Path | None) -> _yaml.Document:
     )
     if looks_json:
         try:
-            return _yaml.Document(data=orjson.loads(text))
-        except orjson.JSONDecodeError:
-            pass  # YAML flow style, or broken JSON: the YAML reader says where
+            return _yaml.Document(data=json.loads(text, object_pairs_hook=_once, parse_constant=_no_constant))
+        except ValueError:
+            # YAML flow style, broken JSON, a key given twice or NaN: the YAML reader says where
+            # (a duplicate key is refused there too, as in a YAML plan, rather than the last one
+            # silently kept).
+            pass
     return _yaml.load_fast(text) or _yaml.load_yaml(text)
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are distinct (`json` keeps the last of a key given twice)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("a key given twice")
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _checksum(text: str, list_bytes: Mapping[str, bytes]) -> str:
