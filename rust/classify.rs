@@ -433,16 +433,20 @@ impl<'a> Iterator for Lines<'a> {
             if self.rest.is_empty() {
                 return None;
             }
-            let (line, rest) = match self.rest.iter().position(|&b| b == b'\n') {
+            // One pass finds the line's end or its comment, whichever comes first (most lines
+            // have no comment: then this is the only scan of the line).
+            let stop = self.rest.iter().position(|&b| b == b'\n' || b == b'#');
+            let (line, rest) = match stop {
+                Some(i) if self.rest[i] == b'#' => {
+                    let end = self.rest[i..].iter().position(|&b| b == b'\n');
+                    let rest = end.map_or(&self.rest[..0], |e| &self.rest[i + e + 1..]);
+                    (&self.rest[..i], rest)
+                }
                 Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
                 None => (self.rest, &self.rest[..0]),
             };
             self.rest = rest;
             self.line += 1;
-            let line = match line.iter().position(|&b| b == b'#') {
-                Some(i) => &line[..i],
-                None => line,
-            };
             let line = line.trim_ascii();
             if !line.is_empty() {
                 return Some((self.line, line));
@@ -461,6 +465,16 @@ impl Filter {
         number: &'a [u8],
     ) -> std::result::Result<Option<std::borrow::Cow<'a, [u8]>>, NumberError> {
         use std::borrow::Cow;
+        // The bulk case first: a plain 400/800 number is its own national form (its class
+        // says so at once).
+        if self.class.is_some() || self.tag.is_some() {
+            let plain = classify(number);
+            if plain.class.is_some() {
+                return Ok(self
+                    .accepts_classified(number, plain)
+                    .then_some(Cow::Borrowed(number)));
+            }
+        }
         let national: Cow<'a, [u8]> = if number.len() <= MAX_DIGITS
             && number.iter().all(u8::is_ascii_digit)
             && !number.starts_with(b"86")
@@ -491,12 +505,19 @@ impl Filter {
 
     /// [`Filter::accepts`] for a number already in national form.
     fn accepts_national(&self, national: &[u8]) -> bool {
-        if self.class.is_some() || self.tag.is_some() {
-            let c = classify(national);
-            if self.class.is_some_and(|k| c.class != Some(k)) || self.tag.is_some_and(|t| !c.has(t))
-            {
-                return false;
-            }
+        if self.class.is_none() && self.tag.is_none() {
+            return self
+                .pattern
+                .as_ref()
+                .is_none_or(|p| p.matches_any(national));
+        }
+        self.accepts_classified(national, classify(national))
+    }
+
+    /// [`Filter::accepts_national`] with the number's classification at hand.
+    fn accepts_classified(&self, national: &[u8], c: Classification) -> bool {
+        if self.class.is_some_and(|k| c.class != Some(k)) || self.tag.is_some_and(|t| !c.has(t)) {
+            return false;
         }
         self.pattern
             .as_ref()
