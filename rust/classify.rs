@@ -10,6 +10,7 @@
 //! them. A [`Classification`] is five bytes and `Copy`, and its tags are static strings, so
 //! classifying allocates nothing.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -300,12 +301,20 @@ pub fn classify_number(input: &[u8]) -> std::result::Result<Classification, Numb
     if plain.class.is_some() {
         return Ok(plain);
     }
+    Ok(classify(&national_form(input)?))
+}
+
+/// The national form (`numbers.md`) of a number in any accepted form, borrowed when the input
+/// is plain digits that normalisation leaves as they are (at most 20, and no country code
+/// `86`/`0086` to strip; see `lists::plain_digits`), the bulk case; empty for a withheld one.
+/// An error for what is not a number or not UTF-8. O(len).
+fn national_form(input: &[u8]) -> std::result::Result<Cow<'_, [u8]>, NumberError> {
     if input.len() <= MAX_DIGITS
         && input.iter().all(u8::is_ascii_digit)
         && !input.starts_with(b"86")
         && !input.starts_with(b"0086")
     {
-        return Ok(plain);
+        return Ok(Cow::Borrowed(input));
     }
     let text = std::str::from_utf8(input).map_err(|e| {
         NumberError::new(
@@ -316,9 +325,8 @@ pub fn classify_number(input: &[u8]) -> std::result::Result<Classification, Numb
             ),
         )
     })?;
-    Ok(classify(
-        number::normalize(text, &NoCountries)?.digits.as_bytes(),
-    ))
+    let digits = number::normalize(text, &NoCountries)?.digits;
+    Ok(Cow::Owned(digits.as_bytes().to_vec()))
 }
 
 /// Classifies one number given as digits (`4001234567`); anything that is not `400`/`800`
@@ -463,8 +471,7 @@ impl Filter {
     pub fn national<'a>(
         &self,
         number: &'a [u8],
-    ) -> std::result::Result<Option<std::borrow::Cow<'a, [u8]>>, NumberError> {
-        use std::borrow::Cow;
+    ) -> std::result::Result<Option<Cow<'a, [u8]>>, NumberError> {
         // The bulk case first: a plain 400/800 number is its own national form (its class
         // says so at once).
         if self.class.is_some() || self.tag.is_some() {
@@ -475,31 +482,13 @@ impl Filter {
                     .then_some(Cow::Borrowed(number)));
             }
         }
-        let national: Cow<'a, [u8]> = if number.len() <= MAX_DIGITS
-            && number.iter().all(u8::is_ascii_digit)
-            && !number.starts_with(b"86")
-            && !number.starts_with(b"0086")
-        {
-            Cow::Borrowed(number)
-        } else {
-            let text = std::str::from_utf8(number).map_err(|e| {
-                NumberError::new(
-                    &String::from_utf8_lossy(number),
-                    format!(
-                        "byte {} is not valid UTF-8 text (GBK perhaps?): save the file as UTF-8",
-                        e.valid_up_to()
-                    ),
-                )
-            })?;
-            let n = number::normalize(text, &NoCountries)?;
-            if n.kind == number::Kind::Anonymous || n.digits.is_empty() {
-                return Err(NumberError::new(
-                    text,
-                    "an anonymous or withheld entry is not a number".to_string(),
-                ));
-            }
-            Cow::Owned(n.digits.as_bytes().to_vec())
-        };
+        let national = national_form(number)?;
+        if national.is_empty() {
+            return Err(NumberError::new(
+                &String::from_utf8_lossy(number),
+                "an anonymous or withheld entry is not a number".to_string(),
+            ));
+        }
         Ok(self.accepts_national(&national).then_some(national))
     }
 
