@@ -113,6 +113,8 @@ def test_route_many_takes_numpy_columns(engine: routecore.Engine) -> None:
         None,
         "InvalidArgumentError: at: NaT (not a time)",
     ]
+    with pytest.raises(routecore.InvalidArgumentError, match="got bool"):
+        engine.route("4001234567", "13800138000", at=np.True_)  # numpy's bool has __float__
     with pytest.raises(TypeError, match=r"caller\[0\]: expected a str, got int64"):
         engine.route_many(called=called, caller=np.array([13800138000] * 3), at=stamps)
 
@@ -317,6 +319,12 @@ def test_an_ended_without_target_frees_what_the_call_answered() -> None:
     assert other.recall("c9") is None
     assert len(other.route("4001234567", "13900000000", at=AT).targets) == 1
     other.report("c9", "ENDED", "", at=AT, duration_seconds=60)
+    assert len(other.route("4001234567", "13900000000", at=AT).targets) == 2
+    # ENDED without a target overtaking its ANSWERED (the switch's two paths racing): the late
+    # ANSWERED takes no slot.
+    other.route("4001234567", "13900000000", at=AT, call_id="c10")
+    other.report("c10", "ENDED", "", at=AT)
+    other.report("c10", "ANSWERED", "13800000009", at=AT)
     assert len(other.route("4001234567", "13900000000", at=AT).targets) == 2
 
 

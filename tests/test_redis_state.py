@@ -115,6 +115,12 @@ def test_an_ended_without_target_frees_the_slot_on_any_node(redis: RedisServer, 
     b.report(call_id="e1", type="ANSWERED", target="13800000001", at=later)  # late: ignored
     d = a.route(called="4001000001", caller="13300000003", at="2026-11-11T10:01:01+08:00")
     assert [t.number for t in d.targets] == ["13800000001", "13800000002"]
+    # Ended without a target before its ANSWERED arrives (on another node): nothing is taken.
+    a.route(called="4001000001", caller="13300000004", call_id="e3", at=later)
+    a.report(call_id="e3", type="ENDED", target="", at=later)
+    b.report(call_id="e3", type="ANSWERED", target="13800000001", at=later)  # e2 holds the other
+    d = a.route(called="4001000001", caller="13300000005", at="2026-11-11T10:01:02+08:00")
+    assert [t.number for t in d.targets] == ["13800000001", "13800000002"]
 
 
 def test_in_process_state_is_per_node(loaded: object) -> None:

@@ -96,7 +96,9 @@ pub(crate) fn time_ms(at: Option<&Bound<'_, PyAny>>, plan: &Plan) -> PyResult<i6
         let secs: f64 = at.call_method0("timestamp")?.extract()?;
         return Ok((secs * 1000.0).round() as i64);
     }
-    if at.is_instance_of::<PyBool>() {
+    // A bool (Python's, or numpy's, which has `__float__`) is no time.
+    if at.is_instance_of::<PyBool>() || matches!(at.get_type().name()?.to_str()?, "bool" | "bool_")
+    {
         return Err(bad(
             "expected a datetime, an ISO 8601 string or seconds since the epoch, got bool".into(),
         ));

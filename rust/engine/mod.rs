@@ -450,11 +450,28 @@ mod tests {
         );
         let caller = crate::number::normalize("13800138000", &TestCountries).unwrap();
         assert!(e.plan().lists[0].contains(&caller));
-        // Re-adding is no change; removing an unlisted number removes nothing.
+        // Re-adding is no change.
+        let u = e
+            .update_list("fraud", &strings(&["13800138000"]), &[], &TestCountries)
+            .unwrap();
+        assert_eq!((u.size, u.added, u.removed), (2, 0, 0));
+        // One request both adding and removing a number is refused whole: nothing changes.
+        let both = e.update_list(
+            "fraud",
+            &strings(&["13800138000"]),
+            &strings(&["+86 138 0013 8000"]),
+            &TestCountries,
+        );
+        assert!(both
+            .unwrap_err()
+            .to_string()
+            .contains("both added and removed"));
+        assert!(e.plan().lists[0].contains(&caller));
+        // Removing an unlisted number removes nothing.
         let u = e
             .update_list(
                 "fraud",
-                &strings(&["13800138000"]),
+                &[],
                 &strings(&["13800138000", "13700000000"]),
                 &TestCountries,
             )

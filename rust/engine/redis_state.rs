@@ -125,6 +125,7 @@ return seq
 const ANSWERED: &str = r"
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
 if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 then return 0 end
+if redis.call('SISMEMBER', KEYS[2], '*') == 1 then return 0 end
 local now = tonumber(ARGV[3])
 local known = redis.call('GET', KEYS[3])
 local lease = tonumber(known or ARGV[4])
@@ -182,7 +183,9 @@ for _, target in ipairs(held) do
   redis.call('HDEL', ARGV[2] .. target, ARGV[1])
   redis.call('SADD', KEYS[2], target)
 end
-if #held > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+-- The whole call ended: a late ANSWERED (`*` is no target) takes nothing.
+redis.call('SADD', KEYS[2], '*')
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('DEL', KEYS[1])
 return #held
 ";

@@ -132,6 +132,10 @@ impl Sweep {
     }
 }
 
+/// The target under which an `ENDED` without a target marks its whole call ended (no slot key
+/// is `*`: slot keys are numbers or URIs).
+pub(crate) const ENDED_CALL: &str = "*";
+
 /// When a target was last placed first: (time, decision sequence number).
 type Placed = (i64, u64);
 
@@ -323,7 +327,11 @@ impl StateStore for LocalState {
         let mut slots = lock(&self.slots);
         slots.latest_ms = slots.latest_ms.max(now_ms);
         let key = (call_id.to_string(), target.to_string());
-        if slots.leases.contains_key(&key) || slots.ended.contains_key(&key) {
+        let whole_call = (call_id.to_string(), ENDED_CALL.to_string());
+        if slots.leases.contains_key(&key)
+            || slots.ended.contains_key(&key)
+            || slots.ended.contains_key(&whole_call)
+        {
             return;
         }
         let lease_ms = slots
@@ -358,6 +366,9 @@ impl StateStore for LocalState {
         for target in targets {
             self.ended(call_id, &target, now_ms);
         }
+        // The whole call ended: an ANSWERED that arrives after (reordered, or the switch's
+        // two paths racing) takes no slot, whichever target it names.
+        self.ended(call_id, ENDED_CALL, now_ms);
     }
 
     fn ended(&self, call_id: &str, target: &str, now_ms: i64) {
@@ -481,6 +492,10 @@ mod tests {
         s.ended_call("c2", 3_600);
         assert_eq!(s.active_calls("a", 3_601), 0);
         assert!(lock(&s.slots).held.is_empty());
+        // ENDED without a target before its ANSWERED (reordered): the late ANSWERED takes nothing.
+        s.ended_call("c3", 4_000);
+        s.answered("c3", "a", 4_001);
+        assert_eq!(s.active_calls("a", 4_002), 0);
     }
 
     #[test]
