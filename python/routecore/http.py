@@ -1,7 +1,7 @@
 """HTTP/JSON for switches without a gRPC client (Kamailio, OpenSIPS).
 
 `GET|POST /v1/route`, `POST /v1/events`, `GET /metrics`, `GET /healthz` (and `HEAD` wherever
-`GET` is taken: GET's answer without its body), served by a small HTTP/1.1 server on
+`GET` is taken but on `/v1/route`, whose GET decides a call: GET's answer without its body), served by a small HTTP/1.1 server on
 `asyncio.Protocol`: keep-alive, pipelining (answers in request order), `Expect: 100-continue`,
 bounded header and body sizes, a connection limit, idle and request-completion timeouts
 (slowloris), back-pressure on clients that do not read. No web
@@ -859,8 +859,13 @@ class _Conn(asyncio.Protocol):
         """The answer to one request; b"" when it went asynchronous (an event being stored)."""
         if head.method != b"HEAD":
             return self._handle(head, head.method, body)
-        # HEAD is GET without the body: the same status and headers, the GET body's length.
-        answer = self._handle(head, b"GET", body)
+        if head.target.partition(b"?")[0] == b"/v1/route":
+            # HEAD must be safe (RFC 9110), and a routing GET decides a call (rotations, caps,
+            # the caller's window, the counters): it is not offered there.
+            answer = self._handle(head, b"HEAD", body)
+        else:
+            # HEAD is GET without the body: the same status and headers, the GET body's length.
+            answer = self._handle(head, b"GET", body)
         return answer[: answer.find(b"\r\n\r\n") + 4] if answer else answer
 
     def _handle(self, head: _Head, method: bytes, body: bytes) -> bytes:
@@ -888,7 +893,7 @@ class _Conn(asyncio.Protocol):
                             )
                         args = _route_args(*_body_fields(body, head.ctype))
                     else:
-                        raise _HttpError(405, "INVALID_ARGUMENT", "GET or POST", allow=b"GET, HEAD, POST")
+                        raise _HttpError(405, "INVALID_ARGUMENT", "GET or POST", allow=b"GET, POST")
                 except _HttpError as e:
                     # A routing request refused before the engine saw it counts as the engine's
                     # refusals do (GetStats, /metrics), as gRPC's malformed requests do.
