@@ -1,10 +1,10 @@
 """HTTP/JSON for switches without a gRPC client (Kamailio, OpenSIPS).
 
 `GET|POST /v1/route`, `POST /v1/events`, `GET /metrics`, `GET /healthz` (and `HEAD` wherever
-`GET` is taken but on `/v1/route`, whose GET decides a call: GET's answer without its body), served by a small HTTP/1.1 server on
-`asyncio.Protocol`: keep-alive, pipelining (answers in request order), `Expect: 100-continue`,
-bounded header and body sizes, a connection limit, idle and request-completion timeouts
-(slowloris), back-pressure on clients that do not read. No web
+`GET` is taken but on `/v1/route`, whose GET decides a call: GET's answer without its body),
+served by a small HTTP/1.1 server on `asyncio.Protocol`: keep-alive, pipelining (answers in
+request order), `Expect: 100-continue`, bounded header and body sizes, a connection limit, idle
+and request-completion timeouts (slowloris), back-pressure on clients that do not read. No web
 framework: a routing request costs one buffer scan, a few splits and the Rust decision, and a
 framework's request objects and middleware would cost more than the decision itself.
 
