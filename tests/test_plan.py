@@ -1040,5 +1040,8 @@ def test_a_json_plan_with_a_key_given_twice_is_refused_at_its_line() -> None:
     assert issues[0].message.startswith("duplicate key 'timezone' (first at line 2)")
     with pytest.raises(routecore.PlanError, match="duplicate key"):
         load_plan(text.encode(), path="plan.json")
+    # A lone surrogate escape is no text: refused at its line (as the YAML reader places it).
+    issues = check_plan('{"version": 1,\n "timezone": "d\\ud800"}').errors
+    assert [i.line for i in issues] == [2] and "escape" in issues[0].message, issues
     # NaN is no JSON: read by the YAML reader, it is a string where a number belongs.
     assert check_plan('{"version": 1, "rates": {"r": {"mobile": NaN}}}').errors

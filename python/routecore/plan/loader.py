@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -364,7 +365,9 @@ def _parse(text: str, file_path: Path | None) -> _yaml.Document:
     looks_json = (file_path is not None and file_path.suffix.lower() == ".json") or text.lstrip().startswith(
         "{"
     )
-    if looks_json:
+    if looks_json and not _LONE_SURROGATE_ESCAPE.search(text):
+        # (`json` reads a lone `\ud800` escape as text that is not text; the YAML reader refuses
+        # it at its line.)
         try:
             return _yaml.Document(data=json.loads(text, object_pairs_hook=_once, parse_constant=_no_constant))
         except ValueError:
@@ -373,6 +376,12 @@ def _parse(text: str, file_path: Path | None) -> _yaml.Document:
             # silently kept).
             pass
     return _yaml.load_fast(text) or _yaml.load_yaml(text)
+
+
+#: A `\uD800`-`\uDFFF` escape that is not half of a surrogate pair.
+_LONE_SURROGATE_ESCAPE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F]"
+)
 
 
 def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
