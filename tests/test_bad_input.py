@@ -951,6 +951,17 @@ def test_list_file(tmp_path: Path, case: str, data: bytes, words: str) -> None:
     assert all((i.file.endswith("fraud.txt"), i.line) == (True, 2) for i in issues), issues
 
 
+def test_list_file_with_a_gbk_comment_loads_as_numberlist_reads_it(tmp_path: Path) -> None:
+    # A comment in GBK spoils nothing, as for NumberList.from_file and `routecore pool FILE`.
+    data = "13700000000 # 张三\n13900000000\n".encode("gbk")
+    loaded = load_plan(_plan_with_list(tmp_path, data))
+    assert routecore.NumberList.from_file(tmp_path / "lists" / "fraud.txt").problems == []
+    engine = routecore.Engine.from_loaded(loaded)
+    for caller in ("13700000000", "13900000000"):  # both blocked by the list (reason 诈骗)
+        d = engine.route(CLINIC, caller, "1", AT)
+        assert (d.action, d.reject.reason if d.reject else None) == ("REJECT", "诈骗"), caller
+
+
 def test_list_file_missing(tmp_path: Path) -> None:
     plan = tmp_path / "plan.yaml"
     plan.write_text((SPEC / "plan.yaml").read_text(encoding="utf-8"), encoding="utf-8")

@@ -216,7 +216,7 @@ def test_pool_lines_reads_a_file_as_list_files_are_read() -> None:
     assert [line for line, _ in problems] == [5, 6, 8]
     assert "'a' at position 0" in problems[0][1]
     assert "anonymous or withheld" in problems[1][1]
-    assert problems[2][1].startswith("not UTF-8 text (GBK perhaps?): byte 0 (0xd6)")
+    assert problems[2][1].startswith("not UTF-8 text (GBK perhaps?): byte 1 of the line is not UTF-8")
     assert pool_lines(data_bytes, class_="top")[0] == ["4008888888", "8008888888"]
     assert pool_lines(data_bytes, pattern="_400XXX4567", tag="ascending")[0] == ["4001234567"]
     assert pool_lines(b"", class_="top") == ([], [])

@@ -328,13 +328,13 @@ fn pool_lines<'py>(
         let (mut kept, mut problems) = (Vec::new(), Vec::new());
         for (line, number) in classes::numbered_lines(data) {
             if let Err(e) = std::str::from_utf8(number) {
-                let at = e.valid_up_to();
+                // Worded as `NumberList.from_file` words it (the byte counted from 1).
                 problems.push((
                     line,
                     format!(
-                        "not UTF-8 text (GBK perhaps?): byte {at} (0x{:02x}) is not UTF-8; \
-                         save the file as UTF-8",
-                        number[at]
+                        "not UTF-8 text (GBK perhaps?): byte {} of the line is not UTF-8; save \
+                         the file as UTF-8",
+                        e.valid_up_to() + 1
                     ),
                 ));
                 continue;

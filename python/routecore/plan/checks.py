@@ -248,6 +248,32 @@ class _Checker:
                     "a `schedule` condition on it never holds, a target with it is always off shift",
                 )
 
+    def list_text_by_lines(self, name: str, blob: bytes, loc: Loc, file: str) -> str | None:
+        """A list file that is not UTF-8 throughout, read as `NumberList.from_file` reads it: a
+        comment need not be UTF-8 (it is dropped), an entry must be. Each entry that is not is an
+        error on its line of the file; None when there is one."""
+        lines = blob.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+        kept: list[str] = []
+        bad = 0
+        for lineno, raw in enumerate(lines, start=1):
+            entry, hash_, comment = raw.partition(b"#")
+            try:
+                text = entry.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad += 1
+                if bad <= _MAX_FILE_ERRORS:
+                    message = (
+                        f"list {name!r}: not UTF-8 text (GBK perhaps?): byte {exc.start + 1} of the "
+                        "line is not UTF-8; save the file as UTF-8"
+                    )
+                    self.out.errors.append(RawIssue(loc, message, file, lineno))
+                continue
+            try:
+                kept.append(text + (hash_ + comment).decode("utf-8"))
+            except UnicodeDecodeError:
+                kept.append(text)  # a comment in another encoding spoils nothing
+        return None if bad else "\n".join(kept)
+
     def check_overlap(self, ranges: list[Any], loc: Loc) -> None:
         """Overlapping ranges of one day type are allowed (the schedule is open in either, their
         union; plan-format.md refuses only a range that ends before it starts) but are more often
@@ -318,16 +344,10 @@ class _Checker:
             return
         try:
             text = blob.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            # Placed on its line of the list file, as a bad number is (an editor opens it there).
-            line = blob.count(b"\n", 0, exc.start) + 1
-            bad = blob[exc.start : exc.end].hex(" ")
-            message = (
-                f"list {name!r}: line {line} is not UTF-8 text: byte 0x{bad} (GBK perhaps?); "
-                "save the file as UTF-8"
-            )
-            self.out.errors.append(RawIssue(loc, message, str(path), line))
-            return
+        except UnicodeDecodeError:
+            text = self.list_text_by_lines(name, blob, loc, str(path))
+            if text is None:
+                return
         self.out.list_bytes[name] = blob
         self.out.list_texts[name] = text
         count = 0
