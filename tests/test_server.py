@@ -530,19 +530,31 @@ def test_report_call_writes_durable_records(plan_loaded: Any, tmp_path: Path) ->
         reopened.close()
 
 
-@pytest.mark.parametrize("disposition", ["busy\x1b[31m", "no\nanswer", "\x00", "busy\u202e", "\x85"])
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        ("disposition", "busy\x1b[31m"),
+        ("disposition", "no\nanswer"),
+        ("disposition", "\x00"),
+        ("disposition", "busy\u202e"),
+        ("disposition", "\x85"),
+        ("call_id", "cc\r\n"),
+        ("target", "13800000010\x1b"),
+    ],
+)
 def test_report_call_refuses_control_characters_in_a_disposition(
-    plan_loaded: Any, tmp_path: Path, disposition: str
+    plan_loaded: Any, tmp_path: Path, field: str, text: str
 ) -> None:
+    """What an event stores and `routecore stats` shows is printable text."""
     store = SqliteRecordStore(tmp_path / "records.db")
     engine = routecore.Engine.from_loaded(plan_loaded)
     event = {"call_id": "cc", "type": pb.CallEvent.ENDED, "target": "13800000010", "time": AT}
     for r in (Running(engine, records=store), Running(engine)):
         try:
             with pytest.raises(grpc.RpcError) as info:
-                r.router.ReportCall(pb.CallEvent(**event, disposition=disposition), timeout=10)
+                r.router.ReportCall(pb.CallEvent(**{**event, field: text}), timeout=10)
             assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-            assert info.value.details().startswith("disposition: "), info.value.details()
+            assert info.value.details().startswith(f"{field}: "), info.value.details()
         finally:
             r.close()
     reopened = SqliteRecordStore(tmp_path / "records.db")

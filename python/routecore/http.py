@@ -42,7 +42,7 @@ from routecore.engine import switch_time_field
 from routecore.exceptions import InvalidArgumentError
 from routecore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from routecore.metrics import METRICS, Metrics
-from routecore.records import check_call_id, check_disposition
+from routecore.records import check_call_id, check_event_text
 
 __all__ = [
     "HttpLimits",
@@ -330,13 +330,18 @@ def _event_fields(doc: dict[str, Any], form: bool) -> dict[str, Any]:
         raise _HttpError(400, "INVALID_ARGUMENT", "call_id: an event needs the call's id")
     if type_ not in ("ANSWERED", "ENDED"):
         raise _HttpError(400, "INVALID_ARGUMENT", f"type: {type_!r} is not an event type (ANSWERED, ENDED)")
+    target, disposition = _text(doc, "target"), _text(doc, "disposition")
+    try:
+        check_event_text(call_id, target, disposition)
+    except InvalidArgumentError as e:
+        raise _HttpError(400, "INVALID_ARGUMENT", str(e)) from None
     return {
         "call_id": call_id,
         "type": type_,
-        "target": _text(doc, "target"),
+        "target": target,
         "time": _time(doc),
         "duration_seconds": duration,
-        "disposition": _checked(check_disposition, _text(doc, "disposition")),
+        "disposition": disposition,
     }
 
 

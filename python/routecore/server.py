@@ -52,7 +52,7 @@ from routecore.records import (
     RecordStoreError,
     StoreOverloadedError,
     check_call_id,
-    check_disposition,
+    check_event_text,
 )
 from routecore.tls import TlsFiles
 from routecore.v1 import routing_pb2 as pb
@@ -371,8 +371,7 @@ class Service:
             # proto3 keeps an enum number it does not know: a newer or a broken client
             raise InvalidArgumentError(f"type: {event.type} is not an event type (ANSWERED, ENDED)")
         # Without a record store too: the same call ids are refused whatever stands behind.
-        check_call_id(event.call_id)
-        check_disposition(event.disposition)
+        check_event_text(event.call_id, event.target, event.disposition)
         kind = pb.CallEvent.Type.Name(event.type)
         at = event.time if event.HasField("time") else None
         with switch_time_field():

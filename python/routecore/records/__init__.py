@@ -35,6 +35,7 @@ from routecore.records._model import (
     build_record,
     check_call_id,
     check_disposition,
+    check_event_text,
 )
 from routecore.records.postgres import PostgresRecordStore, is_postgres_dsn
 from routecore.records.sqlite import SqliteRecordStore
@@ -60,6 +61,7 @@ __all__ = [
     "build_record",
     "check_call_id",
     "check_disposition",
+    "check_event_text",
     "open_record_store",
 ]
 

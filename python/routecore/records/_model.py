@@ -144,12 +144,28 @@ def check_disposition(disposition: str) -> None:
     Raises:
         InvalidArgumentError: `disposition: U+001B at position 4 is a control character; …`.
     """
-    if disposition.isprintable():
+    _check_printable("disposition", disposition, "a disposition is printable text (answered, busy, …)")
+
+
+def check_event_text(call_id: str, target: str, disposition: str) -> None:
+    """Refuses an event whose call id, target or disposition is not printable text (all three are
+    stored and shown by `routecore stats`), or whose call id is too long (`check_call_id`).
+
+    Raises:
+        InvalidArgumentError: the field, and the character and its position.
+    """
+    check_call_id(call_id)
+    _check_printable("call_id", call_id, "a call id is printable text")
+    _check_printable("target", target, "a target is a number or URI")
+    check_disposition(disposition)
+
+
+def _check_printable(field: str, value: str, what: str) -> None:
+    if value.isprintable():
         return
-    at, char = next((i, c) for i, c in enumerate(disposition) if not c.isprintable())
+    at, char = next((i, c) for i, c in enumerate(value) if not c.isprintable())
     raise InvalidArgumentError(
-        f"disposition: U+{ord(char):04X} at position {at} is a control or invisible character; "
-        "a disposition is printable text (answered, busy, no_answer, …)"
+        f"{field}: U+{ord(char):04X} at position {at} is a control or invisible character; {what}"
     )
 
 
@@ -210,8 +226,8 @@ class CallEvent:
         Raises:
             InvalidArgumentError: a field is wrong (the message names it).
         """
-        if isinstance(disposition, str):  # (checked for new events, not on rows read back)
-            check_disposition(disposition)
+        if isinstance(call_id, str) and isinstance(target, str) and isinstance(disposition, str):
+            check_event_text(call_id, target, disposition)  # (new events, not rows read back)
         event = cls(call_id, type, target, to_ms(at), duration_seconds, disposition)
         check_range(event, at_field="at", shown=at)
         return event
