@@ -563,6 +563,13 @@ impl PyEngine {
             ))
             .into());
         }
+        if call_id.chars().count() > crate::engine::decide::MAX_CALL_ID {
+            return Err(PyRoutecoreErr(Error::InvalidArgument(format!(
+                "call_id: longer than {} characters",
+                crate::engine::decide::MAX_CALL_ID
+            )))
+            .into());
+        }
         // Taken as an i128 so that a huge one is this error, not Python's OverflowError: no
         // call lasts longer than the years 1 to 9999.
         if !(0..=MAX_DURATION_SECONDS).contains(&duration_seconds) {

@@ -160,6 +160,9 @@ fn valid_digits(digits: &str) -> Result<()> {
     Ok(())
 }
 
+/// The longest call id a call may have, in characters (`records.MAX_CALL_ID`).
+pub const MAX_CALL_ID: usize = 256;
+
 /// Decides one call against `plan`.
 pub fn decide(
     plan: &Plan,
@@ -177,6 +180,13 @@ pub fn decide(
     let caller = number::normalize_caller(req.caller, &**tables)
         .map_err(|e| Error::invalid_number("caller", e))?;
     valid_digits(req.digits)?;
+    // A call routed must be reportable: its events (and records) refuse a longer id. (The
+    // servers refuse it on the request, before the engine; this holds the Python API to it.)
+    if req.call_id.len() > MAX_CALL_ID && req.call_id.chars().count() > MAX_CALL_ID {
+        return Err(Error::InvalidArgument(format!(
+            "call_id: longer than {MAX_CALL_ID} characters"
+        )));
+    }
     let Some(served) = plan.numbers.get(&called.digits) else {
         return Err(Error::NotFound(format!(
             "called: {} is not served by plan {}",
