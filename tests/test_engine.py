@@ -34,9 +34,9 @@ def test_errors_name_the_field_and_the_reason(engine: routecore.Engine) -> None:
     with pytest.raises(routecore.InvalidArgumentError, match="at: expected a datetime"):
         engine.route("4001234567", "13800138000", at=[1])  # type: ignore[arg-type]
     # A call id an event could not report is refused when routing too (as the servers refuse it).
-    with pytest.raises(routecore.InvalidArgumentError, match="^call_id: longer than 256 characters"):
+    with pytest.raises(routecore.InvalidArgumentError, match=r"^call_id: longer than 256 characters"):
         engine.route("4001234567", "13800138000", at=AT, call_id="x" * 257)
-    with pytest.raises(routecore.InvalidArgumentError, match="^call_id: longer than 256 characters"):
+    with pytest.raises(routecore.InvalidArgumentError, match=r"^call_id: longer than 256 characters"):
         engine.report("x" * 257, "ENDED", at=AT)
     assert engine.route("4001234567", "13800138000", at=AT, call_id="呼" * 256).call_id == "呼" * 256
     with pytest.raises(routecore.InvalidArgumentError, match=r"at: expected a datetime.*got bool"):
