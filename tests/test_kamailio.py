@@ -130,15 +130,15 @@ def wait_http(port: int, proc: subprocess.Popen[Any], log: Path, timeout: float 
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"routecore serve exited {proc.returncode}:\n{log.read_text()}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/healthz")
             if conn.getresponse().status == 200:
-                conn.close()
                 return
-            conn.close()
         except OSError:
             pass
+        finally:
+            conn.close()
         time.sleep(0.1)
     raise AssertionError(f"routecore serve did not answer /healthz in {timeout} s:\n{log.read_text()}")
 

@@ -1056,26 +1056,29 @@ def test_sigkill_mid_load_loses_no_acknowledged_record(tmp_path: Path) -> None:
         import http.client
 
         conn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=5)
-        i = 0
-        while not stop.is_set() and i < 100_000:
-            body = json.dumps(
-                {
-                    "call_id": f"h{i}",
-                    "type": "ENDED",
-                    "target": "13800000010",
-                    "time": AT,
-                    "duration_seconds": 30,
-                }
-            )
-            try:
-                conn.request("POST", "/v1/events", body, {"Content-Type": "application/json"})
-                resp = conn.getresponse()
-                answer = json.loads(resp.read())
-            except (OSError, http.client.HTTPException, ValueError):
-                return  # the server is gone
-            if resp.status == 200 and answer["recorded"]:
-                acked_http.add(i)
-            i += 1
+        try:
+            i = 0
+            while not stop.is_set() and i < 100_000:
+                body = json.dumps(
+                    {
+                        "call_id": f"h{i}",
+                        "type": "ENDED",
+                        "target": "13800000010",
+                        "time": AT,
+                        "duration_seconds": 30,
+                    }
+                )
+                try:
+                    conn.request("POST", "/v1/events", body, {"Content-Type": "application/json"})
+                    resp = conn.getresponse()
+                    answer = json.loads(resp.read())
+                except (OSError, http.client.HTTPException, ValueError):
+                    return  # the server is gone
+                if resp.status == 200 and answer["recorded"]:
+                    acked_http.add(i)
+                i += 1
+        finally:
+            conn.close()  # the killed server's socket too (an unclosed one warns, and warnings fail)
 
     try:
         # The HTTP twin of the same process answers too.
