@@ -472,15 +472,18 @@ impl Filter {
         &self,
         number: &'a [u8],
     ) -> std::result::Result<Option<Cow<'a, [u8]>>, NumberError> {
-        // The bulk case first: a plain 400/800 number is its own national form (its class
-        // says so at once).
-        if self.class.is_some() || self.tag.is_some() {
-            let plain = classify(number);
-            if plain.class.is_some() {
-                return Ok(self
-                    .accepts_classified(number, plain)
-                    .then_some(Cow::Borrowed(number)));
-            }
+        // Only a class or a tag needs the classification. With one, the bulk case is settled
+        // first: a plain 400/800 number is its own national form (its class says so at once).
+        let judged = self.class.is_some() || self.tag.is_some();
+        let plain = if judged {
+            classify(number)
+        } else {
+            Classification::default()
+        };
+        if plain.class.is_some() {
+            return Ok(self
+                .accepts_classified(number, plain)
+                .then_some(Cow::Borrowed(number)));
         }
         let national = national_form(number)?;
         if national.is_empty() {
@@ -489,21 +492,16 @@ impl Filter {
                 "an anonymous or withheld entry is not a number".to_string(),
             ));
         }
-        Ok(self.accepts_national(&national).then_some(national))
+        let c = if judged {
+            classify(&national)
+        } else {
+            Classification::default()
+        };
+        Ok(self.accepts_classified(&national, c).then_some(national))
     }
 
-    /// [`Filter::accepts`] for a number already in national form.
-    fn accepts_national(&self, national: &[u8]) -> bool {
-        if self.class.is_none() && self.tag.is_none() {
-            return self
-                .pattern
-                .as_ref()
-                .is_none_or(|p| p.matches_any(national));
-        }
-        self.accepts_classified(national, classify(national))
-    }
-
-    /// [`Filter::accepts_national`] with the number's classification at hand.
+    /// Whether a number in national form passes, given its classification (the empty one
+    /// when neither a class nor a tag is asked).
     fn accepts_classified(&self, national: &[u8], c: Classification) -> bool {
         if self.class.is_some_and(|k| c.class != Some(k)) || self.tag.is_some_and(|t| !c.has(t)) {
             return false;
