@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBool, PyDateTime, PyDict, PyFloat, PyInt, PyString};
 
 use super::error::PyRoutecoreErr;
-use super::numbers::str_items;
+use super::numbers::{str_arg, str_items};
 use crate::engine::compile::{compile, CompileInput};
 use crate::engine::decide::{decide, Decision, Request, TargetOut};
 use crate::engine::doc::PlanDoc;
@@ -155,13 +155,7 @@ fn seconds_ms(secs: f64) -> Result<i64, String> {
 /// `InvalidArgumentError` for a string that is not text (lone surrogates, as
 /// `bytes.decode(errors="surrogateescape")` leaves for bytes that were not UTF-8).
 pub(crate) fn field_str<'a>(value: &'a Bound<'_, PyAny>, field: &str) -> PyResult<&'a str> {
-    let Ok(s) = value.cast::<PyString>() else {
-        let got = value.get_type().name()?;
-        return Err(PyTypeError::new_err(format!(
-            "{field}: expected a str, got {got}"
-        )));
-    };
-    s.to_str().map_err(|_| {
+    str_arg(value, field, |_| {
         PyRoutecoreErr(Error::InvalidArgument(format!(
             "{field}: not valid text (lone surrogates: bytes that were not UTF-8, GBK perhaps, \
              decoded with surrogateescape); decode the input with its real encoding"

@@ -53,17 +53,37 @@ pub(crate) fn not_text(value: &Bound<'_, PyString>) -> NumberError {
     )
 }
 
+/// The name of `value`'s type, for a `TypeError` that says what was given (`?` if even the
+/// name cannot be had).
+pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value
+        .get_type()
+        .name()
+        .map_or_else(|_| "?".to_string(), |n| n.to_string())
+}
+
 /// The text of a number argument named `field`: a `TypeError` if it is not a `str`, the
 /// invalid-number error if it is not valid text (lone surrogates).
 pub(crate) fn number_str<'a>(value: &'a Bound<'_, PyAny>, field: &str) -> PyResult<&'a str> {
+    str_arg(value, field, |s| {
+        PyRoutecoreErr(Error::invalid_number(field, not_text(s))).into()
+    })
+}
+
+/// The text of a `str` argument named `field`, borrowed: a `TypeError` naming what was given
+/// if it is not a `str`, and `refused(s)` if it is not valid text (lone surrogates).
+pub(crate) fn str_arg<'a>(
+    value: &'a Bound<'_, PyAny>,
+    field: &str,
+    refused: impl FnOnce(&Bound<'_, PyString>) -> PyErr,
+) -> PyResult<&'a str> {
     let Ok(s) = value.cast::<PyString>() else {
-        let got = value.get_type().name()?;
         return Err(PyTypeError::new_err(format!(
-            "{field}: expected a str, got {got}"
+            "{field}: expected a str, got {}",
+            type_name(value)
         )));
     };
-    s.to_str()
-        .map_err(|_| PyRoutecoreErr(Error::invalid_number(field, not_text(s))).into())
+    s.to_str().map_err(|_| refused(s))
 }
 
 /// Each `str` of a sequence named `param`, through `each(i, item)`. A `TypeError` names an item
@@ -79,19 +99,18 @@ pub(crate) fn str_items<T>(
         )));
     }
     let iter = values.try_iter().map_err(|_| {
-        let got = values
-            .get_type()
-            .name()
-            .map_or_else(|_| "?".to_string(), |n| n.to_string());
-        PyTypeError::new_err(format!("{param}: expected a sequence of str, got {got}"))
+        PyTypeError::new_err(format!(
+            "{param}: expected a sequence of str, got {}",
+            type_name(values)
+        ))
     })?;
     let mut out = Vec::with_capacity(values.len().unwrap_or(0));
     for (i, item) in iter.enumerate() {
         let item = item?;
         let Ok(s) = item.cast::<PyString>() else {
-            let got = item.get_type().name()?;
             return Err(PyTypeError::new_err(format!(
-                "{param}[{i}]: expected a str, got {got}"
+                "{param}[{i}]: expected a str, got {}",
+                type_name(&item)
             )));
         };
         out.push(each(i, s)?);

@@ -9,7 +9,7 @@ use pyo3::types::{PyBytes, PyList, PyString};
 
 use super::engine::field_str;
 use super::error::PyRoutecoreErr;
-use super::numbers::{not_text, number_str, str_items};
+use super::numbers::{not_text, number_str, str_items, type_name};
 use crate::classify::{self as classes, Class, Classification, Filter, TagFilter};
 use crate::error::Error;
 use crate::pattern::PatternSet;
@@ -40,11 +40,10 @@ impl Batch<'_> {
         }
         let mut push = |i: usize, item: &Bound<'_, PyAny>| -> PyResult<()> {
             let s = item.cast::<PyString>().map_err(|_| {
-                let got = item
-                    .get_type()
-                    .name()
-                    .map_or_else(|_| "?".to_string(), |n| n.to_string());
-                PyTypeError::new_err(format!("{param}[{i}]: expected str, got {got}"))
+                PyTypeError::new_err(format!(
+                    "{param}[{i}]: expected str, got {}",
+                    type_name(item)
+                ))
             })?;
             let text = s.to_str().map_err(|_| {
                 PyRoutecoreErr(Error::invalid_number(&format!("{param}[{i}]"), not_text(s)))
@@ -327,23 +326,25 @@ fn pool_lines<'py>(
     Ok(py.detach(|| {
         let (mut kept, mut problems) = (Vec::new(), Vec::new());
         for (line, number) in classes::numbered_lines(data) {
-            if let Err(e) = std::str::from_utf8(number) {
-                // Worded as `NumberList.from_file` words it (the byte counted from 1).
-                problems.push((
-                    line,
-                    format!(
-                        "not UTF-8 text (GBK perhaps?): byte {} of the line is not UTF-8; save \
-                         the file as UTF-8",
-                        e.valid_up_to() + 1
-                    ),
-                ));
-                continue;
-            }
             match filter.national(number) {
                 // National forms are ASCII digits.
                 Ok(Some(national)) => kept.push(String::from_utf8_lossy(&national).into_owned()),
                 Ok(None) => {}
-                Err(e) => problems.push((line, e.to_string())),
+                // A line that is not UTF-8 (never a number) is worded as `NumberList.from_file`
+                // words it, the byte counted from 1; looked at only once the line failed.
+                Err(e) => problems.push((
+                    line,
+                    std::str::from_utf8(number).map_or_else(
+                        |bad| {
+                            format!(
+                                "not UTF-8 text (GBK perhaps?): byte {} of the line is not \
+                                 UTF-8; save the file as UTF-8",
+                                bad.valid_up_to() + 1
+                            )
+                        },
+                        |_| e.to_string(),
+                    ),
+                )),
             }
         }
         (kept, problems)
