@@ -130,6 +130,15 @@ impl ListOptions {
     }
 }
 
+/// Why a line of a number file is refused when it is not UTF-8 (the byte counted from 1), as
+/// every reader of such files words it (`NumberList.from_file`, `routecore pool FILE`).
+pub fn not_utf8_line(e: &std::str::Utf8Error) -> String {
+    format!(
+        "not UTF-8 text (GBK perhaps?): byte {} of the line is not UTF-8; save the file as UTF-8",
+        e.valid_up_to() + 1
+    )
+}
+
 /// One line of a list file that was not loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListProblem {
@@ -503,11 +512,7 @@ impl NumberList {
                 Err(e) => not_text.push(ListProblem {
                     source: source.to_string(),
                     line: i + 1,
-                    reason: format!(
-                        "not UTF-8 text (GBK perhaps?): byte {} of the line is not UTF-8; save \
-                         the file as UTF-8",
-                        e.valid_up_to() + 1
-                    ),
+                    reason: not_utf8_line(&e),
                 }),
             }
         }

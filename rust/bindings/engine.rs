@@ -19,7 +19,7 @@ use crate::engine::decide::{decide, Decision, Request, TargetOut};
 use crate::engine::doc::PlanDoc;
 use crate::engine::redis_state::RedisState;
 use crate::engine::state::{LocalState, StateStore};
-use crate::engine::time::{parse_time, DayType};
+use crate::engine::time::{self, parse_time, DayType};
 use crate::engine::{slot_key, Engine, Plan};
 use crate::error::{Error, PlanIssue};
 use crate::number;
@@ -134,8 +134,8 @@ pub(crate) fn time_ms(at: Option<&Bound<'_, PyAny>>, plan: &Plan) -> PyResult<i6
     )))
 }
 
-/// The longest call duration an event may give: the years 1 to 9999, in seconds.
-const MAX_DURATION_SECONDS: i128 = 315_537_897_599;
+/// The longest call duration an event may give: the years 1 to 9999, in whole seconds.
+const MAX_DURATION_SECONDS: i128 = ((time::LAST_MS - time::FIRST_MS) / 1000) as i128;
 
 /// Seconds since the epoch as milliseconds, refused when not finite or outside the years
 /// 1 to 9999 (beyond what a calendar date can hold a time is garbage, not a call).
@@ -143,7 +143,7 @@ fn seconds_ms(secs: f64) -> Result<i64, String> {
     if !secs.is_finite() {
         return Err("not a finite number of seconds".into());
     }
-    if !(-62_135_596_800.0..=253_402_300_799.0).contains(&secs) {
+    if !((time::FIRST_MS / 1000) as f64..=(time::LAST_MS / 1000) as f64).contains(&secs) {
         return Err(format!(
             "{secs} seconds since the epoch is not between the years 1 and 9999"
         ));

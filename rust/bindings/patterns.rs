@@ -334,16 +334,8 @@ fn pool_lines<'py>(
                 // words it, the byte counted from 1; looked at only once the line failed.
                 Err(e) => problems.push((
                     line,
-                    std::str::from_utf8(number).map_or_else(
-                        |bad| {
-                            format!(
-                                "not UTF-8 text (GBK perhaps?): byte {} of the line is not \
-                                 UTF-8; save the file as UTF-8",
-                                bad.valid_up_to() + 1
-                            )
-                        },
-                        |_| e.to_string(),
-                    ),
+                    std::str::from_utf8(number)
+                        .map_or_else(|bad| crate::lists::not_utf8_line(&bad), |_| e.to_string()),
                 )),
             }
         }

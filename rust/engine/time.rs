@@ -193,9 +193,10 @@ pub fn parse_time(text: &str, tz: Tz) -> Result<i64, String> {
     Ok(ms)
 }
 
-/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z, in milliseconds since the epoch.
-const FIRST_MS: i64 = -62_135_596_800_000;
-const LAST_MS: i64 = 253_402_300_799_999;
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z, in milliseconds since the epoch: the
+/// times the service takes (request times, seconds since the epoch, call durations).
+pub(crate) const FIRST_MS: i64 = -62_135_596_800_000;
+pub(crate) const LAST_MS: i64 = 253_402_300_799_999;
 
 fn parse_any_time(text: &str, tz: Tz) -> Result<i64, String> {
     if let Some(ms) = parse_rfc3339_fast(text.as_bytes()) {
