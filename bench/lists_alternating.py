@@ -7,8 +7,9 @@ rounds). CPU time of this thread.
 
     .venv/bin/python bench/lists_alternating.py [ROUNDS] [dense|scattered]
 
-The two lists are test_bench_lists.py's (dense: every 7th number, kept as bitmaps; scattered:
-random numbers over every segment, kept in Elias–Fano form).
+The two lists are test_bench_lists.py's (dense: every 7th number, kept as bitmaps beside a
+filter; scattered: random numbers over every segment, each bucket's filter block beside its
+line of numbers).
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ pub fn reduce(hash: u64, n: usize) -> usize {
 }
 
 #[inline]
-fn masks(hash: u64) -> [u64; 8] {
+pub(crate) fn masks(hash: u64) -> [u64; 8] {
     let mut out = [0u64; 8];
     for (m, salt) in out.iter_mut().zip(SALT) {
         *m = 1u64 << (hash.wrapping_mul(salt) >> 58);

@@ -1,11 +1,12 @@
 //! A static set of `u64` keys in Elias–Fano form: about `2 + log2(span / n)` bits
 //! a key, with exact membership in a few reads of small arrays.
 //!
-//! Number lists use it as their exact store ([`crate::lists`]). Numbers cluster
-//! (a list of ten million numbers is mostly a few hundred segments of 10^7), so
-//! the span between neighbours is small and the whole set fits in a few bytes a
-//! number, small enough to stay in cache: confirming a listed number reads three
-//! cached lines instead of one random line of a ~90 MB table in memory.
+//! Number lists keep in this form the keys that neither a bitmap nor a
+//! [`crate::bucket_set::BucketSet`] takes within budget (numbers of very different
+//! lengths together: see `exact_set`). Numbers cluster (a list of ten million
+//! numbers is mostly a few hundred segments of 10^7), so the span between
+//! neighbours is small and the whole set fits in a few bytes a number; the price
+//! is a chain of dependent reads for each lookup.
 //!
 //! # Layout
 //!

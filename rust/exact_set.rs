@@ -1,31 +1,31 @@
-//! The exact store of a number list: a static set of `u64` keys that answers
-//! membership exactly once the list's filter has said "maybe".
+//! The exact store of a number list in *split* form (see `lists`): a static set
+//! of `u64` keys that answers membership exactly once the list's filter has said
+//! "maybe".
 //!
 //! Keys are grouped in *chunks* of 2^16 consecutive keys (a list key is its
 //! number's digits as an integer, so a chunk is a run of 65,536 neighbouring
 //! numbers of one length). A chunk holding at least one key in eight is *dense*
-//! and kept as a plain bitmap; every other key is kept in [`EliasFano`] form.
+//! and kept as a plain bitmap; every other key is kept in a [`BucketSet`] (one
+//! line a lookup), or in [`EliasFano`] form where a table would pass its budget
+//! (keys spread over too many bits for their count).
 //!
-//! **Why two forms.** Elias–Fano takes about `2 + log2(span / n)` bits a key,
-//! but confirming a key is a chain of dependent steps (a count, a select in
-//! `upper`, the low parts): ~24 ns of compute once its lines are cached, on top
-//! of the filter's line. A bitmap's answer is one bit of one line addressed
-//! straight from the key, requested together with the filter's line, so a listed
-//! key then costs about what an unlisted one does (bench/README.md, in Rust at
-//! 10 million keys: 63–64 ns against 93–135 in Elias–Fano form). A dense chunk's bitmap costs at most one byte
-//! a key, against ~5 bits in Elias–Fano form: well inside a list's budget of 12
-//! bytes a number, and only where keys are dense (whole blocks of numbers, number
-//! pools); a list of scattered numbers has no dense chunk and stays as compact as
-//! before.
+//! **Why bitmaps.** A bitmap's answer is one bit of one line addressed straight
+//! from the key, requested together with the filter's line, so a listed key
+//! then costs about what an unlisted one does (bench/README.md, in Rust at 10
+//! million keys: 63–64 ns against 93–135 in Elias–Fano form). A dense chunk's
+//! bitmap costs at most one byte a key: well inside a list's budget of 12 bytes
+//! a number, and only where keys are dense (whole blocks of numbers, number
+//! pools).
 //!
 //! **Finding a chunk's bitmap.** `slots` has one `u32` per chunk from the first
 //! dense chunk to the last: the index of its bitmap, or [`NOT_DENSE`]. It must
 //! stay small beside the bitmaps it indexes (at most 1/16 of their size), so it
 //! covers one *cluster* of dense chunks, each within 128 chunks of the one
 //! before: the cluster with the most of them. Dense chunks outside it (far
-//! apart: another segment, another length of number) stay in Elias–Fano form
+//! apart: another segment, another length of number) go with the other keys
 //! rather than pay for a large, mostly empty directory.
 
+use crate::bucket_set::BucketSet;
 use crate::elias_fano::EliasFano;
 use crate::hugemem::{self, HugeWords};
 
@@ -46,7 +46,69 @@ const NOT_DENSE: u32 = u32::MAX;
 #[derive(Debug, Default)]
 pub struct ExactSet {
     dense: Option<DenseChunks>,
-    sparse: EliasFano,
+    sparse: Sparse,
+}
+
+/// The keys outside dense chunks: a [`BucketSet`] (one line a lookup), or in
+/// [`EliasFano`] form where a table would cost too much (keys spread over too
+/// many bits for their count).
+#[derive(Debug)]
+enum Sparse {
+    Table(BucketSet),
+    Compact(EliasFano),
+}
+
+impl Default for Sparse {
+    fn default() -> Self {
+        Sparse::Compact(EliasFano::default())
+    }
+}
+
+impl Sparse {
+    /// `keys` strictly ascending. O(n).
+    fn new(keys: &[u64]) -> Sparse {
+        BucketSet::new(keys).map_or_else(|| Sparse::Compact(EliasFano::new(keys)), Sparse::Table)
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Sparse::Table(table) => table.len(),
+            Sparse::Compact(ef) => ef.len(),
+        }
+    }
+
+    #[inline]
+    fn contains(&self, key: u64) -> bool {
+        match self {
+            Sparse::Table(table) => table.contains(key),
+            Sparse::Compact(ef) => ef.contains(key),
+        }
+    }
+
+    #[inline]
+    fn prefetch(&self, key: u64) {
+        match self {
+            Sparse::Table(table) => table.prefetch(key),
+            Sparse::Compact(ef) => ef.prefetch(key),
+        }
+    }
+
+    fn memory_bytes(&self) -> usize {
+        match self {
+            Sparse::Table(table) => table.memory_bytes(),
+            Sparse::Compact(ef) => ef.memory_bytes(),
+        }
+    }
+
+    /// Every key, in no particular order.
+    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        let (table, ef) = match self {
+            Sparse::Table(table) => (Some(table), None),
+            Sparse::Compact(ef) => (None, Some(ef)),
+        };
+        let table = table.into_iter().flat_map(BucketSet::iter);
+        table.chain(ef.into_iter().flat_map(EliasFano::iter))
+    }
 }
 
 /// The dense chunks' bitmaps and the directory to them.
@@ -112,7 +174,7 @@ impl ExactSet {
         if dense_chunks.is_empty() {
             return ExactSet {
                 dense: None,
-                sparse: EliasFano::new(keys),
+                sparse: Sparse::new(keys),
             };
         }
         let first_chunk = dense_chunks[0];
@@ -143,7 +205,7 @@ impl ExactSet {
         dense.bits = bits;
         ExactSet {
             dense: Some(dense),
-            sparse: EliasFano::new(&sparse),
+            sparse: Sparse::new(&sparse),
         }
     }
 
@@ -155,7 +217,7 @@ impl ExactSet {
         self.len() == 0
     }
 
-    /// Keys kept in dense chunks' bitmaps (the rest are in Elias–Fano form).
+    /// Keys kept in dense chunks' bitmaps.
     pub fn dense_len(&self) -> usize {
         self.dense.as_ref().map_or(0, |d| d.len)
     }
@@ -166,7 +228,7 @@ impl ExactSet {
     }
 
     /// Whether `key` is in the set. O(1): one bit in a dense chunk, else
-    /// [`EliasFano::contains`].
+    /// [`BucketSet::contains`] or [`EliasFano::contains`].
     #[inline]
     pub fn contains(&self, key: u64) -> bool {
         if let Some(dense) = &self.dense {
@@ -178,7 +240,7 @@ impl ExactSet {
     }
 
     /// Starts loading what a lookup of `key` will read (see [`hugemem::prefetch`]):
-    /// the bitmap's line in a dense chunk, else [`EliasFano::prefetch`]. O(1).
+    /// the bitmap's line in a dense chunk, else the other keys' line(s). O(1).
     #[inline]
     pub fn prefetch(&self, key: u64) {
         if let Some(dense) = &self.dense {
@@ -190,16 +252,16 @@ impl ExactSet {
         self.sparse.prefetch(key);
     }
 
-    /// Every key, ascending. O(n + dense chunks × 1,024).
+    /// Every key, in no particular order. O(n + dense chunks × 1,024).
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
-        let mut dense = self.dense.iter().flat_map(DenseChunks::iter).peekable();
-        let mut sparse = self.sparse.iter().peekable();
-        std::iter::from_fn(move || match (dense.peek(), sparse.peek()) {
-            (Some(d), Some(s)) if s < d => sparse.next(),
-            (Some(_), _) => dense.next(),
-            (None, _) => sparse.next(),
-        })
+        let dense = self.dense.iter().flat_map(DenseChunks::iter);
+        dense.chain(self.sparse.iter())
     }
+}
+
+/// Whether any chunk of the ascending `keys` is dense (would get a bitmap). O(n).
+pub fn has_dense_chunk(keys: &[u64]) -> bool {
+    !dense_chunks(keys).is_empty()
 }
 
 /// The dense chunks of the ascending `keys` that get bitmaps, ascending: the
@@ -237,10 +299,9 @@ mod tests {
     fn check(keys: &BTreeSet<u64>, probes: impl IntoIterator<Item = u64>) -> ExactSet {
         let set = ExactSet::new(&keys.iter().copied().collect::<Vec<_>>());
         assert_eq!(set.len(), keys.len());
-        assert!(
-            set.iter().eq(keys.iter().copied()),
-            "iter is the keys, ascending"
-        );
+        let mut listed: Vec<u64> = set.iter().collect();
+        listed.sort_unstable();
+        assert!(listed.iter().eq(keys), "iter is the keys");
         for key in keys.iter().copied().chain(probes) {
             set.prefetch(key);
             assert_eq!(set.contains(key), keys.contains(&key), "key {key}");
@@ -267,8 +328,8 @@ mod tests {
             .flat_map(|&e| [e.wrapping_sub(1), e, e + 1, e + 3]);
         let set = check(&keys, probes.chain(0..70));
         assert_eq!(set.dense_len(), (CHUNK / 8 + CHUNK) as usize);
-        // Two 8 KiB bitmaps, and chunk 9's keys in Elias–Fano form.
-        assert!(set.memory_bytes() < 32 << 10, "{}", set.memory_bytes());
+        // Two 8 KiB bitmaps, and chunk 9's 8,191 keys in a table (~3.5 bytes a key).
+        assert!(set.memory_bytes() < 48 << 10, "{}", set.memory_bytes());
     }
 
     #[test]

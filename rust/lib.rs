@@ -3,6 +3,7 @@
 //! in `bindings/` (behind the default `python` feature).
 
 pub mod bloom;
+pub mod bucket_set;
 pub mod classify;
 pub mod elias_fano;
 pub mod engine;

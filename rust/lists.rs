@@ -6,48 +6,48 @@
 //! A list keeps each number as its [`Digits::key`] (a `u64`, bijective for up to 19
 //! digits) in three parts:
 //!
-//! - a [`FrozenBloom`] filter over the bulk load, the fast "not listed" answer
-//!   (one cache line), and a small [`BlockedBloom`] for keys added live since;
-//! - the **base**: every key of the bulk load in an [`ExactSet`], the exact
-//!   answer. Numbers cluster (segments, area codes), so the keys are close
-//!   together: scattered keys cost about `2 + log2(span / n)` bits each in
-//!   Elias–Fano form (about 12 for ten million spread over every mobile segment),
-//!   and runs of 65,536 neighbouring numbers holding at least one in eight (whole
-//!   blocks, number pools) are kept as bitmaps (see `exact_set`), at most a byte
-//!   a number (7 bits for ten million numbers seven apart);
+//! - the **base**: every key of the bulk load, with the blocked Bloom filter that
+//!   answers "not listed" for them (one cache line) and the exact store that
+//!   confirms every "maybe". It takes one of two forms (`Store`):
+//!   - *paired*, for scattered numbers (the usual block list): a [`BucketSet`]
+//!     whose buckets are two neighbouring lines, the filter block and the keys'
+//!     remainders, about 6.9 bytes a number;
+//!   - *split*, for lists with dense runs of numbers (whole blocks, number pools)
+//!     or keys too spread for a paired table: a [`FrozenBloom`] over every key and
+//!     an [`ExactSet`] apart (bitmaps for the dense runs, a plain [`BucketSet`] or
+//!     Elias–Fano form for the rest), from about 2 bytes a number;
+//! - a small [`BlockedBloom`] for keys added live since the bulk load;
 //! - an **overlay** for live changes: keys added since the bulk load, keys of the
 //!   base removed since, and the rare numbers with no key (20 to 22 digits), behind a
 //!   `RwLock`.
 //!
-//! Every "maybe" of the filter is confirmed exactly, so a false positive never
+//! Every "maybe" of a filter is confirmed exactly, so a false positive never
 //! reaches a decision: a caller is listed only if its key is in the base and not
-//! removed, or added. Memory at ten million numbers is about 1.2 bytes a number
-//! for the filter at 1 % plus the base, about 2 bytes in all (a Python `set` of
-//! ints takes about 60).
+//! removed, or added. Memory at ten million numbers is within the budget of 12
+//! bytes a number (a Python `set` of ints takes about 60): about 7 scattered,
+//! about 2 dense (bench/README.md).
 //!
 //! # Speed
 //!
-//! At millions of numbers every lookup is a few cache misses, so the layout is
+//! At millions of numbers every lookup is a wait for memory, so the layout is
 //! chosen for misses (measured at 10 million numbers from Python,
-//! `bench/test_bench_lists.py`):
+//! `bench/lists_alternating.py`):
 //!
-//! - **A small exact store.** The first version kept the keys' hashes in an
-//!   open-addressed array (9 bytes a number, ~90 MB at ten million): a listed
-//!   number always paid one random read of main memory. The Elias–Fano base is
-//!   a twentieth of that and stays in cache. Where numbers are dense, a bitmap
-//!   confirms in one line addressed straight from the key instead of
-//!   Elias–Fano's chain of dependent steps (see `exact_set`).
+//! - **One place per lookup.** A lookup of a scattered number reads two
+//!   neighbouring lines (filter block, then remainders) that memory serves
+//!   together. Before, the exact store was in Elias–Fano form (1.5 bytes a
+//!   number): confirming a listed number was a chain of dependent reads after the
+//!   filter's line, and the listed lookup stayed at 0.93× rbloom's; paired, it is
+//!   1.05–1.10×. Where numbers are dense, a bitmap confirms in one line addressed
+//!   straight from the key, requested together with the filter's (see
+//!   `exact_set`).
 //! - **Huge pages.** The filter and the base are allocated in transparent huge
 //!   pages (`hugemem`): with 4 KiB pages almost every lookup also missed the TLB.
-//! - **Overlapped misses.** A single lookup requests the base's lines (its
-//!   bitmap line, or its guessed position in Elias–Fano form: see
-//!   [`ExactSet::prefetch`]) before it reads the filter's,
-//!   so a listed number waits for the slower of the two, not their sum; a batch
-//!   requests the filter lines of 32 queries, then the base lines of their
-//!   "maybe"s, before reading any.
-//! - **Filter first.** The base alone answers "not listed" too, but reads three
-//!   lines to the filter's one; most callers are on no list, so the filter
-//!   answers first.
+//! - **Overlapped misses.** A single lookup requests every line it may read
+//!   before it reads the first, so a listed number waits for the slower, not the
+//!   sum; a batch requests the filter lines of 32 queries, then the exact lines
+//!   of their "maybe"s, before reading any.
+//! - **Filter first.** Most callers are on no list, so the filter answers first.
 //! - **Plain digits.** A query that is already 1 to 19 plain digits (most are) is
 //!   turned into its key straight from the bytes.
 //!
@@ -80,8 +80,9 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use arc_swap::ArcSwap;
 
 use crate::bloom::{self, BlockedBloom, FrozenBloom};
+use crate::bucket_set::BucketSet;
 use crate::error::{Error, NumberError};
-use crate::exact_set::ExactSet;
+use crate::exact_set::{self, ExactSet};
 use crate::number::{self, CountryCodes, Digits, Kind, Number, MAX_DIGITS, MAX_NATIONAL_DIGITS};
 
 /// The default target false-positive rate of a list's filter.
@@ -263,16 +264,31 @@ fn eight_digits(bytes: [u8; 8]) -> Option<u64> {
     Some((quads.wrapping_mul(10_000) + (quads >> 32)) & 0xFFFF_FFFF)
 }
 
-/// The bulk part: the filter over the keys' hashes, and the keys themselves in
-/// an [`ExactSet`] for the exact answer; see [`Base::build`].
+/// The bulk part: the keys of the bulk load with the filter that answers "not
+/// listed" for them, and a live filter beside; see [`Base::build`].
 #[derive(Debug)]
 struct Base {
-    bloom: FrozenBloom,
+    store: Store,
     /// Keys added live since this base was built (read only while changes are pending).
     live: BlockedBloom,
-    /// Every key of the bulk load.
-    exact: ExactSet,
+    /// How many keys (bulk and live) the filters are sized for.
+    capacity: usize,
 }
+
+/// Where the bulk keys are kept, and their filter.
+#[derive(Debug)]
+enum Store {
+    /// Scattered keys: each bucket's filter block in the line beside its keys'
+    /// ([`BucketSet::with_filter`]), so a listed number reads two neighbouring
+    /// lines, not two lines anywhere.
+    Paired(BucketSet),
+    /// Every other list (dense runs of numbers, or keys too spread for a paired
+    /// table): a filter over every key, and the [`ExactSet`] apart.
+    Split { bloom: FrozenBloom, exact: ExactSet },
+}
+
+/// The most a paired table may cost a key (a list's budget is 12 bytes a number).
+const PAIRED_MAX_BYTES_PER_KEY: f64 = 10.0;
 
 impl Base {
     /// O(n log n): sort, merge duplicates, encode. The live filter is sized for the
@@ -282,40 +298,110 @@ impl Base {
         keys.dedup();
         let len = keys.len();
         let capacity = capacity.max(len);
-        let bloom = FrozenBloom::build(capacity, fp_rate, keys.iter().map(|&k| bloom::hash(k)));
         let live = BlockedBloom::new((capacity - len).max(AUTO_COMPACT_MIN), fp_rate);
+        let paired = if exact_set::has_dense_chunk(&keys) {
+            None
+        } else {
+            BucketSet::with_filter(&keys, PAIRED_MAX_BYTES_PER_KEY)
+        };
+        let store = paired.map_or_else(
+            || Store::Split {
+                bloom: FrozenBloom::build(capacity, fp_rate, keys.iter().map(|&k| bloom::hash(k))),
+                exact: ExactSet::new(&keys),
+            },
+            Store::Paired,
+        );
         Base {
-            bloom,
+            store,
             live,
-            exact: ExactSet::new(&keys),
+            capacity,
         }
     }
 
     fn len(&self) -> usize {
-        self.exact.len()
+        match &self.store {
+            Store::Paired(table) => table.len(),
+            Store::Split { exact, .. } => exact.len(),
+        }
     }
 
-    /// How many keys (bulk and live) the filters are sized for.
-    fn capacity(&self) -> usize {
-        self.bloom.capacity()
+    /// Keys in bitmaps (see `exact_set`).
+    #[cfg(test)]
+    fn dense_len(&self) -> usize {
+        match &self.store {
+            Store::Paired(_) => 0,
+            Store::Split { exact, .. } => exact.dense_len(),
+        }
     }
 
-    /// Every key of the base, ascending. O(n).
+    /// Every key of the base, in no particular order. O(n).
     fn keys(&self) -> impl Iterator<Item = u64> + '_ {
-        self.exact.iter()
+        let (table, exact) = match &self.store {
+            Store::Paired(table) => (Some(table), None),
+            Store::Split { exact, .. } => (None, Some(exact)),
+        };
+        let table = table.into_iter().flat_map(BucketSet::iter);
+        table.chain(exact.into_iter().flat_map(ExactSet::iter))
     }
 
     /// Whether `key` is in the base, ignoring the filter. O(1).
     #[inline]
     fn contains_key(&self, key: u64) -> bool {
-        self.exact.contains(key)
+        match &self.store {
+            Store::Paired(table) => table.contains(key),
+            Store::Split { exact, .. } => exact.contains(key),
+        }
+    }
+
+    /// Whether the bulk filter says `key` (of [`bloom::hash`] `hash`) may be in
+    /// the base (`false` is certain). O(1): one line.
+    #[inline]
+    fn filter_holds(&self, key: u64, hash: u64) -> bool {
+        match &self.store {
+            Store::Paired(table) => table.filter_holds(key, hash),
+            Store::Split { bloom, .. } => bloom.contains_hash(hash),
+        }
+    }
+
+    /// The exact answer, with the filter read first: a lookup while no change is
+    /// pending. The exact store's line is requested before the filter's is
+    /// read, so a listed key waits for the slower of the two, not their sum. O(1).
+    #[inline]
+    fn contains_filtered(&self, key: u64, hash: u64) -> bool {
+        match &self.store {
+            Store::Paired(table) => table.contains_filtered(key, hash),
+            Store::Split { bloom, exact } => {
+                exact.prefetch(key);
+                bloom.contains_hash(hash) && exact.contains(key)
+            }
+        }
+    }
+
+    /// Starts loading the filter's line of a key (and, paired, its keys' line). O(1).
+    #[inline]
+    fn prefetch_filter(&self, key: u64, hash: u64) {
+        match &self.store {
+            Store::Paired(table) => table.prefetch(key),
+            Store::Split { bloom, .. } => bloom.prefetch(hash),
+        }
+    }
+
+    /// Starts loading what confirming a key reads, once its filter said "maybe". O(1).
+    #[inline]
+    fn prefetch_exact(&self, key: u64) {
+        match &self.store {
+            // Requested with the filter's line already.
+            Store::Paired(_) => {}
+            Store::Split { exact, .. } => exact.prefetch(key),
+        }
     }
 
     fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Base>()
-            + self.bloom.memory_bytes()
-            + self.live.memory_bytes()
-            + self.exact.memory_bytes()
+        let store = match &self.store {
+            Store::Paired(table) => table.memory_bytes(),
+            Store::Split { bloom, exact } => bloom.memory_bytes() + exact.memory_bytes(),
+        };
+        std::mem::size_of::<Base>() + store + self.live.memory_bytes()
     }
 }
 
@@ -569,13 +655,10 @@ impl NumberList {
         let changed = self.changed.load(SeqCst);
         let base = self.base.load();
         if !changed {
-            // The exact store's first read is requested with the filter's line: a
-            // listed number does not wait for one before starting the other.
-            base.exact.prefetch(key);
-            return base.bloom.contains_hash(h) && base.contains_key(key);
+            return base.contains_filtered(key, h);
         }
         // Any base's filters hold every key added before it was installed or into it.
-        if !base.bloom.contains_hash(h) && !base.live.contains_hash(h) {
+        if !base.filter_holds(key, h) && !base.live.contains_hash(h) {
             return false;
         }
         self.confirm_with_overlay(key)
@@ -610,7 +693,7 @@ impl NumberList {
                 if let Some(key) = digits.key() {
                     keys[i] = Some(key);
                     hashes[i] = bloom::hash(key);
-                    base.bloom.prefetch(hashes[i]);
+                    base.prefetch_filter(key, hashes[i]);
                 }
             }
             let mut maybe = [false; CHUNK];
@@ -618,9 +701,9 @@ impl NumberList {
                 if let Some(key) = keys[i] {
                     let h = hashes[i];
                     maybe[i] = !digits.is_empty()
-                        && (base.bloom.contains_hash(h) || (changed && base.live.contains_hash(h)));
+                        && (base.filter_holds(key, h) || (changed && base.live.contains_hash(h)));
                     if maybe[i] {
-                        base.exact.prefetch(key);
+                        base.prefetch_exact(key);
                     }
                 }
             }
@@ -745,7 +828,7 @@ impl NumberList {
     /// overlay wait for it, others do not.
     pub fn compact(&self) {
         let mut overlay = self.write();
-        let capacity = self.base.load().capacity();
+        let capacity = self.base.load().capacity;
         self.compact_locked(&mut overlay, capacity);
     }
 
@@ -1168,7 +1251,7 @@ mod tests {
         }
         assert_eq!(l.len(), 20_000);
         let base = l.base.load();
-        assert!(base.capacity() >= 20_000, "{}", base.capacity());
+        assert!(base.capacity >= 20_000, "{}", base.capacity);
         assert!(base.len() >= AUTO_COMPACT_MIN);
         drop(base);
         let misses = (0..100_000u64)
@@ -1279,7 +1362,9 @@ mod tests {
             }
             let mut expected: Vec<u64> = keys.into_iter().collect();
             expected.sort_unstable();
-            prop_assert_eq!(base.keys().collect::<Vec<_>>(), expected);
+            let mut listed: Vec<u64> = base.keys().collect();
+            listed.sort_unstable();
+            prop_assert_eq!(listed, expected);
         }
     }
 
@@ -1343,7 +1428,7 @@ mod tests {
         let strings: Vec<String> = model.iter().map(u64::to_string).collect();
         let l = NumberList::from_numbers(&strings, &TestCountries, ListOptions::default()).unwrap();
         // Most of the block: a chunk it only reaches into holds too few to be dense.
-        let dense = l.base.load().exact.dense_len();
+        let dense = l.base.load().dense_len();
         assert!(dense >= 25_000, "{dense} numbers in bitmaps");
         let probes: Vec<u64> = (13_799_999_000..13_800_060_000)
             .chain((0..2_000).map(|i| 15_900_000_000 + 3_959 * i))
@@ -1400,12 +1485,13 @@ mod tests {
         assert_eq!(plain_key("1380013800x"), None);
     }
 
-    /// Not a test: where a listed lookup's time goes at ten million numbers (the
-    /// bench/README.md lists row). Each lookup's key depends on the answer before,
-    /// as in a caller that looks numbers up one at a time. `MEASURE_N` numbers,
-    /// `MEASURE_STRIDE` apart (7: dense, in bitmaps; 9: evenly spread, in
-    /// Elias–Fano form), or with `MEASURE_STRIDE=0` random over every mobile
-    /// segment (`bench/test_bench_lists.py`'s `scattered`).
+    /// Not a test: a list's lookups at ten million numbers against rbloom's shape
+    /// (the bench/README.md lists rows). One lookup at a time: each key depends on
+    /// the answer before; "independent": lookups with arithmetic between them
+    /// standing for the interpreter. `MEASURE_N` numbers, `MEASURE_STRIDE` apart
+    /// (7: dense, split form with bitmaps; 9: evenly spread, paired), or with
+    /// `MEASURE_STRIDE=0` random over every mobile segment
+    /// (`bench/test_bench_lists.py`'s `scattered`, paired).
     #[test]
     #[ignore = "measurement; run with --release -- --ignored --nocapture"]
     fn measure_listed_lookups() {
@@ -1473,31 +1559,23 @@ mod tests {
         time_free("nothing (the work alone)", &|k| k == 0);
         time("classic bloom (rbloom's shape)", &classic_contains);
         time_free("classic bloom (rbloom's shape)", &classic_contains);
-        time_free("filter only", &|k| base.bloom.contains_hash(bloom::hash(k)));
-        time_free("filter then exact, prefetched (as now)", &|k| {
-            base.exact.prefetch(k);
-            base.bloom.contains_hash(bloom::hash(k)) && base.exact.contains(k)
-        });
-        time_free("exact only", &|k| base.exact.contains(k));
-        time("filter only", &|k| base.bloom.contains_hash(bloom::hash(k)));
-        time("exact only", &|k| base.exact.contains(k));
-        time("exact only, prefetched", &|k| {
-            base.exact.prefetch(k);
-            base.exact.contains(k)
-        });
-        time("filter then exact", &|k| {
-            base.bloom.contains_hash(bloom::hash(k)) && base.exact.contains(k)
-        });
-        time("filter then exact, prefetched (as now)", &|k| {
-            base.exact.prefetch(k);
-            base.bloom.contains_hash(bloom::hash(k)) && base.exact.contains(k)
-        });
-        println!(
-            "filter {:.1} MB, exact {:.1} MB ({} of {} keys in bitmaps)",
-            base.bloom.memory_bytes() as f64 / 1e6,
-            base.exact.memory_bytes() as f64 / 1e6,
-            base.exact.dense_len(),
-            base.exact.len()
-        );
+        let shipped = |k: u64| base.contains_filtered(k, bloom::hash(k));
+        time("as shipped", &shipped);
+        time_free("as shipped", &shipped);
+        time("as shipped, not listed", &|k| shipped(k + 1));
+        time_free("as shipped, not listed", &|k| shipped(k + 1));
+        time_free("filter only", &|k| base.filter_holds(k, bloom::hash(k)));
+        time_free("exact only", &|k| base.contains_key(k));
+        let form = match &base.store {
+            Store::Paired(_) => "paired filter and table".to_string(),
+            Store::Split { exact, .. } => {
+                format!(
+                    "split, {} of {} keys in bitmaps",
+                    exact.dense_len(),
+                    exact.len()
+                )
+            }
+        };
+        println!("{form}: {:.1} MB", base.memory_bytes() as f64 / 1e6);
     }
 }
