@@ -5,7 +5,11 @@ two then meet different neighbours. Here every round measures rbloom and NumberL
 back on the same fresh query strings' text, and the ratio is taken per round (median of the
 rounds). CPU time of this thread.
 
-    .venv/bin/python bench/lists_alternating.py [ROUNDS] [dense|scattered]
+    .venv/bin/python bench/lists_alternating.py [ROUNDS] [dense|scattered] [cold]
+
+By default every round asks the same numbers (in new str objects), so each structure meets
+the lines its previous round left in cache. With `cold`, every round draws new numbers, as
+calls from a large population of callers do: then no round finds the lines of the one before.
 
 The two lists are test_bench_lists.py's (dense: every 7th number, kept as bitmaps beside a
 filter; scattered: random numbers over every segment, each bucket's filter block beside its
@@ -38,6 +42,7 @@ def per_lookup_ns(structure: Any, numbers: list[int]) -> float:
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 9
     layout = sys.argv[2] if len(sys.argv) > 2 else LAYOUTS[0]
+    cold = len(sys.argv) > 3 and sys.argv[3] == "cold"
     rng = random.Random(400)
     listed = listed_numbers(layout, rng)
     numbers = NumberList.from_text("\n".join(map(str, listed)))
@@ -49,12 +54,17 @@ def main() -> None:
         "listed": [listed[rng.randrange(N)] for _ in range(QUERIES)],
         "not listed": not_listed,
     }
-    del listed, listed_set
-    for kind, queries in kinds.items():
-        assert all((str(q) in numbers) == (kind == "listed") for q in queries[:1000])
+    if not cold:
+        del listed, listed_set
     results: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
     for _ in range(rounds):
+        if cold:
+            kinds = {
+                "listed": [listed[rng.randrange(N)] for _ in range(QUERIES)],
+                "not listed": not_listed_numbers(listed, listed_set, QUERIES, rng),
+            }
         for kind, queries in kinds.items():
+            assert all((str(q) in numbers) == (kind == "listed") for q in queries[:1000])
             theirs = per_lookup_ns(bloom, queries)
             ours = per_lookup_ns(numbers, queries)
             results[kind].append((ours, theirs))
@@ -63,7 +73,7 @@ def main() -> None:
         theirs = statistics.median(p[1] for p in pairs)
         ratio = statistics.median(p[1] / p[0] for p in pairs)
         times = f"NumberList {ours:.0f} ns, rbloom {theirs:.0f} ns"
-        print(f"{layout} {kind:>10}: {times}, rbloom/NumberList {ratio:.2f}x")
+        print(f"{layout}{' cold' if cold else ''} {kind:>10}: {times}, rbloom/NumberList {ratio:.2f}x")
 
 
 if __name__ == "__main__":
