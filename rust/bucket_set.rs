@@ -27,7 +27,7 @@
 //! - the last lane holds the bucket's count, or `Lanes::OVERFLOW` when the
 //!   bucket filled and its further keys went to `stash`;
 //! - the others hold the low `rem_bits` bits of the permuted offsets in the
-//!   bucket. A bucket covers fewer than `2^rem_bits` consecutive permuted values,
+//!   bucket. A bucket covers at most `2^rem_bits` consecutive permuted values,
 //!   so those bits tell its keys apart, and with the bucket they give the key
 //!   back (the permutation is inverted to list the keys). Remainders have fewer
 //!   bits than a lane, so an empty lane holds all ones, which none equals, and

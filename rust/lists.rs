@@ -11,7 +11,9 @@
 //!   confirms every "maybe". It takes one of two forms (`Store`):
 //!   - *paired*, for scattered numbers (the usual block list): a [`BucketSet`]
 //!     whose buckets are two neighbouring lines, the filter block and the keys'
-//!     remainders, about 6.9 bytes a number;
+//!     remainders, about 6.9 bytes a number. Its filter has ~27 bits a number
+//!     (a false-positive rate near 2 in 100,000), whatever rate the list asked
+//!     for: the asked rate sizes the split form's filter and the live one;
 //!   - *split*, for lists with dense runs of numbers (whole blocks, number pools)
 //!     or keys too spread for a paired table: a [`FrozenBloom`] over every key and
 //!     an [`ExactSet`] apart (bitmaps for the dense runs, a plain [`BucketSet`] or

@@ -182,7 +182,9 @@ class NumberList:
         numbers: Numbers in any accepted input form.
         expected: How many numbers the filter is sized for (at least those given), so that
             live adds up to it keep `fp_rate`.
-        fp_rate: Target false-positive rate of the filter; it affects speed only.
+        fp_rate: Target false-positive rate of the filter; it affects speed only. A list of
+            scattered numbers keeps each bucket's filter block beside its numbers, with a
+            rate near 2 in 100,000 whatever is asked; `fp_rate` then sizes the live filter.
 
     Raises:
         InvalidNumberError: An entry is not a number, or is anonymous (`numbers[i]` names it).
