@@ -90,12 +90,33 @@ pub fn reduce(hash: u64, n: usize) -> usize {
 }
 
 #[inline]
-pub(crate) fn masks(hash: u64) -> [u64; 8] {
+fn masks(hash: u64) -> [u64; 8] {
     let mut out = [0u64; 8];
     for (m, salt) in out.iter_mut().zip(SALT) {
         *m = 1u64 << (hash.wrapping_mul(salt) >> 58);
     }
     out
+}
+
+/// Sets `hash`'s bits in a block of eight plain words (a cache line): the
+/// layout of [`BlockedBloom`]'s blocks, for filters built once and then only
+/// read ([`FrozenBloom`], the paired form of `bucket_set`).
+#[inline]
+pub(crate) fn block_insert(block: &mut [u64], hash: u64) {
+    for (word, mask) in block.iter_mut().zip(masks(hash)) {
+        *word |= mask;
+    }
+}
+
+/// Whether a block of eight plain words holds every bit of `hash` (`false`:
+/// the key is certainly not in it).
+#[inline]
+pub(crate) fn block_holds(block: &[u64], hash: u64) -> bool {
+    let mut missing = 0u64;
+    for (word, mask) in block.iter().zip(masks(hash)) {
+        missing |= mask & !word;
+    }
+    missing == 0
 }
 
 /// False-positive rate of a filter holding on average `load` keys per block:
@@ -226,9 +247,7 @@ impl FrozenBloom {
         let mut words = HugeWords::zeroed(blocks * 8);
         for h in hashes {
             let at = reduce(h, blocks) * 8;
-            for (word, mask) in words[at..at + 8].iter_mut().zip(masks(h)) {
-                *word |= mask;
-            }
+            block_insert(&mut words[at..at + 8], h);
         }
         FrozenBloom {
             words,
@@ -247,11 +266,7 @@ impl FrozenBloom {
     /// not). O(1): one cache line.
     #[inline]
     pub fn contains_hash(&self, hash: u64) -> bool {
-        let mut missing = 0u64;
-        for (word, mask) in self.block(hash).iter().zip(masks(hash)) {
-            missing |= mask & !word;
-        }
-        missing == 0
+        block_holds(self.block(hash), hash)
     }
 
     /// Starts loading `hash`'s block (see [`crate::hugemem::prefetch`]). O(1).

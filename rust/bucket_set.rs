@@ -264,9 +264,7 @@ impl BucketSet {
             let place = self.place(key - self.min);
             if self.filtered {
                 let block = &mut self.words[place.at..place.at + LINE_WORDS];
-                for (word, mask) in block.iter_mut().zip(bloom::masks(bloom::hash(key))) {
-                    *word |= mask;
-                }
+                bloom::block_insert(block, bloom::hash(key));
             }
             let line = self.lanes_at(place.at);
             let lanes: &mut [L] =
@@ -344,12 +342,7 @@ impl BucketSet {
     /// [`BucketSet::with_filter`]; `false`: certainly not listed).
     #[inline]
     fn block_holds(&self, place: Place, hash: u64) -> bool {
-        let block = &self.words[place.at..place.at + LINE_WORDS];
-        let mut missing = 0u64;
-        for (word, mask) in block.iter().zip(bloom::masks(hash)) {
-            missing |= mask & !word;
-        }
-        missing == 0
+        bloom::block_holds(&self.words[place.at..place.at + LINE_WORDS], hash)
     }
 
     pub fn len(&self) -> usize {
@@ -398,7 +391,9 @@ impl BucketSet {
     pub fn prefetch(&self, key: u64) {
         if let Some(place) = self.locate(key) {
             hugemem::prefetch(&self.words[place.at]);
-            hugemem::prefetch(&self.words[self.lanes_at(place.at)]);
+            if self.filtered {
+                hugemem::prefetch(&self.words[self.lanes_at(place.at)]);
+            }
         }
     }
 
