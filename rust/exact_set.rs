@@ -100,14 +100,12 @@ impl Sparse {
         }
     }
 
-    /// Every key, in no particular order.
-    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
-        let (table, ef) = match self {
-            Sparse::Table(table) => (Some(table), None),
-            Sparse::Compact(ef) => (None, Some(ef)),
-        };
-        let table = table.into_iter().flat_map(BucketSet::iter);
-        table.chain(ef.into_iter().flat_map(EliasFano::iter))
+    /// Every key, in no particular order (for compaction and saving, not lookups).
+    fn iter(&self) -> Box<dyn Iterator<Item = u64> + '_> {
+        match self {
+            Sparse::Table(table) => Box::new(table.iter()),
+            Sparse::Compact(ef) => Box::new(ef.iter()),
+        }
     }
 }
 

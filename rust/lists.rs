@@ -337,13 +337,11 @@ impl Base {
     }
 
     /// Every key of the base, in no particular order. O(n).
-    fn keys(&self) -> impl Iterator<Item = u64> + '_ {
-        let (table, exact) = match &self.store {
-            Store::Paired(table) => (Some(table), None),
-            Store::Split { exact, .. } => (None, Some(exact)),
-        };
-        let table = table.into_iter().flat_map(BucketSet::iter);
-        table.chain(exact.into_iter().flat_map(ExactSet::iter))
+    fn keys(&self) -> Box<dyn Iterator<Item = u64> + '_> {
+        match &self.store {
+            Store::Paired(table) => Box::new(table.iter()),
+            Store::Split { exact, .. } => Box::new(exact.iter()),
+        }
     }
 
     /// Whether `key` is in the base, ignoring the filter. O(1).
