@@ -56,6 +56,9 @@ def kind(number: str) -> str:
         TypeError: `number` is not a str.
     """
 
+MAX_CALL_ID: int
+"""The longest call id a route request or a call event may carry, in characters."""
+
 def group_key(tenant: str, group: str) -> str:
     """The key a group's state is kept under, and its label in statistics: `tenant/group`, with
     `%`, `/` and `#` in either name escaped (`a%2Fb/c`), so that no two groups share one.

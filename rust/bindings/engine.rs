@@ -1027,6 +1027,7 @@ fn group_key(tenant: &str, group: &str) -> String {
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("MAX_CALL_ID", crate::engine::decide::MAX_CALL_ID)?;
     m.add_function(wrap_pyfunction!(group_key, m)?)?;
     m.add_class::<PyEngine>()?;
     m.add_class::<PyDecision>()?;

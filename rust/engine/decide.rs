@@ -160,7 +160,8 @@ fn valid_digits(digits: &str) -> Result<()> {
     Ok(())
 }
 
-/// The longest call id a call may have, in characters (`records.MAX_CALL_ID`).
+/// The longest call id a call may have, in characters; Python's `MAX_CALL_ID`, which the
+/// record store holds events to as well.
 pub const MAX_CALL_ID: usize = 256;
 
 /// Decides one call against `plan`.

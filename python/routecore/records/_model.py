@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import orjson
 
-from routecore._routecore import InvalidArgumentError, RoutecoreError
+from routecore._routecore import MAX_CALL_ID, InvalidArgumentError, RoutecoreError
 from routecore._routecore import slot_key as _slot_key
 
 __all__ = [
@@ -43,9 +43,9 @@ __all__ = [
 ANSWERED: Final = "ANSWERED"
 ENDED: Final = "ENDED"
 _EVENT_TYPES: Final = (ANSWERED, ENDED)
-# Characters of a call id (and of a target) a record holds. The route requests refuse the call ids
-# the events do: a switch must not be able to route a call it can never report.
-MAX_CALL_ID: Final = 256
+# Characters of a call id (and of a target) a record holds: the engine's `MAX_CALL_ID`, so the
+# route requests refuse the call ids the events do (a switch must not be able to route a call it can
+# never report).
 _MAX_ID = MAX_CALL_ID
 # The instants a record can hold: a CDR's times are datetimes, which end at the years 1 and 9999.
 _MIN_MS: Final = -62_135_596_800_000  # 0001-01-01T00:00:00Z
