@@ -12,8 +12,8 @@ the lines its previous round left in cache. With `cold`, every round draws new n
 calls from a large population of callers do: then no round finds the lines of the one before.
 
 The two lists are test_bench_lists.py's (dense: every 7th number, kept as bitmaps beside a
-filter; scattered: random numbers over every segment, each bucket's filter block beside its
-line of numbers).
+filter; scattered: random numbers over every segment, each bucket one line, its filter word
+and its numbers).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ Two lists (`layout`), ten million numbers each:
 - `dense`: every 7th number from 130 0000 0000 (a number pool, or blocks of numbers): NumberList
   keeps them as bitmaps, one line to confirm a listed number.
 - `scattered`: uniformly random numbers from 130 0000 0000 to 199 9999 9999, 700 apart on average
-  (a block list of callers from every segment): each bucket of numbers beside its filter block.
+  (a block list of callers from every segment): each bucket of numbers one line with its filter
+  word.
 
 Two query flavours (`strings`):
 - `fresh`: every round gets new str objects with the same text (made outside the timing). This

@@ -9,13 +9,13 @@
 //! - the **base**: every key of the bulk load, with the blocked Bloom filter that
 //!   answers "not listed" for them (one cache line) and the exact store that
 //!   confirms every "maybe". It takes one of two forms (`Store`):
-//!   - *paired*, for scattered numbers (the usual block list): a [`BucketSet`]
-//!     whose buckets are two neighbouring lines, the filter block and the keys'
-//!     remainders, about 6.9 bytes a number. Its filter has ~27 bits a number
-//!     (a false-positive rate near 2 in 100,000), whatever rate the list asked
-//!     for: the asked rate sizes the split form's filter and the live one;
+//!   - a *table*, for scattered numbers (the usual block list): a [`BucketSet`]
+//!     whose buckets are one line each, the bucket's filter word and its keys'
+//!     remainders, about 4 bytes a number. The word lets about 1 in 6 other
+//!     keys pass, whatever rate the list asked for, and the same line confirms
+//!     them; the asked rate sizes the split form's filter and the live one;
 //!   - *split*, for lists with dense runs of numbers (whole blocks, number pools)
-//!     or keys too spread for a paired table: a [`FrozenBloom`] over every key and
+//!     or keys too spread for a table: a [`FrozenBloom`] over every key and
 //!     an [`ExactSet`] apart (bitmaps for the dense runs, a plain [`BucketSet`] or
 //!     Elias–Fano form for the rest), from about 2 bytes a number;
 //! - a small [`BlockedBloom`] for keys added live since the bulk load;
@@ -26,7 +26,7 @@
 //! Every "maybe" of a filter is confirmed exactly, so a false positive never
 //! reaches a decision: a caller is listed only if its key is in the base and not
 //! removed, or added. Memory at ten million numbers is within the budget of 12
-//! bytes a number (a Python `set` of ints takes about 60): about 7 scattered,
+//! bytes a number (a Python `set` of ints takes about 60): about 4 scattered,
 //! about 2 dense (bench/README.md).
 //!
 //! # Speed
@@ -35,12 +35,12 @@
 //! chosen for misses (measured at 10 million numbers from Python,
 //! `bench/lists_alternating.py`):
 //!
-//! - **One place per lookup.** A lookup of a scattered number reads two
-//!   neighbouring lines (filter block, then remainders) that memory serves
-//!   together. Before, the exact store was in Elias–Fano form (1.5 bytes a
-//!   number): confirming a listed number was a chain of dependent reads after the
-//!   filter's line, and the listed lookup stayed at 0.93× rbloom's; paired, it is
-//!   1.05–1.10×. Where numbers are dense, a bitmap confirms in one line addressed
+//! - **One place per lookup.** A lookup of a scattered number reads one line,
+//!   filter word and remainders. Before, the exact store was in Elias–Fano form
+//!   (1.5 bytes a number): confirming a listed number was a chain of dependent
+//!   reads after the filter's line, and the listed lookup stayed at 0.93×
+//!   rbloom's; with the filter's block in a second line beside the remainders
+//!   it was 1.04–1.11×, in one line 1.15–1.23×. Where numbers are dense, a bitmap confirms in one line addressed
 //!   straight from the key, requested together with the filter's (see
 //!   `exact_set`).
 //! - **Huge pages.** The filter and the base are allocated in transparent huge
@@ -280,17 +280,16 @@ struct Base {
 /// Where the bulk keys are kept, and their filter.
 #[derive(Debug)]
 enum Store {
-    /// Scattered keys: each bucket's filter block in the line beside its keys'
-    /// ([`BucketSet::with_filter`]), so a listed number reads two neighbouring
-    /// lines, not two lines anywhere.
-    Paired(BucketSet),
-    /// Every other list (dense runs of numbers, or keys too spread for a paired
+    /// Scattered keys: each bucket's filter word in the line of its keys'
+    /// remainders ([`BucketSet::with_filter`]), so a lookup reads one line.
+    Table(BucketSet),
+    /// Every other list (dense runs of numbers, or keys too spread for a
     /// table): a filter over every key, and the [`ExactSet`] apart.
     Split { bloom: FrozenBloom, exact: ExactSet },
 }
 
-/// The most a paired table may cost a key (a list's budget is 12 bytes a number).
-const PAIRED_MAX_BYTES_PER_KEY: f64 = 10.0;
+/// The most a table may cost a key (a list's budget is 12 bytes a number).
+const TABLE_MAX_BYTES_PER_KEY: f64 = 10.0;
 
 impl Base {
     /// O(n log n): sort, merge duplicates, encode. The live filter is sized for the
@@ -301,17 +300,17 @@ impl Base {
         let len = keys.len();
         let capacity = capacity.max(len);
         let live = BlockedBloom::new((capacity - len).max(AUTO_COMPACT_MIN), fp_rate);
-        let paired = if exact_set::has_dense_chunk(&keys) {
+        let table = if exact_set::has_dense_chunk(&keys) {
             None
         } else {
-            BucketSet::with_filter(&keys, PAIRED_MAX_BYTES_PER_KEY)
+            BucketSet::with_filter(&keys, TABLE_MAX_BYTES_PER_KEY)
         };
-        let store = paired.map_or_else(
+        let store = table.map_or_else(
             || Store::Split {
                 bloom: FrozenBloom::build(capacity, fp_rate, keys.iter().map(|&k| bloom::hash(k))),
                 exact: ExactSet::new(&keys),
             },
-            Store::Paired,
+            Store::Table,
         );
         Base {
             store,
@@ -322,7 +321,7 @@ impl Base {
 
     fn len(&self) -> usize {
         match &self.store {
-            Store::Paired(table) => table.len(),
+            Store::Table(table) => table.len(),
             Store::Split { exact, .. } => exact.len(),
         }
     }
@@ -331,7 +330,7 @@ impl Base {
     #[cfg(test)]
     fn dense_len(&self) -> usize {
         match &self.store {
-            Store::Paired(_) => 0,
+            Store::Table(_) => 0,
             Store::Split { exact, .. } => exact.dense_len(),
         }
     }
@@ -339,7 +338,7 @@ impl Base {
     /// Every key of the base, in no particular order. O(n).
     fn keys(&self) -> Box<dyn Iterator<Item = u64> + '_> {
         match &self.store {
-            Store::Paired(table) => Box::new(table.iter()),
+            Store::Table(table) => Box::new(table.iter()),
             Store::Split { exact, .. } => Box::new(exact.iter()),
         }
     }
@@ -348,7 +347,7 @@ impl Base {
     #[inline]
     fn contains_key(&self, key: u64) -> bool {
         match &self.store {
-            Store::Paired(table) => table.contains(key),
+            Store::Table(table) => table.contains(key),
             Store::Split { exact, .. } => exact.contains(key),
         }
     }
@@ -358,7 +357,7 @@ impl Base {
     #[inline]
     fn filter_holds(&self, key: u64, hash: u64) -> bool {
         match &self.store {
-            Store::Paired(table) => table.filter_holds(key, hash),
+            Store::Table(table) => table.filter_holds(key, hash),
             Store::Split { bloom, .. } => bloom.contains_hash(hash),
         }
     }
@@ -369,7 +368,7 @@ impl Base {
     #[inline]
     fn contains_filtered(&self, key: u64, hash: u64) -> bool {
         match &self.store {
-            Store::Paired(table) => table.contains_filtered(key, hash),
+            Store::Table(table) => table.contains_filtered(key, hash),
             Store::Split { bloom, exact } => {
                 exact.prefetch(key);
                 bloom.contains_hash(hash) && exact.contains(key)
@@ -377,11 +376,11 @@ impl Base {
         }
     }
 
-    /// Starts loading the filter's line of a key (and, paired, its keys' line). O(1).
+    /// Starts loading the filter's line of a key (a table's one line). O(1).
     #[inline]
     fn prefetch_filter(&self, key: u64, hash: u64) {
         match &self.store {
-            Store::Paired(table) => table.prefetch(key),
+            Store::Table(table) => table.prefetch(key),
             Store::Split { bloom, .. } => bloom.prefetch(hash),
         }
     }
@@ -391,14 +390,14 @@ impl Base {
     fn prefetch_exact(&self, key: u64) {
         match &self.store {
             // Requested with the filter's line already.
-            Store::Paired(_) => {}
+            Store::Table(_) => {}
             Store::Split { exact, .. } => exact.prefetch(key),
         }
     }
 
     fn memory_bytes(&self) -> usize {
         let store = match &self.store {
-            Store::Paired(table) => table.memory_bytes(),
+            Store::Table(table) => table.memory_bytes(),
             Store::Split { bloom, exact } => bloom.memory_bytes() + exact.memory_bytes(),
         };
         std::mem::size_of::<Base>() + store + self.live.memory_bytes()
@@ -1489,9 +1488,9 @@ mod tests {
     /// (the bench/README.md lists rows). One lookup at a time: each key depends on
     /// the answer before; "independent": lookups with arithmetic between them
     /// standing for the interpreter. `MEASURE_N` numbers, `MEASURE_STRIDE` apart
-    /// (7: dense, split form with bitmaps; 9: evenly spread, paired), or with
+    /// (7: dense, split form with bitmaps; 9: evenly spread, a table), or with
     /// `MEASURE_STRIDE=0` random over every mobile segment
-    /// (`bench/test_bench_lists.py`'s `scattered`, paired).
+    /// (`bench/test_bench_lists.py`'s `scattered`, a table).
     #[test]
     #[ignore = "measurement; run with --release -- --ignored --nocapture"]
     fn measure_listed_lookups() {
@@ -1567,7 +1566,7 @@ mod tests {
         time_free("filter only", &|k| base.filter_holds(k, bloom::hash(k)));
         time_free("exact only", &|k| base.contains_key(k));
         let form = match &base.store {
-            Store::Paired(_) => "paired filter and table".to_string(),
+            Store::Table(_) => "table of lines with their filter words".to_string(),
             Store::Split { exact, .. } => {
                 format!(
                     "split, {} of {} keys in bitmaps",

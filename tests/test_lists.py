@@ -189,11 +189,11 @@ def test_memory_is_reported() -> None:
     empty = NumberList()
     grown = NumberList.from_text("\n".join(str(13000000000 + 17 * i) for i in range(100_000)))
     assert len(grown) == 100_000
-    # Scattered numbers are kept in buckets of two lines, a filter block and a line of
-    # remainders (128 bytes for ~19 numbers): about 6.9 bytes a number, within the
+    # Scattered numbers are kept in buckets of one line, a filter word and the numbers'
+    # remainders (64 bytes for ~16 numbers): about 4 bytes a number, within the
     # list's budget of 12.
-    assert grown.memory_bytes() > empty.memory_bytes() + 5 * 100_000
-    assert grown.memory_bytes() <= 8 * 100_000
+    assert grown.memory_bytes() > empty.memory_bytes() + 3 * 100_000
+    assert grown.memory_bytes() <= 5 * 100_000
 
 
 def test_a_whole_block_of_numbers_answers_exactly_and_compactly() -> None:
