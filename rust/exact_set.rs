@@ -10,12 +10,12 @@
 //! (keys spread over too many bits for their count).
 //!
 //! **Why bitmaps.** A bitmap's answer is one bit of one line addressed straight
-//! from the key, requested together with the filter's line, so a listed key
-//! then costs about what an unlisted one does (bench/README.md, in Rust at 10
-//! million keys: 63–64 ns against 93–135 in Elias–Fano form). A dense chunk's
-//! bitmap costs at most one byte a key: well inside a list's budget of 12 bytes
-//! a number, and only where keys are dense (whole blocks of numbers, number
-//! pools).
+//! from the key, listed or not ([`ExactSet::dense_bit`]), so the list asks it
+//! alone, without its filter (see `lists`): in Rust at 10 million keys a
+//! listed key cost 63–64 ns beside the filter against 93–135 in Elias–Fano
+//! form (bench/README.md). A dense chunk's bitmap costs at most one byte a key:
+//! well inside a list's budget of 12 bytes a number, and only where keys are
+//! dense (whole blocks of numbers, number pools).
 //!
 //! **Finding a chunk's bitmap.** `slots` has one `u32` per chunk from the first
 //! dense chunk to the last: the index of its bitmap, or [`NOT_DENSE`]. It must
@@ -229,12 +229,26 @@ impl ExactSet {
     /// [`BucketSet::contains`] or [`EliasFano::contains`].
     #[inline]
     pub fn contains(&self, key: u64) -> bool {
-        if let Some(dense) = &self.dense {
-            if let Some(word) = dense.word_of(key) {
-                return dense.bits[word] >> (key % 64) & 1 == 1;
-            }
-        }
-        self.sparse.contains(key)
+        self.dense_bit(key)
+            .unwrap_or_else(|| self.sparse.contains(key))
+    }
+
+    /// Whether `key` lies in a dense chunk (reads only the directory). O(1).
+    #[inline]
+    pub fn in_dense_chunk(&self, key: u64) -> bool {
+        self.dense
+            .as_ref()
+            .is_some_and(|d| d.word_of(key).is_some())
+    }
+
+    /// The answer of `key`'s bit when it lies in a dense chunk, `None` when it
+    /// does not (its answer is then the other keys'). O(1): one line, addressed
+    /// from the key through a directory small enough to stay in cache.
+    #[inline]
+    pub fn dense_bit(&self, key: u64) -> Option<bool> {
+        let dense = self.dense.as_ref()?;
+        let word = dense.word_of(key)?;
+        Some(dense.bits[word] >> (key % 64) & 1 == 1)
     }
 
     /// Starts loading what a lookup of `key` will read (see [`hugemem::prefetch`]):
@@ -303,6 +317,16 @@ mod tests {
         for key in keys.iter().copied().chain(probes) {
             set.prefetch(key);
             assert_eq!(set.contains(key), keys.contains(&key), "key {key}");
+            // A dense chunk's bit is the whole answer, listed or not.
+            let dense = set.dense.as_ref();
+            let in_dense = dense.is_some_and(|d| {
+                d.slots
+                    .get(((key >> CHUNK_SHIFT).wrapping_sub(d.first_chunk)) as usize)
+                    .is_some_and(|&s| s != NOT_DENSE)
+            });
+            assert_eq!(set.in_dense_chunk(key), in_dense, "key {key}");
+            let expected = in_dense.then(|| keys.contains(&key));
+            assert_eq!(set.dense_bit(key), expected, "key {key}");
         }
         set
     }

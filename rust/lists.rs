@@ -15,9 +15,12 @@
 //!     keys pass, whatever rate the list asked for, and the same line confirms
 //!     them; the asked rate sizes the split form's filter and the live one;
 //!   - *split*, for lists with dense runs of numbers (whole blocks, number pools)
-//!     or keys too spread for a table: a [`FrozenBloom`] over every key and
-//!     an [`ExactSet`] apart (bitmaps for the dense runs, a plain [`BucketSet`] or
-//!     Elias–Fano form for the rest), from about 2 bytes a number;
+//!     or keys too spread for a table: an [`ExactSet`] (bitmaps for the dense
+//!     runs, a plain [`BucketSet`] or Elias–Fano form for the rest) and a
+//!     [`FrozenBloom`] apart for the keys outside dense runs. In a dense run the
+//!     bitmap is the filter: its one hash, the key's place in the run, never
+//!     collides, so one bit answers "not listed" and "listed" alike, and a filter
+//!     in front could only add a line. About 0.9 bytes a number in dense runs;
 //! - a small [`BlockedBloom`] for keys added live since the bulk load;
 //! - an **overlay** for live changes: keys added since the bulk load, keys of the
 //!   base removed since, and the rare numbers with no key (20 to 22 digits), behind a
@@ -27,7 +30,7 @@
 //! reaches a decision: a caller is listed only if its key is in the base and not
 //! removed, or added. Memory at ten million numbers is within the budget of 12
 //! bytes a number (a Python `set` of ints takes about 60): about 4 scattered,
-//! about 2 dense (bench/README.md).
+//! about 0.9 dense (bench/README.md).
 //!
 //! # Speed
 //!
@@ -40,9 +43,10 @@
 //!   (1.5 bytes a number): confirming a listed number was a chain of dependent
 //!   reads after the filter's line, and the listed lookup stayed at 0.93×
 //!   rbloom's; with the filter's block in a second line beside the remainders
-//!   it was 1.04–1.11×, in one line 1.15–1.23×. Where numbers are dense, a bitmap confirms in one line addressed
-//!   straight from the key, requested together with the filter's (see
-//!   `exact_set`).
+//!   it was 1.04–1.11×, in one line 1.15–1.23×. Where numbers are dense, the
+//!   run's bitmap answers in one line addressed straight from the key (see
+//!   `exact_set`): 8.75 MB for ten million numbers one in seven, which stays
+//!   in cache where rbloom's 12 MB array competes for it.
 //! - **Huge pages.** The filter and the base are allocated in transparent huge
 //!   pages (`hugemem`): with 4 KiB pages almost every lookup also missed the TLB.
 //! - **Overlapped misses.** A single lookup requests every line it may read
@@ -284,7 +288,11 @@ enum Store {
     /// remainders ([`BucketSet::with_filter`]), so a lookup reads one line.
     Table(BucketSet),
     /// Every other list (dense runs of numbers, or keys too spread for a
-    /// table): a filter over every key, and the [`ExactSet`] apart.
+    /// table): the [`ExactSet`], and a filter apart over its keys outside dense
+    /// runs. A key in a dense run is answered by its bit alone: the run's bitmap
+    /// is a filter whose one hash (the key's place in the run) never collides,
+    /// in one line and at a bit a number, so a Bloom filter before it could
+    /// only add a line (and 1.2 bytes a number).
     Split { bloom: FrozenBloom, exact: ExactSet },
 }
 
@@ -306,9 +314,15 @@ impl Base {
             BucketSet::with_filter(&keys, TABLE_MAX_BYTES_PER_KEY)
         };
         let store = table.map_or_else(
-            || Store::Split {
-                bloom: FrozenBloom::build(capacity, fp_rate, keys.iter().map(|&k| bloom::hash(k))),
-                exact: ExactSet::new(&keys),
+            || {
+                let exact = ExactSet::new(&keys);
+                let others = keys.iter().filter(|&&k| exact.dense_bit(k).is_none());
+                let bloom = FrozenBloom::build(
+                    capacity - exact.dense_len(),
+                    fp_rate,
+                    others.map(|&k| bloom::hash(k)),
+                );
+                Store::Split { bloom, exact }
             },
             Store::Table,
         );
@@ -358,29 +372,34 @@ impl Base {
     fn filter_holds(&self, key: u64, hash: u64) -> bool {
         match &self.store {
             Store::Table(table) => table.filter_holds(key, hash),
-            Store::Split { bloom, .. } => bloom.contains_hash(hash),
+            Store::Split { bloom, exact } => exact
+                .dense_bit(key)
+                .unwrap_or_else(|| bloom.contains_hash(hash)),
         }
     }
 
     /// The exact answer, with the filter read first: a lookup while no change is
-    /// pending. The exact store's line is requested before the filter's is
-    /// read, so a listed key waits for the slower of the two, not their sum. O(1).
+    /// pending. Outside a dense run, the exact store's line is requested before
+    /// the filter's is read, so a listed key waits for the slower of the two,
+    /// not their sum. O(1).
     #[inline]
     fn contains_filtered(&self, key: u64, hash: u64) -> bool {
         match &self.store {
             Store::Table(table) => table.contains_filtered(key, hash),
-            Store::Split { bloom, exact } => {
+            Store::Split { bloom, exact } => exact.dense_bit(key).unwrap_or_else(|| {
                 exact.prefetch(key);
                 bloom.contains_hash(hash) && exact.contains(key)
-            }
+            }),
         }
     }
 
-    /// Starts loading the filter's line of a key (a table's one line). O(1).
+    /// Starts loading the filter's line of a key (a table's one line, a dense
+    /// run's bitmap line). O(1).
     #[inline]
     fn prefetch_filter(&self, key: u64, hash: u64) {
         match &self.store {
             Store::Table(table) => table.prefetch(key),
+            Store::Split { exact, .. } if exact.in_dense_chunk(key) => exact.prefetch(key),
             Store::Split { bloom, .. } => bloom.prefetch(hash),
         }
     }
@@ -1429,6 +1448,11 @@ mod tests {
         // Most of the block: a chunk it only reaches into holds too few to be dense.
         let dense = l.base.load().dense_len();
         assert!(dense >= 25_000, "{dense} numbers in bitmaps");
+        // The filter is for the others only: a dense run's bitmap answers alone.
+        match &l.base.load().store {
+            Store::Split { bloom, exact } => assert_eq!(bloom.capacity(), exact.len() - dense),
+            Store::Table(_) => panic!("a list with dense runs is split"),
+        }
         let probes: Vec<u64> = (13_799_999_000..13_800_060_000)
             .chain((0..2_000).map(|i| 15_900_000_000 + 3_959 * i))
             .collect();
