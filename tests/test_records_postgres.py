@@ -11,6 +11,7 @@ import psycopg
 import pytest
 import routecore
 from record_checks import a_batch_that_fails_midway_is_rolled_back
+from routecore.cli import app
 from routecore.exceptions import InvalidArgumentError
 from routecore.records import (
     CallEvent,
@@ -18,11 +19,13 @@ from routecore.records import (
     PostgresRecordStore,
     RecordStore,
     SqliteRecordStore,
+    StoreClosedError,
     StoreUnavailableError,
     open_record_store,
 )
 from routecore.stats import report
 from services import PostgresServer, free_port
+from typer.testing import CliRunner
 
 T0 = 1_780_000_000
 
@@ -207,6 +210,32 @@ def test_stats_and_bills_read_the_store(store: PostgresRecordStore) -> None:
     assert rep.stats.calls == 4 and rep.stats.answered == 4
     (bill,) = rep.bills
     assert (bill.tenant, bill.calls, bill.minutes_used) == ("shop", 4, 4)
+
+
+def test_a_report_only_reads_the_database(dsn: str) -> None:
+    from routecore.plan import load_plan
+
+    # A database without the record tables is refused, and stays empty: a report creates nothing.
+    with pytest.raises(StoreUnavailableError, match=r"not a record database \(no calls table\)$"):
+        open_record_store(dsn, read_only=True)
+    result = CliRunner().invoke(app, ["stats", "--cdr", dsn])
+    assert result.exit_code == 1
+    assert result.stderr.strip().endswith("not a record database (no calls table)"), result.stderr
+    assert count(dsn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 0
+    with PostgresRecordStore(dsn) as writer:
+        writer.remember_decision(DecisionContext(tenant="shop", rates=(("13800000010", 0.2),)), call_id="r1")
+        writer.append(ev("r1", "ANSWERED"))
+        writer.append(ev("r1", "ENDED", at=T0 + 60, duration_seconds=60))
+    reader = open_record_store(dsn, read_only=True)
+    try:
+        assert isinstance(reader, PostgresRecordStore)
+        month = dt.datetime.fromtimestamp(T0, dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8)))
+        assert report(reader, load_plan(PLAN).model, month=month.strftime("%Y-%m")).stats.calls == 1
+        with pytest.raises(StoreClosedError):
+            reader.append(ev("r2", "ANSWERED"))
+    finally:
+        reader.close()
+    assert count(dsn, "SELECT count(*) FROM events") == 2
 
 
 def test_list_changes_are_shared(dsn: str) -> None:

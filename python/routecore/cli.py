@@ -342,7 +342,7 @@ def stats(
     from rich.markup import escape
 
     from routecore.plan import load_plan
-    from routecore.records import SqliteRecordStore, is_postgres_dsn, open_record_store
+    from routecore.records import is_postgres_dsn, open_record_store
     from routecore.stats import bills_csv, render_report, report
 
     if not is_postgres_dsn(cdr):
@@ -354,8 +354,8 @@ def stats(
         _check_regular_file(Path(cdr))
     try:
         model = load_plan(plan).model if plan else None
-        # A report only reads: an SQLite file is opened read-only, never created nor written.
-        store = open_record_store(cdr) if is_postgres_dsn(cdr) else SqliteRecordStore(cdr, read_only=True)
+        # A report only reads: the store is opened read-only, never created nor written.
+        store = open_record_store(cdr, read_only=True)
         try:
             rep = report(store, model, month=month, tenant=tenant)
         finally:

@@ -105,14 +105,18 @@ class RecordStore(Protocol):
     def pending(self) -> int: ...
 
 
-def open_record_store(spec: str | Any, *, strict: bool = True) -> SqliteRecordStore | PostgresRecordStore:
+def open_record_store(
+    spec: str | Any, *, strict: bool = True, read_only: bool = False
+) -> SqliteRecordStore | PostgresRecordStore:
     """The record store a `--cdr` value names: a `postgresql://…` URI (one database shared by
-    every node) or the path of an SQLite file (one node).
+    every node) or the path of an SQLite file (one node). `read_only`: for reports, an existing
+    record database is only read, never created nor written (see the two stores).
 
     Raises:
         StoreUnavailableError: (strict) the store cannot be opened; the message says why.
+        FileNotFoundError, IsADirectoryError: (read_only, SQLite) no such file / a directory.
     """
     text = str(spec)
     if is_postgres_dsn(text):
-        return PostgresRecordStore(text, strict=strict)
-    return SqliteRecordStore(text, strict=strict)
+        return PostgresRecordStore(text, strict=strict, read_only=read_only)
+    return SqliteRecordStore(text, strict=strict, read_only=read_only)

@@ -56,9 +56,13 @@ class PostgresRecordStore(SqlRecordStore):
         strict: raise at once if the database cannot be reached (default). With `strict=False`
             the store starts anyway and every write fails with `StoreUnavailableError` until it
             can (routing is never affected).
+        read_only: only read an existing record database (reports): no schema is created, no
+            writer is started, writes are refused as to a closed store, and every read runs in
+            a read-only transaction.
 
     Raises:
-        StoreUnavailableError: (strict) the database cannot be reached or its schema created.
+        StoreUnavailableError: (strict) the database cannot be reached or its schema created;
+            (read_only) it cannot be reached, or holds no record tables.
     """
 
     _SQL: ClassVar = Statements.with_placeholder("%s")
@@ -75,6 +79,7 @@ class PostgresRecordStore(SqlRecordStore):
         decision_ttl: float = 900.0,
         decision_max: int = 1_000_000,
         strict: bool = True,
+        read_only: bool = False,
     ) -> None:
         if not is_postgres_dsn(dsn):
             raise ValueError(f"dsn: {_redact(dsn)!r} is not a postgresql:// URI")
@@ -88,7 +93,20 @@ class PostgresRecordStore(SqlRecordStore):
         self.shown = _redact(dsn)
         self._connect_timeout = max(1, round(connect_timeout))
         self._conn = None
+        self.read_only = read_only
+        if read_only:
+            self._closing = True  # no writer: writes are refused as to a closed store
+            self._check_database()
+            return
         self._open_writer(strict=strict, until="can be reached")
+
+    def _check_database(self) -> None:
+        """(read_only) Refuses, before any report, a database without the record tables."""
+        sql = "SELECT to_regclass('events') IS NOT NULL AND to_regclass('calls') IS NOT NULL"
+        with contextlib.closing(self._query(sql, ())) as rows:
+            tables = next(rows)[0]
+        if not tables:
+            raise StoreUnavailableError(f"record store {self.shown}: not a record database (no calls table)")
 
     def _connect(self, doing: str) -> Any:
         import psycopg
