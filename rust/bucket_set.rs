@@ -27,8 +27,8 @@
 //!   [`bloom::word_mask`] of each key's [`bloom::hash`]);
 //! - the last lane holds the bucket's count, or `Lanes::OVERFLOW` when the
 //!   bucket filled and its further keys went to `stash`;
-//! - the lanes between hold the low `rem_bits` bits of the permuted offsets in the
-//!   bucket. A bucket covers at most `2^rem_bits` consecutive permuted values,
+//! - the lanes between hold the low `rem_bits` bits of the permuted offsets in
+//!   the bucket. A bucket covers at most `2^rem_bits` consecutive permuted values,
 //!   so those bits tell its keys apart, and with the bucket they give the key
 //!   back (the permutation is inverted to list the keys). Remainders have fewer
 //!   bits than a lane, so an empty lane holds all ones, which none equals, and
@@ -36,10 +36,10 @@
 //!
 //! Buckets are sized for about `LOAD` (60%) of their lanes filled, so a bucket
 //! overflows rarely (Poisson tail: 0.3% of buckets at 16-bit lanes, 0.5% with
-//! a filter word) and the stash holds a few keys in a thousand. Where the keys span so much that
-//! remainders fit 32-bit lanes only with more than [`MAX_BYTES_PER_KEY`] of
-//! buckets (numbers of very different lengths in one list),
-//! [`BucketSet::new`] returns `None` and the caller keeps Elias–Fano form.
+//! a filter word) and the stash holds a few keys in a thousand. Where the keys
+//! span so much that remainders fit 32-bit lanes only with more than
+//! [`MAX_BYTES_PER_KEY`] of buckets (numbers of very different lengths in one
+//! list), [`BucketSet::new`] returns `None` and the caller keeps Elias–Fano form.
 
 use crate::bloom;
 use crate::hugemem::{self, HugeWords};
@@ -222,7 +222,8 @@ impl BucketSet {
     /// listed" for most keys ([`bloom::word_mask`]: about 1 in 6 of them passes
     /// at the usual load) before its lanes are compared. The word takes the
     /// place of 4 of the 32 16-bit lanes (2 of the 16 32-bit ones), so a table
-    /// costs about 4 bytes a key where a plain one costs 3.5. `None` when it would pass `max_bytes_per_key`.
+    /// costs about 4 bytes a key where a plain one costs 3.5. `None` when it
+    /// would pass `max_bytes_per_key`.
     ///
     /// # Panics
     /// If `keys` is not strictly ascending.

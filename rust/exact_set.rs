@@ -317,14 +317,8 @@ mod tests {
         for key in keys.iter().copied().chain(probes) {
             set.prefetch(key);
             assert_eq!(set.contains(key), keys.contains(&key), "key {key}");
-            // A dense chunk's bit is the whole answer, listed or not.
-            let dense = set.dense.as_ref();
-            let in_dense = dense.is_some_and(|d| {
-                d.slots
-                    .get(((key >> CHUNK_SHIFT).wrapping_sub(d.first_chunk)) as usize)
-                    .is_some_and(|&s| s != NOT_DENSE)
-            });
-            assert_eq!(set.in_dense_chunk(key), in_dense, "key {key}");
+            // In a dense chunk its bit is the whole answer, listed or not.
+            let in_dense = set.in_dense_chunk(key);
             let expected = in_dense.then(|| keys.contains(&key));
             assert_eq!(set.dense_bit(key), expected, "key {key}");
         }
@@ -350,6 +344,12 @@ mod tests {
             .flat_map(|&e| [e.wrapping_sub(1), e, e + 1, e + 3]);
         let set = check(&keys, probes.chain(0..70));
         assert_eq!(set.dense_len(), (CHUNK / 8 + CHUNK) as usize);
+        for (chunk, dense) in [(6, false), (7, true), (8, false), (9, false), (10, true)] {
+            for offset in [0, 3, CHUNK - 1] {
+                let key = (chunk << CHUNK_SHIFT) + offset;
+                assert_eq!(set.in_dense_chunk(key), dense, "chunk {chunk}");
+            }
+        }
         // Two 8 KiB bitmaps, and chunk 9's 8,191 keys in a table (~3.5 bytes a key).
         assert!(set.memory_bytes() < 48 << 10, "{}", set.memory_bytes());
     }
