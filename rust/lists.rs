@@ -146,6 +146,27 @@ pub fn not_utf8_line(e: &std::str::Utf8Error) -> String {
     )
 }
 
+/// A list file's bytes as text, line for line: each line's entry (before any
+/// `#`) must be UTF-8; a comment need not be, and is dropped. A line whose entry
+/// is not UTF-8 is kept empty, so that the lines after it keep their numbers,
+/// and comes back as `(line from 1, reason)`. The one reading of list files
+/// shared by [`NumberList::from_file_bytes`] and the plan checker. O(len).
+pub fn list_file_text(bytes: &[u8]) -> (String, Vec<(usize, String)>) {
+    let mut text = String::with_capacity(bytes.len());
+    let mut not_text = Vec::new();
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if i > 0 {
+            text.push('\n');
+        }
+        let entry = line.split(|&b| b == b'#').next().unwrap_or_default();
+        match std::str::from_utf8(entry) {
+            Ok(entry) => text.push_str(entry),
+            Err(e) => not_text.push((i + 1, not_utf8_line(&e))),
+        }
+    }
+    (text, not_text)
+}
+
 /// One line of a list file that was not loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListProblem {
@@ -602,26 +623,13 @@ impl NumberList {
         countries: &dyn CountryCodes,
         options: ListOptions,
     ) -> (NumberList, Vec<ListProblem>) {
-        let mut text = String::with_capacity(bytes.len());
-        let mut not_text = Vec::new();
-        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-            if i > 0 {
-                text.push('\n');
-            }
-            // Only the entry must be text: a comment in GBK spoils nothing.
-            let entry = line.split(|&b| b == b'#').next().unwrap_or_default();
-            match std::str::from_utf8(entry) {
-                Ok(entry) => text.push_str(entry),
-                // Kept as an empty line, so that the lines after it keep their numbers.
-                Err(e) => not_text.push(ListProblem {
-                    source: source.to_string(),
-                    line: i + 1,
-                    reason: not_utf8_line(&e),
-                }),
-            }
-        }
+        let (text, not_text) = list_file_text(bytes);
         let (list, mut problems) = NumberList::from_text(source, &text, countries, options);
-        problems.extend(not_text);
+        problems.extend(not_text.into_iter().map(|(line, reason)| ListProblem {
+            source: source.to_string(),
+            line,
+            reason,
+        }));
         problems.sort_by_key(|p| p.line);
         (list, problems)
     }

@@ -331,3 +331,18 @@ def test_lone_surrogates_are_not_numbers_and_spoil_only_their_line() -> None:
         NumberList([bad])
     loaded = NumberList.from_text(f"13800138000\n{bad}\n13900139000\n")
     assert len(loaded) == 2 and [line for line, _ in loaded.problems] == [2]
+
+
+def test_list_file_text_keeps_every_line_and_names_the_bad_ones() -> None:
+    from routecore._routecore import list_file_text
+
+    data = "13700000000 # 张三\n".encode("gbk") + "北京\n".encode("gbk") + b"\n13900000000\r\n\xff#x"
+    text, bad = list_file_text(data)
+    # Line for line: a GBK comment is dropped, a line whose entry is not UTF-8 is kept empty.
+    assert text.split("\n") == ["13700000000 ", "", "", "13900000000\r", ""]
+    assert [line for line, _ in bad] == [2, 5]
+    assert bad[0][1] == (
+        "not UTF-8 text (GBK perhaps?): byte 1 of the line is not UTF-8; save the file as UTF-8"
+    )
+    # A file that is UTF-8 throughout comes back as it is.
+    assert list_file_text(b"13700000000\n") == ("13700000000\n", [])

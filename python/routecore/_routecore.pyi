@@ -293,6 +293,15 @@ class NumberList:
 # --- patterns and 400/800 classes (rust/bindings/patterns.rs) ----------------------------------
 
 @final
+def list_file_text(data: bytes, /) -> tuple[str, list[tuple[int, str]]]:
+    """A list file's bytes as text, line for line, as `NumberList.from_file` reads them.
+
+    Each line's entry (before any `#`) must be UTF-8; a comment need not be, and is dropped. A
+    line whose entry is not UTF-8 is kept empty (the lines after it keep their numbers) and comes
+    back as `(line, reason)`, lines counted from 1.
+    """
+
+
 class Classification:
     """The class and tags of a 400/800 number (frozen; equal results compare and hash equal).
 

@@ -321,7 +321,17 @@ impl PyNumberList {
     }
 }
 
+/// A list file's bytes as text, line for line, and its lines whose entry is not
+/// UTF-8 (see `lists::list_file_text`): how the plan checker reads a list file
+/// as `NumberList.from_file` does.
+#[pyfunction]
+#[pyo3(signature = (data, /))]
+fn list_file_text(data: &[u8]) -> (String, Vec<(usize, String)>) {
+    crate::lists::list_file_text(data)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNumberList>()?;
+    m.add_function(wrap_pyfunction!(list_file_text, m)?)?;
     Ok(())
 }

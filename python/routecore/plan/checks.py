@@ -249,30 +249,15 @@ class _Checker:
                 )
 
     def list_text_by_lines(self, name: str, blob: bytes, loc: Loc, file: str) -> str | None:
-        """A list file that is not UTF-8 throughout, read as `NumberList.from_file` reads it: a
-        comment need not be UTF-8 (it is dropped), an entry must be. Each entry that is not is an
-        error on its line of the file; None when there is one."""
-        lines = blob.removeprefix(b"\xef\xbb\xbf").split(b"\n")
-        kept: list[str] = []
-        bad = 0
-        for lineno, raw in enumerate(lines, start=1):
-            entry, hash_, comment = raw.partition(b"#")
-            try:
-                text = entry.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                bad += 1
-                if bad <= _MAX_FILE_ERRORS:
-                    message = (
-                        f"list {name!r}: not UTF-8 text (GBK perhaps?): byte {exc.start + 1} of the "
-                        "line is not UTF-8; save the file as UTF-8"
-                    )
-                    self.out.errors.append(RawIssue(loc, message, file, lineno))
-                continue
-            try:
-                kept.append(text + (hash_ + comment).decode("utf-8"))
-            except UnicodeDecodeError:
-                kept.append(text)  # a comment in another encoding spoils nothing
-        return None if bad else "\n".join(kept)
+        """A list file that is not UTF-8 throughout, read as `NumberList.from_file` reads it (by
+        the same code): a comment need not be UTF-8 (it is dropped), an entry must be. Each entry
+        that is not is an error on its line of the file; None when there is one."""
+        from routecore._routecore import list_file_text
+
+        text, not_text = list_file_text(blob.removeprefix(b"\xef\xbb\xbf"))
+        for lineno, reason in not_text[:_MAX_FILE_ERRORS]:
+            self.out.errors.append(RawIssue(loc, f"list {name!r}: {reason}", file, lineno))
+        return None if not_text else text
 
     def check_overlap(self, ranges: list[Any], loc: Loc) -> None:
         """Overlapping ranges of one day type are allowed (the schedule is open in either, their
