@@ -301,7 +301,6 @@ def list_file_text(data: bytes, /) -> tuple[str, list[tuple[int, str]]]:
     back as `(line, reason)`, lines counted from 1.
     """
 
-
 class Classification:
     """The class and tags of a 400/800 number (frozen; equal results compare and hash equal).
 
