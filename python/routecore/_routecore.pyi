@@ -290,9 +290,6 @@ class NumberList:
     def memory_bytes(self) -> int:
         """Bytes used by the filter, the keys, the bucket offsets and the live overlay."""
 
-# --- patterns and 400/800 classes (rust/bindings/patterns.rs) ----------------------------------
-
-@final
 def list_file_text(data: bytes, /) -> tuple[str, list[tuple[int, str]]]:
     """A list file's bytes as text, line for line, as `NumberList.from_file` reads them.
 
@@ -301,6 +298,9 @@ def list_file_text(data: bytes, /) -> tuple[str, list[tuple[int, str]]]:
     back as `(line, reason)`, lines counted from 1.
     """
 
+# --- patterns and 400/800 classes (rust/bindings/patterns.rs) ----------------------------------
+
+@final
 class Classification:
     """The class and tags of a 400/800 number (frozen; equal results compare and hash equal).
 
