@@ -101,8 +101,8 @@ fn masks(hash: u64) -> [u64; 8] {
 /// The bits `hash` sets in a filter whose blocks are one word: three of 64,
 /// from three disjoint 6-bit fields of the hash's top (a `bucket_set` picks a
 /// key's block from the key, not from this hash). A block holding 16 keys,
-/// the usual load of a `bucket_set` line, lets about 1 in 7 other keys pass:
-/// `(1 - e^(-48/64))^3`.
+/// the usual load of a `bucket_set` line, lets about 1 in 7 other keys pass,
+/// `(1 - e^(-48/64))^3`; with the Poisson spread of loads about 1 in 6.
 #[inline]
 pub(crate) fn word_mask(hash: u64) -> u64 {
     (1 << (hash >> 58)) | (1 << ((hash >> 52) & 63)) | (1 << ((hash >> 46) & 63))

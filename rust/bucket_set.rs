@@ -222,8 +222,9 @@ impl BucketSet {
     /// listed" for most keys ([`bloom::word_mask`]: about 1 in 6 of them passes
     /// at the usual load) before its lanes are compared. The word takes the
     /// place of 4 of the 32 16-bit lanes (2 of the 16 32-bit ones), so a table
-    /// costs about 4 bytes a key where a plain one costs 3.5. `None` when it
-    /// would pass `max_bytes_per_key`.
+    /// costs about 4 bytes a key where a plain one costs 3.5 (16-bit lanes;
+    /// about 8.2 against 7.1 with 32-bit ones). `None` when it would pass
+    /// `max_bytes_per_key`.
     ///
     /// # Panics
     /// If `keys` is not strictly ascending.

@@ -1,5 +1,6 @@
 //! The exact store of a number list in *split* form (see `lists`): a static set
-//! of `u64` keys that answers membership exactly once the list's filter has said
+//! of `u64` keys that answers membership exactly, for a key in a dense run alone
+//! ([`ExactSet::dense_bit`]), for any other once the list's filter has said
 //! "maybe".
 //!
 //! Keys are grouped in *chunks* of 2^16 consecutive keys (a list key is its

@@ -8,12 +8,15 @@
 //!
 //! - the **base**: every key of the bulk load, with the blocked Bloom filter that
 //!   answers "not listed" for them (one cache line) and the exact store that
-//!   confirms every "maybe". It takes one of two forms (`Store`):
+//!   confirms every "maybe" (but for keys in dense runs, whose bitmap answers
+//!   alone, below). It takes one of two forms (`Store`):
 //!   - a *table*, for scattered numbers (the usual block list): a [`BucketSet`]
 //!     whose buckets are one line each, the bucket's filter word and its keys'
-//!     remainders, about 4 bytes a number. The word lets about 1 in 6 other
-//!     keys pass, whatever rate the list asked for, and the same line confirms
-//!     them; the asked rate sizes the split form's filter and the live one;
+//!     remainders: about 4 bytes a number at millions of mobile numbers (16-bit
+//!     remainders), up to about 8.5 for fewer numbers spread as wide (32-bit).
+//!     The word lets about 1 in 6 other keys pass (1 in 28 at 32 bits), whatever
+//!     rate the list asked for, and the same line confirms them; the asked rate
+//!     sizes the split form's filter and the live one;
 //!   - *split*, for lists with dense runs of numbers (whole blocks, number pools)
 //!     or keys too spread for a table: an [`ExactSet`] (bitmaps for the dense
 //!     runs, a plain [`BucketSet`] or Elias–Fano form for the rest) and a
@@ -338,8 +341,9 @@ impl Base {
             || {
                 let exact = ExactSet::new(&keys);
                 let others = keys.iter().filter(|&&k| exact.dense_bit(k).is_none());
+                // Sized for the keys it holds: live adds go to the live filter.
                 let bloom = FrozenBloom::build(
-                    capacity - exact.dense_len(),
+                    len - exact.dense_len(),
                     fp_rate,
                     others.map(|&k| bloom::hash(k)),
                 );
@@ -644,9 +648,10 @@ impl NumberList {
         self.overlay.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether a normalised number is listed. Exact. O(1) expected: a number not
-    /// listed costs one hash and one cache line; a listed one adds an offset pair
-    /// and a short run of keys. Lock-free unless live changes are pending.
+    /// Whether a normalised number is listed. Exact. O(1) expected: one hash and
+    /// one cache line (a table's bucket, or a dense run's bitmap); a listed number
+    /// in the split form's other keys adds their line, requested together with the
+    /// filter's. Lock-free unless live changes are pending.
     #[inline]
     pub fn contains(&self, number: &Number) -> bool {
         self.contains_digits(&number.digits)
@@ -1456,10 +1461,18 @@ mod tests {
         // Most of the block: a chunk it only reaches into holds too few to be dense.
         let dense = l.base.load().dense_len();
         assert!(dense >= 25_000, "{dense} numbers in bitmaps");
-        // The filter is for the others only: a dense run's bitmap answers alone.
-        match &l.base.load().store {
-            Store::Split { bloom, exact } => assert_eq!(bloom.capacity(), exact.len() - dense),
-            Store::Table(_) => panic!("a list with dense runs is split"),
+        // The filter is for the others only: a dense run's bitmap answers alone,
+        // and room for live adds is the live filter's.
+        let roomy = ListOptions {
+            expected: 1_000_000,
+            ..ListOptions::default()
+        };
+        let spacious = NumberList::from_numbers(&strings, &TestCountries, roomy).unwrap();
+        for list in [&l, &spacious] {
+            match &list.base.load().store {
+                Store::Split { bloom, exact } => assert_eq!(bloom.capacity(), exact.len() - dense),
+                Store::Table(_) => panic!("a list with dense runs is split"),
+            }
         }
         let probes: Vec<u64> = (13_799_999_000..13_800_060_000)
             .chain((0..2_000).map(|i| 15_900_000_000 + 3_959 * i))

@@ -186,9 +186,9 @@ class NumberList:
         expected: How many numbers the filter is sized for (at least those given), so that
             live adds up to it keep `fp_rate`.
         fp_rate: Target false-positive rate of the filter; it affects speed only. A list of
-            scattered numbers keeps a filter word in each bucket's line with its numbers,
-            which the same line confirms (a rate near 1 in 6 whatever is asked); `fp_rate`
-            then sizes the live filter.
+            scattered numbers keeps a filter word in each bucket's line with its numbers, which
+            the same line confirms (a rate near 1 in 6 at millions of numbers, whatever is
+            asked); `fp_rate` then sizes the live filter.
 
     Raises:
         InvalidNumberError: An entry is not a number, or is anonymous (`numbers[i]` names it).
