@@ -185,4 +185,38 @@ mod tests {
         let copy = HugeWords::from_slice(&[1, 2, 3]);
         assert_eq!(&*copy, &[1, 2, 3]);
     }
+
+    /// Not a test: what one random read costs against the size of the array it
+    /// lands in (the machine's cache knee, bench/README.md's lists section). A
+    /// pointer chase through every line of a huge-page array in random order,
+    /// so each read waits for the one before; best of three passes of 2M reads.
+    #[test]
+    #[ignore = "measurement; run with --release -- --ignored --nocapture"]
+    fn measure_random_read_latency() {
+        use std::time::Instant;
+        let mut next = crate::xorshift();
+        for mib in [1usize, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128, 256] {
+            let lines = (mib << 20) / 64;
+            // A random cycle through every line (Sattolo's shuffle): line `order[i]`
+            // points to line `order[i + 1]`.
+            let mut order: Vec<usize> = (0..lines).collect();
+            for i in (1..lines).rev() {
+                order.swap(i, (next() % i as u64) as usize);
+            }
+            let mut words = HugeWords::zeroed(lines * 8);
+            for (i, &line) in order.iter().enumerate() {
+                words[line * 8] = (order[(i + 1) % lines] * 8) as u64;
+            }
+            let mut at = 0usize;
+            let mut best = f64::MAX;
+            for _ in 0..3 {
+                let start = Instant::now();
+                for _ in 0..2_000_000 {
+                    at = words[at] as usize;
+                }
+                best = best.min(start.elapsed().as_secs_f64() * 1e9 / 2e6);
+            }
+            println!("{mib:>4} MiB: {best:6.1} ns a read (ended at {at})");
+        }
+    }
 }
