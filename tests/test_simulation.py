@@ -135,7 +135,7 @@ def test_bad_arguments() -> None:
     # Each refusal names simulate()'s own parameter, never the core's (span_seconds, listed_share).
     for kwargs, message in (
         ({"calls": 1e12}, "calls: 1000000000000 a day for 1 days is 1000000000000 calls; one run"),
-        ({"calls": 10, "days": -1.0}, "days: -1.0 is not a positive number of days"),
+        ({"calls": 10, "days": -1.0}, "days: -1 is not a positive number of days"),
         ({"calls": 10, "days": math.nan}, "days: nan is not"),
         ({"calls": 10, "blocked_share": 2.0}, "blocked_share: 2 is not a share"),
         ({"calls": 10, "patience_seconds": -1.0}, "patience_seconds: -1 is not"),

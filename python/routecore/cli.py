@@ -13,7 +13,7 @@ from rich.table import Table
 
 import routecore
 from routecore._routecore import pool_lines
-from routecore.exceptions import InvalidArgumentError, InvalidNumberError, RoutecoreError
+from routecore.exceptions import InvalidNumberError, RoutecoreError
 
 #: Where `serve` answers HTTP/JSON unless told otherwise (interfaces.md: `[--http 127.0.0.1:8080]`).
 DEFAULT_HTTP = "127.0.0.1:8080"
@@ -797,7 +797,6 @@ def simulate(
     json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Simulate a day of traffic through the plan: arrivals, routing, targets answering and busy."""
-    import math
 
     from rich.progress import Progress
 
@@ -806,14 +805,10 @@ def simulate(
 
     if replay_csv is not None and replay_cdr is not None:
         raise typer.BadParameter("give one of them, not both", param_hint="'--replay-csv' / '--replay-cdr'")
-    replaying = replay_csv is not None or replay_cdr is not None
     for replayed in (replay_csv, replay_cdr):
         if replayed is not None:
             _check_regular_file(replayed)
     try:
-        if not replaying and not (math.isfinite(days) and days > 0):
-            # Checked here: the library is told seconds (`span_seconds: -86400 …`), the user typed days.
-            raise InvalidArgumentError(f"days: {days:g} is not a positive number of days")
         engine = _engine(plan)
         arrivals = None
         if replay_csv is not None:

@@ -527,7 +527,8 @@ def simulate(
     seed = _seed(seed)
     days = _real("days", days)
     if not (0 < days < math.inf):
-        raise InvalidArgumentError(f"days: {days!r} is not a positive number of days")
+        # `g`: the number as it was typed (`-1`, not `-1.0`), from the CLI or from Python.
+        raise InvalidArgumentError(f"days: {days:g} is not a positive number of days")
     calls = None if calls is None else _real("calls", calls)
     if not isinstance(handling, str):
         raise TypeError(f"handling: expected a str, got {type(handling).__name__}")
