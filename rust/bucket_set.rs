@@ -12,7 +12,7 @@
 //! number (3.5 without the filter) against Elias–Fano's 1.5 (and a filter's
 //! 1.2), well inside a list's budget of 12. From Python, a listed number at ten
 //! million went from 0.93× rbloom's speed (Elias–Fano) to 1.04–1.11× (a filter
-//! block in a second line beside the keys') to 1.15–1.23× (one line), with
+//! block in a second line beside the keys') to 1.15–1.27× (one line), with
 //! lookups of other work in between (bench/README.md).
 //!
 //! # Layout

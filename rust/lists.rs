@@ -46,7 +46,7 @@
 //!   (1.5 bytes a number): confirming a listed number was a chain of dependent
 //!   reads after the filter's line, and the listed lookup stayed at 0.93×
 //!   rbloom's; with the filter's block in a second line beside the remainders
-//!   it was 1.04–1.11×, in one line 1.15–1.23×. Where numbers are dense, the
+//!   it was 1.04–1.11×, in one line 1.15–1.27×. Where numbers are dense, the
 //!   run's bitmap answers in one line addressed straight from the key (see
 //!   `exact_set`): 8.75 MB for ten million numbers one in seven, which stays
 //!   in cache where rbloom's 12 MB array competes for it.
