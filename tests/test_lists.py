@@ -272,6 +272,34 @@ def test_matches_a_set_model(initial: list[str], ops: list[tuple[str, tuple[str,
     assert sorted(numbers) == sorted(model)
 
 
+BLOCK = [f"1380000{i:04}" for i in range(10_000)]  # a whole block: kept as a bitmap, no filter
+near_block = st.integers(0, 10_299).map(lambda i: f"138000{i:05}")  # the block and just past it
+
+
+@given(
+    gone=st.sets(st.integers(0, len(BLOCK) - 1), max_size=40),
+    ops=st.lists(st.tuples(st.sampled_from(["add", "remove", "compact"]), near_block), max_size=60),
+)
+def test_a_dense_block_matches_a_set_model(gone: set[int], ops: list[tuple[str, str]]) -> None:
+    # A number in a dense run is answered by its bit alone; live changes and compaction must
+    # still agree with a set, inside the run, at its edges and past it.
+    model = set(BLOCK) - {BLOCK[i] for i in gone}
+    numbers = NumberList(sorted(model))
+    for op, number in ops:
+        if op == "add":
+            assert numbers.add(number) is (number not in model)
+            model.add(number)
+        elif op == "remove":
+            assert numbers.remove(number) is (number in model)
+            model.discard(number)
+        else:
+            numbers.compact()
+    probes = [f"138000{i:05}" for i in range(10_300)] + ["13799999999", "13900000000"]
+    assert numbers.contains_many(probes) == [p in model for p in probes]
+    assert [p in numbers for p in probes[::7]] == [p in model for p in probes[::7]]
+    assert len(numbers) == len(model)
+
+
 def test_threads_read_while_one_writes() -> None:
     stable = [f"1390000{i:04}" for i in range(2000)]
     absent = [f"1370000{i:04}" for i in range(2000)]
