@@ -17,23 +17,14 @@ from __future__ import annotations
 import random
 import statistics
 import sys
-import time
-from typing import Any
 
 import rbloom
+from lists_alternating import per_lookup_ns
 from routecore import NumberList
 
 FIRST, END = 13_000_000_000, 20_000_000_000
 QUERIES = 50_000
 ROUNDS = 7
-
-
-def per_lookup_ns(structure: Any, text: list[str]) -> float:
-    queries = [q[:1] + q[1:] for q in text]  # fresh str objects: no cached hash
-    start = time.thread_time_ns()
-    for q in queries:
-        q in structure  # noqa: B015 - the lookup is what is timed
-    return (time.thread_time_ns() - start) / len(queries)
 
 
 def main(sizes: list[int]) -> None:
@@ -46,9 +37,9 @@ def main(sizes: list[int]) -> None:
         ours: list[float] = []
         theirs: list[float] = []
         for _ in range(ROUNDS):
-            text = [str(listed[rng.randrange(n)]) for _ in range(QUERIES)]
-            ours.append(per_lookup_ns(numbers, text))
-            theirs.append(per_lookup_ns(bloom, text))
+            asked = [listed[rng.randrange(n)] for _ in range(QUERIES)]
+            ours.append(per_lookup_ns(numbers, asked))
+            theirs.append(per_lookup_ns(bloom, asked))
         mine, other = statistics.median(ours), statistics.median(theirs)
         print(
             f"{n:>11,} numbers: NumberList {numbers.memory_bytes() / n:.2f} B/number, listed {mine:.0f} ns; "

@@ -3,6 +3,7 @@
 import random
 import re
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -246,6 +247,22 @@ FORMATS = [
     lambda n: f"sip:{n}@10.0.0.1;user=phone",
 ]
 
+
+def _apply(numbers: NumberList, model: set[str], ops: Iterable[tuple[str, str, str]]) -> None:
+    """Applies `(op, number, as written)` to the list and to its model, checking each answer and
+    the length after each step."""
+    for op, plain, form in ops:
+        if op == "add":
+            assert numbers.add(form) is (plain not in model)
+            model.add(plain)
+        elif op == "remove":
+            assert numbers.remove(form) is (plain in model)
+            model.discard(plain)
+        else:
+            numbers.compact()
+        assert len(numbers) == len(model)
+
+
 universe = st.integers(0, 299).map(lambda i: f"1380000{i:04}")
 formatted = st.tuples(universe, st.sampled_from(FORMATS)).map(lambda t: (t[0], t[1](t[0])))
 
@@ -257,16 +274,7 @@ formatted = st.tuples(universe, st.sampled_from(FORMATS)).map(lambda t: (t[0], t
 def test_matches_a_set_model(initial: list[str], ops: list[tuple[str, tuple[str, str]]]) -> None:
     model = set(initial)
     numbers = NumberList(initial)
-    for op, (plain, form) in ops:
-        if op == "add":
-            assert numbers.add(form) is (plain not in model)
-            model.add(plain)
-        elif op == "remove":
-            assert numbers.remove(form) is (plain in model)
-            model.discard(plain)
-        else:
-            numbers.compact()
-        assert len(numbers) == len(model)
+    _apply(numbers, model, ((op, plain, form) for op, (plain, form) in ops))
     everything = [f"1380000{i:04}" for i in range(300)]
     assert numbers.contains_many(everything) == [n in model for n in everything]
     assert sorted(numbers) == sorted(model)
@@ -285,15 +293,7 @@ def test_a_dense_block_matches_a_set_model(gone: set[int], ops: list[tuple[str, 
     # still agree with a set, inside the run, at its edges and past it.
     model = set(BLOCK) - {BLOCK[i] for i in gone}
     numbers = NumberList(sorted(model))
-    for op, number in ops:
-        if op == "add":
-            assert numbers.add(number) is (number not in model)
-            model.add(number)
-        elif op == "remove":
-            assert numbers.remove(number) is (number in model)
-            model.discard(number)
-        else:
-            numbers.compact()
+    _apply(numbers, model, ((op, number, number) for op, number in ops))
     probes = [f"138000{i:05}" for i in range(10_300)] + ["13799999999", "13900000000"]
     assert numbers.contains_many(probes) == [p in model for p in probes]
     assert [p in numbers for p in probes[::7]] == [p in model for p in probes[::7]]
