@@ -234,14 +234,6 @@ impl ExactSet {
             .unwrap_or_else(|| self.sparse.contains(key))
     }
 
-    /// Whether `key` lies in a dense chunk (reads only the directory). O(1).
-    #[inline]
-    pub fn in_dense_chunk(&self, key: u64) -> bool {
-        self.dense
-            .as_ref()
-            .is_some_and(|d| d.word_of(key).is_some())
-    }
-
     /// The answer of `key`'s bit when it lies in a dense chunk, `None` when it
     /// does not (its answer is then the other keys'). O(1): one line, addressed
     /// from the key through a directory small enough to stay in cache.
@@ -252,17 +244,39 @@ impl ExactSet {
         Some(dense.bits[word] >> (key % 64) & 1 == 1)
     }
 
+    /// The exact answer, asking `maybe` (the list's filter) first for a key
+    /// outside dense chunks: a dense chunk's bit answers alone, and the other
+    /// keys' line is requested before `maybe` runs, so that a listed key waits
+    /// for the slower of the two, not their sum. O(1).
+    #[inline]
+    pub fn contains_filtered(&self, key: u64, maybe: impl FnOnce() -> bool) -> bool {
+        self.dense_bit(key).unwrap_or_else(|| {
+            self.sparse.prefetch(key);
+            maybe() && self.sparse.contains(key)
+        })
+    }
+
+    /// Starts loading `key`'s bitmap line when it lies in a dense chunk, and
+    /// says whether it does (reads only the directory). O(1).
+    #[inline]
+    pub fn prefetch_dense(&self, key: u64) -> bool {
+        let Some(dense) = &self.dense else {
+            return false;
+        };
+        let Some(word) = dense.word_of(key) else {
+            return false;
+        };
+        hugemem::prefetch(&dense.bits[word]);
+        true
+    }
+
     /// Starts loading what a lookup of `key` will read (see [`hugemem::prefetch`]):
     /// the bitmap's line in a dense chunk, else the other keys' line(s). O(1).
     #[inline]
     pub fn prefetch(&self, key: u64) {
-        if let Some(dense) = &self.dense {
-            if let Some(word) = dense.word_of(key) {
-                hugemem::prefetch(&dense.bits[word]);
-                return;
-            }
+        if !self.prefetch_dense(key) {
+            self.sparse.prefetch(key);
         }
-        self.sparse.prefetch(key);
     }
 
     /// Every key, in no particular order. O(n + dense chunks × 1,024).
@@ -319,7 +333,7 @@ mod tests {
             set.prefetch(key);
             assert_eq!(set.contains(key), keys.contains(&key), "key {key}");
             // In a dense chunk its bit is the whole answer, listed or not.
-            let in_dense = set.in_dense_chunk(key);
+            let in_dense = set.prefetch_dense(key);
             let expected = in_dense.then(|| keys.contains(&key));
             assert_eq!(set.dense_bit(key), expected, "key {key}");
         }
@@ -348,7 +362,7 @@ mod tests {
         for (chunk, dense) in [(6, false), (7, true), (8, false), (9, false), (10, true)] {
             for offset in [0, 3, CHUNK - 1] {
                 let key = (chunk << CHUNK_SHIFT) + offset;
-                assert_eq!(set.in_dense_chunk(key), dense, "chunk {chunk}");
+                assert_eq!(set.prefetch_dense(key), dense, "chunk {chunk}");
             }
         }
         // Two 8 KiB bitmaps, and chunk 9's 8,191 keys in a table (~3.5 bytes a key).

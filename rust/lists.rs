@@ -411,10 +411,9 @@ impl Base {
     fn contains_filtered(&self, key: u64, hash: u64) -> bool {
         match &self.store {
             Store::Table(table) => table.contains_filtered(key, hash),
-            Store::Split { bloom, exact } => exact.dense_bit(key).unwrap_or_else(|| {
-                exact.prefetch(key);
-                bloom.contains_hash(hash) && exact.contains(key)
-            }),
+            Store::Split { bloom, exact } => {
+                exact.contains_filtered(key, || bloom.contains_hash(hash))
+            }
         }
     }
 
@@ -424,8 +423,11 @@ impl Base {
     fn prefetch_filter(&self, key: u64, hash: u64) {
         match &self.store {
             Store::Table(table) => table.prefetch(key),
-            Store::Split { exact, .. } if exact.in_dense_chunk(key) => exact.prefetch(key),
-            Store::Split { bloom, .. } => bloom.prefetch(hash),
+            Store::Split { bloom, exact } => {
+                if !exact.prefetch_dense(key) {
+                    bloom.prefetch(hash);
+                }
+            }
         }
     }
 
