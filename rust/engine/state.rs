@@ -146,9 +146,20 @@ pub struct LocalState {
     credits: Mutex<FxHashMap<String, FxHashMap<String, i64>>>,
     placed_first: Mutex<FxHashMap<String, FxHashMap<String, Placed>>>,
     sequence: AtomicU64,
-    callers: Mutex<(FxHashMap<String, VecDeque<i64>>, Sweep)>,
+    callers: Mutex<Callers>,
     slots: Mutex<Slots>,
     decisions: Mutex<RecentDecisions>,
+}
+
+/// Per-caller admitted times, for the per-caller limit.
+#[derive(Default)]
+struct Callers {
+    /// key (tenant and caller) → the times of its admitted calls, oldest first.
+    times: FxHashMap<String, VecDeque<i64>>,
+    sweep: Sweep,
+    /// The longest window any call has asked for: a sweep keeps every caller whose last
+    /// admitted call may still fall in it (a plan may set a window of a day or more).
+    longest_window_ms: i64,
 }
 
 /// The most recent forwarded decisions by call id, oldest evicted first.
@@ -275,10 +286,16 @@ impl StateStore for LocalState {
 
     fn admit_caller(&self, key: &str, now_ms: i64, window_ms: i64, limit: u32) -> bool {
         let mut guard = lock(&self.callers);
-        let (map, sweep) = &mut *guard;
+        let Callers {
+            times: map,
+            sweep,
+            longest_window_ms,
+        } = &mut *guard;
+        *longest_window_ms = (*longest_window_ms).max(window_ms);
         if sweep.due(map.len()) {
-            // Windows are short (seconds to minutes); a caller silent for an hour holds nothing.
-            map.retain(|_, times| times.back().is_some_and(|&t| t > now_ms - 3_600_000));
+            // A caller whose last admitted call is older than every window holds nothing.
+            let horizon = now_ms.saturating_sub(*longest_window_ms);
+            map.retain(|_, times| times.back().is_some_and(|&t| t > horizon));
             sweep.swept(map.len());
         }
         if !map.contains_key(key) {
@@ -454,6 +471,21 @@ mod tests {
         assert!(!s.admit_caller("k", 20_000, 60_000, 2));
         assert!(!s.admit_caller("k", 59_999, 60_000, 2));
         assert!(s.admit_caller("k", 60_000, 60_000, 2));
+    }
+
+    #[test]
+    fn a_sweep_keeps_callers_inside_a_long_window() {
+        // A day's window: the sweep that runs once the map passes SWEEP_AT callers must not
+        // forget a caller admitted two hours before.
+        let s = LocalState::new();
+        let day = 86_400_000;
+        assert!(s.admit_caller("k", 0, day, 1));
+        for i in 0..=SWEEP_AT {
+            assert!(s.admit_caller(&format!("other{i}"), 7_200_000, 60_000, 1));
+        }
+        assert!(lock(&s.callers).sweep.next_at > SWEEP_AT, "a sweep ran");
+        assert!(!s.admit_caller("k", 7_200_001, day, 1));
+        assert!(s.admit_caller("k", day, day, 1), "the window still ends");
     }
 
     #[test]
