@@ -1008,6 +1008,11 @@ def _cli_cases(tmp: Path) -> list[tuple[str, list[str], int, str]]:
         ("simulate bad day", ["simulate", "--day", "someday"], 1, "someday"),
         ("serve bad plan", ["serve", "--plan", str(gbk_plan)], 1, "not UTF-8"),
         ("serve bad http address", ["serve", "--http", "nowhere"], 2, "host:port"),
+        ("serve http port too large", ["serve", "--http", "127.0.0.1:99999"], 2, "port 99999 is not"),
+        ("serve grpc port too large", ["serve", "--grpc", "127.0.0.1:65536"], 2, "--grpc '127.0.0.1:65536'"),
+        ("serve grpc no port", ["serve", "--grpc", "nonsense", "--http", "off"], 2, "host:port"),
+        ("serve grpc no host", ["serve", "--grpc", ":50051", "--http", "off"], 2, "host:port"),
+        ("serve grpc negative port", ["serve", "--grpc", "127.0.0.1:-5"], 2, "host:port"),
         (
             "serve bad grpc address",
             ["serve", "--grpc", "nowhere.invalid:1", "--http", "off"],

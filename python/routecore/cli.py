@@ -561,6 +561,9 @@ def serve(
         log.warning("no --admin-token-file: Admin calls (reload, list updates) are open to any client")
     tls = _tls(tls_cert, tls_key, tls_client_ca)
     http_address = None if http is not None and http.lower() == "off" else http or DEFAULT_HTTP
+    _check_listen_address("--grpc", grpc_address)
+    if http_address is not None:
+        _check_listen_address("--http", http_address)
     if tls is None and not all(_loopback(a) for a in (grpc_address, http_address or "127.0.0.1:0")):
         log.warning("serving beyond loopback without --tls-cert: calls and the admin token travel in clear")
     records = _record_store(cdr) if cdr is not None else None
@@ -596,6 +599,18 @@ def serve(
             raise
         errors.print(f"[red]OSError[/red]: --grpc {grpc_address}: {e}", highlight=False)
         raise typer.Exit(1) from None
+
+
+def _check_listen_address(flag: str, address: str) -> None:
+    """Exits 2 unless `address` is HOST:PORT with a port of 0 to 65535 (0: any free port); grpc
+    would wrap a larger port silently (99999 serves on 34463) and a bind would raise."""
+    host, _, port = address.rpartition(":")
+    if not host.strip("[]") or not (port.isascii() and port.isdigit()):
+        errors.print(f"[red]error[/red]: {flag} {address!r}: expected host:port")
+        raise typer.Exit(2)
+    if int(port) > 65535:
+        errors.print(f"[red]error[/red]: {flag} {address!r}: port {int(port)} is not 0 to 65535")
+        raise typer.Exit(2)
 
 
 def _record_store(spec: str) -> Any:
@@ -643,9 +658,6 @@ def _http_starter(address: str, tls: Any = None, *, required: bool = True) -> An
     from routecore.http import start_http
 
     host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        errors.print(f"[red]error[/red]: --http {address!r}: expected host:port")
-        raise typer.Exit(2)
 
     async def start(service: Any) -> Any:
         ssl = tls.ssl_context() if tls is not None else None
