@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import pytest
 import routecore
@@ -470,7 +470,7 @@ def test_time_as_a_json_number_is_epoch_seconds_and_as_text_iso_8601(
         store.close()
 
 
-@pytest.mark.parametrize("time_", ["bad", "2026-13-45T99:00:00", "1e20"])
+@pytest.mark.parametrize("time_", ["bad", "2026-13-45T99:00:00", "1e20", "", "%20"])
 def test_a_bad_time_is_named_time_as_over_grpc(served: Served, holder: Holder, time_: str) -> None:
     """The field is `time` (`at` is only the Python argument's name); the message is gRPC's."""
     from routecore import _routecore as rc
@@ -480,10 +480,30 @@ def test_a_bad_time_is_named_time_as_over_grpc(served: Served, holder: Holder, t
     assert (status, got["error"]["code"]) == (400, "INVALID_ARGUMENT")
     assert got["error"]["message"].startswith("time: "), got
     if time_ != "1e20":  # over gRPC `time` is a string: no epoch seconds
-        request = pb.RouteRequest(called="4006666666", caller="15907550000", time=time_)
+        text = unquote(time_)
+        request = pb.RouteRequest(called="4006666666", caller="15907550000", time=text)
         with pytest.raises(routecore.InvalidArgumentError) as over_grpc:
             rc.route_wire(holder.engine, request.SerializeToString())
         assert got["error"]["message"] == str(over_grpc.value)
+
+
+def test_an_empty_time_is_refused_as_over_grpc(served: Served) -> None:
+    """gRPC's `optional string time` given empty is refused, not read as left out: so is the
+    field given empty over HTTP, in a query, a form or JSON, on /v1/route and /v1/events."""
+    message = "time: empty; leave it out for the current time"
+    event = {"call_id": "e1", "type": "ENDED", "target": "13800000010", "time": ""}
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    answers = [
+        served.request("GET", get_path({**ROUTE_OK, "time": ""})),
+        served.request("POST", "/v1/route", json.dumps({**ROUTE_OK, "time": ""}).encode()),
+        served.request("POST", "/v1/route", urlencode({**ROUTE_OK, "time": " "}).encode(), form),
+        served.request("POST", "/v1/events", json.dumps(event).encode()),
+        served.request("POST", "/v1/events", urlencode(event).encode(), form),
+    ]
+    for status, _, raw in answers:
+        assert (status, json.loads(raw)) == (400, {"error": {"code": "INVALID_ARGUMENT", "message": message}})
+    # Left out, it is the server's clock.
+    assert served.json("GET", get_path({k: v for k, v in ROUTE_OK.items() if k != "time"}))[0] == 200
 
 
 @pytest.mark.parametrize(

@@ -257,8 +257,10 @@ def _call_id(doc: dict[str, Any]) -> str:
 
 
 def _time(doc: dict[str, Any]) -> Any:
+    """The request's or event's time; None when left out (the server's clock). An empty one is
+    passed on and refused where gRPC's present-but-empty `optional string time` is."""
     v = doc.get("time")
-    if v is None or v == "":
+    if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, str | int | float):
         raise _HttpError(400, "INVALID_ARGUMENT", "time: expected an ISO 8601 string or epoch seconds")

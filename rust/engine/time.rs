@@ -178,9 +178,16 @@ pub fn parse_tz(name: &str) -> Result<Tz, String> {
         .map_err(|_| format!("unknown timezone {name:?}"))
 }
 
+/// Why a time given empty is refused: left out, it is the current time (the server's clock);
+/// given, it must be a time. Python's event check (`records._model.EMPTY_TIME`) says the same.
+pub const EMPTY_TIME: &str = "empty; leave it out for the current time";
+
 /// Parses a request or event time: RFC 3339 / ISO 8601 with an offset is an instant; without
 /// one it is local time in `tz`. Returns ms since the epoch.
 pub fn parse_time(text: &str, tz: Tz) -> Result<i64, String> {
+    if text.trim().is_empty() {
+        return Err(EMPTY_TIME.to_string());
+    }
     let ms = parse_any_time(text.trim(), tz)?;
     // chrono reads year 0 (and before); the service's times are the years 1 to 9999, as
     // Python's and the record store's.

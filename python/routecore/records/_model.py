@@ -77,6 +77,10 @@ class StoreClosedError(StoreUnavailableError):
 # --- time --------------------------------------------------------------------------------------
 
 
+# Rust's `engine::time::EMPTY_TIME` says the same of a route request's time.
+EMPTY_TIME = "empty; leave it out for the current time"
+
+
 def to_ms(at: dt.datetime | float | str | None, *, field: str = "at") -> int:
     """An instant as milliseconds since the epoch (UTC).
 
@@ -88,6 +92,8 @@ def to_ms(at: dt.datetime | float | str | None, *, field: str = "at") -> int:
     """
     if at is None:
         return time.time_ns() // 1_000_000
+    if isinstance(at, str) and not at.strip():
+        raise InvalidArgumentError(f"{field}: {EMPTY_TIME}")
     if isinstance(at, str):
         try:
             at = dt.datetime.fromisoformat(at)
