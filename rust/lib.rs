@@ -16,6 +16,7 @@ pub mod pattern;
 pub mod prefix;
 pub mod region;
 pub mod sim;
+pub mod text;
 pub mod wire;
 pub mod yaml;
 

@@ -14,7 +14,7 @@ use std::sync::{Mutex, PoisonError};
 use prost::Message;
 use serde::Serialize;
 
-use crate::engine::decide::{decide, ActionKind, Decision, Request, TargetOut};
+use crate::engine::decide::{self, decide, ActionKind, Decision, Request, TargetOut};
 use crate::engine::state::StateStore;
 use crate::engine::time::parse_time;
 use crate::engine::Plan;
@@ -330,11 +330,21 @@ pub fn decision_message(d: &Decision, gateway: &str) -> RouteDecision {
     }
 }
 
+/// The call id a failed request's stand-in decision echoes: its own, or `""` when the call id
+/// itself was refused (too long, or not printable: it is not sent back). O(len).
+fn echoed_call_id(call_id: &str) -> &str {
+    if decide::check_call_id(call_id).is_ok() {
+        call_id
+    } else {
+        ""
+    }
+}
+
 /// The decision that stands for a failed request inside a stream or a batch: the request's
-/// `call_id` and `error`, nothing else. O(len of the message).
+/// `call_id` (see [`echoed_call_id`]) and `error`, nothing else. O(len of the message).
 pub fn error_message(call_id: &str, e: &Error) -> RouteDecision {
     RouteDecision {
-        call_id: call_id.to_string(),
+        call_id: echoed_call_id(call_id).to_string(),
         error: Some(ErrorMsg {
             code: status_name(e).to_string(),
             message: e.to_string(),
@@ -768,7 +778,7 @@ impl Fields for ErrorMsgFields<'_> {
 
 impl Fields for ErrorFields<'_> {
     fn put<O: Out + ?Sized>(&self, o: &mut O) {
-        o.str(1, self.call_id);
+        o.str(1, echoed_call_id(self.call_id));
         o.message(16, &ErrorMsgFields(status_name(self.error), self.message));
     }
 }

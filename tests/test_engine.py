@@ -39,6 +39,11 @@ def test_errors_name_the_field_and_the_reason(engine: routecore.Engine) -> None:
     with pytest.raises(routecore.InvalidArgumentError, match=r"^call_id: longer than 256 characters"):
         engine.report("x" * 257, "ENDED", at=AT)
     assert engine.route("4001234567", "13800138000", at=AT, call_id="呼" * 256).call_id == "呼" * 256
+    unprintable = r"^call_id: U\+000A at position 2 is a control or invisible character"
+    with pytest.raises(routecore.InvalidArgumentError, match=unprintable):
+        engine.route("4001234567", "13800138000", at=AT, call_id="c1\n")
+    with pytest.raises(routecore.InvalidArgumentError, match=unprintable):
+        engine.report("c1\n", "ENDED", at=AT)
     with pytest.raises(routecore.InvalidArgumentError, match=r"at: expected a datetime.*got bool"):
         engine.route("4001234567", "13800138000", at=True)
     with pytest.raises(routecore.InvalidArgumentError, match=r"^duration_seconds: 100000000000000000000 is"):

@@ -429,6 +429,15 @@ def test_call_id_is_at_most_256_characters_as_for_events(
             served.json("POST", "/v1/events", {"call_id": call_id, "type": "ENDED"}),
         ):
             assert (status, body) == (400, {"error": {"code": "INVALID_ARGUMENT", "message": message}})
+    # Not printable text: refused alike (a record and `routecore stats` would show it).
+    for call_id, at in (("call\u202e1", "U+202E at position 4"), ("c1\n", "U+000A at position 2")):
+        message = f"call_id: {at} is a control or invisible character; a call id is printable text"
+        for status, body in (
+            served.json("GET", get_path({**ROUTE_OK, "call_id": call_id})),
+            served.json("POST", "/v1/route", {**ROUTE_OK, "call_id": call_id}),
+            served.json("POST", "/v1/events", {"call_id": call_id, "type": "ENDED"}),
+        ):
+            assert (status, body) == (400, {"error": {"code": "INVALID_ARGUMENT", "message": message}})
 
 
 AT_EPOCH = 1794362400  # AT, 2026-11-11T10:00:00+08:00, in seconds since the epoch

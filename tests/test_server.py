@@ -206,36 +206,51 @@ def test_a_call_id_of_up_to_256_characters_is_routed(fresh: Running, call_id: st
     assert d.call_id == call_id and not d.HasField("error")
 
 
-@pytest.mark.parametrize("call_id", [LONG_ID, "四" * 257, "y" * 1_000_000], ids=["257", "257-chinese", "1MB"])
-def test_a_call_id_longer_than_256_characters_is_refused_as_reportcall_does(
-    fresh: Running, call_id: str, tmp_path: Path
+UNPRINTABLE = "is a control or invisible character; a call id is printable text"
+
+
+@pytest.mark.parametrize(
+    ("call_id", "message"),
+    [
+        (LONG_ID, LONG_ID_MESSAGE),
+        ("四" * 257, LONG_ID_MESSAGE),
+        ("y" * 1_000_000, LONG_ID_MESSAGE),
+        ("call\u202e1", f"call_id: U+202E at position 4 {UNPRINTABLE}"),
+        ("c1\n", f"call_id: U+000A at position 2 {UNPRINTABLE}"),
+        ("\x1b[2J", f"call_id: U+001B at position 0 {UNPRINTABLE}"),
+    ],
+    ids=["257", "257-chinese", "1MB", "bidi-override", "newline", "escape"],
+)
+def test_a_call_id_reportcall_refuses_is_refused_by_the_route_rpcs(
+    fresh: Running, call_id: str, message: str, tmp_path: Path
 ) -> None:
     """A switch must not be able to route a call it can never report: the route RPCs refuse the
-    call_id ReportCall refuses, with its message; in a stream or a batch it is that item's error
-    (the call_id is not echoed back), and the other items are decided."""
+    call_id ReportCall refuses (too long, or not printable), with its message; in a stream or a
+    batch it is that item's error (the call_id is not echoed back), and the other items are
+    decided."""
     request = pb.RouteRequest(call_id=call_id, called="4001234567", caller="13800138000", time=AT)
     with pytest.raises(grpc.RpcError) as info:
         fresh.router.RouteCall(request, timeout=10)
-    assert (info.value.code(), info.value.details()) == (grpc.StatusCode.INVALID_ARGUMENT, LONG_ID_MESSAGE)
+    assert (info.value.code(), info.value.details()) == (grpc.StatusCode.INVALID_ARGUMENT, message)
     items = [MIXED[0], request, MIXED[1]]
     streamed = list(fresh.router.RouteStream(iter(items), timeout=10))
     batched = list(fresh.router.RouteBatch(pb.RouteBatchRequest(requests=items), timeout=10).decisions)
     for decisions in (streamed, batched):
         assert [d.call_id for d in decisions] == ["s-0", "", "s-1"]
-        assert (decisions[1].error.code, decisions[1].error.message) == ("INVALID_ARGUMENT", LONG_ID_MESSAGE)
+        assert (decisions[1].error.code, decisions[1].error.message) == ("INVALID_ARGUMENT", message)
         assert decisions[1].action == pb.RouteDecision.ACTION_UNSPECIFIED
         assert not decisions[0].HasField("error") and not decisions[2].HasField("error")
     # The same id refused by ReportCall, with a record store and without one.
     event = pb.CallEvent(call_id=call_id, type=pb.CallEvent.ENDED)
     with pytest.raises(grpc.RpcError) as info:
         fresh.router.ReportCall(event, timeout=10)
-    assert (info.value.code(), info.value.details()) == (grpc.StatusCode.INVALID_ARGUMENT, LONG_ID_MESSAGE)
+    assert (info.value.code(), info.value.details()) == (grpc.StatusCode.INVALID_ARGUMENT, message)
     store = SqliteRecordStore(tmp_path / "records.db")
     stored = Running(fresh.service.engine, records=store)
     try:
         with pytest.raises(grpc.RpcError) as info:
             stored.router.ReportCall(event, timeout=10)
-        assert info.value.details() == LONG_ID_MESSAGE
+        assert info.value.details() == message
     finally:
         stored.close()
 

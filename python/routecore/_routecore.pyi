@@ -59,6 +59,16 @@ def kind(number: str) -> str:
 MAX_CALL_ID: int
 """The longest call id a route request or a call event may carry, in characters."""
 
+def first_unprintable(text: str) -> tuple[int, str] | None:
+    """The first character of `text` that is not printable, as (position in characters,
+    character), or None: a control, format, private-use or unassigned character, or a separator
+    other than the space (the rule of `str.isprintable()`, with the Rust crate's Unicode data).
+
+    Raises:
+        TypeError: `text` is not a str.
+        UnicodeEncodeError: `text` holds a lone surrogate.
+    """
+
 def group_key(tenant: str, group: str) -> str:
     """The key a group's state is kept under, and its label in statistics: `tenant/group`, with
     `%`, `/` and `#` in either name escaped (`a%2Fb/c`), so that no two groups share one.

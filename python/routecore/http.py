@@ -1098,8 +1098,7 @@ async def start_http(
     metrics.track_engine(app.engine)
     metrics.track_records(records)
     # Started on the gRPC server's service: its Rust-side decision counters join /metrics.
-    # (`route_totals`: the Rust counters plus the requests the service refused before the engine.)
-    route_stats = getattr(engine_ref, "route_totals", None) or getattr(engine_ref, "stats", None)
+    route_stats = getattr(engine_ref, "stats", None)
     if route_stats is not None:
         metrics.track_route_stats(route_stats)
     if hasattr(engine_ref, "in_flight"):

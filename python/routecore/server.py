@@ -46,12 +46,10 @@ from routecore.exceptions import (
     RoutecoreError,
 )
 from routecore.records import (
-    MAX_CALL_ID,
     Ack,
     CallEvent,
     RecordStoreError,
     StoreOverloadedError,
-    check_call_id,
     check_event_text,
 )
 from routecore.tls import TlsFiles
@@ -62,7 +60,6 @@ __all__ = [
     "ROUTER",
     "PlanWatcher",
     "RecordSink",
-    "RouteTotals",
     "ServerOptions",
     "Service",
     "Unavailable",
@@ -280,7 +277,6 @@ class Service:
         self.plan_path = plan_path
         self.options = options or ServerOptions()
         self.stats = rc.RouteStats()
-        self.route_totals = RouteTotals(self.stats)
         self.started = time.time()
         self.closing = False
         self._token = self.options.admin_token.encode() if self.options.admin_token else None
@@ -315,12 +311,7 @@ class Service:
 
     async def route_call(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         try:
-            engine = self._engine()
-            refused = _refused_call_id(request)
-            if refused is not None:
-                self.route_totals.refused("INVALID_ARGUMENT")
-                raise InvalidArgumentError(refused)
-            return rc.route_wire(engine, request, stats=self.stats)
+            return rc.route_wire(self._engine(), request, stats=self.stats)
         except Exception as exc:
             await _abort(context, exc)
             raise
@@ -332,11 +323,6 @@ class Service:
             async for request in requests:
                 if self.closing:
                     raise Unavailable("the server is shutting down")
-                refused = _refused_call_id(request)
-                if refused is not None:
-                    self.route_totals.refused("INVALID_ARGUMENT")
-                    yield _error_decision("INVALID_ARGUMENT", refused)
-                    continue
                 engine = self.engine
                 if engine is None:
                     yield _failed(request, "UNAVAILABLE", "no plan is loaded")
@@ -351,14 +337,10 @@ class Service:
         try:
             engine = self._engine()
             if len(request) <= self.options.batch_in_thread_bytes:
-                answer, refused = _route_batch(engine, request, self.stats)
-            else:
-                remaining = context.time_remaining()
-                work = asyncio.to_thread(_route_batch, engine, request, self.stats)
-                answer, refused = await asyncio.wait_for(work, timeout=remaining)
-            for _ in range(refused):
-                self.route_totals.refused("INVALID_ARGUMENT")
-            return answer
+                return rc.route_batch_wire(engine, request, stats=self.stats)
+            remaining = context.time_remaining()
+            work = asyncio.to_thread(rc.route_batch_wire, engine, request, stats=self.stats)
+            return await asyncio.wait_for(work, timeout=remaining)
         except Exception as exc:
             await _abort(context, exc)
             raise
@@ -660,7 +642,7 @@ class Service:
 
     async def get_stats(self, request: pb.GetStatsRequest, context: grpc.aio.ServicerContext) -> pb.Stats:
         await self._admin(context)
-        snap = self.route_totals.snapshot()
+        snap = self.stats.snapshot()
         if self.http_counts is not None:
             snap = _added(snap, self.http_counts.snapshot())
         return pb.Stats(
@@ -725,86 +707,6 @@ def _failed(request: bytes, code: str, message: str) -> bytes:
 def _error_decision(code: str, message: str, call_id: str = "") -> bytes:
     """The stand-in decision of a request refused inside a stream or a batch."""
     return pb.RouteDecision(call_id=call_id, error=pb.Error(code=code, message=message)).SerializeToString()
-
-
-class RouteTotals:
-    """The gRPC side's routing counters, in `RouteStats.snapshot()`'s shape (GetStats, /metrics):
-    the Rust ones (`stats`, counted on the hot path) plus the requests refused here before the
-    engine saw them (a call id too long)."""
-
-    __slots__ = ("by_error", "stats")
-
-    def __init__(self, stats: rc.RouteStats) -> None:
-        self.stats = stats
-        self.by_error: dict[str, int] = {}
-
-    def refused(self, code: str) -> None:
-        self.by_error[code] = self.by_error.get(code, 0) + 1
-
-    def snapshot(self) -> dict[str, Any]:
-        here = dict(self.by_error)
-        mine = {"decisions": 0, "errors": sum(here.values()), "by_error": here}
-        return _added(self.stats.snapshot(), mine)
-
-
-def _may_hold_a_long_string(message: bytes) -> bool:
-    """Whether a serialised message may have a string field longer than `MAX_CALL_ID`
-    characters: such a string takes more bytes than that, and its length's varint (any length
-    of 128 bytes or more) a byte >= 0x80. A small or ASCII-only message, the usual one, has none
-    and is not parsed in Python at all."""
-    return len(message) > MAX_CALL_ID and not message.isascii()
-
-
-def _call_id_problem(call_id: str) -> str | None:
-    try:
-        check_call_id(call_id)
-    except InvalidArgumentError as exc:
-        return str(exc)
-    return None
-
-
-def _refused_call_id(request: bytes) -> str | None:
-    """Why a serialised `RouteRequest`'s call id is refused (`records.check_call_id`: a call
-    routed must be one its events can report); None when it is fine or the bytes are no
-    `RouteRequest` (the Rust decoder then says what is wrong with them)."""
-    if not _may_hold_a_long_string(request):
-        return None
-    try:
-        call_id = pb.RouteRequest.FromString(request).call_id
-    except Exception:
-        return None
-    return _call_id_problem(call_id)
-
-
-def _route_batch(engine: Engine, request: bytes, stats: rc.RouteStats) -> tuple[bytes, int]:
-    """`route_batch_wire`, with the requests whose call id is refused (`_refused_call_id`) taken
-    out before the engine sees them and answered in their places with `error`; the answer and
-    how many were refused."""
-    refused: dict[int, str] = {}
-    batch = None
-    if _may_hold_a_long_string(request):
-        with contextlib.suppress(Exception):  # no RouteBatchRequest: the Rust decoder says why
-            batch = pb.RouteBatchRequest.FromString(request)
-    if batch is not None:
-        for i, item in enumerate(batch.requests):
-            problem = _call_id_problem(item.call_id)
-            if problem is not None:
-                refused[i] = problem
-    if batch is None or not refused:
-        return rc.route_batch_wire(engine, request, stats=stats), 0
-    kept = [item for i, item in enumerate(batch.requests) if i not in refused]
-    decided = iter(
-        pb.RouteBatchResponse.FromString(
-            rc.route_batch_wire(engine, pb.RouteBatchRequest(requests=kept).SerializeToString(), stats=stats)
-        ).decisions
-    )
-    answer = pb.RouteBatchResponse()
-    for i in range(len(batch.requests)):
-        if i in refused:
-            answer.decisions.add(error=pb.Error(code="INVALID_ARGUMENT", message=refused[i]))
-        else:
-            answer.decisions.append(next(decided))
-    return answer.SerializeToString(), len(refused)
 
 
 def _problems(exc: BaseException) -> list[pb.PlanProblem]:

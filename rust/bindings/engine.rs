@@ -557,13 +557,7 @@ impl PyEngine {
             ))
             .into());
         }
-        if call_id.chars().count() > crate::engine::decide::MAX_CALL_ID {
-            return Err(PyRoutecoreErr(Error::InvalidArgument(format!(
-                "call_id: longer than {} characters",
-                crate::engine::decide::MAX_CALL_ID
-            )))
-            .into());
-        }
+        crate::engine::decide::check_call_id(call_id).map_err(PyRoutecoreErr)?;
         // Taken as an i128 so that a huge one is this error, not Python's OverflowError: no
         // call lasts longer than the years 1 to 9999.
         if !(0..=MAX_DURATION_SECONDS).contains(&duration_seconds) {
@@ -1026,9 +1020,17 @@ fn group_key(tenant: &str, group: &str) -> String {
     crate::engine::compile::group_key(tenant, group)
 }
 
+/// The first character of `text` that is not printable (`str.isprintable()`'s rule, in Rust),
+/// as (position in characters, character); None when all are.
+#[pyfunction]
+fn first_unprintable(text: &str) -> Option<(usize, char)> {
+    crate::text::first_unprintable(text)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_CALL_ID", crate::engine::decide::MAX_CALL_ID)?;
     m.add_function(wrap_pyfunction!(group_key, m)?)?;
+    m.add_function(wrap_pyfunction!(first_unprintable, m)?)?;
     m.add_class::<PyEngine>()?;
     m.add_class::<PyDecision>()?;
     m.add_class::<PyDecisionBatch>()?;

@@ -11,6 +11,7 @@ use super::{Action, Condition, Group, Plan, Shared, Strategy};
 use crate::error::{Error, Result};
 use crate::number::{self, Digits, Kind, Number};
 use crate::region::{Region, RegionTables};
+use crate::text;
 
 thread_local! {
     static CALLER_KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
@@ -164,6 +165,26 @@ fn valid_digits(digits: &str) -> Result<()> {
 /// record store holds events to as well.
 pub const MAX_CALL_ID: usize = 256;
 
+/// Refuses a call id its events could not report (and its record could not hold): longer than
+/// [`MAX_CALL_ID`] characters, or not printable text (`text::first_unprintable`). The route
+/// requests (every transport, and the Python API) and the events are held to it alike. O(len).
+pub fn check_call_id(call_id: &str) -> Result<()> {
+    if call_id.len() > MAX_CALL_ID && call_id.chars().count() > MAX_CALL_ID {
+        return Err(Error::InvalidArgument(format!(
+            "call_id: longer than {MAX_CALL_ID} characters"
+        )));
+    }
+    match text::first_unprintable(call_id) {
+        None => Ok(()),
+        Some((at, c)) => Err(Error::InvalidArgument(text::unprintable_message(
+            "call_id",
+            at,
+            c,
+            "a call id is printable text",
+        ))),
+    }
+}
+
 /// Decides one call against `plan`.
 pub fn decide(
     plan: &Plan,
@@ -181,13 +202,7 @@ pub fn decide(
     let caller = number::normalize_caller(req.caller, &**tables)
         .map_err(|e| Error::invalid_number("caller", e))?;
     valid_digits(req.digits)?;
-    // A call routed must be reportable: its events (and records) refuse a longer id. (The
-    // servers refuse it on the request, before the engine; this holds the Python API to it.)
-    if req.call_id.len() > MAX_CALL_ID && req.call_id.chars().count() > MAX_CALL_ID {
-        return Err(Error::InvalidArgument(format!(
-            "call_id: longer than {MAX_CALL_ID} characters"
-        )));
-    }
+    check_call_id(req.call_id)?;
     let Some(served) = plan.numbers.get(&called.digits) else {
         return Err(Error::NotFound(format!(
             "called: {} is not served by plan {}",

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import orjson
 
-from routecore._routecore import MAX_CALL_ID, InvalidArgumentError, RoutecoreError
+from routecore._routecore import MAX_CALL_ID, InvalidArgumentError, RoutecoreError, first_unprintable
 from routecore._routecore import slot_key as _slot_key
 
 __all__ = [
@@ -132,14 +132,17 @@ def _target_key(target: str) -> str:
 
 
 def check_call_id(call_id: str) -> None:
-    """Refuses a call id longer than `MAX_CALL_ID` characters (the route requests and the events
-    alike, over either transport).
+    """Refuses a call id longer than `MAX_CALL_ID` characters or not printable text: the rule of
+    the engine's `decide::check_call_id`, which every route request passes (the same limit, the
+    same `first_unprintable`), so that a call routed is a call its events can report.
 
     Raises:
-        InvalidArgumentError: `call_id: longer than 256 characters`.
+        InvalidArgumentError: `call_id: longer than 256 characters`, or the character and its
+            position.
     """
     if len(call_id) > MAX_CALL_ID:
         raise InvalidArgumentError(f"call_id: longer than {MAX_CALL_ID} characters")
+    _check_printable("call_id", call_id, "a call id is printable text")
 
 
 def check_disposition(disposition: str) -> None:
@@ -161,15 +164,25 @@ def check_event_text(call_id: str, target: str, disposition: str) -> None:
         InvalidArgumentError: the field, and the character and its position.
     """
     check_call_id(call_id)
-    _check_printable("call_id", call_id, "a call id is printable text")
     _check_printable("target", target, "a target is a number or URI")
     check_disposition(disposition)
 
 
 def _check_printable(field: str, value: str, what: str) -> None:
-    if value.isprintable():
+    """Refuses `value` unless every character is printable by the engine's rule
+    (`_routecore.first_unprintable`), the one the route requests' call ids are held to."""
+    if value.isascii() and value.isprintable():
         return
-    at, char = next((i, c) for i, c in enumerate(value) if not c.isprintable())
+    try:
+        found = first_unprintable(value)
+    except UnicodeEncodeError:
+        # A lone surrogate, which only a Python str can hold (a JSON `"\ud800"`): unprintable,
+        # and the first one unless the text before it has another.
+        at = next(i for i, c in enumerate(value) if "\ud800" <= c <= "\udfff")
+        found = first_unprintable(value[:at]) or (at, value[at])
+    if found is None:
+        return
+    at, char = found
     raise InvalidArgumentError(
         f"{field}: U+{ord(char):04X} at position {at} is a control or invisible character; {what}"
     )
