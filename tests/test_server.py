@@ -26,7 +26,16 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from reference.vectors import check_expect, load_vectors, run_case
 from routecore.cli import DEFAULT_HTTP
 from routecore.records import SqliteRecordStore
-from routecore.server import ADMIN, ROUTER, ServerOptions, Service, build_server, mark_serving, shutdown
+from routecore.server import (
+    ADMIN,
+    BATCH_ANSWER_ROOM,
+    ROUTER,
+    ServerOptions,
+    Service,
+    build_server,
+    mark_serving,
+    shutdown,
+)
 from routecore.v1 import routing_pb2 as pb
 from routecore.v1 import routing_pb2_grpc as pb_grpc
 from serving import log_events, serving, start, until
@@ -475,6 +484,46 @@ def test_message_size_limit(plan_loaded: Any) -> None:
         with pytest.raises(grpc.RpcError) as info:
             r.router.RouteBatch(pb.RouteBatchRequest(requests=reqs), timeout=10)
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    finally:
+        r.close()
+
+
+def test_a_batch_too_large_to_answer_is_refused_before_any_is_decided(plan_loaded: Any) -> None:
+    """At most one request per BATCH_ANSWER_ROOM bytes of `max_answer_bytes`: past it nothing is
+    decided (no state moves, no decision counted), and the message says what to do."""
+    options = ServerOptions(max_answer_bytes=16 * BATCH_ANSWER_ROOM)
+    r = Running(routecore.Engine.from_loaded(plan_loaded), options=options)
+    try:
+        reqs = [pb.RouteRequest(call_id=str(i), called="4001234567", caller="13800138000") for i in range(17)]
+        with pytest.raises(grpc.RpcError) as info:
+            r.router.RouteBatch(pb.RouteBatchRequest(requests=reqs), timeout=10)
+        assert (info.value.code(), info.value.details()) == (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "requests: 17 in one batch, at most 16 (nothing was decided): send them in smaller batches, "
+            "or over RouteStream",
+        )
+        assert r.service.stats.snapshot()["decisions"] == 0
+        assert len(r.router.RouteBatch(pb.RouteBatchRequest(requests=reqs[:16]), timeout=10).decisions) == 16
+    finally:
+        r.close()
+
+
+def test_an_answer_past_its_limit_is_resource_exhausted_with_why(plan_loaded: Any) -> None:
+    """Decisions larger than BATCH_ANSWER_ROOM on average (here 768-byte call ids and traces):
+    the answer would not fit, and the client is told so instead of grpc failing the send."""
+    options = ServerOptions(max_answer_bytes=16 * BATCH_ANSWER_ROOM)
+    r = Running(routecore.Engine.from_loaded(plan_loaded), options=options)
+    try:
+        big = pb.RouteRequest(call_id="四" * 256, called="4001234567", caller="13800138000", time=AT)
+        big.explain = True
+        reqs = [big] * 16
+        with pytest.raises(grpc.RpcError) as info:
+            r.router.RouteBatch(pb.RouteBatchRequest(requests=reqs), timeout=10)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert info.value.details().endswith(
+            f"more than {16 * BATCH_ANSWER_ROOM}: the requests were decided but cannot be answered; "
+            "send smaller batches"
+        )
     finally:
         r.close()
 

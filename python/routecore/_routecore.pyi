@@ -775,13 +775,16 @@ def route_wire(
         NotFoundError: the called number is not served by the plan.
     """
 
-def route_batch_wire(engine: Engine, request: bytes, *, stats: RouteStats | None = None) -> bytes:
+def route_batch_wire(
+    engine: Engine, request: bytes, *, stats: RouteStats | None = None, max_requests: int | None = None
+) -> bytes:
     """Decide a serialised `RouteBatchRequest` with the GIL released; answer a `RouteBatchResponse`.
 
     A request that fails yields a decision carrying `error` (its status name and message).
 
     Raises:
-        InvalidArgumentError: bytes that are not a RouteBatchRequest.
+        InvalidArgumentError: bytes that are not a RouteBatchRequest, or more than `max_requests`
+            requests (`requests: 40000 in one batch, at most 32768 …`; none is decided).
     """
 
 def decision_json(

@@ -57,6 +57,7 @@ from routecore.v1 import routing_pb2 as pb
 
 __all__ = [
     "ADMIN",
+    "BATCH_ANSWER_ROOM",
     "ROUTER",
     "PlanWatcher",
     "RecordSink",
@@ -90,8 +91,14 @@ class ServerOptions:
     # calls wait unread for seconds (measured: refusals' p99 2.3 s -> 64 ms at 150% of peak). It
     # also yields to the host's other processes; 0 leaves the priority alone.
     loop_nice: int = 10
-    # Largest message either way (a RouteBatch of 10,000 requests is about 0.6 MiB).
+    # Largest message received (a RouteBatch of 10,000 requests is about 0.6 MiB).
     max_message_bytes: int = 8 * 1024 * 1024
+    # Largest message sent: a RouteBatch's answer is about 7 times its request (a decision is
+    # ~270 bytes, 750 with `explain`), so it gets more room than requests do. A batch of more than
+    # one request per `BATCH_ANSWER_ROOM` bytes of it is refused before any is decided, so that
+    # the answer to every batch accepted fits; a client receiving one that large raises its own
+    # receive limit (grpc's default is 4 MiB).
+    max_answer_bytes: int = 32 * 1024 * 1024
     # A batch larger than this (bytes) is decided in a worker thread (the GIL is released), so the
     # event loop keeps serving small calls meanwhile.
     batch_in_thread_bytes: int = 32 * 1024
@@ -105,6 +112,15 @@ class ServerOptions:
 
 class Unavailable(RoutecoreError):
     """No plan is loaded, or the server is shutting down."""
+
+
+class AnswerTooLarge(RoutecoreError):
+    """A RouteBatch's answer would pass `max_answer_bytes` (RESOURCE_EXHAUSTED)."""
+
+
+# Bytes of answer room each request of a RouteBatch is allowed (`max_answer_bytes`): a decision
+# takes ~270 bytes, ~750 with its trace.
+BATCH_ANSWER_ROOM = 1024
 
 
 class RecordSink(Protocol):
@@ -141,6 +157,7 @@ def _event_instant(at: str | None, timezone: str) -> dt.datetime | None:
 _STATUS: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     # A record that could not be stored is not acknowledged: the switch retries later.
     (StoreOverloadedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (AnswerTooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (RecordStoreError, grpc.StatusCode.UNAVAILABLE),
     (InvalidNumberError, grpc.StatusCode.INVALID_ARGUMENT),
     (InvalidArgumentError, grpc.StatusCode.INVALID_ARGUMENT),
@@ -336,11 +353,24 @@ class Service:
     async def route_batch(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         try:
             engine = self._engine()
+            decide = functools.partial(
+                rc.route_batch_wire,
+                engine,
+                request,
+                stats=self.stats,
+                max_requests=self.options.max_answer_bytes // BATCH_ANSWER_ROOM,
+            )
             if len(request) <= self.options.batch_in_thread_bytes:
-                return rc.route_batch_wire(engine, request, stats=self.stats)
-            remaining = context.time_remaining()
-            work = asyncio.to_thread(rc.route_batch_wire, engine, request, stats=self.stats)
-            return await asyncio.wait_for(work, timeout=remaining)
+                answer = decide()
+            else:
+                answer = await asyncio.wait_for(asyncio.to_thread(decide), timeout=context.time_remaining())
+            if len(answer) > self.options.max_answer_bytes:
+                # Decisions larger than BATCH_ANSWER_ROOM on average (long traces, huge groups).
+                raise AnswerTooLarge(
+                    f"the answer is {len(answer)} bytes, more than {self.options.max_answer_bytes}: "
+                    "the requests were decided but cannot be answered; send smaller batches"
+                )
+            return answer
         except Exception as exc:
             await _abort(context, exc)
             raise
@@ -921,7 +951,7 @@ def build_server(
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", opts.max_message_bytes),
-            ("grpc.max_send_message_length", opts.max_message_bytes),
+            ("grpc.max_send_message_length", opts.max_answer_bytes),
             ("grpc.so_reuseport", 0),
             # Calls the core holds until the Python server picks them up: past `max_queued` it
             # drops new ones at random, all of them past twice that (a bare CANCELLED, at once).

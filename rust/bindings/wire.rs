@@ -99,14 +99,16 @@ fn route_wire<'py>(
 }
 
 /// One `RouteBatchRequest` (serialised) → one `RouteBatchResponse` (serialised), decided with
-/// the GIL released; a failed item answers a decision carrying `error`.
+/// the GIL released; a failed item answers a decision carrying `error`. A batch of more than
+/// `max_requests` requests is refused whole before any is decided.
 #[pyfunction]
-#[pyo3(signature = (engine, request, *, stats = None))]
+#[pyo3(signature = (engine, request, *, stats = None, max_requests = None))]
 fn route_batch_wire<'py>(
     py: Python<'py>,
     engine: &Bound<'py, PyEngine>,
     request: &[u8],
     stats: Option<&Bound<'py, PyRouteStats>>,
+    max_requests: Option<usize>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let e = engine.get();
     let engine = Arc::clone(&e.inner);
@@ -115,6 +117,13 @@ fn route_batch_wire<'py>(
     // The request bytes are immutable and kept alive by the caller: no copy is needed.
     let out = py.detach(|| {
         let batch = wire::read_batch(request)?;
+        if let Some(max) = max_requests.filter(|&max| batch.len() > max) {
+            return Err(Error::InvalidArgument(format!(
+                "requests: {} in one batch, at most {max} (nothing was decided): send them in \
+                 smaller batches, or over RouteStream",
+                batch.len()
+            )));
+        }
         let plan = engine.plan();
         Ok::<_, Error>(wire::route_batch_ref(
             &plan,
