@@ -203,6 +203,7 @@ def test_cities_are_phones_names(segments):
         ("0014155550100", "US"),
         ("+1 416 555 0100", "CA"),
         ("+1 268 555 0100", "AG"),
+        ("+1 600 201 2345", "CA"),  # non-geographic, in none of Canada's fixed or mobile patterns
         ("+44 20 7946 0000", "GB"),
         ("+81 3 1234 5678", "JP"),
         ("+852 2123 4567", "HK"),
@@ -218,6 +219,26 @@ def test_international_callers_have_their_country(caller, country):
     assert (r.kind, r.country, r.province, r.city, r.carrier) == ("international", country, "", "", "")
     as_e164 = "+" + r.normalized.removeprefix("00")
     assert phonenumbers.region_code_for_number(phonenumbers.parse(as_e164)) == country
+
+
+def test_every_nanp_region_example_agrees_with_phonenumbers():
+    """Every 10-digit example number of every type of every region under +1 (toll-free, personal
+    and non-geographic numbers too) gets the region `phonenumbers` gives it."""
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneNumberType
+
+    checked = 0
+    for region in COUNTRY_CODE_TO_REGION_CODE[1]:
+        for kind in vars(PhoneNumberType).values():
+            if not isinstance(kind, int):
+                continue
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None or len(str(example.national_number)) != 10:
+                continue  # Canada's 7-digit 310 numbers: no area code to tell them by
+            expected = phonenumbers.region_code_for_number(example)
+            got = routecore.region("+" + str(example.country_code) + str(example.national_number))
+            assert got.country == (expected or "US"), (region, kind, example)
+            checked += 1
+    assert checked > 100
 
 
 def test_regions_sharing_a_code_by_leading_digits_agree_with_phonenumbers():

@@ -23,7 +23,7 @@ from pathlib import Path
 from routecore import _routecore
 
 # Bump when the material's format or content rules change, so old caches are ignored.
-_FORMAT = 2
+_FORMAT = 3
 _lock = threading.Lock()
 _installed = False
 
@@ -52,28 +52,19 @@ def _cache_path() -> Path:
 
 
 def _nanp_lines() -> list[str]:
-    """NANP area codes of the regions sharing +1 other than its main one (US)."""
-    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
+    """NANP area codes of the regions sharing +1 other than its main one (US): each area code's
+    region is the one `phonenumbers` gives a number in it (the first of a few subscriber numbers
+    it finds valid), so that its own rules decide, Canada's non-geographic 600/622/633 included."""
+    import phonenumbers
 
     lines: list[str] = []
-    for region in COUNTRY_CODE_TO_REGION_CODE.get(1, ())[1:]:
-        md = PhoneMetadata.metadata_for_region(region)
-        if md is None:
-            continue
-        if md.leading_digits:
-            # The Caribbean regions name their area codes as leading digits (`268`, `8[024]9`).
-            matches = [npa for npa in range(200, 1000) if re.match(md.leading_digits, f"{npa}2345678")]
-        else:
-            # Canada lists its area codes in its number patterns.
-            patterns = [
-                d.national_number_pattern
-                for d in (md.fixed_line, md.mobile)
-                if d is not None and d.national_number_pattern
-            ]
-            matches = [
-                npa for npa in range(200, 1000) if any(re.fullmatch(p, f"{npa}2345678") for p in patterns)
-            ]
-        lines.extend(f"a\t{npa}\t{region}" for npa in matches)
+    for npa in range(200, 1000):
+        for subscriber in ("2345678", "5550123", "3456789", "7654321", "2001234", "9876543"):
+            region = phonenumbers.region_code_for_number(phonenumbers.parse(f"+1{npa}{subscriber}"))
+            if region is not None:
+                break
+        if region not in (None, "US"):
+            lines.append(f"a\t{npa}\t{region}")
     return lines
 
 
