@@ -320,8 +320,9 @@ fn national_form(input: &[u8]) -> std::result::Result<Cow<'_, [u8]>, NumberError
         NumberError::new(
             &String::from_utf8_lossy(input),
             format!(
+                // Counted from 1, as the list files' `lists::not_utf8_line` counts.
                 "byte {} is not valid UTF-8 text; decode the input with its real encoding",
-                e.valid_up_to()
+                e.valid_up_to() + 1
             ),
         )
     })?;

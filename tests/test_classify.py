@@ -88,7 +88,7 @@ def test_what_is_not_a_number_is_refused(text, why):
 
 
 def test_a_line_that_is_not_a_number_is_named():
-    with pytest.raises(InvalidNumberError, match=r"^numbers\[2\]: .*byte 3 is not valid UTF-8"):
+    with pytest.raises(InvalidNumberError, match=r"^numbers\[2\]: .*byte 4 is not valid UTF-8"):
         classify_many(b"4008888888\n\n4001234567\n400\xff8888888\n")
     with pytest.raises(InvalidNumberError, match=r"^numbers\[0\]: .*character 'a'"):
         classify_many(b"  abc  \n")
