@@ -380,3 +380,44 @@ def test_a_long_overflow_chain_reaches_its_end() -> None:
     }
     d = routecore.Engine.from_dict(plan).route("4001234567", "13900000000", at=AT)
     assert (d.action, [t.number for t in d.targets]) == ("FORWARD", ["13900000020"])
+
+
+LIMITED_PLAN = """
+version: 1
+timezone: Asia/Shanghai
+schedules:
+  day: {hours: {all: ["09:00-18:00"]}}
+tenants:
+  t:
+    limits: {per_caller: {calls: 1, window_seconds: 60}}
+    groups:
+      desk:
+        strategy: sequential
+        targets: [{number: "13800000010", max_calls: 1}]
+    numbers:
+      "4001234567":
+        flow:
+          - {id: open, when: {schedule: day}, forward: desk}
+          - {id: closed, reject: {code: 480, reason: closed}}
+"""
+
+
+def test_a_rejected_attempt_does_not_count_toward_the_per_caller_limit() -> None:
+    """plan-format.md: "a rejected attempt does not count": a call the flow rejects (closed,
+    or no target free) leaves the caller's window as it was; one that forwards counts."""
+    engine = routecore.Engine.from_text(LIMITED_PLAN)
+
+    def call(t: str, caller: str = "13900000001", call_id: str = "") -> Any:
+        return engine.route("4001234567", caller, at=f"2026-11-11T{t}+08:00", call_id=call_id)
+
+    assert call("08:59:40").reject.reason == "closed"
+    assert call("08:59:50").reject.reason == "closed"
+    assert call("09:00:00", call_id="c1").action == "FORWARD"  # the two closed calls did not count
+    assert call("09:00:30").reject.reason == "rate_limited"
+    # Another caller finds the only target busy (480 no_target): that attempt does not count either.
+    engine.report("c1", "ANSWERED", target="13800000010", at="2026-11-11T09:00:05+08:00")
+    assert call("09:00:40", caller="13900000002").reject.reason == "no_target"
+    engine.report("c1", "ENDED", target="13800000010", at="2026-11-11T09:00:50+08:00")
+    assert call("09:00:55", caller="13900000002").action == "FORWARD"
+    trace = engine.route("4001234567", "13900000003", at="2026-11-11T08:00:00+08:00", explain=True).trace
+    assert "per-caller limit: the call is rejected, so it does not count" in trace

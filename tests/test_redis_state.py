@@ -228,6 +228,19 @@ def test_per_caller_limit_is_exact_under_concurrent_nodes(redis: RedisServer, lo
     assert first(engines[1], "4001000002", "13312345678", at="2026-11-11T10:01:00+08:00").startswith("139")
 
 
+def test_a_rejected_attempt_does_not_count_on_any_node(redis: RedisServer, loaded: object) -> None:
+    """A call the flow rejects (every slot taken: 486 busy) is taken back from the shared window,
+    so after three such attempts on one node the caller is still admitted on another."""
+    a, b = nodes(redis, loaded)
+    for i, target in enumerate(["13800000001", "13800000001", "13800000002"]):
+        assert first(a, "4001000001", f"1350000000{i}", call_id=f"busy{i}") == target
+        a.report(call_id=f"busy{i}", type="ANSWERED", target=target, at=AT)
+    for _ in range(3):
+        assert first(a, "4001000001", "13312340000") == "REJECT:busy"
+    b.report(call_id="busy2", type="ENDED", target="13800000002", at=AT)
+    assert first(b, "4001000001", "13312340000") == "13800000002"
+
+
 def test_unreachable_redis_fails_open_and_replays_events(tmp_path: Path, loaded: object) -> None:
     server = RedisServer(tmp_path / "redis")
     try:

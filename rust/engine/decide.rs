@@ -17,6 +17,18 @@ thread_local! {
     static CALLER_KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
+/// `f` of the per-caller limit's key, `tenant|caller`, built in a reused buffer: no allocation
+/// per call.
+fn with_caller_key<R>(tenant: &str, caller: &str, f: impl FnOnce(&str) -> R) -> R {
+    CALLER_KEY.with_borrow_mut(|key| {
+        key.clear();
+        key.push_str(tenant);
+        key.push('|');
+        key.push_str(caller);
+        f(key)
+    })
+}
+
 /// One routing query. `time_ms` is always given (the binding layer supplies "now").
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
@@ -253,6 +265,8 @@ pub fn decide(
         .find(|(_, from, until)| from.is_none_or(|f| f <= date) && until.is_none_or(|u| date <= u))
         .map_or_else(|| tenant.display_tag.clone(), |(t, _, _)| t.clone());
 
+    // Set once the per-caller limit counted this call: a rejection then takes it back.
+    let mut counted = false;
     let outcome = 'decided: {
         if tenant
             .allowlists
@@ -275,12 +289,7 @@ pub fn decide(
             ctx.note(|| "block lists: caller is on none".into());
             if let Some((calls, window_ms)) = tenant.per_caller {
                 if req.digits.is_empty() && caller.kind != Kind::Anonymous {
-                    let admitted = CALLER_KEY.with_borrow_mut(|key| {
-                        // `tenant|caller`, built in a reused buffer: no allocation per call.
-                        key.clear();
-                        key.push_str(&tenant.name);
-                        key.push('|');
-                        key.push_str(caller.digits.as_str());
+                    let admitted = with_caller_key(&tenant.name, caller.digits.as_str(), |key| {
                         state.admit_caller(key, req.time_ms, window_ms, calls)
                     });
                     if !admitted {
@@ -295,6 +304,7 @@ pub fn decide(
                             empty(),
                         );
                     }
+                    counted = true;
                     ctx.note(|| {
                         format!(
                             "per-caller limit: admitted (limit {calls} per {} s)",
@@ -320,6 +330,13 @@ pub fn decide(
         (outcome, rule.id.clone())
     };
     let (outcome, rule) = outcome;
+    if counted && matches!(outcome, Outcome::Reject(..)) {
+        // A rejected attempt does not count (plan-format.md, the per-caller limit).
+        with_caller_key(&tenant.name, caller.digits.as_str(), |key| {
+            state.withdraw_caller(key, req.time_ms);
+        });
+        ctx.note(|| "per-caller limit: the call is rejected, so it does not count".into());
+    }
 
     let mut d = Decision {
         call_id: req.call_id.to_string(),

@@ -50,6 +50,13 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 ";
 
+/// Takes back one admission at score ARGV[1] (any node's: they count alike).
+const WITHDRAW: &str = r"
+local m = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1], 'LIMIT', 0, 1)
+if m[1] then redis.call('ZREM', KEYS[1], m[1]) end
+return 1
+";
+
 const WEIGHTED: &str = r"
 local n = #ARGV / 2
 local total = 0
@@ -234,6 +241,7 @@ enum Journaled {
 
 struct Scripts {
     admit: Script,
+    withdraw: Script,
     weighted: Script,
     active_many: Script,
     placed_many: Script,
@@ -309,6 +317,7 @@ impl RedisState {
             journal: Mutex::new(VecDeque::new()),
             scripts: Scripts {
                 admit: Script::new(ADMIT),
+                withdraw: Script::new(WITHDRAW),
                 weighted: Script::new(WEIGHTED),
                 active_many: Script::new(ACTIVE_MANY),
                 placed_many: Script::new(PLACED_MANY),
@@ -794,6 +803,17 @@ impl StateStore for RedisState {
         } else {
             i.fell_back();
             i.local.admit_caller(key, now_ms, window_ms, limit)
+        }
+    }
+
+    fn withdraw_caller(&self, key: &str, now_ms: i64) {
+        let i = &self.inner;
+        let zkey = i.key("pc", key);
+        let done = i.run(|c| i.scripts.withdraw.key(&zkey).arg(now_ms).invoke::<i64>(c));
+        // Unreachable, the admission was counted locally (or nowhere): take it back there.
+        if done.is_none() {
+            i.fell_back();
+            i.local.withdraw_caller(key, now_ms);
         }
     }
 

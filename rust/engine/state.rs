@@ -71,6 +71,9 @@ pub trait StateStore: Send + Sync {
     /// admitted for `key` in `(now - window, now]`; `false` (not counted) otherwise. Calls
     /// admitted up to [`CLOCK_STEP_MS`] after `now` (the clock went back) count as admitted at `now`.
     fn admit_caller(&self, key: &str, now_ms: i64, window_ms: i64, limit: u32) -> bool;
+    /// Takes back one call [`StateStore::admit_caller`] counted for `key` at `now_ms`: the
+    /// decision rejected it, and a rejected attempt does not count.
+    fn withdraw_caller(&self, key: &str, now_ms: i64);
     /// Remembers the lease length that applies to `call_id` (from the group that routed it).
     fn remember_call(&self, call_id: &str, lease_ms: i64, now_ms: i64);
     /// `ANSWERED`: takes a slot of `target` for `call_id`. Idempotent.
@@ -325,6 +328,15 @@ impl StateStore for LocalState {
         true
     }
 
+    fn withdraw_caller(&self, key: &str, now_ms: i64) {
+        let mut guard = lock(&self.callers);
+        if let Some(times) = guard.times.get_mut(key) {
+            if let Some(i) = times.iter().rposition(|&t| t == now_ms) {
+                times.remove(i);
+            }
+        }
+    }
+
     fn remember_call(&self, call_id: &str, lease_ms: i64, now_ms: i64) {
         if call_id.is_empty() {
             return;
@@ -471,6 +483,21 @@ mod tests {
         assert!(!s.admit_caller("k", 20_000, 60_000, 2));
         assert!(!s.admit_caller("k", 59_999, 60_000, 2));
         assert!(s.admit_caller("k", 60_000, 60_000, 2));
+    }
+
+    #[test]
+    fn a_withdrawn_call_does_not_count() {
+        let s = LocalState::new();
+        assert!(s.admit_caller("k", 0, 60_000, 1));
+        s.withdraw_caller("k", 0);
+        assert!(
+            s.admit_caller("k", 10_000, 60_000, 1),
+            "the withdrawn call left room"
+        );
+        assert!(!s.admit_caller("k", 20_000, 60_000, 1));
+        s.withdraw_caller("k", 20_000); // nothing was counted at 20 s: nothing changes
+        s.withdraw_caller("other", 0);
+        assert!(!s.admit_caller("k", 30_000, 60_000, 1));
     }
 
     #[test]

@@ -540,6 +540,8 @@ class _Call:
     date: dt.date
     call_id: str
     trace: list[str] = field(default_factory=list)
+    # The caller's admitted times once the per-caller limit counted this call (None: not counted).
+    counted: list[int] | None = None
 
     # -- display ---------------------------------------------------------------------------------
 
@@ -575,6 +577,13 @@ class _Call:
             limited = self._per_caller_limit()
             if limited is not None:
                 return limited
+        out = self._flow(flow)
+        if out["action"] == "REJECT" and self.counted is not None:
+            # plan-format.md: "a rejected attempt does not count".
+            self.counted.remove(self.now)
+        return out
+
+    def _flow(self, flow: list[dict[str, Any]]) -> dict[str, Any]:
         for i, rule in enumerate(flow):
             rule_id = str(rule.get("id") or f"r{i + 1}")
             failed = self._failed_condition(rule.get("when") or {})
@@ -602,6 +611,7 @@ class _Call:
             self.trace.append(f"per-caller limit: {recent} calls in the window")
             return {"action": "REJECT", "reject": {"sip_code": 603, "reason": "rate_limited"}, "rule": ""}
         log.append(self.now)
+        self.counted = log
         return None
 
     # -- conditions ------------------------------------------------------------------------------------
