@@ -496,6 +496,29 @@ def test_a_bad_time_is_named_time_as_over_grpc(served: Served, holder: Holder, t
         assert got["error"]["message"] == str(over_grpc.value)
 
 
+def test_a_field_the_request_does_not_have_is_refused_by_name(served: Served) -> None:
+    """A misspelt field is not left out silently (a `calller` would route the call as
+    anonymous): it is named, with the field it most looks like, in a query, a form or JSON."""
+    fields = "fields: called, caller, digits, time, call_id, explain"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    route = {"called": "4001234567", "calller": "13800138000"}
+    for status, _, raw in (
+        served.request("GET", "/v1/route?called=4001234567&calller=13800138000"),
+        served.request("POST", "/v1/route", json.dumps(route).encode()),
+        served.request("POST", "/v1/route", urlencode(route).encode(), form),
+    ):
+        message = f"'calller': not a field of a route request (did you mean 'caller'? {fields})"
+        assert (status, json.loads(raw)) == (400, {"error": {"code": "INVALID_ARGUMENT", "message": message}})
+    status, body = served.json("POST", "/v1/events", {"call_id": "c1", "type": "ENDED", "duration": 5})
+    assert (status, body["error"]["message"]) == (
+        400,
+        "'duration': not a field of a call event (did you mean 'duration_seconds'? "
+        "fields: call_id, type, target, time, duration_seconds, disposition)",
+    )
+    status, body = served.json("POST", "/v1/route", {"called": "4001234567", "zzz": 1})
+    assert (status, body["error"]["message"]) == (400, f"'zzz': not a field of a route request ({fields})")
+
+
 def test_an_empty_time_is_refused_as_over_grpc(served: Served) -> None:
     """gRPC's `optional string time` given empty is refused, not read as left out: so is the
     field given empty over HTTP, in a query, a form or JSON, on /v1/route and /v1/events."""

@@ -710,6 +710,8 @@ class Engine:
         or float seconds; numbers as integers are refused (a landline's leading 0 would be lost).
 
         Raises:
+            InvalidArgumentError: a request dict with a key that is no field (`requests[3]:
+                'calller' is not a field of a request (fields: …)`).
             ValueError: neither requests nor columns, or columns of different lengths.
             TypeError: a column item that is not a `str` (which column and index).
         """

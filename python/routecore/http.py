@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import logging
 import re
 import time
@@ -267,7 +268,26 @@ def _time(doc: dict[str, Any]) -> Any:
     return v
 
 
+ROUTE_FIELDS = ("called", "caller", "digits", "time", "call_id", "explain")
+EVENT_FIELDS = ("call_id", "type", "target", "time", "duration_seconds", "disposition")
+
+
+def _known_fields(doc: dict[str, Any], fields: tuple[str, ...], what: str) -> None:
+    """Refuses a field the request does not have: a misspelt `calller` would otherwise leave the
+    caller out, and the call be routed as anonymous."""
+    for name in doc:
+        if name not in fields:
+            near = difflib.get_close_matches(str(name), fields, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise _HttpError(
+                400,
+                "INVALID_ARGUMENT",
+                f"{_shown(name)}: not a field of {what} ({hint}fields: {', '.join(fields)})",
+            )
+
+
 def _route_args(doc: dict[str, Any], form: bool) -> RouteArgs:
+    _known_fields(doc, ROUTE_FIELDS, "a route request")
     explain = doc.get("explain")
     if form or isinstance(explain, str):
         explain = _flag(explain or "", "explain")
@@ -326,6 +346,7 @@ def _duration(doc: dict[str, Any], form: bool) -> int:
 
 
 def _event_fields(doc: dict[str, Any], form: bool) -> dict[str, Any]:
+    _known_fields(doc, EVENT_FIELDS, "a call event")
     duration = _duration(doc, form)
     call_id, type_ = _call_id(doc), _text(doc, "type").upper()
     if not call_id:

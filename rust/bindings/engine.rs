@@ -222,6 +222,28 @@ impl OwnedRequest {
     }
 }
 
+/// The keys a `route_many` request dict may have.
+const REQUEST_FIELDS: [&str; 7] = [
+    "called", "caller", "digits", "at", "time", "call_id", "explain",
+];
+
+/// Refuses a key of `requests[i]` that is no request field: a misspelt `calller` would leave the
+/// caller out, and the call be routed as anonymous.
+fn known_request_fields(d: &Bound<'_, PyDict>, i: usize) -> PyResult<()> {
+    for key in d.keys() {
+        let name = key.str()?.to_string_lossy().into_owned();
+        if !key.is_instance_of::<PyString>() || !REQUEST_FIELDS.contains(&name.as_str()) {
+            return Err(PyRoutecoreErr(Error::InvalidArgument(format!(
+                "requests[{i}]: {} is not a field of a request (fields: {})",
+                key.repr()?.to_string_lossy(),
+                REQUEST_FIELDS.join(", ")
+            )))
+            .into());
+        }
+    }
+    Ok(())
+}
+
 fn get_str(d: &Bound<'_, PyDict>, key: &str) -> PyResult<Text> {
     match d.get_item(key)? {
         Some(v) if !v.is_none() => v.extract::<PyBackedStr>().map(Text::Py).map_err(|_| {
@@ -413,7 +435,8 @@ impl PyEngine {
         let mut owned: Vec<Result<OwnedRequest, Error>> = Vec::new();
         if let Some(reqs) = requests {
             owned.reserve(reqs.len());
-            for d in reqs {
+            for (i, d) in reqs.iter().enumerate() {
+                known_request_fields(d, i)?;
                 let at = d.get_item("at")?.or(d.get_item("time")?);
                 let t = match time_ms(at.as_ref(), &plan) {
                     Ok(t) => t,
@@ -423,10 +446,10 @@ impl PyEngine {
                     }
                 };
                 owned.push(Ok(OwnedRequest {
-                    call_id: get_str(&d, "call_id")?,
-                    called: get_str(&d, "called")?,
-                    caller: get_str(&d, "caller")?,
-                    digits: get_str(&d, "digits")?,
+                    call_id: get_str(d, "call_id")?,
+                    called: get_str(d, "called")?,
+                    caller: get_str(d, "caller")?,
+                    digits: get_str(d, "digits")?,
                     time_ms: t,
                     explain: explain
                         || d.get_item("explain")?
