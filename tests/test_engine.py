@@ -53,6 +53,9 @@ def test_errors_name_the_field_and_the_reason(engine: routecore.Engine) -> None:
         engine.route("4001234567", "13800138000", at="2026-11-11T02:00:00+99:99")
     with pytest.raises(routecore.InvalidArgumentError, match="not between the years 1 and 9999"):
         engine.route("4001234567", "13800138000", at="0000-01-01T00:00:00")
+    # A huge number of seconds is shown short, not digit by digit.
+    with pytest.raises(routecore.InvalidArgumentError, match=r"^at: 1e300 seconds since the epoch is not"):
+        engine.route("4001234567", "13800138000", at=1e300)
     with pytest.raises(routecore.NotFoundError, match="4009999999 is not served"):
         engine.route("4009999999", "13800138000", at=AT)
     # Both numbers are checked for format before the lookup.

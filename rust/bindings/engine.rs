@@ -144,8 +144,14 @@ fn seconds_ms(secs: f64) -> Result<i64, String> {
         return Err("not a finite number of seconds".into());
     }
     if !((time::FIRST_MS / 1000) as f64..=(time::LAST_MS / 1000) as f64).contains(&secs) {
+        // `{:e}` past 1e15: Display would spell out every digit of 1e300.
+        let shown = if secs.abs() < 1e15 {
+            secs.to_string()
+        } else {
+            format!("{secs:e}")
+        };
         return Err(format!(
-            "{secs} seconds since the epoch is not between the years 1 and 9999"
+            "{shown} seconds since the epoch is not between the years 1 and 9999"
         ));
     }
     Ok((secs * 1000.0).round() as i64)
