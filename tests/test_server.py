@@ -713,6 +713,12 @@ def test_reload_plan_bad_keeps_old_good_swaps(fresh: Running, plan_loaded: Any) 
     with pytest.raises(grpc.RpcError) as info:
         fresh.admin.ReloadPlan(pb.ReloadPlanRequest(), timeout=30)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as info:  # not the working directory
+        fresh.admin.ReloadPlan(pb.ReloadPlanRequest(path=""), timeout=30)
+    assert (info.value.code(), info.value.details()) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "path: empty; give the plan file's path, or the plan as `text`",
+    )
 
     text = (SPEC / "plan.yaml").read_text(encoding="utf-8").replace("tag: 预约挂号", "tag: 新标签")
     fresh.service.engine.loaded  # noqa: B018 (list files are relative to the current plan's folder)

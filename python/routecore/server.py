@@ -441,6 +441,9 @@ class Service:
         which = request.WhichOneof("source")
         if which is None:
             raise InvalidArgumentError("source: give the plan's `path` or its `text`")
+        if which == "path" and not request.path.strip():
+            # Read as a path, "" is the working directory: say what is wrong instead.
+            raise InvalidArgumentError("path: empty; give the plan file's path, or the plan as `text`")
         return await self.reload(which, getattr(request, which), cause="ReloadPlan")
 
     async def reload(
