@@ -162,6 +162,17 @@ def test_warnings_do_not_refuse_the_plan() -> None:
         assert any(w.line == line and w.path == path and message in w.message for w in plan.warnings)
 
 
+@pytest.mark.parametrize("text", ["version: 1\n", "version: 1\ntenants: {}\n"], ids=["bare", "no-tenant"])
+def test_a_plan_that_serves_no_number_is_warned_of(text: str) -> None:
+    """Valid, but it would take every number down if it replaced a serving plan: said aloud."""
+    report = check_plan(text)
+    assert not report.errors
+    assert [w.message for w in report.warnings] == [
+        "the plan serves no number: every call would be answered NOT_FOUND"
+    ]
+    assert report.warnings[0].line == (2 if "tenants" in text else 1)
+
+
 def test_missing_holiday_years_warn(monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[list[int]] = []
 

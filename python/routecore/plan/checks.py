@@ -165,6 +165,9 @@ class _Checker:
             if isinstance(tenant, dict):
                 self.check_tenant(tname, tenant, served)
         self.check_duplicates(served)
+        if not served:
+            loc: Loc = ("tenants",) if "tenants" in self.plan else ()
+            self.out.warn(loc, "the plan serves no number: every call would be answered NOT_FOUND")
         self.check_normalized()
         self.warn_unused()
         self.check_holiday_years()
