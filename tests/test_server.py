@@ -667,7 +667,9 @@ def test_admin_token(plan_loaded: Any) -> None:
         for md, code in [
             ((), grpc.StatusCode.UNAUTHENTICATED),
             ((("authorization", "Bearer wrong"),), grpc.StatusCode.PERMISSION_DENIED),
-            ((("authorization", "s3cret"),), grpc.StatusCode.PERMISSION_DENIED),
+            # No Bearer credential at all: not authenticated (a bare token, another scheme).
+            ((("authorization", "s3cret"),), grpc.StatusCode.UNAUTHENTICATED),
+            ((("authorization", "Basic czNjcmV0"),), grpc.StatusCode.UNAUTHENTICATED),
         ]:
             for call, req in [
                 (r.admin.GetPlan, pb.GetPlanRequest()),

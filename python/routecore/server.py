@@ -425,7 +425,11 @@ class Service:
         if given is None:
             return context.abort(grpc.StatusCode.UNAUTHENTICATED, "admin call without the admin token")
         scheme, _, token = given.partition(b" ")
-        if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self._token):
+        if scheme.lower() != b"bearer":
+            # Another scheme (Basic …) carries no admin token at all: not authenticated.
+            why = "admin call without the admin token (authorization: Bearer TOKEN)"
+            return context.abort(grpc.StatusCode.UNAUTHENTICATED, why)
+        if not hmac.compare_digest(token.strip(), self._token):
             return context.abort(grpc.StatusCode.PERMISSION_DENIED, "the admin token does not match")
         return None
 
