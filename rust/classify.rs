@@ -690,7 +690,7 @@ mod tests {
             assert!(classify_number(garbage.as_bytes()).is_err(), "{garbage}");
         }
         let e = classify_number(b"400\xff8888888").unwrap_err();
-        assert!(e.reason.contains("byte 3 is not valid UTF-8"), "{e}");
+        assert!(e.reason.contains("byte 4 is not valid UTF-8"), "{e}");
     }
 
     #[test]

@@ -253,7 +253,7 @@ fn normalize_with(
     if trimmed.is_empty() || is_withheld(trimmed) {
         return Ok(Number::ANONYMOUS);
     }
-    let (body, offset) = strip_uri(input, trimmed)?;
+    let (body, offset) = strip_uri(input, trimmed, role)?;
     if body.is_empty() || is_withheld(body) {
         return Ok(Number::ANONYMOUS);
     }
@@ -361,7 +361,11 @@ fn as_given(digits: &Digits, plus: bool) -> Digits {
 
 /// Reduces a `tel:`/`sip:`/`sips:` URI to its user part; other input passes through.
 /// Returns the part to parse and its byte offset in `input` (for error positions).
-fn strip_uri<'a>(input: &'a str, trimmed: &'a str) -> Result<(&'a str, usize), NumberError> {
+fn strip_uri<'a>(
+    input: &'a str,
+    trimmed: &'a str,
+    role: Role,
+) -> Result<(&'a str, usize), NumberError> {
     let start = input.len() - input.trim_start().len();
     let lower_starts = |p: &str| {
         trimmed.len() >= p.len()
@@ -379,7 +383,11 @@ fn strip_uri<'a>(input: &'a str, trimmed: &'a str) -> Result<(&'a str, usize), N
     let end = rest.find(['@', ';', '?']).unwrap_or(rest.len());
     let user = &rest[..end];
     if scheme != "tel:" && !rest.contains('@') {
-        // `sip:host` without a user part carries no number.
+        // `sip:host` without a user part carries no number: a caller shows none, as
+        // `sip:@host` does (it is never refused for its format alone); a called number is an error.
+        if role == Role::Caller {
+            return Ok(("", start + trimmed.len()));
+        }
         return Err(NumberError::new(
             input,
             format!("{} URI has no user part", scheme.trim_end_matches(':')),
