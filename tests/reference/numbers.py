@@ -46,6 +46,10 @@ class _Malformed(NotANumber):
         self.given = given  # the digits as written, a `+` spelled `00`
 
 
+class _NoUserPart(NotANumber):
+    """A SIP URI with no user part (`sip:host`): no number. A caller shows none (anonymous)."""
+
+
 @dataclass(frozen=True)
 class Number:
     """A normalised number: national form (what rules and lists match on) and kind."""
@@ -79,7 +83,7 @@ def _user_part(text: str) -> str:
         return text
     rest = text[scheme.end() :]
     if scheme.group(1).lower() != "tel" and "@" not in rest:
-        raise NotANumber(f"not a number: {text!r}: a sip URI without '@' has no user part")
+        raise _NoUserPart(f"not a number: {text!r}: a sip URI without '@' has no user part")
     return re.split(r"[@;?]", rest, maxsplit=1)[0]
 
 
@@ -193,6 +197,8 @@ def normalize_caller(text: str) -> Number:
         return _parse(text)
     except _Malformed as malformed:
         return Number(malformed.given[:MAX_CALLER_DIGITS], "unknown")
+    except _NoUserPart:
+        return ANONYMOUS
 
 
 # ---------------------------------------------------------------------------------------------
