@@ -265,8 +265,8 @@ pub fn decide(
         .find(|(_, from, until)| from.is_none_or(|f| f <= date) && until.is_none_or(|u| date <= u))
         .map_or_else(|| tenant.display_tag.clone(), |(t, _, _)| t.clone());
 
-    // Set once the per-caller limit counted this call: a rejection then takes it back.
-    let mut counted = false;
+    // What the per-caller limit counted for this call: a rejection then takes it back.
+    let mut counted = None;
     let outcome = 'decided: {
         if tenant
             .allowlists
@@ -292,7 +292,7 @@ pub fn decide(
                     let admitted = with_caller_key(&tenant.name, caller.digits.as_str(), |key| {
                         state.admit_caller(key, req.time_ms, window_ms, calls)
                     });
-                    if !admitted {
+                    if admitted.is_none() {
                         ctx.note(|| {
                             format!(
                                 "rate limited: {calls} calls within {} s already",
@@ -304,7 +304,7 @@ pub fn decide(
                             empty(),
                         );
                     }
-                    counted = true;
+                    counted = admitted;
                     ctx.note(|| {
                         format!(
                             "per-caller limit: admitted (limit {calls} per {} s)",
@@ -330,10 +330,10 @@ pub fn decide(
         (outcome, rule.id.clone())
     };
     let (outcome, rule) = outcome;
-    if counted && matches!(outcome, Outcome::Reject(..)) {
+    if let (Some(admission), Outcome::Reject(..)) = (&counted, &outcome) {
         // A rejected attempt does not count (plan-format.md, the per-caller limit).
         with_caller_key(&tenant.name, caller.digits.as_str(), |key| {
-            state.withdraw_caller(key, req.time_ms);
+            state.withdraw_caller(key, admission);
         });
         ctx.note(|| "per-caller limit: the call is rejected, so it does not count".into());
     }

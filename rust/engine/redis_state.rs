@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use redis::{Connection, RedisResult, Script};
 
 use super::decide::Decision;
-use super::state::{LocalState, StateStore, DEFAULT_LEASE_MS};
+use super::state::{Admission, LocalState, StateStore, DEFAULT_LEASE_MS};
 
 /// How long a node routes on its local state after a Redis failure before it tries again.
 pub const RETRY_AFTER: Duration = Duration::from_millis(500);
@@ -47,13 +47,6 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', low)
 if redis.call('ZCOUNT', KEYS[1], '(' .. low, now) >= tonumber(ARGV[3]) then return 0 end
 redis.call('ZADD', KEYS[1], now, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return 1
-";
-
-/// Takes back one admission at score ARGV[1] (any node's: they count alike).
-const WITHDRAW: &str = r"
-local m = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1], 'LIMIT', 0, 1)
-if m[1] then redis.call('ZREM', KEYS[1], m[1]) end
 return 1
 ";
 
@@ -237,11 +230,15 @@ enum Journaled {
         call_id: String,
         now_ms: i64,
     },
+    /// A call the per-caller limit counted in Redis, taken back (`member` of `P:pc:{key}`).
+    Withdraw {
+        key: String,
+        member: String,
+    },
 }
 
 struct Scripts {
     admit: Script,
-    withdraw: Script,
     weighted: Script,
     active_many: Script,
     placed_many: Script,
@@ -317,7 +314,6 @@ impl RedisState {
             journal: Mutex::new(VecDeque::new()),
             scripts: Scripts {
                 admit: Script::new(ADMIT),
-                withdraw: Script::new(WITHDRAW),
                 weighted: Script::new(WEIGHTED),
                 active_many: Script::new(ACTIVE_MANY),
                 placed_many: Script::new(PLACED_MANY),
@@ -561,6 +557,11 @@ impl Inner {
                 .arg(KEEP_MS)
                 .invoke::<i64>(conn)
                 .map(drop),
+            Journaled::Withdraw { key, member } => redis::cmd("ZREM")
+                .arg(self.key("pc", key))
+                .arg(member)
+                .query::<i64>(conn)
+                .map(drop),
             Journaled::EndedCall { call_id, .. } => self
                 .scripts
                 .ended_call
@@ -599,6 +600,8 @@ impl Inner {
                 now_ms,
             } => self.local.ended(call_id, target, *now_ms),
             Journaled::EndedCall { call_id, now_ms } => self.local.ended_call(call_id, *now_ms),
+            // Counted in Redis: nothing here to take back until the replay does.
+            Journaled::Withdraw { .. } => {}
         }
         self.journal(item);
     }
@@ -779,7 +782,13 @@ impl StateStore for RedisState {
         }
     }
 
-    fn admit_caller(&self, key: &str, now_ms: i64, window_ms: i64, limit: u32) -> bool {
+    fn admit_caller(
+        &self,
+        key: &str,
+        now_ms: i64,
+        window_ms: i64,
+        limit: u32,
+    ) -> Option<Admission> {
         let i = &self.inner;
         let zkey = i.key("pc", key);
         let member = format!(
@@ -798,23 +807,26 @@ impl StateStore for RedisState {
                 .arg(window_ms.max(0) + KEEP_MS)
                 .invoke::<i64>(c)
         });
-        if let Some(v) = got {
-            v == 1
-        } else {
-            i.fell_back();
-            i.local.admit_caller(key, now_ms, window_ms, limit)
+        match got {
+            Some(1) => Some(Admission::Shared(member)),
+            Some(_) => None,
+            None => {
+                i.fell_back();
+                i.local.admit_caller(key, now_ms, window_ms, limit)
+            }
         }
     }
 
-    fn withdraw_caller(&self, key: &str, now_ms: i64) {
-        let i = &self.inner;
-        let zkey = i.key("pc", key);
-        let done = i.run(|c| i.scripts.withdraw.key(&zkey).arg(now_ms).invoke::<i64>(c));
-        // Unreachable, the admission was counted locally (or nowhere): take it back there.
-        if done.is_none() {
-            i.fell_back();
-            i.local.withdraw_caller(key, now_ms);
-        }
+    fn withdraw_caller(&self, key: &str, admission: &Admission) {
+        let Admission::Shared(member) = admission else {
+            // Counted in process while Redis was unreachable: taken back there.
+            self.inner.local.withdraw_caller(key, admission);
+            return;
+        };
+        self.inner.event(Journaled::Withdraw {
+            key: key.to_string(),
+            member: member.clone(),
+        });
     }
 
     fn remember_call(&self, call_id: &str, lease_ms: i64, _now_ms: i64) {

@@ -70,10 +70,11 @@ pub trait StateStore: Send + Sync {
     /// Per-caller limit: `true` (and the call counted) when fewer than `limit` calls were
     /// admitted for `key` in `(now - window, now]`; `false` (not counted) otherwise. Calls
     /// admitted up to [`CLOCK_STEP_MS`] after `now` (the clock went back) count as admitted at `now`.
-    fn admit_caller(&self, key: &str, now_ms: i64, window_ms: i64, limit: u32) -> bool;
-    /// Takes back one call [`StateStore::admit_caller`] counted for `key` at `now_ms`: the
-    /// decision rejected it, and a rejected attempt does not count.
-    fn withdraw_caller(&self, key: &str, now_ms: i64);
+    fn admit_caller(&self, key: &str, now_ms: i64, window_ms: i64, limit: u32)
+        -> Option<Admission>;
+    /// Takes back the call `admission` counted for `key`: the decision rejected it, and a
+    /// rejected attempt does not count. Nothing when it is gone already (swept, expired).
+    fn withdraw_caller(&self, key: &str, admission: &Admission);
     /// Remembers the lease length that applies to `call_id` (from the group that routed it).
     fn remember_call(&self, call_id: &str, lease_ms: i64, now_ms: i64);
     /// `ANSWERED`: takes a slot of `target` for `call_id`. Idempotent.
@@ -135,6 +136,17 @@ impl Sweep {
     }
 }
 
+/// One call counted by the per-caller limit, as [`StateStore::admit_caller`] recorded it, so that
+/// [`StateStore::withdraw_caller`] takes back exactly that entry (a clock step may have moved its
+/// time since; another call of the caller may share its millisecond).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Counted in process: the entry's sequence number.
+    Local(u64),
+    /// Counted on Redis: the member of the caller's sorted set.
+    Shared(String),
+}
+
 /// The target under which an `ENDED` without a target marks its whole call ended (no slot key
 /// is `*`: slot keys are numbers or URIs).
 pub(crate) const ENDED_CALL: &str = "*";
@@ -154,15 +166,23 @@ pub struct LocalState {
     decisions: Mutex<RecentDecisions>,
 }
 
-/// Per-caller admitted times, for the per-caller limit.
+/// Per-caller admitted calls, for the per-caller limit.
 #[derive(Default)]
 struct Callers {
-    /// key (tenant and caller) → the times of its admitted calls, oldest first.
-    times: FxHashMap<String, VecDeque<i64>>,
+    /// key (tenant and caller) → its admitted calls.
+    by_key: FxHashMap<String, CallerWindow>,
     sweep: Sweep,
-    /// The longest window any call has asked for: a sweep keeps every caller whose last
-    /// admitted call may still fall in it (a plan may set a window of a day or more).
-    longest_window_ms: i64,
+    /// The sequence number of the next admitted call ([`Admission::Local`]).
+    next: u64,
+}
+
+/// One caller's admitted calls: (time, sequence number), oldest first, and the window they were
+/// last counted in: a sweep keeps the caller while its last call may still fall in that window
+/// (a plan may set a day), and no longer (another tenant's longer window does not keep it).
+#[derive(Default)]
+struct CallerWindow {
+    calls: VecDeque<(i64, u64)>,
+    window_ms: i64,
 }
 
 /// The most recent forwarded decisions by call id, oldest evicted first.
@@ -287,53 +307,66 @@ impl StateStore for LocalState {
         }
     }
 
-    fn admit_caller(&self, key: &str, now_ms: i64, window_ms: i64, limit: u32) -> bool {
+    fn admit_caller(
+        &self,
+        key: &str,
+        now_ms: i64,
+        window_ms: i64,
+        limit: u32,
+    ) -> Option<Admission> {
         let mut guard = lock(&self.callers);
         let Callers {
-            times: map,
+            by_key,
             sweep,
-            longest_window_ms,
+            next,
         } = &mut *guard;
-        *longest_window_ms = (*longest_window_ms).max(window_ms);
-        if sweep.due(map.len()) {
-            // A caller whose last admitted call is older than every window holds nothing.
-            let horizon = now_ms.saturating_sub(*longest_window_ms);
-            map.retain(|_, times| times.back().is_some_and(|&t| t > horizon));
-            sweep.swept(map.len());
+        if sweep.due(by_key.len()) {
+            // A caller whose last admitted call is older than its window holds nothing.
+            by_key.retain(|_, w| {
+                w.calls
+                    .back()
+                    .is_some_and(|&(t, _)| t > now_ms.saturating_sub(w.window_ms))
+            });
+            sweep.swept(by_key.len());
         }
-        if !map.contains_key(key) {
-            map.insert(key.to_string(), VecDeque::new());
+        if !by_key.contains_key(key) {
+            by_key.insert(key.to_string(), CallerWindow::default());
         }
-        let times = map.get_mut(key).expect("inserted above");
+        let caller = by_key.get_mut(key).expect("inserted above");
+        caller.window_ms = window_ms;
+        let calls = &mut caller.calls;
         // Time went backwards (a wall-clock step): calls admitted "later" are moved back to now,
         // so they keep counting for one window from the step instead of opening a hole in the
         // limit (or blocking the caller for the whole step). Never true when time only advances.
-        for t in times.iter_mut() {
+        for (t, _) in calls.iter_mut() {
             if stepped_back(*t, now_ms) {
                 *t = now_ms;
             }
         }
-        let in_window = times
+        let in_window = calls
             .iter()
-            .filter(|&&t| t > now_ms - window_ms && t <= now_ms)
+            .filter(|&&(t, _)| t > now_ms - window_ms && t <= now_ms)
             .count();
         if in_window >= limit as usize {
-            return false;
+            return None;
         }
         // Keep the deque short: entries that can no longer fall in any window of this length.
-        while times.front().is_some_and(|&t| t <= now_ms - window_ms) {
-            times.pop_front();
+        while calls.front().is_some_and(|&(t, _)| t <= now_ms - window_ms) {
+            calls.pop_front();
         }
-        times.push_back(now_ms);
-        true
+        let sequence = *next;
+        *next += 1;
+        calls.push_back((now_ms, sequence));
+        Some(Admission::Local(sequence))
     }
 
-    fn withdraw_caller(&self, key: &str, now_ms: i64) {
+    fn withdraw_caller(&self, key: &str, admission: &Admission) {
+        let Admission::Local(sequence) = *admission else {
+            return; // counted on Redis: only that store can take it back
+        };
         let mut guard = lock(&self.callers);
-        if let Some(times) = guard.times.get_mut(key) {
-            if let Some(i) = times.iter().rposition(|&t| t == now_ms) {
-                times.remove(i);
-            }
+        if let Some(caller) = guard.by_key.get_mut(key) {
+            caller.calls.retain(|&(_, n)| n != sequence);
         }
     }
 
@@ -478,57 +511,81 @@ mod tests {
     #[test]
     fn caller_window() {
         let s = LocalState::new();
-        assert!(s.admit_caller("k", 0, 60_000, 2));
-        assert!(s.admit_caller("k", 10_000, 60_000, 2));
-        assert!(!s.admit_caller("k", 20_000, 60_000, 2));
-        assert!(!s.admit_caller("k", 59_999, 60_000, 2));
-        assert!(s.admit_caller("k", 60_000, 60_000, 2));
+        assert!(s.admit_caller("k", 0, 60_000, 2).is_some());
+        assert!(s.admit_caller("k", 10_000, 60_000, 2).is_some());
+        assert!(s.admit_caller("k", 20_000, 60_000, 2).is_none());
+        assert!(s.admit_caller("k", 59_999, 60_000, 2).is_none());
+        assert!(s.admit_caller("k", 60_000, 60_000, 2).is_some());
     }
 
     #[test]
     fn a_withdrawn_call_does_not_count() {
         let s = LocalState::new();
-        assert!(s.admit_caller("k", 0, 60_000, 1));
-        s.withdraw_caller("k", 0);
-        assert!(
-            s.admit_caller("k", 10_000, 60_000, 1),
-            "the withdrawn call left room"
-        );
-        assert!(!s.admit_caller("k", 20_000, 60_000, 1));
-        s.withdraw_caller("k", 20_000); // nothing was counted at 20 s: nothing changes
-        s.withdraw_caller("other", 0);
-        assert!(!s.admit_caller("k", 30_000, 60_000, 1));
+        let first = s.admit_caller("k", 0, 60_000, 1).expect("admitted");
+        s.withdraw_caller("k", &first);
+        let second = s.admit_caller("k", 10_000, 60_000, 1);
+        assert!(second.is_some(), "the withdrawn call left room");
+        assert!(s.admit_caller("k", 20_000, 60_000, 1).is_none());
+        s.withdraw_caller("k", &first); // gone already: nothing changes
+        s.withdraw_caller("other", &first);
+        s.withdraw_caller("k", &Admission::Shared("x".into())); // not this store's
+        assert!(s.admit_caller("k", 30_000, 60_000, 1).is_none());
     }
 
     #[test]
-    fn a_sweep_keeps_callers_inside_a_long_window() {
+    fn a_withdraw_takes_back_its_own_call_after_a_clock_step() {
+        // Two calls of one caller: the first (to be rejected) at 10:00:00, then the clock steps
+        // back and the second, at 09:59:00, moves the first back to 09:59:00 as well. The
+        // withdraw still finds the first, and only it.
+        let s = LocalState::new();
+        let first = s.admit_caller("k", 600_000, 60_000, 2).expect("admitted");
+        assert!(s.admit_caller("k", 540_000, 60_000, 2).is_some());
+        s.withdraw_caller("k", &first);
+        assert!(
+            s.admit_caller("k", 540_001, 60_000, 2).is_some(),
+            "one call left in the window"
+        );
+        assert!(s.admit_caller("k", 540_002, 60_000, 2).is_none());
+    }
+
+    #[test]
+    fn a_sweep_keeps_callers_inside_their_own_window() {
         // A day's window: the sweep that runs once the map passes SWEEP_AT callers must not
-        // forget a caller admitted two hours before.
+        // forget a caller admitted two hours before; callers of a minute's window are swept.
         let s = LocalState::new();
         let day = 86_400_000;
-        assert!(s.admit_caller("k", 0, day, 1));
-        for i in 0..=SWEEP_AT {
-            assert!(s.admit_caller(&format!("other{i}"), 7_200_000, 60_000, 1));
+        assert!(s.admit_caller("k", 0, day, 1).is_some());
+        for i in 0..SWEEP_AT {
+            assert!(s.admit_caller(&format!("early{i}"), 0, 60_000, 1).is_some());
         }
-        assert!(lock(&s.callers).sweep.next_at > SWEEP_AT, "a sweep ran");
-        assert!(!s.admit_caller("k", 7_200_001, day, 1));
-        assert!(s.admit_caller("k", day, day, 1), "the window still ends");
+        assert!(s.admit_caller("late", 7_200_000, 60_000, 1).is_some());
+        assert_eq!(
+            lock(&s.callers).by_key.len(),
+            2,
+            "the minute-window callers were swept"
+        );
+        assert!(s.admit_caller("k", 7_200_001, day, 1).is_none());
+        assert!(
+            s.admit_caller("k", day, day, 1).is_some(),
+            "the window still ends"
+        );
     }
 
     #[test]
     fn caller_window_when_time_goes_back() {
         let s = LocalState::new();
-        assert!(s.admit_caller("k", 3_600_000, 60_000, 2));
-        assert!(s.admit_caller("k", 3_600_010, 60_000, 2));
+        let admit = |t: i64| s.admit_caller("k", t, 60_000, 2).is_some();
+        assert!(admit(3_600_000));
+        assert!(admit(3_600_010));
         // The clock steps back an hour: the two calls still count, for one window from the step.
-        assert!(!s.admit_caller("k", 1_000, 60_000, 2));
-        assert!(!s.admit_caller("k", 60_999, 60_000, 2));
-        assert!(s.admit_caller("k", 61_000, 60_000, 2));
+        assert!(!admit(1_000));
+        assert!(!admit(60_999));
+        assert!(admit(61_000));
         // The clock steps forward a day: the window is empty.
-        assert!(s.admit_caller("k", 86_400_000, 60_000, 2));
-        assert!(s.admit_caller("k", 86_400_001, 60_000, 2));
+        assert!(admit(86_400_000));
+        assert!(admit(86_400_001));
         // Further back than a clock step: another timeline (a replay), the window as written.
-        assert!(s.admit_caller("k", 86_400_000 - 2 * CLOCK_STEP_MS, 60_000, 2));
+        assert!(admit(86_400_000 - 2 * CLOCK_STEP_MS));
     }
 
     #[test]
