@@ -57,7 +57,6 @@ from routecore.v1 import routing_pb2 as pb
 
 __all__ = [
     "ADMIN",
-    "BATCH_ANSWER_ROOM",
     "ROUTER",
     "PlanWatcher",
     "RecordSink",
@@ -93,12 +92,11 @@ class ServerOptions:
     loop_nice: int = 10
     # Largest message received (a RouteBatch of 10,000 requests is about 0.6 MiB).
     max_message_bytes: int = 8 * 1024 * 1024
-    # Largest message sent: a RouteBatch's answer is about 7 times its request (a decision is
-    # ~270 bytes, 750 with `explain`), so it gets more room than requests do. A batch of more than
-    # one request per `BATCH_ANSWER_ROOM` bytes of it is refused before any is decided, so that
-    # the answer to every batch accepted fits; a client receiving one that large raises its own
-    # receive limit (grpc's default is 4 MiB).
-    max_answer_bytes: int = 32 * 1024 * 1024
+    # Most requests in one RouteBatch: more are refused before any is decided. Its answer is
+    # about 7 times its request (a decision is ~270 bytes, ~750 with `explain`: 32,768 of them
+    # 9-25 MB) and is always sent (no limit on what the server sends: a batch decided is a batch
+    # answered); a client receiving more than 4 MiB raises its own receive limit.
+    max_batch_requests: int = 32_768
     # A batch larger than this (bytes) is decided in a worker thread (the GIL is released), so the
     # event loop keeps serving small calls meanwhile.
     batch_in_thread_bytes: int = 32 * 1024
@@ -112,15 +110,6 @@ class ServerOptions:
 
 class Unavailable(RoutecoreError):
     """No plan is loaded, or the server is shutting down."""
-
-
-class AnswerTooLarge(RoutecoreError):
-    """A RouteBatch's answer would pass `max_answer_bytes` (RESOURCE_EXHAUSTED)."""
-
-
-# Bytes of answer room each request of a RouteBatch is allowed (`max_answer_bytes`): a decision
-# takes ~270 bytes, ~750 with its trace.
-BATCH_ANSWER_ROOM = 1024
 
 
 class RecordSink(Protocol):
@@ -157,7 +146,6 @@ def _event_instant(at: str | None, timezone: str) -> dt.datetime | None:
 _STATUS: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     # A record that could not be stored is not acknowledged: the switch retries later.
     (StoreOverloadedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (AnswerTooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (RecordStoreError, grpc.StatusCode.UNAVAILABLE),
     (InvalidNumberError, grpc.StatusCode.INVALID_ARGUMENT),
     (InvalidArgumentError, grpc.StatusCode.INVALID_ARGUMENT),
@@ -358,19 +346,11 @@ class Service:
                 engine,
                 request,
                 stats=self.stats,
-                max_requests=self.options.max_answer_bytes // BATCH_ANSWER_ROOM,
+                max_requests=self.options.max_batch_requests,
             )
             if len(request) <= self.options.batch_in_thread_bytes:
-                answer = decide()
-            else:
-                answer = await asyncio.wait_for(asyncio.to_thread(decide), timeout=context.time_remaining())
-            if len(answer) > self.options.max_answer_bytes:
-                # Decisions larger than BATCH_ANSWER_ROOM on average (long traces, huge groups).
-                raise AnswerTooLarge(
-                    f"the answer is {len(answer)} bytes, more than {self.options.max_answer_bytes}: "
-                    "the requests were decided but cannot be answered; send smaller batches"
-                )
-            return answer
+                return decide()
+            return await asyncio.wait_for(asyncio.to_thread(decide), timeout=context.time_remaining())
         except Exception as exc:
             await _abort(context, exc)
             raise
@@ -958,7 +938,9 @@ def build_server(
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", opts.max_message_bytes),
-            ("grpc.max_send_message_length", opts.max_answer_bytes),
+            # Unlimited: every RouteBatch accepted (`max_batch_requests`) has its decisions
+            # taken; refusing to send them would lose what they changed.
+            ("grpc.max_send_message_length", -1),
             ("grpc.so_reuseport", 0),
             # Calls the core holds until the Python server picks them up: past `max_queued` it
             # drops new ones at random, all of them past twice that (a bare CANCELLED, at once).
