@@ -341,8 +341,10 @@ def test_no_plan_is_unavailable() -> None:
         with pytest.raises(grpc.RpcError) as info:
             r.router.RouteCall(pb.RouteRequest(called="4001234567", caller="13800138000"), timeout=10)
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
-        [d] = list(r.router.RouteStream(iter([MIXED[0]]), timeout=10))
-        assert (d.call_id, d.error.code) == ("s-0", "UNAVAILABLE")
+        refused_id = pb.RouteRequest(call_id="c1\n", called="4001234567", caller="13800138000")
+        streamed = list(r.router.RouteStream(iter([MIXED[0], refused_id]), timeout=10))
+        # The call id is echoed, unless it is one the engine refuses (not echoed back by it either).
+        assert [(d.call_id, d.error.code) for d in streamed] == [("s-0", "UNAVAILABLE"), ("", "UNAVAILABLE")]
         # A plan loaded over Admin makes it serve.
         resp = r.admin.ReloadPlan(pb.ReloadPlanRequest(path=str(SPEC / "plan.yaml")), timeout=30)
         assert resp.reloaded

@@ -50,6 +50,7 @@ from routecore.records import (
     CallEvent,
     RecordStoreError,
     StoreOverloadedError,
+    check_call_id,
     check_event_text,
 )
 from routecore.tls import TlsFiles
@@ -715,14 +716,13 @@ def _apply_lists(engine: Engine, lists: list[tuple[str, list[str], list[str]]]) 
 
 
 def _failed(request: bytes, code: str, message: str) -> bytes:
+    """The stand-in decision of a request not decided inside a stream: its call id (unless the
+    engine would refuse that id: then none, as the engine's own stand-ins echo none) and `error`."""
     call_id = ""
     with contextlib.suppress(Exception):
-        call_id = pb.RouteRequest.FromString(request).call_id
-    return _error_decision(code, message, call_id)
-
-
-def _error_decision(code: str, message: str, call_id: str = "") -> bytes:
-    """The stand-in decision of a request refused inside a stream or a batch."""
+        given = pb.RouteRequest.FromString(request).call_id
+        check_call_id(given)
+        call_id = given
     return pb.RouteDecision(call_id=call_id, error=pb.Error(code=code, message=message)).SerializeToString()
 
 
