@@ -28,13 +28,11 @@ pub fn first_unprintable(text: &str) -> Option<(usize, char)> {
     text.chars().enumerate().find(|&(_, c)| !is_printable(c))
 }
 
-/// The message for a `field` holding an unprintable character: which one, where, and `what`
-/// the field should hold.
-pub fn unprintable_message(field: &str, at: usize, c: char, what: &str) -> String {
-    format!(
-        "{field}: U+{:04X} at position {at} is a control or invisible character; {what}",
-        c as u32
-    )
+/// The message for a `field` holding an unprintable character (its code point: a lone
+/// surrogate, which only a Python str holds, has no `char`): which one, where, and `what` the
+/// field should hold.
+pub fn unprintable_message(field: &str, at: usize, code: u32, what: &str) -> String {
+    format!("{field}: U+{code:04X} at position {at} is a control or invisible character; {what}")
 }
 
 #[cfg(test)]
@@ -70,7 +68,7 @@ mod tests {
         assert_eq!(first_unprintable("呼叫\u{202e}1\n"), Some((2, '\u{202e}')));
         assert_eq!(first_unprintable("ab\ncd"), Some((2, '\n')));
         assert_eq!(
-            unprintable_message("call_id", 4, '\u{202e}', "a call id is printable text"),
+            unprintable_message("call_id", 4, 0x202e, "a call id is printable text"),
             "call_id: U+202E at position 4 is a control or invisible character; a call id is printable text"
         );
     }

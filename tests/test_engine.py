@@ -95,7 +95,7 @@ def test_route_many_columns_dicts_and_errors(engine: routecore.Engine) -> None:
     assert out[0].error is None
     assert out[1].error is not None and out[1].error.code == "NOT_FOUND"
     assert out[2].error is not None and out[2].error.code == "INVALID_ARGUMENT"
-    with pytest.raises(routecore.InvalidArgumentError, match=r"^requests\[1\]: 'calller' is not a field"):
+    with pytest.raises(routecore.InvalidArgumentError, match=r"^requests\[1\]: 'calller': not a field"):
         engine.route_many([{"called": "4001234567"}, {"called": "4001234567", "calller": "13800138000"}])
     dicts = engine.route_many([{"called": "4001234567", "caller": "13800138000", "time": AT, "digits": "1"}])
     assert dicts[0].action == "FORWARD"

@@ -59,6 +59,24 @@ def kind(number: str) -> str:
 MAX_CALL_ID: int
 """The longest call id a route request or a call event may carry, in characters."""
 
+EMPTY_TIME: str
+"""Why a time given empty is refused (left out, it is the current time)."""
+
+def check_call_id(call_id: str) -> None:
+    """Refuses a call id its events could not report, as every route request does: longer than
+    `MAX_CALL_ID` characters, or holding a character that is not printable (`first_unprintable`).
+
+    Raises:
+        InvalidArgumentError: `call_id: longer than 256 characters`, or `call_id: U+202E at
+            position 4 is a control or invisible character; a call id is printable text`.
+        TypeError: `call_id` is not a str.
+        UnicodeEncodeError: `call_id` holds a lone surrogate.
+    """
+
+def unprintable_message(field: str, at: int, code: int, what: str) -> str:
+    """The engine's words for `field` refused for the character of code point `code` at
+    position `at`: `field: U+001B at position 4 is a control or invisible character; what`."""
+
 def first_unprintable(text: str) -> tuple[int, str] | None:
     """The first character of `text` that is not printable, as (position in characters,
     character), or None: a control, format, private-use or unassigned character, or a separator
@@ -711,7 +729,7 @@ class Engine:
 
         Raises:
             InvalidArgumentError: a request dict with a key that is no field (`requests[3]:
-                'calller' is not a field of a request (fields: …)`).
+                'calller': not a field of a route request (fields: …)`).
             ValueError: neither requests nor columns, or columns of different lengths.
             TypeError: a column item that is not a `str` (which column and index).
         """

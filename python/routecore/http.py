@@ -43,7 +43,7 @@ from routecore.engine import switch_time_field
 from routecore.exceptions import InvalidArgumentError
 from routecore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from routecore.metrics import METRICS, Metrics
-from routecore.records import check_call_id, check_event_text
+from routecore.records import check_event_text
 
 __all__ = [
     "HttpLimits",
@@ -242,21 +242,6 @@ def _text(doc: dict[str, Any], name: str) -> str:
     return v
 
 
-def _checked(check: Callable[[str], None], value: str) -> str:
-    """`value`, once `check` (a `records.check_*`) passed it; its refusal is a 400."""
-    try:
-        check(value)
-    except InvalidArgumentError as e:
-        raise _HttpError(400, "INVALID_ARGUMENT", str(e)) from None
-    return value
-
-
-def _call_id(doc: dict[str, Any]) -> str:
-    """The call id, refused when a record could not hold it (`records.check_call_id`): a route
-    request refuses what an event would, so a call routed can be reported."""
-    return _checked(check_call_id, _text(doc, "call_id"))
-
-
 def _time(doc: dict[str, Any]) -> Any:
     """The request's or event's time; None when left out (the server's clock). An empty one is
     passed on and refused where gRPC's present-but-empty `optional string time` is."""
@@ -300,7 +285,8 @@ def _route_args(doc: dict[str, Any], form: bool) -> RouteArgs:
         _text(doc, "caller"),
         _text(doc, "digits"),
         _time(doc),
-        _call_id(doc),
+        # The engine refuses a call id its events could not report (`decide::check_call_id`).
+        _text(doc, "call_id"),
         explain,
     )
 
@@ -348,7 +334,7 @@ def _duration(doc: dict[str, Any], form: bool) -> int:
 def _event_fields(doc: dict[str, Any], form: bool) -> dict[str, Any]:
     _known_fields(doc, EVENT_FIELDS, "a call event")
     duration = _duration(doc, form)
-    call_id, type_ = _call_id(doc), _text(doc, "type").upper()
+    call_id, type_ = _text(doc, "call_id"), _text(doc, "type").upper()
     if not call_id:
         raise _HttpError(400, "INVALID_ARGUMENT", "call_id: an event needs the call's id")
     if type_ not in ("ANSWERED", "ENDED"):

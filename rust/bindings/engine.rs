@@ -237,10 +237,14 @@ const REQUEST_FIELDS: [&str; 7] = [
 /// caller out, and the call be routed as anonymous.
 fn known_request_fields(d: &Bound<'_, PyDict>, i: usize) -> PyResult<()> {
     for key in d.keys() {
-        let name = key.str()?.to_string_lossy().into_owned();
-        if !key.is_instance_of::<PyString>() || !REQUEST_FIELDS.contains(&name.as_str()) {
+        let known = key
+            .cast::<PyString>()
+            .ok()
+            .and_then(|k| k.to_str().ok().map(|k| REQUEST_FIELDS.contains(&k)))
+            .unwrap_or(false);
+        if !known {
             return Err(PyRoutecoreErr(Error::InvalidArgument(format!(
-                "requests[{i}]: {} is not a field of a request (fields: {})",
+                "requests[{i}]: {}: not a field of a route request (fields: {})",
                 key.repr()?.to_string_lossy(),
                 REQUEST_FIELDS.join(", ")
             )))
@@ -1049,6 +1053,21 @@ fn group_key(tenant: &str, group: &str) -> String {
     crate::engine::compile::group_key(tenant, group)
 }
 
+/// Refuses a call id its events could not report (`decide::check_call_id`): longer than
+/// `MAX_CALL_ID` characters, or not printable text. The route requests are held to it too.
+#[pyfunction]
+fn check_call_id(call_id: &str) -> PyResult<()> {
+    Ok(crate::engine::decide::check_call_id(call_id).map_err(PyRoutecoreErr)?)
+}
+
+/// Why `field` is refused for the character of code point `code` at `at` (characters from 0):
+/// the one wording of `text::unprintable_message`, for the checks made in Python (targets,
+/// dispositions, and text holding a lone surrogate, which has no Rust `char`).
+#[pyfunction]
+fn unprintable_message(field: &str, at: usize, code: u32, what: &str) -> String {
+    crate::text::unprintable_message(field, at, code, what)
+}
+
 /// The first character of `text` that is not printable (`str.isprintable()`'s rule, in Rust),
 /// as (position in characters, character); None when all are.
 #[pyfunction]
@@ -1060,6 +1079,9 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_CALL_ID", crate::engine::decide::MAX_CALL_ID)?;
     m.add_function(wrap_pyfunction!(group_key, m)?)?;
     m.add_function(wrap_pyfunction!(first_unprintable, m)?)?;
+    m.add_function(wrap_pyfunction!(check_call_id, m)?)?;
+    m.add_function(wrap_pyfunction!(unprintable_message, m)?)?;
+    m.add("EMPTY_TIME", crate::engine::time::EMPTY_TIME)?;
     m.add_class::<PyEngine>()?;
     m.add_class::<PyDecision>()?;
     m.add_class::<PyDecisionBatch>()?;

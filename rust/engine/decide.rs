@@ -191,7 +191,7 @@ pub fn check_call_id(call_id: &str) -> Result<()> {
         Some((at, c)) => Err(Error::InvalidArgument(text::unprintable_message(
             "call_id",
             at,
-            c,
+            c as u32,
             "a call id is printable text",
         ))),
     }

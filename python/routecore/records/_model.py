@@ -16,7 +16,15 @@ from typing import Any, Final
 
 import orjson
 
-from routecore._routecore import MAX_CALL_ID, InvalidArgumentError, RoutecoreError, first_unprintable
+from routecore._routecore import (
+    EMPTY_TIME,
+    MAX_CALL_ID,
+    InvalidArgumentError,
+    RoutecoreError,
+    first_unprintable,
+    unprintable_message,
+)
+from routecore._routecore import check_call_id as _engine_check_call_id
 from routecore._routecore import slot_key as _slot_key
 
 __all__ = [
@@ -77,10 +85,6 @@ class StoreClosedError(StoreUnavailableError):
 # --- time --------------------------------------------------------------------------------------
 
 
-# Rust's `engine::time::EMPTY_TIME` says the same of a route request's time.
-EMPTY_TIME = "empty; leave it out for the current time"
-
-
 def to_ms(at: dt.datetime | float | str | None, *, field: str = "at") -> int:
     """An instant as milliseconds since the epoch (UTC).
 
@@ -132,17 +136,21 @@ def _target_key(target: str) -> str:
 
 
 def check_call_id(call_id: str) -> None:
-    """Refuses a call id longer than `MAX_CALL_ID` characters or not printable text: the rule of
-    the engine's `decide::check_call_id`, which every route request passes (the same limit, the
-    same `first_unprintable`), so that a call routed is a call its events can report.
+    """Refuses a call id longer than `MAX_CALL_ID` characters or not printable text: the engine's
+    own `decide::check_call_id`, which every route request passes, so that a call routed is a
+    call its events can report.
 
     Raises:
         InvalidArgumentError: `call_id: longer than 256 characters`, or the character and its
             position.
     """
-    if len(call_id) > MAX_CALL_ID:
-        raise InvalidArgumentError(f"call_id: longer than {MAX_CALL_ID} characters")
-    _check_printable("call_id", call_id, "a call id is printable text")
+    try:
+        _engine_check_call_id(call_id)
+    except UnicodeEncodeError:
+        # A lone surrogate (only a Python str holds one): Rust cannot take the text.
+        if len(call_id) > MAX_CALL_ID:
+            _engine_check_call_id("x" * len(call_id))  # refused for its length first, as ever
+        _check_printable("call_id", call_id, "a call id is printable text")
 
 
 def check_disposition(disposition: str) -> None:
@@ -170,7 +178,7 @@ def check_event_text(call_id: str, target: str, disposition: str) -> None:
 
 def _check_printable(field: str, value: str, what: str) -> None:
     """Refuses `value` unless every character is printable by the engine's rule
-    (`_routecore.first_unprintable`), the one the route requests' call ids are held to."""
+    (`_routecore.first_unprintable`), in the engine's words (`_routecore.unprintable_message`)."""
     if value.isascii() and value.isprintable():
         return
     try:
@@ -180,12 +188,8 @@ def _check_printable(field: str, value: str, what: str) -> None:
         # and the first one unless the text before it has another.
         at = next(i for i, c in enumerate(value) if "\ud800" <= c <= "\udfff")
         found = first_unprintable(value[:at]) or (at, value[at])
-    if found is None:
-        return
-    at, char = found
-    raise InvalidArgumentError(
-        f"{field}: U+{ord(char):04X} at position {at} is a control or invisible character; {what}"
-    )
+    if found is not None:
+        raise InvalidArgumentError(unprintable_message(field, found[0], ord(found[1]), what))
 
 
 # --- events and acks ---------------------------------------------------------------------------
