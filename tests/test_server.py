@@ -489,6 +489,27 @@ def test_message_size_limit(plan_loaded: Any) -> None:
         r.close()
 
 
+@pytest.mark.parametrize("given", ["", " "])
+def test_an_empty_time_is_refused_alike_with_a_record_store_or_without(
+    fresh: Running, tmp_path: Path, given: str
+) -> None:
+    message = "time: empty; leave it out for the current time"
+    with pytest.raises(grpc.RpcError) as info:
+        fresh.router.RouteCall(pb.RouteRequest(called="4001234567", caller="13800138000", time=given))
+    assert (info.value.code(), info.value.details()) == (grpc.StatusCode.INVALID_ARGUMENT, message)
+    event = pb.CallEvent(call_id="c1", type=pb.CallEvent.ENDED, time=given)
+    store = SqliteRecordStore(tmp_path / "records.db")
+    stored = Running(fresh.service.engine, records=store)
+    try:
+        for running in (fresh, stored):
+            with pytest.raises(grpc.RpcError) as info:
+                running.router.ReportCall(event, timeout=10)
+            assert (info.value.code(), info.value.details()) == (grpc.StatusCode.INVALID_ARGUMENT, message)
+    finally:
+        stored.close()
+    assert store.record("c1") is None
+
+
 def test_a_batch_of_too_many_requests_is_refused_before_any_is_decided(plan_loaded: Any) -> None:
     """Past `max_batch_requests` nothing is decided (no state moves, no decision counted), and
     the message says what to do."""

@@ -34,6 +34,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from routecore import _routecore as rc
+from routecore._routecore import EMPTY_TIME
 from routecore.engine import Engine, switch_time_field
 from routecore.exceptions import (
     InvalidArgumentError,
@@ -132,9 +133,12 @@ class ListJournal(Protocol):
 
 
 def _event_instant(at: str | None, timezone: str) -> dt.datetime | None:
-    """An event time for the store: ISO 8601, a time without offset being in the plan's zone."""
-    if not at:
+    """An event time for the store: ISO 8601, a time without offset being in the plan's zone;
+    None (now) when left out. Given empty it is refused, as the engine refuses it."""
+    if at is None:
         return None
+    if not at.strip():
+        raise InvalidArgumentError(f"time: {EMPTY_TIME}")
     try:
         when = dt.datetime.fromisoformat(at)
     except ValueError as exc:
