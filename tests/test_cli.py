@@ -413,3 +413,33 @@ def test_simulate_replays_one_source_only(tmp_path: Path) -> None:
     result = runner.invoke(app, ["simulate", "--replay-csv", str(csv), "--replay-cdr", str(_cdr(tmp_path))])
     assert result.exit_code == 2, result.output  # the database was silently ignored
     assert "--replay-csv" in result.output and "--replay-cdr" in result.output
+
+
+def test_serve_listens_on_a_unix_socket_for_grpc(tmp_path: Path) -> None:
+    """`--grpc unix:PATH` is grpc's own address form, not refused as a HOST:PORT would be."""
+    import time
+
+    import grpc
+    from routecore.v1 import routing_pb2 as pb
+    from routecore.v1 import routing_pb2_grpc as pb_grpc
+
+    socket = tmp_path / "routecore.sock"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "routecore", "serve", "--grpc", f"unix:{socket}", "--http", "off"],
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not socket.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert socket.exists(), log.read_text(errors="replace")
+        with grpc.insecure_channel(f"unix:{socket}") as channel:
+            router = pb_grpc.RouterStub(channel)
+            d = router.RouteCall(pb.RouteRequest(called="4001234567", caller="13800138000"), timeout=10)
+        assert d.tenant and d.plan_version
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

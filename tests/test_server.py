@@ -693,6 +693,7 @@ def test_admin_token(plan_loaded: Any) -> None:
             # No Bearer credential at all: not authenticated (a bare token, another scheme).
             ((("authorization", "s3cret"),), grpc.StatusCode.UNAUTHENTICATED),
             ((("authorization", "Basic czNjcmV0"),), grpc.StatusCode.UNAUTHENTICATED),
+            ((("authorization", "Bearer "),), grpc.StatusCode.UNAUTHENTICATED),
         ]:
             for call, req in [
                 (r.admin.GetPlan, pb.GetPlanRequest()),

@@ -603,7 +603,10 @@ def serve(
 
 def _check_listen_address(flag: str, address: str) -> None:
     """Exits 2 unless `address` is HOST:PORT with a port of 0 to 65535 (0: any free port); grpc
-    would wrap a larger port silently (99999 serves on 34463) and a bind would raise."""
+    would wrap a larger port silently (99999 serves on 34463) and a bind would raise. gRPC also
+    listens on a Unix socket (`unix:/run/routecore.sock`), which grpc checks itself."""
+    if flag == "--grpc" and address.startswith("unix:"):
+        return
     host, _, port = address.rpartition(":")
     if not host.strip("[]") or not (port.isascii() and port.isdigit()):
         errors.print(f"[red]error[/red]: {flag} {address!r}: expected host:port")

@@ -410,8 +410,8 @@ class Service:
         if given is None:
             return context.abort(grpc.StatusCode.UNAUTHENTICATED, "admin call without the admin token")
         scheme, _, token = given.partition(b" ")
-        if scheme.lower() != b"bearer":
-            # Another scheme (Basic …) carries no admin token at all: not authenticated.
+        if scheme.lower() != b"bearer" or not token.strip():
+            # Another scheme (Basic …), or Bearer with nothing after it: no admin token at all.
             why = "admin call without the admin token (authorization: Bearer TOKEN)"
             return context.abort(grpc.StatusCode.UNAUTHENTICATED, why)
         if not hmac.compare_digest(token.strip(), self._token):
