@@ -331,6 +331,15 @@ impl Params {
         if let Some(p) = self.mean_patience_seconds {
             positive("mean_patience_seconds", p, false)?;
         }
+        // Every simulated call's id is the prefix and its number: one the engine refuses (too
+        // long, not printable) would turn every call into an error.
+        let longest = format!("{}{}", self.call_id_prefix, u32::MAX);
+        if let Err(e) = crate::engine::decide::check_call_id(&longest) {
+            return Err(Error::InvalidArgument(format!(
+                "call_id_prefix: {}",
+                e.to_string().trim_start_matches("call_id: ")
+            )));
+        }
         if let Handling::LogNormal { cv } = self.handling {
             if !(cv > 0.0 && cv.is_finite()) {
                 return Err(Error::InvalidArgument(format!(
@@ -1262,6 +1271,20 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("answer_probability"));
+        for (prefix, why) in [
+            ("sim\n", "call_id_prefix: U+000A at position 3 is a control"),
+            (
+                &"x".repeat(250)[..],
+                "call_id_prefix: longer than 256 characters",
+            ),
+        ] {
+            let p = Params {
+                call_id_prefix: prefix.into(),
+                ..Params::default()
+            };
+            let e = p.check().unwrap_err().to_string();
+            assert!(e.contains(why), "{e}");
+        }
     }
 
     #[test]
