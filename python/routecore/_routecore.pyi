@@ -707,7 +707,8 @@ class Engine:
 
         Raises:
             InvalidNumberError: a number that is not a number (which field, and why).
-            InvalidArgumentError: bad digits or time.
+            InvalidArgumentError: bad digits or time, or a call id its events could not report
+                (`check_call_id`).
             NotFoundError: the called number is not served by the plan.
         """
     def route_many(
@@ -749,7 +750,8 @@ class Engine:
         Duplicate, late or out-of-order events change nothing.
 
         Raises:
-            InvalidArgumentError: unknown event type, empty call id, negative duration.
+            InvalidArgumentError: unknown event type, empty call id, a call id `check_call_id`
+                refuses, negative duration.
             InvalidNumberError: `target` is neither a number nor a URI.
         """
     def update_list(
@@ -790,7 +792,8 @@ def route_wire(
         stats: counters to count the outcome in.
 
     Raises:
-        InvalidArgumentError: bytes that are not a RouteRequest, bad digits or time.
+        InvalidArgumentError: bytes that are not a RouteRequest, bad digits or time, a call id
+            `check_call_id` refuses.
         InvalidNumberError: a number that is not a number (which field, and why).
         NotFoundError: the called number is not served by the plan.
     """
