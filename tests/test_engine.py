@@ -426,3 +426,22 @@ def test_a_rejected_attempt_does_not_count_toward_the_per_caller_limit() -> None
     assert call("09:00:55", caller="13900000002").action == "FORWARD"
     trace = engine.route("4001234567", "13900000003", at="2026-11-11T08:00:00+08:00", explain=True).trace
     assert "per-caller limit: the call is rejected, so it does not count" in trace
+
+
+def test_a_reject_reached_by_menu_keys_does_not_take_the_call_back() -> None:
+    """The call was counted when it arrived (MENU); the keys continue it, so a REJECT they reach
+    leaves it counted."""
+    plan = LIMITED_PLAN.replace(
+        "          - {id: open, when: {schedule: day}, forward: desk}\n",
+        "          - {id: open, when: {schedule: day}, menu: m}\n",
+    ).replace(
+        "    numbers:\n",
+        "    menus:\n      m: {prompt: p, options: {'1': {reject: {code: 486, reason: busy}}}}\n"
+        "    numbers:\n",
+    )
+    engine = routecore.Engine.from_text(plan)
+    at = "2026-11-11T10:00:00+08:00"
+    assert engine.route("4001234567", "13900000001", at=at).action == "MENU"
+    assert engine.route("4001234567", "13900000001", digits="1", at=at).reject.reason == "busy"
+    again = engine.route("4001234567", "13900000001", at="2026-11-11T10:00:30+08:00")
+    assert again.reject.reason == "rate_limited"
