@@ -157,6 +157,9 @@ pub fn not_utf8_line(e: &std::str::Utf8Error) -> String {
 pub fn list_file_text(bytes: &[u8]) -> (String, Vec<(usize, String)>) {
     let mut text = String::with_capacity(bytes.len());
     let mut not_text = Vec::new();
+    // A UTF-8 byte-order mark is no part of the first line: a bad byte's place in that line is
+    // counted after it, as `routecore pool FILE` counts it (`classify::numbered_lines`).
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
         if i > 0 {
             text.push('\n');

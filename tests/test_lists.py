@@ -374,3 +374,10 @@ def test_list_file_text_keeps_every_line_and_names_the_bad_ones() -> None:
     )
     # A file that is UTF-8 throughout comes back as it is.
     assert list_file_text(b"13700000000\n") == ("13700000000\n", [])
+    # A byte-order mark is no part of the first line: its bad byte is counted after the mark, as
+    # `routecore pool FILE` counts it.
+    from routecore._routecore import pool_lines
+
+    marked = b"\xef\xbb\xbf13\xff8\n"
+    assert list_file_text(marked)[1] == pool_lines(marked)[1]
+    assert "byte 3 of the line" in list_file_text(marked)[1][0][1]
