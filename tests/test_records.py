@@ -18,7 +18,10 @@ from pathlib import Path
 
 import pytest
 import routecore
-from record_checks import a_batch_that_fails_midway_is_rolled_back
+from record_checks import (
+    a_batch_that_fails_midway_is_rolled_back,
+    an_answer_after_the_end_builds_the_record_as_in_order,
+)
 from routecore.exceptions import InvalidArgumentError
 from routecore.records import (
     Ack,
@@ -257,6 +260,10 @@ def test_duration_and_answer_time_derived_when_not_reported(store: SqliteRecordS
     assert (a.duration_seconds, a.billed_minutes, a.disposition) == (75, 2, "answered")
     assert b.answered_at == dt.datetime.fromtimestamp(T0 + 45, dt.UTC)
     assert b.disposition == "answered"
+
+
+def test_an_answer_after_the_end_builds_the_record_as_in_order(store: SqliteRecordStore) -> None:
+    an_answer_after_the_end_builds_the_record_as_in_order(store, T0)
 
 
 def test_late_answered_completes_the_record(store: SqliteRecordStore) -> None:

@@ -10,7 +10,10 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 import routecore
-from record_checks import a_batch_that_fails_midway_is_rolled_back
+from record_checks import (
+    a_batch_that_fails_midway_is_rolled_back,
+    an_answer_after_the_end_builds_the_record_as_in_order,
+)
 from routecore.cli import app
 from routecore.exceptions import InvalidArgumentError
 from routecore.records import (
@@ -124,6 +127,10 @@ def test_replayed_events_are_duplicates_and_stored_once(store: PostgresRecordSto
     assert [a.duplicate for a in acks] == [False, True, True] and acks[2].seq == e1.seq
     assert count(dsn, "SELECT count(*) FROM events") == 3
     assert count(dsn, "SELECT count(*) FROM calls") == 2
+
+
+def test_an_answer_after_the_end_builds_the_record_as_in_order(store: PostgresRecordStore) -> None:
+    an_answer_after_the_end_builds_the_record_as_in_order(store, T0)
 
 
 def test_late_answered_completes_the_record(store: PostgresRecordStore) -> None:

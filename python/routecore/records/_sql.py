@@ -2,7 +2,7 @@
 
 `SqlRecordStore` holds everything that does not depend on the database: the statements (written
 once, in the backend's parameter style), how an event is stored and its duplicate detected, how
-an ENDED builds the CDR from its ANSWERED, how a late ANSWERED completes it, the list changes,
+an ENDED builds the CDR from its ANSWERED, how a late ANSWERED builds it again, the list changes,
 and the reads. A backend (`sqlite.py`, `postgres.py`) keeps only its dialect and connection:
 the schema, opening, the transaction and its error handling, and how one insert reports its row.
 """
@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Final
 from routecore.records._base import _EVENTS, _LIST, GroupCommitStore, _Item, log
 from routecore.records._model import (
     ANSWERED,
+    ENDED,
     Ack,
     CallEvent,
     CallRecord,
@@ -101,8 +102,9 @@ class Statements:
     insert_event: str
     event_seq: str
     answered_event: str
+    ended_event: str
     insert_call: str
-    late_answer: str
+    delete_call: str
     upsert_list: str
     records: str
     tenant_filter: str
@@ -123,14 +125,12 @@ class Statements:
                 "SELECT target, at_ms, duration_seconds, disposition, context FROM events "
                 f"WHERE call_id = {p} AND type = 'ANSWERED'"
             ),
-            insert_call=f"INSERT INTO calls ({CALL_COLUMNS}) VALUES ({', '.join([p] * 19)})",
-            # An ANSWERED that arrives after its call's ENDED completes the record's answer time.
-            late_answer=(
-                f"UPDATE calls SET answered_at_ms = {p}, "
-                f"target = CASE WHEN target = '' THEN {p} ELSE target END, "
-                "disposition = CASE WHEN disposition = 'unanswered' THEN 'answered' ELSE disposition END "
-                f"WHERE call_id = {p} AND answered_at_ms IS NULL"
+            ended_event=(
+                "SELECT target, at_ms, duration_seconds, disposition, context FROM events "
+                f"WHERE call_id = {p} AND type = 'ENDED'"
             ),
+            insert_call=f"INSERT INTO calls ({CALL_COLUMNS}) VALUES ({', '.join([p] * 19)})",
+            delete_call=f"DELETE FROM calls WHERE call_id = {p}",
             upsert_list=(
                 f"INSERT INTO list_changes (list_name, number, op, changed_ms) VALUES ({p}, {p}, {p}, {p}) "
                 "ON CONFLICT (list_name, number) DO UPDATE SET op = excluded.op, "
@@ -258,7 +258,8 @@ class SqlRecordStore(GroupCommitStore):
         return results
 
     def _put(self, conn: Any, ev: CallEvent, ctx: DecisionContext | None, now: int) -> Ack:
-        stored_ctx = ctx.to_json() if ctx is not None and ev.type == ANSWERED else None
+        # Kept with either event: the one that comes second builds the record with it.
+        stored_ctx = ctx.to_json() if ctx is not None else None
         seq = self._insert_event(
             conn,
             (ev.call_id, ev.type, ev.target, ev.at_ms, ev.duration_seconds, ev.disposition, stored_ctx, now),
@@ -267,7 +268,15 @@ class SqlRecordStore(GroupCommitStore):
             row = conn.execute(self._SQL.event_seq, (ev.call_id, ev.type)).fetchone()
             return Ack(ev.call_id, ev.type, True, row[0])
         if ev.type == ANSWERED:
-            conn.execute(self._SQL.late_answer, (ev.at_ms, ev.target, ev.call_id))
+            found = conn.execute(self._SQL.ended_event, (ev.call_id,)).fetchone()
+            if found is not None:
+                # The call ended first: its record is built again with the answer (answer time,
+                # target, duration when ENDED said 0, rate and cost), as if the two came in order.
+                ended = CallEvent(ev.call_id, ENDED, found[0], found[1], found[2], found[3])
+                if ctx is None and found[4] is not None:
+                    ctx = DecisionContext.from_json(bytes(found[4]))
+                conn.execute(self._SQL.delete_call, (ev.call_id,))
+                conn.execute(self._SQL.insert_call, _record_row(build_record(ended, ev, ctx)))
         else:
             found = conn.execute(self._SQL.answered_event, (ev.call_id,)).fetchone()
             answered = None
