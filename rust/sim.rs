@@ -569,20 +569,25 @@ impl Sim {
         let mut groups = BTreeMap::new();
         for (g, group) in plan.groups.iter().enumerate() {
             group_names.push(group.key.clone());
-            groups.insert(
-                group.key.to_string(),
-                GroupFigures {
-                    peak_concurrent: 0,
-                    targets: group.targets.len() as u32,
-                },
-            );
+            let mut distinct = 0;
             for t in &group.targets {
                 let entry = plan_targets
                     .entry(t.key.clone())
                     .or_insert_with(|| (1, Vec::new(), t.slot.clone()));
                 entry.0 = entry.0.max(t.max_calls.unwrap_or(1).max(1));
-                entry.1.push(g as u32);
+                // A target listed twice in a group (two spellings of one number) is one target.
+                if entry.1.last() != Some(&(g as u32)) {
+                    entry.1.push(g as u32);
+                    distinct += 1;
+                }
             }
+            groups.insert(
+                group.key.to_string(),
+                GroupFigures {
+                    peak_concurrent: 0,
+                    targets: distinct,
+                },
+            );
         }
         let n = arrivals.len();
         let mut calls = Vec::with_capacity(n);

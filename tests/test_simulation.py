@@ -293,6 +293,16 @@ def test_overflow_to_the_next_target() -> None:
     assert sum(h["overflowed"] for h in report.by_hour) == report.overflowed
 
 
+def test_a_target_listed_twice_in_a_group_is_one_target() -> None:
+    """Two spellings of one number in a group: one target, one line, so the group's peak is at
+    most its two distinct targets."""
+    plan = group_plan(2)
+    plan["tenants"]["t"]["groups"]["g"]["targets"].append({"number": "138 0001 0000"})  # type: ignore[index]
+    report = simulate(plan, calls=20_000, day=DAY, seed=1, hourly_weights=[1.0] * 24, answer_probability=1.0)
+    assert report.groups["t/g"]["targets"] == 2
+    assert 1 <= report.groups["t/g"]["peak_concurrent"] <= 2
+
+
 def test_group_peak_and_hourly_utilisation() -> None:
     report = simulate(group_plan(3), calls=3000, day=DAY, seed=4, answer_probability=1.0)
     peak = report.groups["t/g"]["peak_concurrent"]

@@ -18,7 +18,7 @@ import pytest
 import routecore
 from routecore.exceptions import InvalidArgumentError
 from routecore.plan import load_plan
-from routecore.records import CallEvent, SqliteRecordStore
+from routecore.records import CallEvent, CallRecord, SqliteRecordStore
 from routecore.stats import bills, bills_csv, call_stats, month_range, report, stats_csv, target_kind
 from typer.testing import CliRunner
 
@@ -303,6 +303,37 @@ def test_concurrent_peaks_keep_groups_whose_names_join_alike_apart() -> None:
     ]
     peaks = concurrent_peaks(records, routecore.Engine.from_dict(plan).loaded)
     assert peaks == {"a/b%2Fc": 2, "a%2Fb/c": 1}
+
+
+def test_concurrent_peaks_count_a_target_once_and_skip_answers_after_the_end() -> None:
+    """A target listed twice in a group (two spellings of one number) is one target; a record
+    whose answer is stamped after its end (clocks that disagree) adds no call in progress and
+    takes none away from the calls that overlap."""
+    from routecore.records import build_record
+    from routecore.stats import concurrent_peaks
+
+    plan = {
+        "version": 1,
+        "tenants": {
+            "t": {
+                "groups": {"h": {"targets": [{"number": "13800000010"}, {"number": "138 0000 0010"}]}},
+                "numbers": {"4001111111": {"flow": [{"forward": "h"}]}},
+            }
+        },
+    }
+
+    def record(call_id: str, answered: int, ended: int) -> CallRecord:
+        at = dt.datetime(2026, 11, 11, 2, 0, tzinfo=dt.UTC).timestamp()
+        return build_record(
+            CallEvent.create(call_id, "ENDED", "13800000010", at + ended),
+            CallEvent.create(call_id, "ANSWERED", "13800000010", at + answered),
+            None,
+        )
+
+    loaded = routecore.Engine.from_dict(plan).loaded
+    assert concurrent_peaks([record("x", 0, 100)], loaded) == {"t/h": 1}
+    overlapping = [record("x", 0, 100), record("y", 50, 150), record("z", 120, 40)]
+    assert concurrent_peaks(overlapping, loaded) == {"t/h": 2}
 
 
 @pytest.mark.parametrize(

@@ -267,8 +267,9 @@ def _group_targets(plan: Any) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for tname, tenant in (getattr(model, "tenants", None) or {}).items():
         for gname, group in tenant.groups.items():
+            # A target listed twice (`138 0000 0010` and `13800000010`) is one target.
             keys = [_target_key(str(t.number or t.uri or "")) for t in group.targets]
-            out[group_label(tname, gname)] = keys
+            out[group_label(tname, gname)] = list(dict.fromkeys(keys))
     return out
 
 
@@ -281,6 +282,8 @@ def concurrent_peaks(records: Iterable[CallRecord], plan: Any = None) -> dict[st
         if r.answered_at is None or not r.target:
             continue
         a, e = _ms(r.answered_at), _ms(r.ended_at)
+        if e <= a:
+            continue  # no time in progress (or an answer stamped after the end: clocks disagree)
         edges.setdefault(_target_key(r.target), []).extend(((a, 1), (e, -1)))
     groups = _group_targets(plan) if plan is not None else {t: [t] for t in edges}
     peaks: dict[str, int] = {}
