@@ -586,3 +586,16 @@ def test_hourly_weights_and_province_mix_are_checked_naming_them() -> None:
 
     report = simulate(group_plan(1), calls=10, day=DAY, blocked_share=Fraction(0), hourly_weights=[1] * 24)
     assert report.calls >= 0
+
+
+def test_utilisation_divides_each_hour_by_the_times_the_run_holds_it() -> None:
+    """2.5 days hold hours 0-11 three times and hours 12-23 twice: a flat load shows flat, not
+    as a step at noon."""
+    from routecore.simulation import _seconds_by_hour
+
+    assert _seconds_by_hour(2.5 * 86_400) == [3 * 3600.0] * 12 + [2 * 3600.0] * 12
+    assert _seconds_by_hour(86_400 + 1800) == [7200.0 - 1800] + [3600.0] * 23
+    report = simulate(group_plan(3), calls=3000, day=DAY, days=2.5, seed=4, hourly_weights=[1.0] * 24)
+    by_hour = report.utilisation_by_hour
+    morning, afternoon = sum(by_hour[:12]) / 12, sum(by_hour[12:]) / 12
+    assert abs(morning - afternoon) < 0.15 * max(morning, afternoon), (morning, afternoon)

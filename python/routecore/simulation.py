@@ -175,6 +175,13 @@ class Arrivals:
         return cls.from_calls(calls, timezone, skipped=skipped)
 
 
+def _seconds_by_hour(span_seconds: float) -> list[float]:
+    """How many seconds of each hour of the day a run of `span_seconds` from midnight holds:
+    2.5 days hold hours 0-11 three times and hours 12-23 twice."""
+    days, rest = divmod(span_seconds, _DAY_SECONDS)
+    return [days * 3600.0 + min(max(rest - hour * 3600.0, 0.0), 3600.0) for hour in range(24)]
+
+
 @dataclass
 class SimReport:
     """What a simulation produced (see `rust/sim.rs` for the model).
@@ -264,10 +271,10 @@ class SimReport:
     def utilisation_by_hour(self) -> list[float]:
         """Per hour of the day: handling time of all targets over their lines' time in that hour."""
         lines = sum(int(t["lines"]) for t in self.targets.values())
-        days = self.span_seconds / _DAY_SECONDS
-        # A partial last day counts its hours in proportion (a fine approximation for the curve).
-        capacity = lines * 3600.0 * days
-        return [h["busy_seconds"] / capacity if capacity else 0.0 for h in self.by_hour]
+        return [
+            h["busy_seconds"] / (lines * seconds) if lines and seconds else 0.0
+            for h, seconds in zip(self.by_hour, _seconds_by_hour(self.span_seconds), strict=True)
+        ]
 
     @property
     def stats(self) -> dict[str, Any]:
