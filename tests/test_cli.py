@@ -443,3 +443,16 @@ def test_serve_listens_on_a_unix_socket_for_grpc(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_simulate_off_a_terminal_writes_only_its_error_line_to_stderr() -> None:
+    """The progress bar is for a terminal: piped, standard error holds the one-line error and
+    nothing else (the transient bar used to leave a blank line before it)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "routecore", "simulate", "--calls", "100", "--days", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("InvalidArgumentError: --days: ") and done.stderr.count("\n") == 1

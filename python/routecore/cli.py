@@ -837,7 +837,8 @@ def simulate(
                 arrivals = Arrivals.from_records(store, engine.timezone)
             finally:
                 store.close()
-        with Progress(console=errors, transient=True, disable=json) as bar:
+        # Only on a terminal: elsewhere the bar would leave a blank line on standard error.
+        with Progress(console=errors, transient=True, disable=json or not errors.is_terminal) as bar:
             task = bar.add_task("simulating", total=None)
             rep = run(
                 engine,
