@@ -219,6 +219,14 @@ def test_stats_and_bills_read_the_store(store: PostgresRecordStore) -> None:
     assert (bill.tenant, bill.calls, bill.minutes_used) == ("shop", 4, 4)
 
 
+def test_stats_on_a_database_that_is_down_is_one_line() -> None:
+    """libpq's message spans lines ("…refused\n\tIs the server running…"): one line on stderr."""
+    result = CliRunner().invoke(app, ["stats", "--cdr", f"postgresql://nobody@127.0.0.1:{free_port()}/x"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("StoreUnavailableError: "), result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+
+
 def test_a_report_only_reads_the_database(dsn: str) -> None:
     from routecore.plan import load_plan
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +14,7 @@ from rich.table import Table
 
 import routecore
 from routecore._routecore import pool_lines
-from routecore.exceptions import InvalidNumberError, RoutecoreError
+from routecore.exceptions import InvalidNumberError, PlanError, RoutecoreError
 
 #: Where `serve` answers HTTP/JSON unless told otherwise (interfaces.md: `[--http 127.0.0.1:8080]`).
 DEFAULT_HTTP = "127.0.0.1:8080"
@@ -78,6 +79,10 @@ def _refused(e: Exception, names: dict[str, str] | None = None) -> typer.Exit:
     from rich.markup import escape
 
     message = str(e)
+    if not isinstance(e, PlanError):
+        # A library's message may span lines (libpq: "…refused\n\tIs the server running…"): one
+        # line. A plan's errors stay one to a line, under their count.
+        message = re.sub(r"\s*\n\s*", " ", message.strip())
     name, sep, rest = message.partition(": ")
     typed = (names or {}).get(name) or FLAGS.get(name)
     if sep and typed:
