@@ -447,26 +447,40 @@ def test_an_anonymous_caller_is_routed_as_anonymous(
 
 
 @pytest.mark.parametrize(
-    ("called", "caller", "code", "reason"),
+    ("called", "caller", "code", "reason", "reported"),
     [
-        pytest.param("4001234567", BLOCKED, 603, "诈骗", id="blocked-caller"),
-        pytest.param("4008888888", CALLER, 480, "closed", id="flow-reject"),
-        pytest.param("4009999999", CALLER, 404, "Not Found", id="not-served"),
+        pytest.param("4001234567", BLOCKED, 603, "诈骗", True, id="blocked-caller"),
+        pytest.param("4008888888", CALLER, 480, "closed", True, id="flow-reject"),
+        # not routecore's REJECT: no decision, nothing to report
+        pytest.param("4009999999", CALLER, 404, "Not Found", False, id="not-served"),
         # the example plays nothing: an announcement needs a media server (MEDIA_URI)
-        pytest.param("4003333333", CALLER, 480, "No Media Server", id="announce-without-media"),
+        pytest.param("4003333333", CALLER, 480, "No Media Server", False, id="announce-without-media"),
     ],
 )
 def test_a_refused_call_gets_the_plans_sip_code_and_reason(
-    phone: Phone, ports: Ports, routecore_serve: Routecore, called: str, caller: str, code: int, reason: str
+    phone: Phone,
+    ports: Ports,
+    routecore_serve: Routecore,
+    called: str,
+    caller: str,
+    code: int,
+    reason: str,
+    reported: bool,
 ) -> None:
     a = phone.agent("agent-a", ports.agent_a, "answer")
-    call_id = f"e2e-refused-{code}"
+    call_id = f"e2e-refused-{code}-{called}"
     refused = phone.call(called, caller, call_id, scenario="caller_refused")
     assert refused.wait() == 0, refused.explain()
     assert final_status(refused.received()) == (code, reason)
     stop(a.proc, grace=2)
     assert invites(a) == [], "a refused call rings nobody"
-    assert routecore_serve.records(call_id, timeout=0.5) is None
+    if not reported:
+        assert routecore_serve.records(call_id, timeout=0.5) is None
+        return
+    # A REJECT decision is reported as it ended, so that `routecore stats` counts it by reason.
+    cdr = routecore_serve.records(call_id)
+    assert cdr is not None, routecore_serve.log.read_text()
+    assert (cdr["disposition"], cdr["target"], cdr["answered_at_ms"]) == (f"rejected:{reason}", "", None)
 
 
 @pytest.mark.parametrize("first", ["no_answer", "busy"])
@@ -508,7 +522,7 @@ def test_ring_all_rings_every_agent_and_reports_the_one_that_answered(
     assert (cdr["target"], cdr["rule"]) == (f"sip:agent-b@127.0.0.1:{ports.agent_b}", "all_hands")
 
 
-def test_a_caller_who_hangs_up_while_it_rings_is_reported_canceled(
+def test_a_caller_who_hangs_up_while_it_rings_is_reported_abandoned(
     phone: Phone, ports: Ports, routecore_serve: Routecore
 ) -> None:
     a = phone.agent("agent-a", ports.agent_a, "no_answer")
@@ -518,7 +532,7 @@ def test_a_caller_who_hangs_up_while_it_rings_is_reported_canceled(
     assert "CANCEL call-id=e2e-canceled" in a.logged(), "the caller's CANCEL reached the ringing agent"
     cdr = routecore_serve.records("e2e-canceled")
     assert cdr is not None, routecore_serve.log.read_text()
-    assert (cdr["disposition"], cdr["answered_at_ms"]) == ("canceled", None)
+    assert (cdr["disposition"], cdr["answered_at_ms"]) == ("abandoned", None)
     assert cdr["target"] == f"sip:agent-a@127.0.0.1:{ports.agent_a}"
 
 
