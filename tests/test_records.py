@@ -260,6 +260,11 @@ def test_duration_and_answer_time_derived_when_not_reported(store: SqliteRecordS
     assert (a.duration_seconds, a.billed_minutes, a.disposition) == (75, 2, "answered")
     assert b.answered_at == dt.datetime.fromtimestamp(T0 + 45, dt.UTC)
     assert b.disposition == "answered"
+    # A part of a second is a started second: 60.5 s bills as 2 started minutes, not 1.
+    store.append(ev("c", "ANSWERED", at=T0))
+    store.append(ev("c", "ENDED", at=T0 + 60.5))
+    c = store.record("c")
+    assert c is not None and (c.duration_seconds, c.billed_minutes) == (61, 2)
 
 
 def test_an_answer_after_the_end_builds_the_record_as_in_order(store: SqliteRecordStore) -> None:

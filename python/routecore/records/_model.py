@@ -486,7 +486,8 @@ def build_record(ended: CallEvent, answered: CallEvent | None, context: Decision
     """The CDR of a call from its `ENDED` event, its `ANSWERED` event if any, and its decision.
 
     - target: the ENDED event's, else the ANSWERED event's; normalised when it is a number.
-    - duration: as reported by ENDED; when it reports 0 after an ANSWERED, ended - answered.
+    - duration: as reported by ENDED; when it reports 0 after an ANSWERED, ended - answered in
+      started seconds.
     - answered_at: the ANSWERED event's time; without one, ended - duration if duration > 0.
     - disposition: as reported, else `answered` (it was) or `unanswered`.
     - cost: rate_per_minute × minutes billed per started minute (181 s → 4 min), to 4 decimals.
@@ -494,7 +495,8 @@ def build_record(ended: CallEvent, answered: CallEvent | None, context: Decision
     target = _target_key(ended.target or (answered.target if answered else ""))
     duration = ended.duration_seconds
     if duration == 0 and answered is not None:
-        duration = max(0, round((ended.at_ms - answered.at_ms) / 1000))
+        # Started seconds, as minutes are billed started: 60.5 s is 61 s, so 2 minutes.
+        duration = max(0, -(-(ended.at_ms - answered.at_ms) // 1000))
     if answered is not None:
         answered_ms: int | None = answered.at_ms
     elif duration > 0:
