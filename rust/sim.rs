@@ -333,8 +333,15 @@ impl Params {
         }
         // Every simulated call's id is the prefix and its number: one the engine refuses (too
         // long, not printable) would turn every call into an error.
-        let longest = format!("{}{}", self.call_id_prefix, u32::MAX);
-        if let Err(e) = crate::engine::decide::check_call_id(&longest) {
+        let room = crate::engine::decide::MAX_CALL_ID - u32::MAX.to_string().len();
+        if self.call_id_prefix.chars().count() > room {
+            return Err(Error::InvalidArgument(format!(
+                "call_id_prefix: longer than {room} characters (a call id is the prefix and the \
+                 call's number, at most {} characters)",
+                crate::engine::decide::MAX_CALL_ID
+            )));
+        }
+        if let Err(e) = crate::engine::decide::check_call_id(&self.call_id_prefix) {
             return Err(Error::InvalidArgument(format!(
                 "call_id_prefix: {}",
                 e.to_string().trim_start_matches("call_id: ")
@@ -1280,7 +1287,7 @@ mod tests {
             ("sim\n", "call_id_prefix: U+000A at position 3 is a control"),
             (
                 &"x".repeat(250)[..],
-                "call_id_prefix: longer than 256 characters",
+                "call_id_prefix: longer than 246 characters",
             ),
         ] {
             let p = Params {

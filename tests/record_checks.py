@@ -53,3 +53,13 @@ def an_answer_after_the_end_builds_the_record_as_in_order(store: Any, t0: float)
         assert out_of_order.cost is not None and out_of_order.cost > 0, out_of_order
         fields = ("answered_at", "target", "duration_seconds", "billed_minutes", "rate_per_minute", "cost")
         assert [getattr(out_of_order, f) for f in fields] == [getattr(in_order, f) for f in fields]
+    # The answer reaches a node that no longer holds the decision (another node, a restart): the
+    # context stored with the ENDED serves.
+    store.remember_decision(ctx, call_id="later")
+    store.append(CallEvent.create("later", "ENDED", "", t0 + 95, 60))
+    store.decisions.discard("later")
+    store.append(CallEvent.create("later", "ANSWERED", "13800000010", t0 + 35))
+    later = store.record("later")
+    assert later is not None and later.context_known
+    assert (later.tenant, later.target, later.rate_per_minute) == ("shop", "13800000010", 0.2)
+    assert later.cost == 0.2

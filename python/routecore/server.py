@@ -137,7 +137,8 @@ def _event_instant(at: str | None, timezone: str) -> dt.datetime | None:
     None (now) when left out. Given empty it is refused, as the engine refuses it."""
     if at is None:
         return None
-    if not at.strip():
+    at = at.strip()  # as the engine reads it (`parse_time`)
+    if not at:
         raise InvalidArgumentError(f"time: {EMPTY_TIME}")
     try:
         when = dt.datetime.fromisoformat(at)
@@ -388,7 +389,7 @@ class Service:
         ack = pb.CallEventAck(call_id=event.call_id, type=event.type)
         if self.records is not None and to_store is not None:
             # The record needs the call's decision (tenant, caller, rule, rate): the engine kept
-            # it when it forwarded the call; the store keeps it with the ANSWERED event.
+            # it when it forwarded the call; the store keeps it with the call's events.
             decision = engine.recall(event.call_id)
             if decision is not None:
                 self.records.remember_decision(decision, decision.called)

@@ -67,9 +67,10 @@ pub trait StateStore: Send + Sync {
     }
     /// Records that the current decision placed `target` first in `group`.
     fn mark_placed_first(&self, group: &str, target: &str, now_ms: i64);
-    /// Per-caller limit: `true` (and the call counted) when fewer than `limit` calls were
-    /// admitted for `key` in `(now - window, now]`; `false` (not counted) otherwise. Calls
-    /// admitted up to [`CLOCK_STEP_MS`] after `now` (the clock went back) count as admitted at `now`.
+    /// Per-caller limit: the [`Admission`] counted when fewer than `limit` calls were admitted
+    /// for `key` in `(now - window, now]`; `None` (nothing counted) otherwise. In process, calls
+    /// admitted up to [`CLOCK_STEP_MS`] after `now` (the clock went back) count as admitted at
+    /// `now`; on Redis they count only once `now` reaches them again (docs/decisions.md).
     fn admit_caller(&self, key: &str, now_ms: i64, window_ms: i64, limit: u32)
         -> Option<Admission>;
     /// Takes back the call `admission` counted for `key`: the decision rejected it, and a

@@ -179,7 +179,7 @@ pub fn parse_tz(name: &str) -> Result<Tz, String> {
 }
 
 /// Why a time given empty is refused: left out, it is the current time (the server's clock);
-/// given, it must be a time. Python's event check (`records._model.EMPTY_TIME`) says the same.
+/// given, it must be a time. Exported to Python as `_routecore.EMPTY_TIME` for the events' check.
 pub const EMPTY_TIME: &str = "empty; leave it out for the current time";
 
 /// Parses a request or event time: RFC 3339 / ISO 8601 with an offset is an instant; without

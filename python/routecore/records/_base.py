@@ -152,7 +152,7 @@ class GroupCommitStore(ABC):
         O(1) and conversion-free: call it on the routing hot path with the `routecore.Decision`
         (or a dict with the proto's field names, or a `DecisionContext` with `call_id=`) and the request's
         called number. Decisions without a call_id or with an error are ignored. The context is
-        stored durably with the call's ANSWERED event, so a restart after ANSWERED loses nothing.
+        stored durably with the call's events, so a restart after either loses nothing.
         """
         cid = call_id if call_id is not None else _field(decision, "call_id")
         if not cid or _field(decision, "error", None):

@@ -147,9 +147,10 @@ def check_call_id(call_id: str) -> None:
     try:
         _engine_check_call_id(call_id)
     except UnicodeEncodeError:
-        # A lone surrogate (only a Python str holds one): Rust cannot take the text.
+        # A lone surrogate (only a Python str holds one): Rust cannot take the text. Its length
+        # is refused first, as the engine refuses it.
         if len(call_id) > MAX_CALL_ID:
-            _engine_check_call_id("x" * len(call_id))  # refused for its length first, as ever
+            raise InvalidArgumentError(f"call_id: longer than {MAX_CALL_ID} characters") from None
         _check_printable("call_id", call_id, "a call id is printable text")
 
 
@@ -159,7 +160,8 @@ def check_disposition(disposition: str) -> None:
     `str.isprintable()` refuses. Stored as is, it would reach `routecore stats` and the bills.
 
     Raises:
-        InvalidArgumentError: `disposition: U+001B at position 4 is a control character; …`.
+        InvalidArgumentError: `disposition: U+001B at position 4 is a control or invisible
+            character; …`.
     """
     _check_printable("disposition", disposition, "a disposition is printable text (answered, busy, …)")
 

@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS events (          -- every ReportCall event, once per
     at_ms            {integer} NOT NULL,       -- event time, ms since the epoch (UTC)
     duration_seconds {integer} NOT NULL,
     disposition      TEXT    NOT NULL,
-    context          {blob},                   -- ANSWERED: the decision context (JSON), if known
+    context          {blob},                   -- the decision context (JSON), if known
     received_ms      {integer} NOT NULL,
     UNIQUE (call_id, type)
 );
@@ -105,6 +105,7 @@ class Statements:
     ended_event: str
     insert_call: str
     delete_call: str
+    late_answer: str
     upsert_list: str
     records: str
     tenant_filter: str
@@ -131,6 +132,15 @@ class Statements:
             ),
             insert_call=f"INSERT INTO calls ({CALL_COLUMNS}) VALUES ({', '.join([p] * 19)})",
             delete_call=f"DELETE FROM calls WHERE call_id = {p}",
+            # A late ANSWERED with no decision context anywhere (an ENDED stored before contexts
+            # were kept with it): only the answer time and target are filled in, the context the
+            # record was built with is kept.
+            late_answer=(
+                f"UPDATE calls SET answered_at_ms = {p}, "
+                f"target = CASE WHEN target = '' THEN {p} ELSE target END, "
+                "disposition = CASE WHEN disposition = 'unanswered' THEN 'answered' ELSE disposition END "
+                f"WHERE call_id = {p} AND answered_at_ms IS NULL"
+            ),
             upsert_list=(
                 f"INSERT INTO list_changes (list_name, number, op, changed_ms) VALUES ({p}, {p}, {p}, {p}) "
                 "ON CONFLICT (list_name, number) DO UPDATE SET op = excluded.op, "
@@ -275,8 +285,11 @@ class SqlRecordStore(GroupCommitStore):
                 ended = CallEvent(ev.call_id, ENDED, found[0], found[1], found[2], found[3])
                 if ctx is None and found[4] is not None:
                     ctx = DecisionContext.from_json(bytes(found[4]))
-                conn.execute(self._SQL.delete_call, (ev.call_id,))
-                conn.execute(self._SQL.insert_call, _record_row(build_record(ended, ev, ctx)))
+                if ctx is None:
+                    conn.execute(self._SQL.late_answer, (ev.at_ms, ev.target, ev.call_id))
+                else:
+                    conn.execute(self._SQL.delete_call, (ev.call_id,))
+                    conn.execute(self._SQL.insert_call, _record_row(build_record(ended, ev, ctx)))
         else:
             found = conn.execute(self._SQL.answered_event, (ev.call_id,)).fetchone()
             answered = None

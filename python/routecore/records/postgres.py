@@ -8,7 +8,7 @@ has its own writer thread and connection; the database serialises them.
 Nodes write concurrently, and a call's ANSWERED and ENDED may reach different nodes: each
 transaction first takes a transaction-scoped advisory lock per call id of its batch (in one
 sorted order, so two batches never deadlock), so the ENDED that builds the CDR always sees an
-ANSWERED committed before it, and an ANSWERED committed after it completes the CDR instead.
+ANSWERED committed before it, and an ANSWERED committed after it builds the CDR again instead.
 """
 
 from __future__ import annotations
