@@ -185,17 +185,15 @@ pub const EMPTY_TIME: &str = "empty; leave it out for the current time";
 /// Parses a request or event time: RFC 3339 / ISO 8601 with an offset is an instant; without
 /// one it is local time in `tz`. Returns ms since the epoch.
 pub fn parse_time(text: &str, tz: Tz) -> Result<i64, String> {
-    if text.trim().is_empty() {
+    let text = text.trim();
+    if text.is_empty() {
         return Err(EMPTY_TIME.to_string());
     }
-    let ms = parse_any_time(text.trim(), tz)?;
+    let ms = parse_any_time(text, tz)?;
     // chrono reads year 0 (and before); the service's times are the years 1 to 9999, as
     // Python's and the record store's.
     if !(FIRST_MS..=LAST_MS).contains(&ms) {
-        return Err(format!(
-            "{:?} is not between the years 1 and 9999",
-            text.trim()
-        ));
+        return Err(format!("{text:?} is not between the years 1 and 9999"));
     }
     Ok(ms)
 }
