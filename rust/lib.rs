@@ -14,6 +14,7 @@ pub mod lists;
 pub mod number;
 pub mod pattern;
 pub mod prefix;
+pub mod recent;
 pub mod region;
 pub mod sim;
 pub mod text;

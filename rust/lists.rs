@@ -93,6 +93,7 @@ use crate::bucket_set::BucketSet;
 use crate::error::{Error, NumberError};
 use crate::exact_set::{self, ExactSet};
 use crate::number::{self, CountryCodes, Digits, Kind, Number, MAX_DIGITS, MAX_NATIONAL_DIGITS};
+use crate::recent::RecentAnswers;
 
 /// The default target false-positive rate of a list's filter.
 pub const DEFAULT_FP_RATE: f64 = 0.01;
@@ -306,6 +307,8 @@ struct Base {
     live: BlockedBloom,
     /// How many keys (bulk and live) the filters are sized for.
     capacity: usize,
+    /// Recent answers of a table too large to stay in cache (see `recent`).
+    recent: Option<RecentAnswers>,
 }
 
 /// Where the bulk keys are kept, and their filter.
@@ -326,10 +329,31 @@ enum Store {
 /// The most a table may cost a key (a list's budget is 12 bytes a number).
 const TABLE_MAX_BYTES_PER_KEY: f64 = 10.0;
 
+/// Tables from this size keep recent answers: below it, the lines that repeated
+/// lookups read stay in the CPU's cache anyway (bench/README.md).
+const RECENT_MIN_TABLE_BYTES: usize = 8 << 20;
+
+/// Lines of recent answers for a table of `len` keys: about one answer for every
+/// 40 keys, 1,024 to 32,768 lines (64 KiB to 2 MiB).
+fn recent_sets(len: usize) -> usize {
+    (len / 320).next_power_of_two().clamp(1 << 10, 1 << 15)
+}
+
 impl Base {
     /// O(n log n): sort, merge duplicates, encode. The live filter is sized for the
     /// adds that `capacity` leaves room for (at least [`AUTO_COMPACT_MIN`]).
-    fn build(mut keys: Vec<u64>, capacity: usize, fp_rate: f64) -> Base {
+    fn build(keys: Vec<u64>, capacity: usize, fp_rate: f64) -> Base {
+        Base::build_recent_from(keys, capacity, fp_rate, RECENT_MIN_TABLE_BYTES)
+    }
+
+    /// [`Base::build`], keeping recent answers for a table of at least
+    /// `recent_min_bytes` (tests give small tables theirs).
+    fn build_recent_from(
+        mut keys: Vec<u64>,
+        capacity: usize,
+        fp_rate: f64,
+        recent_min_bytes: usize,
+    ) -> Base {
         keys.sort_unstable();
         keys.dedup();
         let len = keys.len();
@@ -354,10 +378,17 @@ impl Base {
             },
             Store::Table,
         );
+        let recent = match &store {
+            Store::Table(table) if table.memory_bytes() >= recent_min_bytes => {
+                Some(RecentAnswers::new(recent_sets(len)))
+            }
+            _ => None,
+        };
         Base {
             store,
             live,
             capacity,
+            recent,
         }
     }
 
@@ -412,6 +443,15 @@ impl Base {
     /// not their sum. O(1).
     #[inline]
     fn contains_filtered(&self, key: u64, hash: u64) -> bool {
+        match &self.recent {
+            Some(recent) => recent.answer(key, hash, || self.look_up_filtered(key, hash)),
+            None => self.look_up_filtered(key, hash),
+        }
+    }
+
+    /// [`Base::contains_filtered`] from the store itself.
+    #[inline]
+    fn look_up_filtered(&self, key: u64, hash: u64) -> bool {
         match &self.store {
             Store::Table(table) => table.contains_filtered(key, hash),
             Store::Split { bloom, exact } => {
@@ -449,7 +489,8 @@ impl Base {
             Store::Table(table) => table.memory_bytes(),
             Store::Split { bloom, exact } => bloom.memory_bytes() + exact.memory_bytes(),
         };
-        std::mem::size_of::<Base>() + store + self.live.memory_bytes()
+        let recent = self.recent.as_ref().map_or(0, RecentAnswers::memory_bytes);
+        std::mem::size_of::<Base>() + store + self.live.memory_bytes() + recent
     }
 }
 
@@ -1402,6 +1443,77 @@ mod tests {
             listed.sort_unstable();
             prop_assert_eq!(listed, expected);
         }
+
+        #[test]
+        fn recent_answers_are_the_tables(
+            keys in proptest::collection::hash_set(13_000_000_000u64..13_000_100_000, 1..400),
+            probes in proptest::collection::vec(13_000_000_000u64..13_000_100_000, 0..300),
+        ) {
+            let base = Base::build_recent_from(keys.iter().copied().collect(), 0, 0.01, 0);
+            prop_assert!(base.recent.is_some());
+            // Twice each: the second answer of a sampled key comes from the cache.
+            for k in keys.iter().chain(&probes).chain(keys.iter()).chain(&probes) {
+                prop_assert_eq!(base.contains_filtered(*k, bloom::hash(*k)), keys.contains(k), "{}", k);
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_scattered_table_keeps_recent_answers_and_a_dense_list_none() {
+        let mut next = crate::xorshift();
+        let scattered: Vec<u64> = (0..2_500_000)
+            .map(|_| 13_000_000_000 + next() % 7_000_000_000)
+            .collect();
+        let base = Base::build(scattered, 0, 0.01);
+        assert!(matches!(base.store, Store::Table(_)));
+        assert!(
+            base.recent.is_some(),
+            "a table of {} bytes",
+            base.memory_bytes()
+        );
+        let small = Base::build(
+            (0..100_000)
+                .map(|_| 13_000_000_000 + next() % 7_000_000_000)
+                .collect(),
+            0,
+            0.01,
+        );
+        assert!(
+            small.recent.is_none(),
+            "a small table stays in the CPU's cache"
+        );
+        let dense = Base::build(
+            (0..3_000_000).map(|i| 13_000_000_000 + 7 * i).collect(),
+            0,
+            0.01,
+        );
+        assert!(
+            dense.recent.is_none(),
+            "a dense run's bit answers in one line already"
+        );
+    }
+
+    #[test]
+    fn repeated_lookups_are_answered_from_recent_answers() {
+        let mut next = crate::xorshift();
+        let keys: Vec<u64> = (0..20_000)
+            .map(|_| 13_000_000_000 + next() % 7_000_000_000)
+            .collect();
+        let listed: HashSet<u64> = keys.iter().copied().collect();
+        let base = Base::build_recent_from(keys.clone(), 0, 0.01, 0);
+        let probes: Vec<u64> = (0..4_000)
+            .map(|i| if i % 2 == 0 { keys[i] } else { keys[i] + 1 })
+            .collect();
+        for _ in 0..40 {
+            for &k in &probes {
+                assert_eq!(
+                    base.contains_filtered(k, bloom::hash(k)),
+                    listed.contains(&k),
+                    "{k}"
+                );
+            }
+        }
+        assert!(base.recent.as_ref().is_some_and(RecentAnswers::in_use));
     }
 
     #[derive(Debug, Clone)]

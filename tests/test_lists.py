@@ -238,6 +238,33 @@ def test_no_false_positive_over_a_large_sample(fp_rate: float) -> None:
     assert not any(n in numbers for n in foreign[:20_000])
 
 
+def test_a_large_list_answers_repeated_lookups_truly_across_live_changes() -> None:
+    # 2.5M scattered numbers: a table of ~10 MB, large enough to keep recent answers
+    # (rust/recent.rs). The same numbers asked round after round are answered from them,
+    # and a live change or a compaction must never leave an old answer behind.
+    rng = random.Random(20261205)
+    sample = rng.sample(range(13_000_000_000, 19_999_999_999), 2_520_000)
+    listed = [str(n) for n in sample[:2_500_000]]
+    numbers = NumberList.from_text("\n".join(listed))
+    asked = listed[:10_000] + [str(n) for n in sample[2_500_000:]]
+    model = set(listed)
+    for _ in range(6):
+        assert [q in numbers for q in asked] == [q in model for q in asked]
+    for q in asked[:500]:
+        assert numbers.remove(q)
+        model.discard(q)
+    for q in asked[-500:]:
+        assert numbers.add(f"+86 {q}")
+        model.add(q)
+    for step in ["live", "compacted"]:
+        if step == "compacted":
+            numbers.compact()
+        for _ in range(3):
+            assert [q in numbers for q in asked] == [q in model for q in asked], step
+    assert len(numbers) == len(model)
+    assert numbers.memory_bytes() <= 12 * len(numbers)
+
+
 FORMATS = [
     lambda n: n,
     lambda n: f"+86{n}",
