@@ -239,7 +239,7 @@ def test_no_false_positive_over_a_large_sample(fp_rate: float) -> None:
 
 
 def test_a_large_list_answers_repeated_lookups_truly_across_live_changes() -> None:
-    # 2.5M scattered numbers: a table of ~10 MB, large enough to keep recent answers
+    # 2.5M scattered numbers: a table of ~16 MB, large enough to keep recent answers
     # (rust/recent.rs). The same numbers asked round after round are answered from them,
     # and a live change or a compaction must never leave an old answer behind.
     rng = random.Random(20261205)

@@ -316,7 +316,8 @@ class NumberList:
     def __iter__(self) -> Iterator[str]: ...
     def __len__(self) -> int: ...
     def memory_bytes(self) -> int:
-        """Bytes used by the filter, the keys, the bucket offsets and the live overlay."""
+        """Bytes used by the filter, the keys, the bucket offsets, a large list's recent answers
+        and the live overlay."""
 
 def list_file_text(data: bytes, /) -> tuple[str, list[tuple[int, str]]]:
     """A list file's bytes as text, line for line, as `NumberList.from_file` reads them.
