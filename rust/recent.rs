@@ -10,7 +10,8 @@
 //! lookup waits for memory again. Here an answer takes 8 bytes, so eight times
 //! as many callers fit the same cache, and a repeated lookup is answered without
 //! reading the table. From Python, with the same 100,000 numbers asked round
-//! after round, a listed lookup went from 142 to 70 ns (bench/README.md).
+//! after round, a listed lookup went from 142 to 53 ns (bench/README.md,
+//! `lists_repeats.py sweep`).
 //!
 //! **When it is used.** A lookup the cache cannot answer costs one more line
 //! read (28 ns from Python when every number asked is new, bench/README.md), so
