@@ -16,8 +16,8 @@
 //! **When it is used.** A lookup the cache cannot answer costs one more line
 //! read (28 ns from Python when every number asked is new, bench/README.md), so
 //! the cache is only consulted while it answers enough lookups: 1 set in
-//! [`SAMPLE_EVERY`] is a *sample* that every lookup of its keys uses, whatever
-//! the mode, and counts hits in. Every [`WINDOW`] sampled lookups, the cache is
+//! `SAMPLE_EVERY` is a *sample* that every lookup of its keys uses, whatever
+//! the mode, and counts hits in. Every `WINDOW` sampled lookups, the cache is
 //! put in use when at least a quarter of them were hits, and out of use when
 //! fewer than an eighth were. The sample sets serve only their own keys, in use
 //! or not, so their hit rate is the one the whole cache has in use (the "set
@@ -30,12 +30,12 @@
 //!
 //! # Layout
 //!
-//! `sets` cache lines of [`WAYS`] slots, a key's set picked by its hash's high
-//! bits. A slot holds a key, with [`NOT_LISTED`] set when the key is not listed,
-//! or [`EMPTY`]. A key is put in the first empty slot of its set, or over a slot
+//! `sets` cache lines of `WAYS` slots, a key's set picked by its hash's high
+//! bits. A slot holds a key, with `NOT_LISTED` set when the key is not listed,
+//! or `EMPTY`. A key is put in the first empty slot of its set, or over a slot
 //! its hash and the set's first slot pick when the set is full. Keys from
-//! [`UNCACHED_FROM`] (19-digit numbers from 8112260925743664696) are never cached:
-//! their top bit is the tag's, or their tagged form is [`EMPTY`].
+//! `UNCACHED_FROM` (19-digit numbers from 8112260925743664696) are never cached:
+//! their top bit is the tag's, or their tagged form is `EMPTY`.
 //!
 //! # Concurrency
 //!
