@@ -136,7 +136,7 @@ pub struct RecentAnswers {
 }
 
 impl RecentAnswers {
-    /// A cache of `sets` lines ([`WAYS`] answers each), empty and out of use. O(sets).
+    /// A cache of `sets` lines (8 answers each), empty and out of use. O(sets).
     pub fn new(sets: usize) -> RecentAnswers {
         let sets: Box<[Set]> = (0..sets.max(1)).map(|_| Set::new()).collect();
         RecentAnswers {
