@@ -1489,9 +1489,7 @@ mod tests {
     #[test]
     fn a_large_scattered_table_keeps_recent_answers_and_a_dense_list_none() {
         let mut next = crate::xorshift();
-        let scattered: Vec<u64> = (0..2_500_000)
-            .map(|_| 13_000_000_000 + next() % 7_000_000_000)
-            .collect();
+        let scattered: Vec<u64> = scattered_mobiles(2_500_000, &mut next);
         let base = Base::build(scattered, 0, 0.01);
         assert!(matches!(base.store, Store::Table(_)));
         assert!(
@@ -1499,13 +1497,7 @@ mod tests {
             "a table of {} bytes",
             base.memory_bytes()
         );
-        let small = Base::build(
-            (0..100_000)
-                .map(|_| 13_000_000_000 + next() % 7_000_000_000)
-                .collect(),
-            0,
-            0.01,
-        );
+        let small = Base::build(scattered_mobiles(100_000, &mut next), 0, 0.01);
         assert!(
             small.recent.is_none(),
             "a small table stays in the CPU's cache"
@@ -1519,6 +1511,13 @@ mod tests {
             dense.recent.is_none(),
             "a dense run's bit answers in one line already"
         );
+    }
+
+    /// `n` mobile numbers drawn at random over 130 0000 0000 to 199 9999 9999.
+    fn scattered_mobiles(n: usize, next: &mut impl FnMut() -> u64) -> Vec<u64> {
+        (0..n)
+            .map(|_| 13_000_000_000 + next() % 7_000_000_000)
+            .collect()
     }
 
     /// A list of the mobile numbers `numbers` whose base and every compaction's
@@ -1559,9 +1558,7 @@ mod tests {
     #[test]
     fn recent_answers_never_outlive_a_live_change_or_a_compaction() {
         let mut next = crate::xorshift();
-        let numbers: Vec<u64> = (0..20_000)
-            .map(|_| 13_000_000_000 + next() % 7_000_000_000)
-            .collect();
+        let numbers: Vec<u64> = scattered_mobiles(20_000, &mut next);
         let mut model: HashSet<u64> = numbers.iter().copied().collect();
         let list = list_with_recent_answers(&numbers);
         let fresh: Vec<u64> = (0..2_000)
@@ -1651,9 +1648,7 @@ mod tests {
     #[test]
     fn repeated_lookups_put_recent_answers_in_use_and_stay_true() {
         let mut next = crate::xorshift();
-        let keys: Vec<u64> = (0..20_000)
-            .map(|_| 13_000_000_000 + next() % 7_000_000_000)
-            .collect();
+        let keys: Vec<u64> = scattered_mobiles(20_000, &mut next);
         let listed: HashSet<u64> = keys.iter().copied().collect();
         let base = Base::build_with_recent_from(keys.clone(), 0, 0.01, 0);
         let probes: Vec<u64> = (0..4_000)
