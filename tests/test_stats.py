@@ -231,6 +231,8 @@ def test_rejects_abandons_overflow_and_group_peaks(tmp_path: Path, engine: route
             ("r4", "rejected"),
             ("b1", "abandoned"),
             ("o1", "overflow"),
+            ("o2", "overflow:no_answer"),  # the reference Kamailio's: the last target's failure
+            ("x1", "overflowing"),  # no disposition stats reads: offered, nothing more
         ]:
             s.append(CallEvent.create(cid, "ENDED", "", at(12, 11), 0, disposition))
         s.flush()
@@ -239,18 +241,18 @@ def test_rejects_abandons_overflow_and_group_peaks(tmp_path: Path, engine: route
     finally:
         s.close()
     st = rep.stats
-    assert st.calls == 9
+    assert st.calls == 11
     assert st.rejected == {"blocked": 2, "(unknown)": 1, "rate_limited": 1}
-    assert st.offered == 5
+    assert st.offered == 7
     assert st.answered == 3
-    assert st.answer_rate == pytest.approx(3 / 5)
-    assert (st.abandoned, st.abandon_rate) == (1, pytest.approx(1 / 5))
-    assert (st.overflowed, st.overflow_rate) == (1, pytest.approx(1 / 5))
+    assert st.answer_rate == pytest.approx(3 / 7)
+    assert (st.abandoned, st.abandon_rate) == (1, pytest.approx(1 / 7))
+    assert (st.overflowed, st.overflow_rate) == (2, pytest.approx(2 / 7))
     assert st.peak_concurrent["clinic/desk"] == 2
     assert st.peak_concurrent["clinic/doctors"] == 0
     assert {h: n for h, n in st.answered_by_hour.items() if n} == {10: 3}
     data = orjson.loads(rep.to_json())
-    assert data["stats"]["abandon_rate"] == pytest.approx(0.2)
+    assert data["stats"]["abandon_rate"] == pytest.approx(1 / 7)
     # Without a plan the peaks are per target: 13800000010 never held two calls.
     assert call_stats(records).peak_concurrent == {"13800000010": 1, "13800000011": 1}
 

@@ -17,8 +17,9 @@ Conventions:
 - Answered: the record has an answer time (an `ANSWERED` event, or a reported duration > 0).
 - What a record cannot infer is taken from the disposition the switch reports with `ENDED`
   (docs/decisions.md): `rejected:<reason>` (or `rejected`) for a call the decision rejected,
-  `abandoned` for a caller who hung up before an answer, `overflow` for a call no offered target
-  took (voicemail, announcement or lost after the hunt). Rates: rejected calls are not offered,
+  `abandoned` for a caller who hung up before an answer, `overflow` (or `overflow:<why>`, the
+  reference Kamailio's `overflow:busy` and the like) for a call no offered target took
+  (voicemail, announcement or lost after the hunt). Rates: rejected calls are not offered,
   so the answer, abandon and overflow rates are over `offered = calls - rejected`.
 - Concurrent-call peak per target group: the most answered calls in progress at once on the
   group's targets (answer to end); with no plan, per target.
@@ -341,7 +342,8 @@ def call_stats(
     for disposition, n in by_disposition.items():
         if disposition == "rejected" or disposition.startswith("rejected:"):
             rejected[disposition.partition(":")[2] or UNKNOWN] += n
-    abandoned, overflowed = by_disposition["abandoned"], by_disposition["overflow"]
+    abandoned = by_disposition["abandoned"]
+    overflowed = sum(n for d, n in by_disposition.items() if d == "overflow" or d.startswith("overflow:"))
     offered = calls - sum(rejected.values())
     return CallStats(
         calls=calls,
