@@ -95,8 +95,17 @@ def test_route_many_columns_dicts_and_errors(engine: routecore.Engine) -> None:
     assert out[0].error is None
     assert out[1].error is not None and out[1].error.code == "NOT_FOUND"
     assert out[2].error is not None and out[2].error.code == "INVALID_ARGUMENT"
-    with pytest.raises(routecore.InvalidArgumentError, match=r"^requests\[1\]: 'calller': not a field"):
+    fields = "fields: called, caller, digits, at, time, call_id, explain"
+    with pytest.raises(routecore.InvalidArgumentError) as refused:
         engine.route_many([{"called": "4001234567"}, {"called": "4001234567", "calller": "13800138000"}])
+    assert str(refused.value) == (
+        f"requests[1]: 'calller': not a field of a route request (did you mean 'caller'? {fields})"
+    )
+    # Nothing near, or a key that is no str: the fields alone.
+    for key, shown in [("zzz", "'zzz'"), (5, "5")]:
+        with pytest.raises(routecore.InvalidArgumentError) as refused:
+            engine.route_many([{"called": "4001234567", key: "x"}])  # type: ignore[dict-item]
+        assert str(refused.value) == f"requests[0]: {shown}: not a field of a route request ({fields})"
     dicts = engine.route_many([{"called": "4001234567", "caller": "13800138000", "time": AT, "digits": "1"}])
     assert dicts[0].action == "FORWARD"
     with pytest.raises(ValueError, match="column `caller` has 1 items"):

@@ -244,14 +244,31 @@ fn known_request_fields(d: &Bound<'_, PyDict>, i: usize) -> PyResult<()> {
             .unwrap_or(false);
         if !known {
             return Err(PyRoutecoreErr(Error::InvalidArgument(format!(
-                "requests[{i}]: {}: not a field of a route request (fields: {})",
+                "requests[{i}]: {}: not a field of a route request ({}fields: {})",
                 key.repr()?.to_string_lossy(),
+                nearest_field_hint(&key)?,
                 REQUEST_FIELDS.join(", ")
             )))
             .into());
         }
     }
     Ok(())
+}
+
+/// "did you mean 'caller'? " for a key close to a request field, else "": Python's `difflib`, as
+/// the HTTP endpoint words it (`routecore.http._known_fields`). Only on the error path.
+fn nearest_field_hint(key: &Bound<'_, PyAny>) -> PyResult<String> {
+    if !key.is_instance_of::<PyString>() {
+        return Ok(String::new());
+    }
+    let near = key
+        .py()
+        .import("difflib")?
+        .call_method1("get_close_matches", (key, REQUEST_FIELDS.to_vec(), 1))?;
+    Ok(match near.get_item(0) {
+        Ok(field) => format!("did you mean {}? ", field.repr()?.to_string_lossy()),
+        Err(_) => String::new(),
+    })
 }
 
 fn get_str(d: &Bound<'_, PyDict>, key: &str) -> PyResult<Text> {
