@@ -684,6 +684,10 @@ class Engine:
     def timezone(self) -> str: ...
     @property
     def gateway(self) -> str: ...
+    def instant(self, at: str | float | datetime.datetime | None, /) -> datetime.datetime:
+        """The instant `at` names, read as `route` and `report` read it (an ISO 8601 string
+        or naive datetime without offset in the plan's timezone, seconds since the epoch, None
+        for now), as an aware UTC datetime."""
     def numbers(self) -> list[str]:
         """The served numbers, normalised and sorted."""
     def route(

@@ -518,7 +518,12 @@ class _App:
         if engine is None:
             raise _HttpError(503, "UNAVAILABLE", "no plan is loaded")
         with switch_time_field():
-            event = self.make_event(f) if self.records is not None else None
+            event = None
+            if self.records is not None:
+                # The store's time as the engine reads it (a time without offset is in the
+                # plan's zone), by the engine's own parser, as the gRPC server does.
+                at = None if f["time"] is None else engine.instant(f["time"])
+                event = self.make_event({**f, "time": at})
             engine.report(f["call_id"], f["type"], f["target"], f["time"], f["duration_seconds"])
         return event
 
@@ -1085,7 +1090,8 @@ async def start_http(
             `remember_decision(decision, called)` and `pending`); None: events only update the engine.
         limits: sizes, connection count and timeouts (`HttpLimits()` by default).
         metrics: the registry to count into and serve on `/metrics` (the process default `METRICS`).
-        make_event: builds the store's event from the event fields (default: `records.CallEvent.create`).
+        make_event: builds the store's event from the event fields, their `time` as the engine
+            read it (an aware datetime, None for now) (default: `records.CallEvent.create`).
         ssl: an `ssl.SSLContext` (`routecore.tls.TlsFiles.ssl_context`) to serve HTTPS; None: plain HTTP.
 
     Returns:

@@ -26,7 +26,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -34,7 +33,6 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from routecore import _routecore as rc
-from routecore._routecore import EMPTY_TIME
 from routecore.engine import Engine, switch_time_field
 from routecore.exceptions import (
     InvalidArgumentError,
@@ -132,19 +130,10 @@ class ListJournal(Protocol):
     def list_changes(self) -> dict[str, tuple[list[str], list[str]]]: ...
 
 
-def _event_instant(at: str | None, timezone: str) -> dt.datetime | None:
-    """An event time for the store: ISO 8601, a time without offset being in the plan's zone;
-    None (now) when left out. Given empty it is refused, as the engine refuses it."""
-    if at is None:
-        return None
-    at = at.strip()  # as the engine reads it (`parse_time`)
-    if not at:
-        raise InvalidArgumentError(f"time: {EMPTY_TIME}")
-    try:
-        when = dt.datetime.fromisoformat(at)
-    except ValueError as exc:
-        raise InvalidArgumentError(f"time: {at!r} is not ISO 8601") from exc
-    return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(timezone))
+def _event_instant(at: str | None, engine: Engine) -> dt.datetime | None:
+    """An event time for the store, read by the engine's own parser (`Engine.instant`), so that
+    the store takes exactly the times the engine takes; None (now) when left out."""
+    return None if at is None else engine.instant(at)
 
 
 # --- exceptions → status codes: the one place --------------------------------------------------
@@ -381,7 +370,7 @@ class Service:
                     event.call_id,
                     kind,
                     event.target,
-                    at=_event_instant(at, engine.timezone),
+                    at=_event_instant(at, engine),
                     duration_seconds=event.duration_seconds,
                     disposition=event.disposition,
                 )

@@ -396,6 +396,22 @@ impl PyEngine {
         self.inner.plan().tz.name().to_string()
     }
 
+    /// The instant a request or event time names, read as `route` and `report` read it (an ISO
+    /// 8601 string without offset, or a naive datetime, in the plan's timezone; seconds since the
+    /// epoch; `None` for now), as an aware UTC datetime: the record store takes its events' times
+    /// from here, so that a time the engine refuses is refused for the record alike.
+    #[pyo3(signature = (at, /))]
+    fn instant(&self, at: Option<&Bound<'_, PyAny>>) -> PyResult<chrono::DateTime<chrono::Utc>> {
+        let ms = time_ms(at, &self.inner.plan())?;
+        // `time_ms` keeps to the years 1 to 9999, which chrono holds.
+        chrono::DateTime::from_timestamp_millis(ms).ok_or_else(|| {
+            PyRoutecoreErr(Error::InvalidArgument(format!(
+                "at: {ms} ms is out of range"
+            )))
+            .into()
+        })
+    }
+
     /// The SIP gateway that number targets are sent through.
     #[getter]
     fn gateway(&self) -> String {
