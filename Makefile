@@ -41,7 +41,7 @@ lint: install ## cargo fmt --check, clippy -D warnings, ruff, stubtest
 	$(PY) -m mypy.stubtest routecore._routecore --allowlist .mypy-stubtest-allowlist
 
 .PHONY: test-rs
-test-rs: ## Rust unit and property tests of the pure core
+test-rs: ## Rust unit and property tests of the pure core (the Redis state's journal on a real redis-server)
 	cargo test -q --no-default-features --features redis-state
 
 .PHONY: test-py

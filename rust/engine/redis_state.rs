@@ -897,6 +897,125 @@ mod tests {
         assert_eq!(parse_placed("x:1"), None);
     }
 
+    /// A `redis-server` of its own on a free loopback port, killed when dropped. It saves only
+    /// when asked (`SAVE`), into a directory of its own, and loads that on a restart: an outage
+    /// that keeps the data.
+    struct TestRedis {
+        process: Option<std::process::Child>,
+        port: u16,
+        dir: std::path::PathBuf,
+    }
+
+    impl TestRedis {
+        fn start() -> TestRedis {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let dir =
+                std::env::temp_dir().join(format!("routecore-redis-{}-{port}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut redis = TestRedis {
+                process: None,
+                port,
+                dir,
+            };
+            redis.restart();
+            redis
+        }
+
+        /// Starts the server (again), and waits until it answers.
+        fn restart(&mut self) {
+            let process = std::process::Command::new("redis-server")
+                .args([
+                    "--port",
+                    &self.port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                ])
+                .args(["--appendonly", "no", "--dir"])
+                .arg(&self.dir)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server (installed by `make install`, Debian package redis-server)");
+            self.process = Some(process);
+            let started = std::time::Instant::now();
+            while self.query::<String>(&mut redis::cmd("PING")).is_err() {
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "redis-server did not answer"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+
+        /// Saves the data, then stops the server: connections are refused until `restart`.
+        fn save_and_stop(&mut self) {
+            self.query::<()>(&mut redis::cmd("SAVE")).unwrap();
+            if let Some(mut process) = self.process.take() {
+                let _ = process.kill();
+                let _ = process.wait();
+            }
+        }
+
+        fn url(&self) -> String {
+            format!("redis://127.0.0.1:{}/0", self.port)
+        }
+
+        fn query<T: redis::FromRedisValue>(&self, cmd: &mut redis::Cmd) -> RedisResult<T> {
+            let mut conn = redis::Client::open(self.url())?.get_connection()?;
+            cmd.query(&mut conn)
+        }
+    }
+
+    impl Drop for TestRedis {
+        fn drop(&mut self) {
+            if let Some(mut process) = self.process.take() {
+                let _ = process.kill();
+                let _ = process.wait();
+            }
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    #[test]
+    fn a_take_back_while_redis_is_unreachable_is_journaled_and_replayed() {
+        let mut redis = TestRedis::start();
+        let state = RedisState::connect(&redis.url(), "t", Duration::from_millis(200)).unwrap();
+        let now = 1_794_362_400_000;
+        let admission = state
+            .admit_caller("13312345678", now, 60_000, 3)
+            .expect("admitted");
+        assert!(matches!(admission, Admission::Shared(_)));
+        let window = state.inner.key("pc", "13312345678");
+        let counted = |redis: &TestRedis| {
+            redis
+                .query::<u64>(redis::cmd("ZCARD").arg(&window))
+                .unwrap()
+        };
+        assert_eq!(counted(&redis), 1);
+        // Redis goes away between the count and the take-back, and comes back with its data.
+        redis.save_and_stop();
+        state.withdraw_caller("13312345678", &admission);
+        let status = state.status();
+        assert!(!status.healthy && status.journaled == 1, "{status:?}");
+        redis.restart();
+        assert_eq!(counted(&redis), 1, "the take-back waits in the journal");
+        std::thread::sleep(RETRY_AFTER);
+        // The next step replays the journal first: the call is taken back, and the caller's
+        // window holds only the new one.
+        let next = state.admit_caller("13312345678", now + 1, 60_000, 3);
+        assert!(matches!(next, Some(Admission::Shared(_))), "{next:?}");
+        let status = state.status();
+        assert!(
+            status.healthy && status.journaled == 0 && status.replayed == 1,
+            "{status:?}"
+        );
+        assert_eq!(counted(&redis), 1);
+    }
+
     #[test]
     fn unreachable_redis_refuses_to_start() {
         // Port 1 on loopback: nothing listens there, the connection is refused at once.
