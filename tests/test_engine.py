@@ -78,6 +78,30 @@ def test_every_time_form_means_the_same_instant(engine: routecore.Engine) -> Non
     rules = {engine.route("4001234567", "", at=f).rule for f in forms}
     assert rules == {"open"}
     assert engine.route("4001234567", "13800138000", at="2026-11-11T12:30:00").rule == "closed"
+    # `instant` is what the record store takes: each form, the same aware UTC instant.
+    assert {engine.instant(f) for f in forms} == {aware}
+    assert engine.instant(forms[0]).tzinfo == dt.UTC
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "0001-01-01T00:00:00+08:00",
+        dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+        dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.timezone(dt.timedelta(hours=-12))),
+        -62135596801,
+    ],
+)
+def test_a_time_outside_the_years_1_to_9999_is_refused_in_every_form(
+    engine: routecore.Engine, given: object
+) -> None:
+    """Whatever the form, an instant before the year 1 or after 9999 (UTC) is an
+    InvalidArgumentError naming `at`, for a decision and for the record store's `instant` alike."""
+    for call in (lambda: engine.route("4001234567", "", at=given), lambda: engine.instant(given)):
+        with pytest.raises(
+            routecore.InvalidArgumentError, match=r"^at: .* is not between the years 1 and 9999"
+        ):
+            call()  # type: ignore[no-untyped-call]
 
 
 def test_explain_names_every_rule_considered(engine: routecore.Engine) -> None:

@@ -94,7 +94,13 @@ pub(crate) fn time_ms(at: Option<&Bound<'_, PyAny>>, plan: &Plan) -> PyResult<i6
             return parse_time(&iso, plan.tz).map_err(bad);
         }
         let secs: f64 = at.call_method0("timestamp")?.extract()?;
-        return Ok((secs * 1000.0).round() as i64);
+        let ms = (secs * 1000.0).round() as i64;
+        // An offset can carry the years 1 and 9999 past the service's times, as text can.
+        if !(time::FIRST_MS..=time::LAST_MS).contains(&ms) {
+            let iso: String = at.call_method0("isoformat")?.extract()?;
+            return Err(bad(format!("{iso:?} is not between the years 1 and 9999")));
+        }
+        return Ok(ms);
     }
     // A bool (Python's, or numpy's, which has `__float__`) is no time.
     if at.is_instance_of::<PyBool>() || matches!(at.get_type().name()?.to_str()?, "bool" | "bool_")
@@ -403,7 +409,7 @@ impl PyEngine {
     #[pyo3(signature = (at, /))]
     fn instant(&self, at: Option<&Bound<'_, PyAny>>) -> PyResult<chrono::DateTime<chrono::Utc>> {
         let ms = time_ms(at, &self.inner.plan())?;
-        // `time_ms` keeps to the years 1 to 9999, which chrono holds.
+        // `time_ms` keeps to the years 1 to 9999 (UTC), which chrono holds.
         chrono::DateTime::from_timestamp_millis(ms).ok_or_else(|| {
             PyRoutecoreErr(Error::InvalidArgument(format!(
                 "at: {ms} ms is out of range"

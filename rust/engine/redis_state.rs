@@ -897,61 +897,58 @@ mod tests {
         assert_eq!(parse_placed("x:1"), None);
     }
 
-    /// A `redis-server` of its own on a free loopback port, killed when dropped. It saves only
-    /// when asked (`SAVE`), into a directory of its own, and loads that on a restart: an outage
-    /// that keeps the data.
+    /// A `redis-server` of its own on a Unix socket in a fresh directory (no port another test
+    /// could take), killed when dropped. It saves only when asked (`SAVE`), into that directory,
+    /// and loads that on a restart: an outage that keeps the data.
     struct TestRedis {
         process: Option<std::process::Child>,
-        port: u16,
         dir: std::path::PathBuf,
     }
 
     impl TestRedis {
         fn start() -> TestRedis {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
+            static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = STARTED.fetch_add(1, Ordering::Relaxed);
             let dir =
-                std::env::temp_dir().join(format!("routecore-redis-{}-{port}", std::process::id()));
+                std::env::temp_dir().join(format!("routecore-redis-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir); // a killed run's, with its saved data
             std::fs::create_dir_all(&dir).unwrap();
-            let mut redis = TestRedis {
-                process: None,
-                port,
-                dir,
-            };
+            let mut redis = TestRedis { process: None, dir };
             redis.restart();
             redis
         }
 
         /// Starts the server (again), and waits until it answers.
         fn restart(&mut self) {
+            let log = std::fs::File::create(self.dir.join("redis.log")).unwrap();
             let process = std::process::Command::new("redis-server")
-                .args([
-                    "--port",
-                    &self.port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                ])
-                .args(["--appendonly", "no", "--dir"])
+                .args(["--port", "0", "--unixsocket"])
+                .arg(self.dir.join("redis.sock"))
+                .args(["--save", "", "--appendonly", "no", "--dir"])
                 .arg(&self.dir)
-                .stdout(std::process::Stdio::null())
+                .stdout(log)
                 .spawn()
-                .expect("redis-server (installed by `make install`, Debian package redis-server)");
+                .expect(
+                    "redis-server (Debian package redis-server, installed by `make system-deps`)",
+                );
             self.process = Some(process);
             let started = std::time::Instant::now();
             while self.query::<String>(&mut redis::cmd("PING")).is_err() {
+                let log = std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default();
+                let process = self.process.as_mut().unwrap();
+                assert!(
+                    process.try_wait().unwrap().is_none(),
+                    "redis-server exited:\n{log}"
+                );
                 assert!(
                     started.elapsed() < Duration::from_secs(10),
-                    "redis-server did not answer"
+                    "redis-server did not answer:\n{log}"
                 );
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
 
-        /// Saves the data, then stops the server: connections are refused until `restart`.
+        /// Saves the data, then stops the server: connections fail until `restart`.
         fn save_and_stop(&mut self) {
             self.query::<()>(&mut redis::cmd("SAVE")).unwrap();
             if let Some(mut process) = self.process.take() {
@@ -961,7 +958,10 @@ mod tests {
         }
 
         fn url(&self) -> String {
-            format!("redis://127.0.0.1:{}/0", self.port)
+            format!(
+                "redis+unix://{}?db=0",
+                self.dir.join("redis.sock").display()
+            )
         }
 
         fn query<T: redis::FromRedisValue>(&self, cmd: &mut redis::Cmd) -> RedisResult<T> {
