@@ -13,6 +13,8 @@ stopped by its PID in a `finally`.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import http.client
 import os
 import re
@@ -162,9 +164,16 @@ def ports() -> Ports:
 
 @pytest.fixture(scope="module")
 def routecore_serve(tmp_path_factory: pytest.TempPathFactory, ports: Ports) -> Iterator[Routecore]:
-    work = tmp_path_factory.mktemp("routecore")
+    with serving(tmp_path_factory.mktemp("routecore"), plan_text(ports)) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def serving(work: Path, plan_yaml: str) -> Iterator[Routecore]:
+    """`routecore serve` on `plan_yaml` with a SQLite record store, HTTP on a free port."""
+    work.mkdir(parents=True, exist_ok=True)
     plan = work / "plan.yaml"
-    plan.write_text(plan_text(ports), encoding="utf-8")
+    plan.write_text(plan_yaml, encoding="utf-8")
     http_port = free_port(socket.SOCK_STREAM)
     db, log = work / "records.db", work / "routecore.log"
     cmd = [
@@ -431,6 +440,34 @@ def test_a_number_target_goes_through_the_plans_gateway(
     assert cdr is not None, routecore_serve.log.read_text()
     assert (cdr["target"], cdr["disposition"], cdr["rule"]) == ("13800000010", "answered", "mobile")
     assert cdr["rate_per_minute"] == pytest.approx(0.20)
+
+
+def test_a_target_with_no_sip_uri_is_answered_480_and_reported_as_overflow(
+    tools: dict[str, str], tmp_path: Path, ports: Ports
+) -> None:
+    """A plan without `gateway` behind a switch without TRUNK: the number target has no URI to
+    ring (routecore's `uris` entry is ""), so the switch answers 480 and reports the call once,
+    `overflow:failed` with no target: a switch of its own."""
+    text = plan_text(ports)
+    assert re.search(r"^gateway: ", text, re.MULTILINE)
+    with serving(tmp_path / "routecore", re.sub(r"^gateway: .*$", "", text, flags=re.MULTILINE)) as served:
+        port = free_port(socket.SOCK_DGRAM)
+        switch = start_kamailio(
+            tools["kamailio"], tmp_path / "kamailio", port, f"http://127.0.0.1:{served.http_port}"
+        )
+        phone = Phone(tools["sipp"], tmp_path, dataclasses.replace(ports, kamailio=port), [])
+        try:
+            refused = phone.call("4006666666", CALLER, "e2e-no-uri", scenario="caller_refused")
+            assert refused.wait() == 0, refused.explain()
+            assert final_status(refused.received()) == (480, "No Target")
+            cdr = served.records("e2e-no-uri")
+            assert cdr is not None, served.log.read_text()
+            assert (cdr["disposition"], cdr["target"], cdr["answered_at_ms"]) == ("overflow:failed", "", None)
+            assert served.events("e2e-no-uri") == [("ENDED", "")]
+        finally:
+            for s in phone.started:
+                stop(s.proc, grace=2)
+            stop(switch.proc)
 
 
 def test_an_anonymous_caller_is_routed_as_anonymous(
