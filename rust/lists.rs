@@ -16,7 +16,9 @@
 //!     remainders), up to about 8.5 for fewer numbers spread as wide (32-bit).
 //!     The word lets about 1 in 6 other keys pass (1 in 28 at 32 bits), whatever
 //!     rate the list asked for, and the same line confirms them; the asked rate
-//!     sizes the split form's filter and the live one;
+//!     sizes the split form's filter and the live one. A table of at least 8 MiB
+//!     also keeps its recent answers ([`RecentAnswers`]): up to 2 MiB of 8-byte
+//!     slots, each a key looked up with its answer;
 //!   - *split*, for lists with dense runs of numbers (whole blocks, number pools)
 //!     or keys too spread for a table: an [`ExactSet`] (bitmaps for the dense
 //!     runs, a plain [`BucketSet`] or Elias–Fano form for the rest) and a
@@ -24,8 +26,6 @@
 //!     bitmap is the filter: its one hash, the key's place in the run, never
 //!     collides, so one bit answers "not listed" and "listed" alike, and a filter
 //!     in front could only add a line. About 0.9 bytes a number in dense runs;
-//!   - beside a table of at least 8 MiB, its recent answers ([`RecentAnswers`]):
-//!     up to 2 MiB of 8-byte slots, each a key looked up with its answer;
 //! - a small [`BlockedBloom`] for keys added live since the bulk load;
 //! - an **overlay** for live changes: keys added since the bulk load, keys of the
 //!   base removed since, and the rare numbers with no key (20 to 22 digits), behind a
