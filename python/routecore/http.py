@@ -521,9 +521,8 @@ class _App:
             event = None
             if self.records is not None:
                 # The store's time as the engine reads it (a time without offset is in the
-                # plan's zone), by the engine's own parser, as the gRPC server does.
-                at = None if f["time"] is None else engine.instant(f["time"])
-                event = self.make_event({**f, "time": at})
+                # plan's zone; now when left out), by the engine's own parser, as over gRPC.
+                event = self.make_event({**f, "time": engine.instant(f["time"])})
             engine.report(f["call_id"], f["type"], f["target"], f["time"], f["duration_seconds"])
         return event
 
@@ -1091,7 +1090,8 @@ async def start_http(
         limits: sizes, connection count and timeouts (`HttpLimits()` by default).
         metrics: the registry to count into and serve on `/metrics` (the process default `METRICS`).
         make_event: builds the store's event from the event fields, their `time` as the engine
-            read it (an aware datetime, None for now) (default: `records.CallEvent.create`).
+            read it (an aware datetime; now when the event gave none) (default:
+            `records.CallEvent.create`).
         ssl: an `ssl.SSLContext` (`routecore.tls.TlsFiles.ssl_context`) to serve HTTPS; None: plain HTTP.
 
     Returns:

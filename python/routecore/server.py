@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import functools
 import hmac
 import json
@@ -128,12 +127,6 @@ class ListJournal(Protocol):
     async def save_list_change_async(self, list_name: str, add: Any, remove: Any) -> None: ...
 
     def list_changes(self) -> dict[str, tuple[list[str], list[str]]]: ...
-
-
-def _event_instant(at: str | None, engine: Engine) -> dt.datetime | None:
-    """An event time for the store, read by the engine's own parser (`Engine.instant`), so that
-    the store takes exactly the times the engine takes; None (now) when left out."""
-    return None if at is None else engine.instant(at)
 
 
 # --- exceptions → status codes: the one place --------------------------------------------------
@@ -370,7 +363,7 @@ class Service:
                     event.call_id,
                     kind,
                     event.target,
-                    at=_event_instant(at, engine),
+                    at=engine.instant(at),  # the engine's parser: the store takes what it takes
                     duration_seconds=event.duration_seconds,
                     disposition=event.disposition,
                 )
